@@ -1,0 +1,54 @@
+"""Boundary checks shared by glt's public functions; messages read
+"expected <arg> to be <X>, got <Y>"."""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+_INT_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
+
+
+def as_index(index: Tensor, name: str, *, length: Optional[int] = None,
+             bound: Optional[int] = None) -> Tensor:
+    """Check a 1-D integer index (ids in ``[0, bound)``) and return it as int64."""
+    if not isinstance(index, Tensor):
+        raise TypeError(f"expected {name} to be a torch.Tensor, got {type(index).__name__}")
+    if index.dtype not in _INT_DTYPES:
+        raise ValueError(f"expected {name} to be an integer tensor (torch.int64), got {index.dtype}")
+    if index.dim() != 1:
+        raise ValueError(f"expected {name} to be 1-D, got shape {tuple(index.shape)}")
+    if length is not None and index.numel() != length:
+        raise ValueError(f"expected {name} to have {length} entries (one per row of the input), "
+                         f"got {index.numel()}")
+    if index.numel() > 0 and bound is not None:
+        lo, hi = int(index.min()), int(index.max())
+        if lo < 0:
+            raise ValueError(f"expected {name} to hold non-negative ids, got {lo}")
+        if hi >= bound:
+            raise ValueError(f"expected {name} to hold ids below {bound}, got {hi}")
+    return index.long()
+
+
+def check_features(x: Tensor, name: str, rows: Optional[int] = None) -> None:
+    """Check a floating tensor with at least one dimension and (optionally) ``rows`` rows."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"expected {name} to be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise ValueError(f"expected {name} to be a floating-point tensor, got {x.dtype}")
+    if x.dim() < 1:
+        raise ValueError(f"expected {name} to have at least 1 dimension, got a scalar")
+    if rows is not None and x.size(0) != rows:
+        raise ValueError(f"expected {name} to have {rows} rows, got {x.size(0)}")
+
+
+def check_reduce(reduce: str, allowed: tuple[str, ...]) -> None:
+    if reduce not in allowed:
+        raise ValueError(f"expected reduce to be one of {allowed}, got {reduce!r}")
+
+
+def check_same_device(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
+    if a.device != b.device:
+        raise ValueError(f"expected {name_a} and {name_b} on the same device, "
+                         f"got {a.device} and {b.device}")

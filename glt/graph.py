@@ -1,0 +1,358 @@
+"""``CSRGraph``: glt's graph storage in compressed sparse row form."""
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from glt._checks import as_index, check_features
+from glt.ops.scatter import sort_index
+from glt.ops.segment import check_ptr
+
+if TYPE_CHECKING:
+    import networkx
+    from torch_geometric.data import Data
+
+T = TypeVar("T")
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class CSRGraph:
+    r"""A (possibly rectangular) sparse adjacency ``A`` in CSR form.
+
+    Row ``i`` lists the edges leaving node ``i``: the edge ``(rowptr-row i, col[k])``
+    comes from ``edge_index[:, e]`` with ``row = source``, so messages flow from
+    the row node to the column node. Layers aggregate over :meth:`transpose`
+    (rows = targets), which is computed once and cached.
+
+    Args:
+        rowptr: ``[N + 1]`` int64 offsets of each row's entries.
+        col: ``[E]`` int64 column (target) of each entry.
+        edge_weight: optional ``[E]`` floating weight of each entry.
+        num_cols: number of columns (default ``N``, a square graph).
+        edge_id: optional ``[E]`` id of each entry in the user's original edge
+            order (``-1`` for entries glt added, such as self-loops).
+        validate: check shapes, dtypes, offsets and the column range.
+    """
+
+    def __init__(self, rowptr: Tensor, col: Tensor, edge_weight: Optional[Tensor] = None,
+                 num_cols: Optional[int] = None, edge_id: Optional[Tensor] = None,
+                 validate: bool = True) -> None:
+        num_rows = int(rowptr.numel()) - 1
+        num_cols = num_rows if num_cols is None else int(num_cols)
+        if validate:
+            col = as_index(col, "col", bound=num_cols)
+            rowptr = check_ptr(rowptr, col.numel(), "rowptr")
+            if num_cols < 0:
+                raise ValueError(f"expected num_cols to be non-negative, got {num_cols}")
+            if edge_weight is not None:
+                check_features(edge_weight, "edge_weight", rows=col.numel())
+                if edge_weight.dim() != 1:
+                    raise ValueError(f"expected edge_weight to be 1-D, got shape "
+                                     f"{tuple(edge_weight.shape)}")
+            if edge_id is not None:
+                edge_id = as_index(edge_id, "edge_id", length=col.numel())
+            for name, t in (("col", col), ("edge_weight", edge_weight), ("edge_id", edge_id)):
+                if t is not None and t.device != rowptr.device:
+                    raise ValueError(f"expected {name} on {rowptr.device} like rowptr, "
+                                     f"got {t.device}")
+        self.rowptr = rowptr
+        self.col = col
+        self.edge_weight = edge_weight
+        self.edge_id = edge_id
+        self.num_cols = num_cols
+        self._cache: dict[Any, Any] = {}
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_edge_index(cls, edge_index: Tensor, num_nodes: Optional[int] = None,
+                        edge_weight: Optional[Tensor] = None,
+                        num_cols: Optional[int] = None) -> "CSRGraph":
+        """Build from ``edge_index [2, E]`` (row = source), sorting edges by row.
+
+        Edges keep their input order within a row and ``edge_id`` records it.
+        ``num_nodes`` defaults to ``edge_index.max() + 1``; ``num_cols`` (for a
+        bipartite graph) to ``num_nodes``. Duplicates and self-loops are kept.
+        """
+        if not isinstance(edge_index, Tensor):
+            raise TypeError(f"expected edge_index to be a torch.Tensor, got "
+                            f"{type(edge_index).__name__}")
+        if edge_index.dim() != 2 or edge_index.size(0) != 2:
+            raise ValueError(f"expected edge_index to have shape [2, E], got "
+                             f"{tuple(edge_index.shape)}")
+        if num_nodes is None:
+            num_nodes = int(edge_index.max()) + 1 if edge_index.numel() > 0 else 0
+        num_cols = num_nodes if num_cols is None else num_cols
+        row = as_index(edge_index[0], "edge_index[0] (source ids)", bound=num_nodes)
+        col = as_index(edge_index[1], "edge_index[1] (target ids)", bound=num_cols)
+        if edge_weight is not None:
+            check_features(edge_weight, "edge_weight", rows=row.numel())
+        edge_id = torch.arange(row.numel(), device=row.device)
+        return cls._from_coo(row, col, edge_weight, edge_id, num_nodes, num_cols)
+
+    @classmethod
+    def _from_coo(cls, row: Tensor, col: Tensor, edge_weight: Optional[Tensor],
+                  edge_id: Optional[Tensor], num_rows: int, num_cols: int) -> "CSRGraph":
+        rowptr, perm = sort_index(row, num_rows)
+        return cls(rowptr, col[perm], None if edge_weight is None else edge_weight[perm],
+                   num_cols, None if edge_id is None else edge_id[perm], validate=False)
+
+    # ------------------------------------------------------------------ basic facts
+    @property
+    def num_nodes(self) -> int:
+        """Number of rows ``N`` (the number of nodes of a square graph)."""
+        return self.rowptr.numel() - 1
+
+    @property
+    def num_edges(self) -> int:
+        return self.col.numel()
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.num_nodes, self.num_cols
+
+    @property
+    def device(self) -> torch.device:
+        return self.rowptr.device
+
+    @property
+    def is_square(self) -> bool:
+        return self.num_nodes == self.num_cols
+
+    def __repr__(self) -> str:
+        weighted = ", weighted" if self.edge_weight is not None else ""
+        return (f"CSRGraph(shape={self.shape}, num_edges={self.num_edges}{weighted}, "
+                f"device={self.device})")
+
+    def cached(self, key: Any, compute: Callable[[], T]) -> T:
+        """Return ``compute()``, computed once per ``key`` and kept on the graph."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    def row(self) -> Tensor:
+        """``[E]`` source (row) of every entry, in CSR order."""
+        return self.cached("row", lambda: torch.repeat_interleave(
+            torch.arange(self.num_nodes, device=self.device), self.rowptr.diff(),
+            output_size=self.num_edges))
+
+    def edge_index(self) -> Tensor:
+        """``[2, E]`` COO edges in CSR order."""
+        return torch.stack([self.row(), self.col])
+
+    def weights(self) -> Tensor:
+        """``[E]`` edge weights (ones for an unweighted graph)."""
+        if self.edge_weight is not None:
+            return self.edge_weight
+        return torch.ones(self.num_edges, device=self.device)
+
+    def out_degree(self, weighted: bool = False) -> Tensor:
+        """``[N]`` number (or weight sum) of entries per row."""
+        if not weighted:
+            return self.rowptr.diff()
+        from glt.ops.segment import segment
+        return segment(self.weights().unsqueeze(-1), self.rowptr).squeeze(-1)
+
+    def in_degree(self, weighted: bool = False) -> Tensor:
+        """``[num_cols]`` number (or weight sum) of entries per column."""
+        return self.transpose().out_degree(weighted)
+
+    # ------------------------------------------------------------------ transpose
+    def csc(self) -> tuple[Tensor, Tensor, Tensor]:
+        """CSC arrays ``(colptr [num_cols + 1], row [E], perm [E])``.
+
+        ``perm[k]`` is the CSR position of the ``k``-th CSC entry. Cached.
+        """
+        def compute() -> tuple[Tensor, Tensor, Tensor]:
+            colptr, perm = sort_index(self.col, self.num_cols)
+            return colptr, self.row()[perm], perm
+        return self.cached("csc", compute)
+
+    def transpose(self) -> "CSRGraph":
+        """The graph of ``A^T`` (rows = targets), with weights and edge ids carried. Cached."""
+        def compute() -> CSRGraph:
+            colptr, row, perm = self.csc()
+            weight = None if self.edge_weight is None else self.edge_weight[perm]
+            edge_id = perm if self.edge_id is None else self.edge_id[perm]
+            t = CSRGraph(colptr, row, weight, self.num_nodes, edge_id, validate=False)
+            t._cache["transpose"] = self
+            t._cache["csr_perm_of_transpose"] = perm
+            return t
+        return self.cached("transpose", compute)
+
+    def t(self) -> "CSRGraph":
+        """Alias of :meth:`transpose`."""
+        return self.transpose()
+
+    # ------------------------------------------------------------------ self-loops
+    def _require_square(self, what: str) -> None:
+        if not self.is_square:
+            raise ValueError(f"expected a square graph for {what}, got shape {self.shape}")
+
+    def _edge_ids(self) -> Tensor:
+        if self.edge_id is not None:
+            return self.edge_id
+        return torch.arange(self.num_edges, device=self.device)
+
+    def remove_self_loops(self) -> "CSRGraph":
+        """A copy without ``i -> i`` entries."""
+        keep = self.row() != self.col
+        return CSRGraph._from_coo(
+            self.row()[keep], self.col[keep],
+            None if self.edge_weight is None else self.edge_weight[keep],
+            self._edge_ids()[keep], self.num_nodes, self.num_cols)
+
+    def add_self_loops(self, fill_value: float = 1.0) -> "CSRGraph":
+        """A copy with one extra ``i -> i`` entry of weight ``fill_value`` per node
+        (existing self-loops stay). Added entries get ``edge_id = -1``."""
+        self._require_square("add_self_loops")
+        return self._with_loops(self.row(), self.col, self.edge_weight, self._edge_ids(),
+                                torch.full((self.num_nodes,), float(fill_value),
+                                           device=self.device))
+
+    def add_remaining_self_loops(self, fill_value: float = 1.0) -> "CSRGraph":
+        """A copy with exactly one ``i -> i`` entry per node: an existing
+        self-loop keeps its weight (the last one if repeated), other nodes get
+        ``fill_value`` (PyG's ``add_remaining_self_loops``)."""
+        self._require_square("add_remaining_self_loops")
+        row, col = self.row(), self.col
+        is_loop = row == col
+        loop_w = torch.full((self.num_nodes,), float(fill_value), device=self.device,
+                            dtype=self.edge_weight.dtype if self.edge_weight is not None
+                            else torch.float32)
+        if self.edge_weight is not None:
+            loop_w[row[is_loop]] = self.edge_weight[is_loop]
+        keep = ~is_loop
+        return self._with_loops(row[keep], col[keep],
+                                None if self.edge_weight is None else self.edge_weight[keep],
+                                self._edge_ids()[keep], loop_w)
+
+    def _with_loops(self, row: Tensor, col: Tensor, weight: Optional[Tensor], edge_id: Tensor,
+                    loop_weight: Tensor) -> "CSRGraph":
+        nodes = torch.arange(self.num_nodes, device=self.device)
+        if weight is None:
+            weight = torch.ones(row.numel(), device=self.device, dtype=loop_weight.dtype)
+        return CSRGraph._from_coo(
+            torch.cat([row, nodes]), torch.cat([col, nodes]),
+            torch.cat([weight, loop_weight.to(weight.dtype)]),
+            torch.cat([edge_id, torch.full_like(nodes, -1)]), self.num_nodes, self.num_cols)
+
+    def with_edge_weight(self, edge_weight: Optional[Tensor]) -> "CSRGraph":
+        """The same structure with other ``[E]`` weights (CSR order)."""
+        return CSRGraph(self.rowptr, self.col, edge_weight, self.num_cols, self.edge_id,
+                        validate=edge_weight is not None)
+
+    # ------------------------------------------------------------------ memory
+    def _apply(self, fn: Callable[[Tensor], Tensor]) -> "CSRGraph":
+        return CSRGraph(fn(self.rowptr), fn(self.col),
+                        None if self.edge_weight is None else fn(self.edge_weight),
+                        self.num_cols, None if self.edge_id is None else fn(self.edge_id),
+                        validate=False)
+
+    def to(self, device: Union[str, torch.device], non_blocking: bool = False) -> "CSRGraph":
+        """A copy on ``device`` (``self`` when already there); caches are not carried."""
+        device = torch.device(device)
+        if device == self.device:
+            return self
+        return self._apply(lambda t: t.to(device, non_blocking=non_blocking))
+
+    def pin_memory(self) -> "CSRGraph":
+        """A copy in page-locked memory for fast host-to-GPU copies."""
+        return self._apply(lambda t: t.pin_memory())
+
+    def share_memory_(self) -> "CSRGraph":
+        """Move the arrays to shared memory (for worker processes), in place."""
+        for t in (self.rowptr, self.col, self.edge_weight, self.edge_id):
+            if t is not None:
+                t.share_memory_()
+        return self
+
+    # ------------------------------------------------------------------ I/O
+    def save(self, path: PathLike) -> None:
+        """Write the arrays to an ``.npz`` file (atomically: a temporary file is renamed)."""
+        arrays = {"rowptr": self.rowptr.cpu().numpy(), "col": self.col.cpu().numpy(),
+                  "num_cols": np.array(self.num_cols)}
+        if self.edge_weight is not None:
+            arrays["edge_weight"] = self.edge_weight.detach().cpu().numpy()
+        if self.edge_id is not None:
+            arrays["edge_id"] = self.edge_id.cpu().numpy()
+        path = os.fspath(path)
+        tmp = path + ".tmp.npz"
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: PathLike) -> "CSRGraph":
+        """Read a graph written by :meth:`save`, validating it."""
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"no CSRGraph file at {path!r}")
+        try:
+            with np.load(path) as f:
+                arrays = {k: f[k] for k in f.files}
+        except (OSError, ValueError, EOFError) as err:
+            raise ValueError(f"could not read {path!r} as a CSRGraph .npz file: {err}") from err
+        missing = {"rowptr", "col", "num_cols"} - arrays.keys()
+        if missing:
+            raise ValueError(f"expected {path!r} to hold the arrays rowptr, col, num_cols; "
+                             f"missing {sorted(missing)}")
+        opt = {k: torch.from_numpy(arrays[k]) if k in arrays else None
+               for k in ("edge_weight", "edge_id")}
+        return cls(torch.from_numpy(arrays["rowptr"]), torch.from_numpy(arrays["col"]),
+                   opt["edge_weight"], int(arrays["num_cols"]), opt["edge_id"])
+
+    # ------------------------------------------------------------------ conversion
+    @classmethod
+    def from_pyg(cls, data: "Data") -> "CSRGraph":
+        """From a ``torch_geometric.data.Data`` (``edge_index``, ``num_nodes``,
+        and ``edge_weight`` when present)."""
+        weight = getattr(data, "edge_weight", None)
+        return cls.from_edge_index(data.edge_index, data.num_nodes, weight)
+
+    def to_pyg(self, **attrs: Any) -> "Data":
+        """To a ``torch_geometric.data.Data`` with edges in CSR order and extra ``attrs``."""
+        from torch_geometric.data import Data
+        if not self.is_square:
+            raise ValueError(f"expected a square graph for to_pyg, got shape {self.shape}")
+        data = Data(edge_index=self.edge_index(), num_nodes=self.num_nodes, **attrs)
+        if self.edge_weight is not None:
+            data.edge_weight = self.edge_weight
+        return data
+
+    @classmethod
+    def from_networkx(cls, graph: "networkx.Graph", weight: Optional[str] = None) -> "CSRGraph":
+        """From a networkx graph; nodes are numbered in ``graph.nodes`` order and
+        an undirected edge becomes two directed entries. ``weight`` names an
+        edge attribute to use as ``edge_weight``."""
+        index = {node: i for i, node in enumerate(graph.nodes)}
+        pairs, weights = [], []
+        for u, v, attrs in graph.edges(data=True):
+            both = [(u, v)] if graph.is_directed() or u == v else [(u, v), (v, u)]
+            for a, b in both:
+                pairs.append((index[a], index[b]))
+                if weight is not None:
+                    if weight not in attrs:
+                        raise ValueError(f"expected every edge to carry the attribute "
+                                         f"{weight!r}, edge ({u!r}, {v!r}) does not")
+                    weights.append(float(attrs[weight]))
+        edge_index = (torch.tensor(pairs, dtype=torch.long).t() if pairs
+                      else torch.empty(2, 0, dtype=torch.long))
+        edge_weight = torch.tensor(weights) if weight is not None else None
+        return cls.from_edge_index(edge_index, len(index), edge_weight)
+
+    def to_networkx(self, weight: str = "weight") -> "networkx.MultiDiGraph":
+        """To a ``networkx.MultiDiGraph`` (duplicate edges stay distinct) on nodes
+        ``0..N-1``; edge weights go to the attribute ``weight``."""
+        import networkx as nx
+        self._require_square("to_networkx")
+        g = nx.MultiDiGraph()
+        g.add_nodes_from(range(self.num_nodes))
+        src, dst = self.row().tolist(), self.col.tolist()
+        if self.edge_weight is None:
+            g.add_edges_from(zip(src, dst))
+        else:
+            g.add_weighted_edges_from(zip(src, dst, self.edge_weight.tolist()), weight=weight)
+        return g

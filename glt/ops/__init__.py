@@ -1,0 +1,9 @@
+"""glt's differentiable reductions: scatter, segment, spmm and group softmax."""
+from glt.ops.backend import BACKENDS, get_backend, has_torch_scatter, set_backend, use_backend
+from glt.ops.scatter import scatter, sort_index
+from glt.ops.segment import segment
+from glt.ops.softmax import scatter_softmax, segment_softmax
+from glt.ops.spmm import spmm
+
+__all__ = ["BACKENDS", "get_backend", "has_torch_scatter", "set_backend", "use_backend",
+           "scatter", "segment", "spmm", "scatter_softmax", "segment_softmax", "sort_index"]

@@ -1,0 +1,172 @@
+"""The one reduction engine behind ``scatter``, ``segment`` and ``spmm``.
+
+Every op is a row-wise reduction over a CSR matrix ``A`` applied to ``x``::
+
+    out[i] = reduce_{k in [rowptr[i], rowptr[i+1])} weight[k] * x[col[k]]
+
+``scatter`` uses ``A`` = (offsets of the sorted index, sort permutation),
+``segment`` uses ``A`` = (ptr, arange(E)) and ``spmm`` the graph itself.
+Backward of sum/mean is the product with ``A^T``, which each caller supplies
+cheaply (a gather for scatter/segment, the graph's cached transpose for spmm);
+backward of max/min routes the gradient to the arg entries.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Callable, NamedTuple, Optional
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from glt.ops import _kernels
+
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+
+
+class Transposed(NamedTuple):
+    """CSR arrays of ``A^T``: ``perm[k]`` is the position in ``A`` of ``A^T``'s entry ``k``."""
+
+    rowptr: Tensor
+    col: Tensor
+    perm: Optional[Tensor]
+
+
+TransposeFn = Callable[[], Transposed]
+
+REDUCTIONS = ("sum", "mean", "max", "min")
+
+
+def rows_of(rowptr: Tensor, num_entries: int) -> Tensor:
+    """COO row index ``[E]`` of each CSR entry."""
+    n = rowptr.numel() - 1
+    return torch.repeat_interleave(torch.arange(n, device=rowptr.device), rowptr.diff(),
+                                   output_size=num_entries)
+
+
+def _sparse_ok(x: Tensor) -> bool:
+    return x.dtype in (torch.float32, torch.float64) and x.device.type in ("cpu", "cuda")
+
+
+def _product(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor,
+             reduce: str = "sum") -> Tensor:
+    """``A @ x`` with ``reduce`` in sum/amax/amin (no autograd). ``x: [M, F]`` -> ``[n, F]``."""
+    n, num_cols = rowptr.numel() - 1, x.size(0)
+    if _sparse_ok(x) and (reduce == "sum" or x.device.type == "cpu"):
+        values = weight.to(x.dtype) if weight is not None else x.new_ones(col.numel())
+        a = torch.sparse_csr_tensor(rowptr, col, values, (n, num_cols), check_invariants=False)
+        out = torch.sparse.mm(a, x) if reduce == "sum" else torch.sparse.mm(a, x, reduce)
+        return out.to_dense() if out.layout != torch.strided else out
+    msg = x.index_select(0, col)
+    if weight is not None:
+        msg = msg * weight.to(x.dtype).unsqueeze(-1)
+    row = rows_of(rowptr, col.numel()).unsqueeze(-1).expand_as(msg)
+    if reduce == "sum":
+        return x.new_zeros(n, x.size(1)).scatter_add_(0, row, msg)
+    return x.new_zeros(n, x.size(1)).scatter_reduce_(0, row, msg, reduce, include_self=False)
+
+
+def _arg_reduce(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor,
+                is_max: bool) -> tuple[Tensor, Tensor]:
+    """Row-wise max/min with the first arg position ``k`` (``E`` for empty rows)."""
+    num_entries = col.numel()
+    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
+        w = (weight.detach().to(x.dtype).contiguous().numpy() if weight is not None
+             else np.ones(1, dtype=x.detach().numpy().dtype))
+        out, arg = _kernels.csr_arg_reduce(rowptr.numpy(), col.numpy(), w, weight is not None,
+                                           x.detach().contiguous().numpy(), is_max)
+        return torch.from_numpy(out), torch.from_numpy(arg)
+    n = rowptr.numel() - 1
+    msg = x.index_select(0, col)
+    if weight is not None:
+        msg = msg * weight.to(x.dtype).unsqueeze(-1)
+    row = rows_of(rowptr, num_entries).unsqueeze(-1).expand_as(msg)
+    out = x.new_zeros(n, x.size(1)).scatter_reduce_(0, row, msg, "amax" if is_max else "amin",
+                                                   include_self=False)
+    pos = torch.arange(num_entries, device=x.device).unsqueeze(-1).expand_as(msg)
+    cand = torch.where(msg == out.gather(0, row), pos, num_entries)
+    arg = torch.full_like(out, num_entries, dtype=torch.long)
+    return out, arg.scatter_reduce_(0, row, cand, "amin")
+
+
+class _CSRSum(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor,
+                transpose: TransposeFn) -> Tensor:
+        ctx.transpose = transpose
+        ctx.save_for_backward(rowptr, col, weight, x)
+        return _product(rowptr, col, weight, x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        rowptr, col, weight, x = ctx.saved_tensors
+        grad_w = grad_x = None
+        if ctx.needs_input_grad[3]:
+            t = ctx.transpose()
+            w_t = None if weight is None else weight.index_select(0, t.perm)
+            grad_x = _product(t.rowptr, t.col, w_t, grad.contiguous())
+        if weight is not None and ctx.needs_input_grad[2]:
+            row = rows_of(rowptr, col.numel())
+            grad_w = (grad.index_select(0, row) * x.index_select(0, col)).sum(-1)
+        return None, None, grad_w, grad_x, None
+
+
+class _CSRArgReduce(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor,
+                is_max: bool) -> tuple[Tensor, Tensor]:
+        out, arg = _arg_reduce(rowptr, col, weight, x, is_max)
+        ctx.save_for_backward(col, weight, x, arg)
+        ctx.mark_non_differentiable(arg)
+        return out, arg
+
+    @staticmethod
+    def backward(ctx, grad: Tensor, _grad_arg: Tensor):
+        col, weight, x, arg = ctx.saved_tensors
+        num_x = x.size(0)
+        col_ext = torch.cat([col, col.new_full((1,), num_x)])
+        target = col_ext[arg]  # [n, F] row of x that won, num_x when none did
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[3]:
+            g = grad if weight is None else grad * torch.cat([weight, weight.new_zeros(1)])[arg]
+            grad_x = grad.new_zeros(num_x + 1, x.size(1)).scatter_add_(0, target, g)[:num_x]
+        if weight is not None and ctx.needs_input_grad[2]:
+            x_ext = torch.cat([x, x.new_zeros(1, x.size(1))])
+            contrib = (grad * x_ext.gather(0, target)).reshape(-1)
+            grad_w = weight.new_zeros(col.numel() + 1).index_add_(0, arg.reshape(-1), contrib)
+            grad_w = grad_w[:-1]
+        return None, None, grad_w, grad_x, None
+
+
+def csr_reduce(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor, reduce: str,
+               transpose: TransposeFn, return_arg: bool = False
+               ) -> Tensor | tuple[Tensor, Tensor]:
+    """Reduce ``weight[k] * x[col[k]]`` over each CSR row.
+
+    Args:
+        rowptr: ``[n + 1]`` int64 offsets; col: ``[E]`` int64 rows of ``x``.
+        weight: optional ``[E]`` entry weights (differentiable).
+        x: ``[M, *]`` input; trailing dimensions are reduced independently.
+        reduce: ``"sum"``, ``"mean"``, ``"max"`` or ``"min"``.
+        transpose: returns ``A^T`` in CSR form, called only by a backward pass.
+        return_arg: for max/min also return the arg position ``k`` (``E`` for an empty row).
+
+    Returns ``[n, *]`` (and the arg ``[n, *]`` int64 when asked).
+    """
+    trailing = x.shape[1:]
+    x2 = x.reshape(x.size(0), -1)
+    if reduce in ("sum", "mean"):
+        out = _CSRSum.apply(rowptr, col, weight, x2, transpose)
+        if reduce == "mean":
+            count = rowptr.diff().clamp(min=1).to(out.dtype).unsqueeze(-1)
+            out = out / count
+        return out.reshape(-1, *trailing)
+    is_max = reduce == "max"
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or (
+        weight is not None and weight.requires_grad))
+    if not needs_grad and not return_arg and x.device.type == "cpu" and _sparse_ok(x):
+        return _product(rowptr, col, weight, x2, "amax" if is_max else "amin").reshape(
+            -1, *trailing)
+    out, arg = _CSRArgReduce.apply(rowptr, col, weight, x2, is_max)
+    out = out.reshape(-1, *trailing)
+    return (out, arg.reshape(-1, *trailing)) if return_arg else out

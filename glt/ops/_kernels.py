@@ -1,0 +1,75 @@
+"""Numba CPU kernels behind glt's ops (NumPy in, NumPy out; no torch here)."""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True)
+def counting_sort(index: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stable counting sort of ``index [E]`` with values in ``[0, n)``.
+
+    Returns ``ptr [n+1]`` (segment offsets) and ``perm [E]`` so that
+    ``index[perm]`` is sorted and equal values keep their input order.
+    """
+    ptr = np.zeros(n + 1, np.int64)
+    for k in range(index.shape[0]):
+        ptr[index[k] + 1] += 1
+    for i in range(n):
+        ptr[i + 1] += ptr[i]
+    pos = ptr[:-1].copy()
+    perm = np.empty(index.shape[0], np.int64)
+    for k in range(index.shape[0]):
+        i = index[k]
+        perm[pos[i]] = k
+        pos[i] += 1
+    return ptr, perm
+
+
+_BLOCK = 256
+
+
+@njit(parallel=True, cache=True)
+def csr_arg_reduce(ptr: np.ndarray, idx: np.ndarray, weight: np.ndarray, has_weight: bool,
+                   x: np.ndarray, is_max: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise max/min with arg over a CSR matrix applied to ``x``.
+
+    ``out[i, f] = max_k w[k] * x[idx[k], f]`` for ``k`` in ``[ptr[i], ptr[i+1])``;
+    ``arg[i, f]`` is the first such ``k`` reaching it (``len(idx)`` for an
+    empty row, whose ``out`` is 0). Without weights pass ``weight = [1]`` in
+    ``x``'s dtype and ``has_weight=False``. ``x: [M, F]``; ``out, arg: [n, F]``.
+    """
+    n = ptr.shape[0] - 1
+    num_feat = x.shape[1]
+    sentinel = idx.shape[0]
+    out = np.empty((n, num_feat), x.dtype)
+    arg = np.empty((n, num_feat), np.int64)
+    num_blocks = (n + _BLOCK - 1) // _BLOCK
+    for b in prange(num_blocks):
+        best = np.empty(num_feat, x.dtype)
+        barg = np.empty(num_feat, np.int64)
+        for i in range(b * _BLOCK, min(n, (b + 1) * _BLOCK)):
+            s = ptr[i]
+            e = ptr[i + 1]
+            if s == e:
+                for f in range(num_feat):
+                    out[i, f] = 0
+                    arg[i, f] = sentinel
+                continue
+            r = idx[s]
+            w = weight[s] if has_weight else weight[0]
+            for f in range(num_feat):
+                best[f] = w * x[r, f]
+                barg[f] = s
+            for k in range(s + 1, e):
+                r = idx[k]
+                w = weight[k] if has_weight else weight[0]
+                for f in range(num_feat):
+                    v = w * x[r, f]
+                    take = v > best[f] if is_max else v < best[f]
+                    best[f] = v if take else best[f]
+                    barg[f] = k if take else barg[f]
+            for f in range(num_feat):
+                out[i, f] = best[f]
+                arg[i, f] = barg[f]
+    return out, arg

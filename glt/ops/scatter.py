@@ -1,0 +1,79 @@
+"""``scatter``: reduce rows of ``src`` into ``dim_size`` groups given by an unsorted index."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from glt._checks import as_index, check_features, check_reduce, check_same_device
+from glt.ops import _kernels
+from glt.ops._csr import REDUCTIONS, Transposed, csr_reduce
+from glt.ops.backend import get_backend, torch_scatter
+
+
+def sort_index(index: Tensor, num_groups: int) -> tuple[Tensor, Tensor]:
+    """Stable sort of an int64 ``index [E]`` into CSR form.
+
+    Returns ``ptr [num_groups + 1]`` and ``perm [E]`` with ``index[perm]`` sorted.
+    Linear time (counting sort) on CPU.
+    """
+    if index.device.type == "cpu":
+        ptr, perm = _kernels.counting_sort(index.numpy(), num_groups)
+        return torch.from_numpy(ptr), torch.from_numpy(perm)
+    sorted_index, perm = torch.sort(index, stable=True)
+    ptr = torch.searchsorted(sorted_index, torch.arange(num_groups + 1, device=index.device))
+    return ptr, perm
+
+
+def scatter(src: Tensor, index: Tensor, dim_size: Optional[int] = None, reduce: str = "sum",
+            return_arg: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    r"""Reduce the rows of ``src`` that share an ``index`` value.
+
+    .. math::
+        \mathrm{out}_i = \mathrm{reduce}_{e \,:\, \mathrm{index}_e = i}\ \mathrm{src}_e
+
+    Groups with no rows give 0. Differentiable in ``src``; the max/min gradient
+    goes to the arg row alone (as in ``torch_scatter``).
+
+    Args:
+        src: ``[E, *]`` floating values.
+        index: ``[E]`` integer group of each row, in ``[0, dim_size)``.
+        dim_size: number of groups ``N`` (default ``index.max() + 1``).
+        reduce: ``"sum"`` (default), ``"mean"``, ``"max"`` or ``"min"``.
+        return_arg: with max/min also return ``arg [N, *]``, the row of ``src``
+            that won each entry (``E`` for an empty group).
+
+    Returns:
+        ``out [N, *]`` (and ``arg`` when asked).
+    """
+    check_features(src, "src")
+    check_reduce(reduce, REDUCTIONS)
+    if return_arg and reduce not in ("max", "min"):
+        raise ValueError(f"expected reduce to be 'max' or 'min' with return_arg=True, got {reduce!r}")
+    if dim_size is None:
+        dim_size = int(index.max()) + 1 if index.numel() > 0 else 0
+    index = as_index(index, "index", length=src.size(0), bound=dim_size)
+    check_same_device(src, index, "src", "index")
+
+    if get_backend() == "torch_scatter":
+        ts = torch_scatter()
+        if reduce in ("max", "min"):
+            fn = ts.scatter_max if reduce == "max" else ts.scatter_min
+            out, arg = fn(src, index, 0, dim_size=dim_size)
+            return (out, arg) if return_arg else out
+        return ts.scatter(src, index, 0, dim_size=dim_size, reduce=reduce)
+
+    num_entries = index.numel()
+    ptr, perm = sort_index(index, dim_size)
+
+    def transpose() -> Transposed:
+        return Transposed(torch.arange(num_entries + 1, device=index.device), index, None)
+
+    result = csr_reduce(ptr, perm, None, src, reduce, transpose, return_arg)
+    if return_arg:
+        out, arg = result
+        perm_ext = torch.cat([perm, perm.new_full((1,), num_entries)])
+        return out, perm_ext[arg]
+    return result
