@@ -40,7 +40,7 @@ class CSRGraph:
 
     def __init__(self, rowptr: Tensor, col: Tensor, edge_weight: Optional[Tensor] = None,
                  num_cols: Optional[int] = None, edge_id: Optional[Tensor] = None,
-                 validate: bool = True) -> None:
+                 validate: bool = True, _structure: Optional[dict[str, Any]] = None) -> None:
         num_rows = int(rowptr.numel()) - 1
         num_cols = num_rows if num_cols is None else int(num_cols)
         if validate:
@@ -65,6 +65,9 @@ class CSRGraph:
         self.edge_id = edge_id
         self.num_cols = num_cols
         self._cache: dict[Any, Any] = {}
+        # Caches that depend on the sparsity pattern alone, shared by graphs
+        # that differ only in their weights (see ``with_edge_weight``).
+        self._structure: dict[str, Any] = {} if _structure is None else _structure
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -133,9 +136,14 @@ class CSRGraph:
             self._cache[key] = compute()
         return self._cache[key]
 
+    def _structural(self, key: str, compute: Callable[[], T]) -> T:
+        if key not in self._structure:
+            self._structure[key] = compute()
+        return self._structure[key]
+
     def row(self) -> Tensor:
         """``[E]`` source (row) of every entry, in CSR order."""
-        return self.cached("row", lambda: torch.repeat_interleave(
+        return self._structural("row", lambda: torch.repeat_interleave(
             torch.arange(self.num_nodes, device=self.device), self.rowptr.diff(),
             output_size=self.num_edges))
 
@@ -169,7 +177,7 @@ class CSRGraph:
         def compute() -> tuple[Tensor, Tensor, Tensor]:
             colptr, perm = sort_index(self.col, self.num_cols)
             return colptr, self.row()[perm], perm
-        return self.cached("csc", compute)
+        return self._structural("csc", compute)
 
     def transpose(self) -> "CSRGraph":
         """The graph of ``A^T`` (rows = targets), with weights and edge ids carried. Cached."""
@@ -241,9 +249,12 @@ class CSRGraph:
             torch.cat([edge_id, torch.full_like(nodes, -1)]), self.num_nodes, self.num_cols)
 
     def with_edge_weight(self, edge_weight: Optional[Tensor]) -> "CSRGraph":
-        """The same structure with other ``[E]`` weights (CSR order)."""
+        """The same structure with other ``[E]`` weights (CSR order); structural
+        caches (row index, CSC arrays) are shared with this graph."""
+        if edge_weight is not None:
+            check_features(edge_weight, "edge_weight", rows=self.num_edges)
         return CSRGraph(self.rowptr, self.col, edge_weight, self.num_cols, self.edge_id,
-                        validate=edge_weight is not None)
+                        validate=False, _structure=self._structure)
 
     # ------------------------------------------------------------------ memory
     def _apply(self, fn: Callable[[Tensor], Tensor]) -> "CSRGraph":
@@ -356,3 +367,20 @@ class CSRGraph:
         else:
             g.add_weighted_edges_from(zip(src, dst, self.edge_weight.tolist()), weight=weight)
         return g
+
+
+GraphLike = Union[CSRGraph, Tensor]
+
+
+def as_graph(graph: GraphLike, num_nodes: int, edge_weight: Optional[Tensor] = None) -> CSRGraph:
+    """Accept a ``CSRGraph`` or an ``edge_index [2, E]`` (then built here, so pass a
+    ``CSRGraph`` to reuse its cached transpose and normalisation across calls)."""
+    if isinstance(graph, CSRGraph):
+        if edge_weight is not None:
+            raise ValueError("expected edge_weight to be None with a CSRGraph "
+                             "(its weights live in graph.edge_weight)")
+        if graph.num_cols != num_nodes:
+            raise ValueError(f"expected a graph over the {num_nodes} rows of x, got shape "
+                             f"{graph.shape}")
+        return graph
+    return CSRGraph.from_edge_index(graph, num_nodes, edge_weight)

@@ -13,15 +13,13 @@ backward of max/min routes the gradient to the arg entries.
 from __future__ import annotations
 
 import warnings
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional, Union
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from glt.ops import _kernels
-
-warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
 
 
 class Transposed(NamedTuple):
@@ -32,7 +30,9 @@ class Transposed(NamedTuple):
     perm: Optional[Tensor]
 
 
-TransposeFn = Callable[[], Transposed]
+TransposeFn = Callable[[], Union[Transposed, Tensor]]
+"""Returns ``A^T`` for the backward pass, or a ``[M]`` index when ``A`` has
+exactly one unit entry per column, so that ``A^T @ g = g[index]`` (a gather)."""
 
 REDUCTIONS = ("sum", "mean", "max", "min")
 
@@ -44,8 +44,15 @@ def rows_of(rowptr: Tensor, num_entries: int) -> Tensor:
                                    output_size=num_entries)
 
 
+# Switches between glt's fast kernels and the portable gather/scatter path
+# (the one used for other dtypes); tests flip them to cover both on CPU.
+USE_SPARSE_KERNELS = True
+USE_NUMBA = True
+
+
 def _sparse_ok(x: Tensor) -> bool:
-    return x.dtype in (torch.float32, torch.float64) and x.device.type in ("cpu", "cuda")
+    return (USE_SPARSE_KERNELS and x.dtype in (torch.float32, torch.float64)
+            and x.device.type in ("cpu", "cuda"))
 
 
 def _product(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor,
@@ -54,7 +61,10 @@ def _product(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor,
     n, num_cols = rowptr.numel() - 1, x.size(0)
     if _sparse_ok(x) and (reduce == "sum" or x.device.type == "cpu"):
         values = weight.to(x.dtype) if weight is not None else x.new_ones(col.numel())
-        a = torch.sparse_csr_tensor(rowptr, col, values, (n, num_cols), check_invariants=False)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            a = torch.sparse_csr_tensor(rowptr, col, values, (n, num_cols),
+                                        check_invariants=False)
         out = torch.sparse.mm(a, x) if reduce == "sum" else torch.sparse.mm(a, x, reduce)
         return out.to_dense() if out.layout != torch.strided else out
     msg = x.index_select(0, col)
@@ -70,7 +80,7 @@ def _arg_reduce(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor
                 is_max: bool) -> tuple[Tensor, Tensor]:
     """Row-wise max/min with the first arg position ``k`` (``E`` for empty rows)."""
     num_entries = col.numel()
-    if x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
+    if USE_NUMBA and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
         w = (weight.detach().to(x.dtype).contiguous().numpy() if weight is not None
              else np.ones(1, dtype=x.detach().numpy().dtype))
         out, arg = _kernels.csr_arg_reduce(rowptr.numpy(), col.numpy(), w, weight is not None,
@@ -103,8 +113,11 @@ class _CSRSum(torch.autograd.Function):
         grad_w = grad_x = None
         if ctx.needs_input_grad[3]:
             t = ctx.transpose()
-            w_t = None if weight is None else weight.index_select(0, t.perm)
-            grad_x = _product(t.rowptr, t.col, w_t, grad.contiguous())
+            if isinstance(t, Tensor):
+                grad_x = grad.index_select(0, t)
+            else:
+                w_t = None if weight is None else weight.index_select(0, t.perm)
+                grad_x = _product(t.rowptr, t.col, w_t, grad.contiguous())
         if weight is not None and ctx.needs_input_grad[2]:
             row = rows_of(rowptr, col.numel())
             grad_w = (grad.index_select(0, row) * x.index_select(0, col)).sum(-1)
@@ -148,25 +161,25 @@ def csr_reduce(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor,
         weight: optional ``[E]`` entry weights (differentiable).
         x: ``[M, *]`` input; trailing dimensions are reduced independently.
         reduce: ``"sum"``, ``"mean"``, ``"max"`` or ``"min"``.
-        transpose: returns ``A^T`` in CSR form, called only by a backward pass.
+        transpose: returns ``A^T`` (see ``TransposeFn``), called only by a backward pass.
         return_arg: for max/min also return the arg position ``k`` (``E`` for an empty row).
 
     Returns ``[n, *]`` (and the arg ``[n, *]`` int64 when asked).
     """
     trailing = x.shape[1:]
-    x2 = x.reshape(x.size(0), -1)
+    x2 = x.reshape(x.size(0), trailing.numel())
     if reduce in ("sum", "mean"):
         out = _CSRSum.apply(rowptr, col, weight, x2, transpose)
         if reduce == "mean":
             count = rowptr.diff().clamp(min=1).to(out.dtype).unsqueeze(-1)
             out = out / count
-        return out.reshape(-1, *trailing)
+        return out.reshape(out.size(0), *trailing)
     is_max = reduce == "max"
     needs_grad = torch.is_grad_enabled() and (x.requires_grad or (
         weight is not None and weight.requires_grad))
     if not needs_grad and not return_arg and x.device.type == "cpu" and _sparse_ok(x):
-        return _product(rowptr, col, weight, x2, "amax" if is_max else "amin").reshape(
-            -1, *trailing)
+        out = _product(rowptr, col, weight, x2, "amax" if is_max else "amin")
+        return out.reshape(out.size(0), *trailing)
     out, arg = _CSRArgReduce.apply(rowptr, col, weight, x2, is_max)
-    out = out.reshape(-1, *trailing)
-    return (out, arg.reshape(-1, *trailing)) if return_arg else out
+    out = out.reshape(out.size(0), *trailing)
+    return (out, arg.reshape(out.shape)) if return_arg else out

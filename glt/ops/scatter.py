@@ -9,7 +9,7 @@ from torch import Tensor
 
 from glt._checks import as_index, check_features, check_reduce, check_same_device
 from glt.ops import _kernels
-from glt.ops._csr import REDUCTIONS, Transposed, csr_reduce
+from glt.ops._csr import REDUCTIONS, csr_reduce
 from glt.ops.backend import get_backend, torch_scatter
 
 
@@ -68,10 +68,7 @@ def scatter(src: Tensor, index: Tensor, dim_size: Optional[int] = None, reduce: 
     num_entries = index.numel()
     ptr, perm = sort_index(index, dim_size)
 
-    def transpose() -> Transposed:
-        return Transposed(torch.arange(num_entries + 1, device=index.device), index, None)
-
-    result = csr_reduce(ptr, perm, None, src, reduce, transpose, return_arg)
+    result = csr_reduce(ptr, perm, None, src, reduce, lambda: index, return_arg)
     if return_arg:
         out, arg = result
         perm_ext = torch.cat([perm, perm.new_full((1,), num_entries)])

@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 
 from glt._checks import check_features, check_reduce, check_same_device
-from glt.ops._csr import REDUCTIONS, Transposed, csr_reduce, rows_of
+from glt.ops._csr import REDUCTIONS, csr_reduce, rows_of
 from glt.ops.backend import get_backend, torch_scatter
 
 
@@ -50,15 +50,13 @@ def segment(src: Tensor, ptr: Tensor, reduce: str = "sum", return_arg: bool = Fa
     check_same_device(src, ptr, "src", "ptr")
 
     if get_backend() == "torch_scatter":
-        out = torch_scatter().segment_csr(src, ptr, reduce=reduce)
-        if reduce in ("max", "min"):
-            return out if return_arg else out[0]
-        return out
+        ts = torch_scatter()
+        if return_arg:
+            fn = ts.segment_max_csr if reduce == "max" else ts.segment_min_csr
+            return fn(src, ptr)
+        return ts.segment_csr(src, ptr, reduce=reduce)
 
     col = torch.arange(num_entries, device=src.device)
 
-    def transpose() -> Transposed:
-        return Transposed(torch.arange(num_entries + 1, device=src.device),
-                          rows_of(ptr, num_entries), None)
-
-    return csr_reduce(ptr, col, None, src, reduce, transpose, return_arg)
+    return csr_reduce(ptr, col, None, src, reduce, lambda: rows_of(ptr, num_entries),
+                      return_arg)

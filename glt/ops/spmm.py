@@ -41,8 +41,7 @@ def spmm(graph: "CSRGraph", x: Tensor, reduce: str = "sum") -> Tensor:
         msg = x.index_select(0, graph.col)
         if weight is not None:
             msg = msg * weight.view(-1, *([1] * (x.dim() - 1)))
-        out = torch_scatter().segment_csr(msg, graph.rowptr, reduce=reduce)
-        return out[0] if reduce in ("max", "min") else out
+        return torch_scatter().segment_csr(msg, graph.rowptr, reduce=reduce)
 
     def transpose() -> Transposed:
         colptr, row, perm = graph.csc()

@@ -1,0 +1,33 @@
+"""Atomic file download with clear errors (no prompts, no partial files)."""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+
+log = logging.getLogger(__name__)
+
+
+def download_url(url: str, path: str, timeout: float = 60.0) -> str:
+    """Fetch ``url`` to ``path`` through a temporary file renamed on success.
+
+    Raises ``RuntimeError`` naming the URL when the fetch fails; a failed or
+    interrupted download leaves nothing at ``path``.
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    log.info("downloading %s -> %s", url, path)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+            shutil.copyfileobj(resp, out)
+        os.replace(tmp, path)
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        raise RuntimeError(f"could not download {url} to {path}: {err}. Without internet, "
+                           f"place the file there by hand.") from err
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path

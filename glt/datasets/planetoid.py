@@ -1,0 +1,148 @@
+"""Planetoid citation graphs (Cora, CiteSeer, PubMed) from the original
+``ind.<name>.*`` files of Yang et al. (https://arxiv.org/abs/1603.08861),
+with the public split (20 labels per class, 500 validation, 1000 test)."""
+from __future__ import annotations
+
+import io
+import logging
+import os
+import pickle
+from importlib import resources
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from glt.datasets._download import download_url
+from glt.datasets.node import NodeDataset
+from glt.graph import CSRGraph
+
+log = logging.getLogger(__name__)
+
+PLANETOID_URL = "https://github.com/kimiyoung/planetoid/raw/master/data"
+PLANETOID_NAMES = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
+RAW_FILES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
+
+
+def default_root() -> str:
+    """Where datasets are kept: ``$GLT_DATA`` or ``~/.cache/glt``."""
+    return os.environ.get("GLT_DATA", os.path.join(os.path.expanduser("~"), ".cache", "glt"))
+
+
+def bundled_cora_dir() -> str:
+    """Folder of the Cora raw files shipped inside the package."""
+    return str(resources.files("glt.datasets") / "_bundled" / "cora")
+
+
+class _PlanetoidUnpickler(pickle.Unpickler):
+    """Unpickles only the NumPy / SciPy / container types the Planetoid files hold."""
+
+    _ALLOWED_PREFIXES = ("numpy", "scipy.sparse")
+    _ALLOWED = {("collections", "defaultdict"), ("builtins", "list"), ("builtins", "dict"),
+                ("builtins", "set"), ("builtins", "object"), ("copyreg", "_reconstructor")}
+
+    _PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
+
+    def find_class(self, module: str, name: str) -> Any:
+        checked = self._PY2_MODULES.get(module, module)
+        if checked.startswith(self._ALLOWED_PREFIXES) or (checked, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a Planetoid file")
+
+
+def _read(raw_dir: str, key: str, part: str) -> Any:
+    path = os.path.join(raw_dir, f"ind.{key}.{part}")
+    try:
+        if part == "test.index":
+            return np.loadtxt(path, dtype=np.int64, ndmin=1)
+        with open(path, "rb") as f:
+            obj = _PlanetoidUnpickler(io.BytesIO(f.read()), encoding="latin1").load()
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any parse failure means a bad file
+        raise ValueError(f"could not read {path}: {err}. The file looks corrupt; delete it "
+                         f"and load again to re-download it.") from err
+    if part == "graph":
+        if not isinstance(obj, dict):
+            raise ValueError(f"expected {path} to hold an adjacency dict, got "
+                             f"{type(obj).__name__}")
+        return obj
+    return np.asarray(obj.todense() if hasattr(obj, "todense") else obj, dtype=np.float32)
+
+
+def _edge_index(adjacency: dict, num_nodes: int) -> torch.Tensor:
+    """Directed edges of the adjacency lists without self-loops or duplicates."""
+    rows = np.fromiter((u for u, vs in adjacency.items() for _ in vs), dtype=np.int64)
+    cols = np.fromiter((v for vs in adjacency.values() for v in vs), dtype=np.int64)
+    if rows.size and (min(rows.min(), cols.min()) < 0 or max(rows.max(), cols.max()) >= num_nodes):
+        raise ValueError(f"expected the Planetoid graph to use node ids below {num_nodes}")
+    keep = rows != cols
+    key = np.unique(rows[keep] * num_nodes + cols[keep])
+    return torch.from_numpy(np.stack([key // num_nodes, key % num_nodes]))
+
+
+def read_planetoid(raw_dir: str, name: str) -> NodeDataset:
+    """Build the dataset from the eight ``ind.<name>.*`` files in ``raw_dir``,
+    exactly as ``torch_geometric.datasets.Planetoid`` does (same node order,
+    features, labels, public split and edges)."""
+    key = name.lower()
+    x, tx, allx, y, ty, ally, adjacency, test_index = (_read(raw_dir, key, p) for p in RAW_FILES)
+    sorted_test = np.sort(test_index)
+    if key == "citeseer":  # isolated test nodes are missing from tx/ty: zero rows
+        span = int(test_index.max() - test_index.min()) + 1
+        tx_ext = np.zeros((span, tx.shape[1]), np.float32)
+        ty_ext = np.zeros((span, ty.shape[1]), np.float32)
+        tx_ext[sorted_test - test_index.min()] = tx
+        ty_ext[sorted_test - test_index.min()] = ty
+        tx, ty = tx_ext, ty_ext
+    features = np.concatenate([allx, tx])
+    labels = np.concatenate([ally, ty]).argmax(axis=1)
+    if test_index.max() >= features.shape[0]:
+        raise ValueError(f"expected test ids below {features.shape[0]} in ind.{key}.test.index, "
+                         f"got {test_index.max()}")
+    features[test_index] = features[sorted_test]
+    labels[test_index] = labels[sorted_test]
+    num_nodes = labels.shape[0]
+
+    def mask(index: np.ndarray) -> torch.Tensor:
+        m = torch.zeros(num_nodes, dtype=torch.bool)
+        m[torch.from_numpy(index)] = True
+        return m
+
+    num_train = y.shape[0]
+    graph = CSRGraph.from_edge_index(_edge_index(adjacency, num_nodes), num_nodes)
+    return NodeDataset(
+        name=PLANETOID_NAMES.get(key, name), graph=graph, x=torch.from_numpy(features),
+        y=torch.from_numpy(labels).long(), train_mask=mask(np.arange(num_train)),
+        val_mask=mask(np.arange(num_train, num_train + 500)), test_mask=mask(sorted_test),
+        num_classes=int(ally.shape[1]))
+
+
+def load_planetoid(name: str = "cora", root: Optional[str] = None, download: bool = True,
+                   url: str = PLANETOID_URL) -> NodeDataset:
+    """Load a Planetoid dataset with its public split.
+
+    Args:
+        name: ``"cora"``, ``"citeseer"`` or ``"pubmed"`` (any case).
+        root: data folder; files live in ``<root>/<Name>/raw/`` (PyG's layout).
+            ``None`` uses the copy of Cora bundled with glt, or
+            :func:`default_root` for the others.
+        download: fetch missing files from ``url`` (the Planetoid authors'
+            repository); otherwise a missing file raises ``FileNotFoundError``.
+        url: base URL of the ``ind.<name>.*`` files.
+    """
+    key = name.lower()
+    if key not in PLANETOID_NAMES:
+        raise ValueError(f"expected name to be one of {sorted(PLANETOID_NAMES)}, got {name!r}")
+    if root is None and key == "cora":
+        return read_planetoid(bundled_cora_dir(), key)
+    raw_dir = os.path.join(root if root is not None else default_root(),
+                           PLANETOID_NAMES[key], "raw")
+    missing = [p for p in RAW_FILES if not os.path.exists(os.path.join(raw_dir, f"ind.{key}.{p}"))]
+    if missing and not download:
+        raise FileNotFoundError(f"missing Planetoid files in {raw_dir}: "
+                                f"{', '.join(f'ind.{key}.{p}' for p in missing)} "
+                                f"(pass download=True to fetch them)")
+    for part in missing:
+        download_url(f"{url}/ind.{key}.{part}", os.path.join(raw_dir, f"ind.{key}.{part}"))
+    return read_planetoid(raw_dir, key)

@@ -1,0 +1,28 @@
+"""Classification metrics and run summaries."""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from torch import Tensor
+
+
+def accuracy(logits: Tensor, y: Tensor) -> float:
+    """Fraction of rows of ``logits [N, C]`` whose argmax equals ``y [N]``."""
+    if logits.size(0) != y.size(0):
+        raise ValueError(f"expected logits and y to have the same number of rows, got "
+                         f"{logits.size(0)} and {y.size(0)}")
+    if y.numel() == 0:
+        raise ValueError("expected at least one row to score, got none")
+    return float((logits.argmax(dim=-1) == y).float().mean())
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    if not values:
+        raise ValueError("expected at least one value, got none")
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return mean, 0.0
+    var = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    return mean, math.sqrt(var)
