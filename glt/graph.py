@@ -223,30 +223,32 @@ class CSRGraph:
 
     def add_remaining_self_loops(self, fill_value: float = 1.0) -> "CSRGraph":
         """A copy with exactly one ``i -> i`` entry per node: an existing
-        self-loop keeps its weight (the last one if repeated), other nodes get
-        ``fill_value`` (PyG's ``add_remaining_self_loops``)."""
+        self-loop keeps its weight (1 when unweighted; the last one if repeated), other nodes get
+        ``fill_value`` and ``edge_id = -1`` (PyG's ``add_remaining_self_loops``)."""
         self._require_square("add_remaining_self_loops")
         row, col = self.row(), self.col
         is_loop = row == col
         loop_w = torch.full((self.num_nodes,), float(fill_value), device=self.device,
                             dtype=self.edge_weight.dtype if self.edge_weight is not None
                             else torch.float32)
-        if self.edge_weight is not None:
-            loop_w[row[is_loop]] = self.edge_weight[is_loop]
+        loop_w[row[is_loop]] = self.weights()[is_loop].to(loop_w.dtype)
+        loop_id = torch.full((self.num_nodes,), -1, dtype=torch.long, device=self.device)
+        loop_id[row[is_loop]] = self._edge_ids()[is_loop]
         keep = ~is_loop
         return self._with_loops(row[keep], col[keep],
                                 None if self.edge_weight is None else self.edge_weight[keep],
-                                self._edge_ids()[keep], loop_w)
+                                self._edge_ids()[keep], loop_w, loop_id)
 
     def _with_loops(self, row: Tensor, col: Tensor, weight: Optional[Tensor], edge_id: Tensor,
-                    loop_weight: Tensor) -> "CSRGraph":
+                    loop_weight: Tensor, loop_id: Optional[Tensor] = None) -> "CSRGraph":
         nodes = torch.arange(self.num_nodes, device=self.device)
+        loop_id = torch.full_like(nodes, -1) if loop_id is None else loop_id
         if weight is None:
             weight = torch.ones(row.numel(), device=self.device, dtype=loop_weight.dtype)
         return CSRGraph._from_coo(
             torch.cat([row, nodes]), torch.cat([col, nodes]),
             torch.cat([weight, loop_weight.to(weight.dtype)]),
-            torch.cat([edge_id, torch.full_like(nodes, -1)]), self.num_nodes, self.num_cols)
+            torch.cat([edge_id, loop_id]), self.num_nodes, self.num_cols)
 
     def with_edge_weight(self, edge_weight: Optional[Tensor]) -> "CSRGraph":
         """The same structure with other ``[E]`` weights (CSR order); structural

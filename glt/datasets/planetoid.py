@@ -7,6 +7,7 @@ import io
 import logging
 import os
 import pickle
+import warnings
 from importlib import resources
 from typing import Any, Optional
 
@@ -39,14 +40,17 @@ class _PlanetoidUnpickler(pickle.Unpickler):
 
     _ALLOWED_PREFIXES = ("numpy", "scipy.sparse")
     _ALLOWED = {("collections", "defaultdict"), ("builtins", "list"), ("builtins", "dict"),
-                ("builtins", "set"), ("builtins", "object"), ("copyreg", "_reconstructor")}
+                ("builtins", "set"), ("builtins", "object"), ("copyreg", "_reconstructor"),
+                ("_codecs", "encode")}
 
     _PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
 
     def find_class(self, module: str, name: str) -> Any:
         checked = self._PY2_MODULES.get(module, module)
         if checked.startswith(self._ALLOWED_PREFIXES) or (checked, name) in self._ALLOWED:
-            return super().find_class(module, name)
+            with warnings.catch_warnings():  # old files name scipy.sparse.csr
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a Planetoid file")
 
 
@@ -110,6 +114,9 @@ def read_planetoid(raw_dir: str, name: str) -> NodeDataset:
         return m
 
     num_train = y.shape[0]
+    if num_train + 500 > num_nodes:
+        raise ValueError(f"expected at least {num_train + 500} nodes in ind.{key}.* (train "
+                         f"nodes plus 500 validation nodes), got {num_nodes}")
     graph = CSRGraph.from_edge_index(_edge_index(adjacency, num_nodes), num_nodes)
     return NodeDataset(
         name=PLANETOID_NAMES.get(key, name), graph=graph, x=torch.from_numpy(features),

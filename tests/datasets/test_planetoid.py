@@ -1,0 +1,87 @@
+import os
+import pickle
+import shutil
+
+import pytest
+import torch
+from torch_geometric.datasets import Planetoid
+
+from glt.datasets import load_planetoid, read_planetoid
+from glt.datasets.planetoid import RAW_FILES, bundled_cora_dir
+from glt.datasets.testing import write_planetoid
+
+
+def pyg_edges(data):
+    return sorted(map(tuple, data.edge_index.t().tolist()))
+
+
+def assert_equals_pyg(ours, pyg_root, name):
+    ref = Planetoid(pyg_root, name)[0]
+    assert torch.equal(ours.x, ref.x)
+    assert torch.equal(ours.y, ref.y)
+    for split in ("train_mask", "val_mask", "test_mask"):
+        assert torch.equal(getattr(ours, split), getattr(ref, split))
+    assert sorted(map(tuple, ours.graph.edge_index().t().tolist())) == pyg_edges(ref)
+
+
+def test_bundled_cora_equals_pyg_planetoid(tmp_path):
+    cora = load_planetoid("cora")
+    assert (cora.num_nodes, cora.graph.num_edges, cora.num_features, cora.num_classes) == (
+        2708, 10556, 1433, 7)
+    assert [int(m.sum()) for m in (cora.train_mask, cora.val_mask, cora.test_mask)] == [
+        140, 500, 1000]
+    shutil.copytree(bundled_cora_dir(), tmp_path / "Cora" / "raw")
+    assert_equals_pyg(cora, str(tmp_path), "Cora")
+
+
+def test_citeseer_layout_with_isolated_test_nodes_equals_pyg(tmp_path):
+    raw = tmp_path / "CiteSeer" / "raw"
+    write_planetoid(str(raw), "citeseer", missing_test=3)
+    ours = load_planetoid("CiteSeer", root=str(tmp_path), download=False)
+    assert ours.num_nodes == 520 + 12 + 3
+    assert_equals_pyg(ours, str(tmp_path), "CiteSeer")
+
+
+def test_download_path_fetches_missing_files(tmp_path):
+    source = tmp_path / "server"
+    write_planetoid(str(source), "pubmed", seed=3)
+    root = tmp_path / "data"
+    ours = load_planetoid("pubmed", root=str(root), url=source.as_uri())
+    assert sorted(os.listdir(root / "PubMed" / "raw")) == sorted(
+        f"ind.pubmed.{p}" for p in RAW_FILES)
+    reference = read_planetoid(str(source), "pubmed")
+    assert torch.equal(ours.x, reference.x) and torch.equal(ours.y, reference.y)
+
+
+def test_failed_download_names_url_and_leaves_no_partial_file(tmp_path):
+    with pytest.raises(RuntimeError, match="could not download .*ind.pubmed.x"):
+        load_planetoid("pubmed", root=str(tmp_path), url=(tmp_path / "nowhere").as_uri())
+    assert os.listdir(tmp_path / "PubMed" / "raw") == []
+
+
+def test_missing_files_without_download(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing Planetoid files in .*ind.citeseer.x"):
+        load_planetoid("citeseer", root=str(tmp_path), download=False)
+
+
+def test_corrupt_file_is_reported(tmp_path):
+    raw = tmp_path / "Cora" / "raw"
+    shutil.copytree(bundled_cora_dir(), raw)
+    data = (raw / "ind.cora.allx").read_bytes()
+    (raw / "ind.cora.allx").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="could not read .*ind.cora.allx.*corrupt"):
+        load_planetoid("cora", root=str(tmp_path), download=False)
+
+
+def test_pickle_with_foreign_objects_is_refused(tmp_path):
+    raw = tmp_path / "Cora" / "raw"
+    shutil.copytree(bundled_cora_dir(), raw)
+
+    (raw / "ind.cora.graph").write_bytes(pickle.dumps(os.getcwd))  # a callable by reference
+    with pytest.raises(ValueError, match="refusing to load"):
+        load_planetoid("cora", root=str(tmp_path), download=False)
+
+
+def test_unknown_name():
+    with pytest.raises(ValueError, match="expected name to be one of \\['citeseer', 'cora', 'pubmed'\\]"):
+        load_planetoid("reddit")

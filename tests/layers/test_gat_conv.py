@@ -1,0 +1,44 @@
+import pytest
+import torch
+import torch_geometric.nn as pyg_nn
+
+from glt import CSRGraph
+from glt.layers import GATConv
+from tests.layers.parity import EDGE_INDEX, NUM_NODES, assert_same_outputs_and_grads
+
+
+@pytest.mark.parametrize("kwargs", [{"heads": 1}, {"heads": 3}, {"heads": 3, "concat": False},
+                                    {"heads": 2, "add_self_loops": False},
+                                    {"heads": 2, "negative_slope": 0.1, "bias": False}])
+def test_matches_pyg(kwargs, code_path):
+    torch.manual_seed(0)
+    graph = CSRGraph.from_edge_index(EDGE_INDEX, NUM_NODES)
+    ours, theirs = GATConv(5, 4, **kwargs).eval(), pyg_nn.GATConv(5, 4, **kwargs).eval()
+    assert_same_outputs_and_grads(ours, theirs, lambda m, x: m(x, graph),
+                                  lambda m, x: m(x, EDGE_INDEX), torch.randn(NUM_NODES, 5))
+
+
+def test_attention_weights_match_pyg_per_edge():
+    torch.manual_seed(0)
+    ours, theirs = GATConv(5, 4, heads=2).eval(), pyg_nn.GATConv(5, 4, heads=2).eval()
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(NUM_NODES, 5)
+    _, (ei1, a1) = ours(x, EDGE_INDEX, return_attention_weights=True)
+    _, (ei2, a2) = theirs(x, EDGE_INDEX, return_attention_weights=True)
+
+    def by_edge(ei, a):  # duplicate edges share their attention value
+        return {tuple(e): tuple(round(v, 5) for v in w) for e, w in zip(ei.t().tolist(), a.tolist())}
+    assert by_edge(ei1, a1) == by_edge(ei2, a2)
+    sums = torch.zeros(NUM_NODES, 2).index_add_(0, ei1[1], a1)
+    torch.testing.assert_close(sums, torch.ones(NUM_NODES, 2))  # every node attends to itself
+
+
+def test_attention_dropout_only_in_training():
+    torch.manual_seed(0)
+    conv = GATConv(5, 4, heads=2, dropout=0.5)
+    graph = CSRGraph.from_edge_index(EDGE_INDEX, NUM_NODES)
+    x = torch.randn(NUM_NODES, 5)
+    conv.eval()
+    torch.testing.assert_close(conv(x, graph), conv(x, graph))
+    conv.train()
+    assert not torch.allclose(conv(x, graph), conv(x, graph))

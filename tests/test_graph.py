@@ -1,0 +1,161 @@
+import networkx as nx
+import pytest
+import torch
+from torch_geometric.data import Data
+from torch_geometric.utils import add_remaining_self_loops, add_self_loops, remove_self_loops
+
+from glt import CSRGraph
+
+EDGES = torch.tensor([[0, 2, 1, 0, 3, 3], [1, 0, 2, 2, 3, 0]])  # has a self-loop 3->3
+
+
+def edge_set(edge_index, weight=None):
+    cols = edge_index.t().tolist()
+    if weight is None:
+        return sorted(map(tuple, cols))
+    return sorted((a, b, round(float(w), 6)) for (a, b), w in zip(cols, weight))
+
+
+def dense(graph):
+    out = torch.zeros(graph.shape, dtype=torch.float64)
+    out.index_put_((graph.row(), graph.col), graph.weights().double(), accumulate=True)
+    return out
+
+
+def test_from_edge_index_builds_sorted_csr():
+    g = CSRGraph.from_edge_index(EDGES, 4)
+    assert g.rowptr.tolist() == [0, 2, 3, 4, 6]
+    assert g.col.tolist() == [1, 2, 2, 0, 3, 0]  # input order kept within a row
+    assert g.edge_id.tolist() == [0, 3, 2, 1, 4, 5]
+    assert edge_set(g.edge_index()) == edge_set(EDGES)
+    assert g.out_degree().tolist() == [2, 1, 1, 2]
+    assert g.in_degree().tolist() == [2, 1, 2, 1]
+    assert (g.num_nodes, g.num_edges, g.shape) == (4, 6, (4, 4))
+
+
+def test_num_nodes_default_isolated_nodes_and_empty_graph():
+    assert CSRGraph.from_edge_index(EDGES).num_nodes == 4
+    g = CSRGraph.from_edge_index(EDGES, 10)
+    assert g.out_degree()[4:].tolist() == [0] * 6
+    empty = CSRGraph.from_edge_index(torch.empty(2, 0, dtype=torch.long), 3)
+    assert empty.rowptr.tolist() == [0, 0, 0, 0] and empty.num_edges == 0
+    assert empty.transpose().num_edges == 0
+    assert CSRGraph.from_edge_index(torch.empty(2, 0, dtype=torch.long)).num_nodes == 0
+
+
+def test_transpose_is_dense_transpose_and_cached():
+    w = torch.arange(1.0, 7.0)
+    g = CSRGraph.from_edge_index(EDGES, 4, w)
+    t = g.transpose()
+    assert torch.equal(dense(t), dense(g).t())
+    assert t is g.transpose() and t.transpose() is g
+    colptr, row, perm = g.csc()
+    assert torch.equal(g.col[perm], torch.repeat_interleave(torch.arange(4), colptr.diff()))
+    assert torch.equal(row, g.row()[perm])
+    assert torch.equal(w[t.edge_id], t.edge_weight)  # edge ids still name the input edges
+
+
+def test_rectangular_graph():
+    g = CSRGraph.from_edge_index(torch.tensor([[0, 1, 1], [4, 0, 2]]), 2, num_cols=5)
+    assert g.shape == (2, 5)
+    assert g.transpose().shape == (5, 2)
+    with pytest.raises(ValueError, match="expected a square graph for add_self_loops"):
+        g.add_self_loops()
+
+
+def test_self_loop_helpers_match_pyg():
+    w = torch.tensor([0.5, 1.0, 1.5, 2.0, 7.0, 3.0])
+    g = CSRGraph.from_edge_index(EDGES, 5, w)
+    ei, ew = remove_self_loops(EDGES, w)
+    r = g.remove_self_loops()
+    assert edge_set(r.edge_index(), r.edge_weight) == edge_set(ei, ew)
+    ei, ew = add_self_loops(EDGES, w, fill_value=2.0, num_nodes=5)
+    a = g.add_self_loops(2.0)
+    assert edge_set(a.edge_index(), a.edge_weight) == edge_set(ei, ew)
+    ei, ew = add_remaining_self_loops(EDGES, w, fill_value=1.0, num_nodes=5)
+    a = g.add_remaining_self_loops(1.0)
+    assert edge_set(a.edge_index(), a.edge_weight) == edge_set(ei, ew)
+    assert (a.edge_id == -1).sum() == 4  # node 3 kept its own loop (weight 7)
+
+
+@pytest.mark.parametrize("edge_index, kwargs, match", [
+    (EDGES.float(), {}, "expected edge_index\\[0\\] \\(source ids\\) to be an integer tensor"),
+    (EDGES[0], {}, "expected edge_index to have shape \\[2, E\\], got \\(6,\\)"),
+    (torch.tensor([[0, 1], [1, 4]]), {"num_nodes": 4},
+     "expected edge_index\\[1\\] \\(target ids\\) to hold ids below 4, got 4"),
+    (torch.tensor([[0, -1], [1, 2]]), {"num_nodes": 4},
+     "expected edge_index\\[0\\] \\(source ids\\) to hold non-negative ids, got -1"),
+    (EDGES, {"edge_weight": torch.ones(5)}, "expected edge_weight to have 6 rows, got 5"),
+    (EDGES, {"edge_weight": torch.ones(6, dtype=torch.long)},
+     "expected edge_weight to be a floating-point tensor"),
+])
+def test_bad_edge_index(edge_index, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        CSRGraph.from_edge_index(edge_index, **kwargs)
+
+
+def test_constructor_validates_csr_arrays():
+    with pytest.raises(ValueError, match="expected rowptr to be non-decreasing"):
+        CSRGraph(torch.tensor([0, 2, 1, 3]), torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match="expected col to hold ids below 3, got 3"):
+        CSRGraph(torch.tensor([0, 1, 2, 3]), torch.tensor([0, 1, 3]))
+    with pytest.raises(ValueError, match="expected rowptr to run from 0 to 3"):
+        CSRGraph(torch.tensor([0, 1, 2]), torch.tensor([0, 1, 1]))
+
+
+def test_to_pin_and_share_memory(device):
+    g = CSRGraph.from_edge_index(EDGES, 4, torch.rand(6))
+    moved = g.to(device)
+    assert moved.device.type == device
+    assert torch.equal(moved.col.cpu(), g.col)
+    assert g.to("cpu") is g
+    shared = g.share_memory_()
+    assert shared.col.is_shared() and shared.rowptr.is_shared()
+    if torch.cuda.is_available():
+        assert g.pin_memory().col.is_pinned()
+
+
+def test_save_load_roundtrip(tmp_path):
+    g = CSRGraph.from_edge_index(EDGES, 6, torch.rand(6), num_cols=7)
+    path = tmp_path / "g.npz"
+    g.save(path)
+    h = CSRGraph.load(path)
+    for name in ("rowptr", "col", "edge_weight", "edge_id"):
+        assert torch.equal(getattr(h, name), getattr(g, name))
+    assert h.shape == (6, 7)
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_load_missing_and_corrupt_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no CSRGraph file at"):
+        CSRGraph.load(tmp_path / "nope.npz")
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="could not read"):
+        CSRGraph.load(bad)
+
+
+def test_pyg_roundtrip():
+    data = Data(edge_index=EDGES, num_nodes=5, edge_weight=torch.rand(6))
+    g = CSRGraph.from_pyg(data)
+    back = g.to_pyg(x=torch.ones(5, 2))
+    assert back.num_nodes == 5 and back.x.shape == (5, 2)
+    assert edge_set(back.edge_index, back.edge_weight) == edge_set(EDGES, data.edge_weight)
+
+
+def test_networkx_roundtrip_matches_networkx_adjacency():
+    nxg = nx.karate_club_graph()
+    g = CSRGraph.from_networkx(nxg, weight="weight")
+    expected = torch.from_numpy(nx.to_numpy_array(nxg, weight="weight"))
+    assert torch.allclose(dense(g), expected)
+    back = g.to_networkx()
+    assert back.number_of_edges() == 2 * nxg.number_of_edges()
+    assert set(back.successors(0)) == set(nxg.neighbors(0))
+
+
+def test_from_networkx_directed_with_string_nodes():
+    nxg = nx.DiGraph([("a", "b"), ("b", "c"), ("c", "c")])
+    g = CSRGraph.from_networkx(nxg)
+    assert edge_set(g.edge_index()) == [(0, 1), (1, 2), (2, 2)]
+    with pytest.raises(ValueError, match="expected every edge to carry the attribute 'w'"):
+        CSRGraph.from_networkx(nxg, weight="w")

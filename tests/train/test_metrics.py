@@ -1,0 +1,23 @@
+import math
+
+import pytest
+import torch
+
+from glt.train import accuracy, mean_std
+
+
+def test_accuracy():
+    logits = torch.tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
+    assert accuracy(logits, torch.tensor([1, 1, 1])) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="same number of rows"):
+        accuracy(logits, torch.tensor([1]))
+    with pytest.raises(ValueError, match="expected at least one row"):
+        accuracy(logits[:0], torch.tensor([], dtype=torch.long))
+
+
+def test_mean_std_is_sample_std():
+    mean, std = mean_std([1.0, 2.0, 3.0, 4.0])
+    assert mean == 2.5 and std == pytest.approx(math.sqrt(5 / 3))
+    assert mean_std([0.7]) == (0.7, 0.0)
+    with pytest.raises(ValueError):
+        mean_std([])
