@@ -16,7 +16,8 @@ def as_index(index: Tensor, name: str, *, length: Optional[int] = None,
     if not isinstance(index, Tensor):
         raise TypeError(f"expected {name} to be a torch.Tensor, got {type(index).__name__}")
     if index.dtype not in _INT_DTYPES:
-        raise ValueError(f"expected {name} to be an integer tensor (torch.int64), got {index.dtype}")
+        raise ValueError(f"expected {name} to be an integer tensor (torch.int64), "
+                         f"got {index.dtype}")
     if index.dim() != 1:
         raise ValueError(f"expected {name} to be 1-D, got shape {tuple(index.shape)}")
     if length is not None and index.numel() != length:
@@ -43,9 +44,18 @@ def check_features(x: Tensor, name: str, rows: Optional[int] = None) -> None:
         raise ValueError(f"expected {name} to have {rows} rows, got {x.size(0)}")
 
 
-def check_reduce(reduce: str, allowed: tuple[str, ...]) -> None:
+def check_reduce(reduce: str, allowed: tuple[str, ...], return_arg: bool = False) -> None:
+    """Check ``reduce`` is allowed, and max/min when an arg is asked for."""
     if reduce not in allowed:
         raise ValueError(f"expected reduce to be one of {allowed}, got {reduce!r}")
+    if return_arg and reduce not in ("max", "min"):
+        raise ValueError(f"expected reduce to be 'max' or 'min' with return_arg=True, "
+                         f"got {reduce!r}")
+
+
+def size_from_index(index: Tensor) -> int:
+    """``index.max() + 1``, or 0 for an empty index."""
+    return int(index.max()) + 1 if index.numel() > 0 else 0
 
 
 def check_same_device(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:

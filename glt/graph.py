@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from glt._checks import as_index, check_features
+from glt._checks import as_index, check_features, size_from_index
 from glt.ops.scatter import sort_index
 from glt.ops.segment import check_ptr
 
@@ -87,7 +87,7 @@ class CSRGraph:
             raise ValueError(f"expected edge_index to have shape [2, E], got "
                              f"{tuple(edge_index.shape)}")
         if num_nodes is None:
-            num_nodes = int(edge_index.max()) + 1 if edge_index.numel() > 0 else 0
+            num_nodes = size_from_index(edge_index.reshape(-1))
         num_cols = num_nodes if num_cols is None else num_cols
         row = as_index(edge_index[0], "edge_index[0] (source ids)", bound=num_nodes)
         col = as_index(edge_index[1], "edge_index[1] (target ids)", bound=num_cols)

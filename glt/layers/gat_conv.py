@@ -1,7 +1,7 @@
 """Graph attention of Velickovic et al. (ICLR 2018)."""
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Union
 
 import torch
 import torch.nn.functional as F

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from typing import Optional
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from glt._checks import as_index, check_features, check_reduce, check_same_device
+from glt._checks import as_index, check_features, check_reduce, check_same_device, size_from_index
 from glt.ops import _kernels
 from glt.ops._csr import REDUCTIONS, csr_reduce
 from glt.ops.backend import get_backend, torch_scatter
@@ -49,11 +48,9 @@ def scatter(src: Tensor, index: Tensor, dim_size: Optional[int] = None, reduce: 
         ``out [N, *]`` (and ``arg`` when asked).
     """
     check_features(src, "src")
-    check_reduce(reduce, REDUCTIONS)
-    if return_arg and reduce not in ("max", "min"):
-        raise ValueError(f"expected reduce to be 'max' or 'min' with return_arg=True, got {reduce!r}")
+    check_reduce(reduce, REDUCTIONS, return_arg)
     if dim_size is None:
-        dim_size = int(index.max()) + 1 if index.numel() > 0 else 0
+        dim_size = size_from_index(index)
     index = as_index(index, "index", length=src.size(0), bound=dim_size)
     check_same_device(src, index, "src", "index")
 

@@ -42,9 +42,7 @@ def segment(src: Tensor, ptr: Tensor, reduce: str = "sum", return_arg: bool = Fa
         ``out [N, *]`` (and ``arg`` when asked).
     """
     check_features(src, "src")
-    check_reduce(reduce, REDUCTIONS)
-    if return_arg and reduce not in ("max", "min"):
-        raise ValueError(f"expected reduce to be 'max' or 'min' with return_arg=True, got {reduce!r}")
+    check_reduce(reduce, REDUCTIONS, return_arg)
     num_entries = src.size(0)
     ptr = check_ptr(ptr, num_entries)
     check_same_device(src, ptr, "src", "ptr")

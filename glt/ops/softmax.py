@@ -6,7 +6,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from glt._checks import as_index, check_features
+from glt._checks import as_index, check_features, size_from_index
 from glt.ops.scatter import scatter
 from glt.ops.segment import check_ptr, segment
 
@@ -22,7 +22,7 @@ def scatter_softmax(src: Tensor, index: Tensor, dim_size: Optional[int] = None) 
     """
     check_features(src, "src")
     if dim_size is None:
-        dim_size = int(index.max()) + 1 if index.numel() > 0 else 0
+        dim_size = size_from_index(index)
     index = as_index(index, "index", length=src.size(0), bound=dim_size)
     with torch.no_grad():
         group_max = scatter(src.detach(), index, dim_size, "max")

@@ -83,5 +83,6 @@ def test_pickle_with_foreign_objects_is_refused(tmp_path):
 
 
 def test_unknown_name():
-    with pytest.raises(ValueError, match="expected name to be one of \\['citeseer', 'cora', 'pubmed'\\]"):
+    with pytest.raises(ValueError,
+                       match="expected name to be one of \\['citeseer', 'cora', 'pubmed'\\]"):
         load_planetoid("reddit")

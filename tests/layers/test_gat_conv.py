@@ -27,7 +27,8 @@ def test_attention_weights_match_pyg_per_edge():
     _, (ei2, a2) = theirs(x, EDGE_INDEX, return_attention_weights=True)
 
     def by_edge(ei, a):  # duplicate edges share their attention value
-        return {tuple(e): tuple(round(v, 5) for v in w) for e, w in zip(ei.t().tolist(), a.tolist())}
+        return {tuple(e): tuple(round(v, 5) for v in w)
+                for e, w in zip(ei.t().tolist(), a.tolist())}
     assert by_edge(ei1, a1) == by_edge(ei2, a2)
     sums = torch.zeros(NUM_NODES, 2).index_add_(0, ei1[1], a1)
     torch.testing.assert_close(sums, torch.ones(NUM_NODES, 2))  # every node attends to itself

@@ -1,0 +1,14 @@
+"""The README's library example must run as written."""
+import pathlib
+import re
+
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_python_examples_run():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    example = next(b for b in blocks if "CSRGraph.from_edge_index" in b)
+    namespace: dict = {}
+    exec(compile(example, str(README), "exec"), namespace)
+    assert namespace["h"].shape == (2708, 16)
+    assert namespace["torch"].allclose(namespace["agg"], namespace["same"])
