@@ -11,13 +11,15 @@ def device(request) -> str:
     return request.param
 
 
-@pytest.fixture(params=["kernels", "portable"])
+@pytest.fixture(params=["numba", "torch_sparse", "portable"])
 def code_path(request, monkeypatch) -> str:
-    """Run a test on glt's fast CPU kernels and on the portable torch path
-    (the one CUDA and other dtypes take)."""
+    """Run a test on each implementation behind the ops: glt's Numba CPU
+    kernels, torch.sparse CSR products (the CUDA sum path) and the portable
+    gather/scatter path (other dtypes and devices)."""
+    if request.param != "numba":
+        monkeypatch.setattr(_csr, "USE_NUMBA", False)
     if request.param == "portable":
         monkeypatch.setattr(_csr, "USE_SPARSE_KERNELS", False)
-        monkeypatch.setattr(_csr, "USE_NUMBA", False)
     return request.param
 
 

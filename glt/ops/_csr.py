@@ -55,10 +55,24 @@ def _sparse_ok(x: Tensor) -> bool:
             and x.device.type in ("cpu", "cuda"))
 
 
+def _numba_ok(x: Tensor) -> bool:
+    return USE_NUMBA and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+
+
+def _numba_weight(weight: Optional[Tensor], x: Tensor) -> tuple[np.ndarray, bool]:
+    """``(weights in x's dtype, has_weight)`` as the Numba kernels take them."""
+    if weight is None:
+        return np.ones(1, dtype=np.float32 if x.dtype == torch.float32 else np.float64), False
+    return weight.detach().to(x.dtype).contiguous().numpy(), True
+
+
 def _product(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor,
              reduce: str = "sum") -> Tensor:
     """``A @ x`` with ``reduce`` in sum/amax/amin (no autograd). ``x: [M, F]`` -> ``[n, F]``."""
     n, num_cols = rowptr.numel() - 1, x.size(0)
+    if reduce == "sum" and _numba_ok(x):
+        return torch.from_numpy(_kernels.csr_sum(rowptr.numpy(), col.numpy(),
+                                                 *_numba_weight(weight, x), x.contiguous().numpy()))
     if _sparse_ok(x) and (reduce == "sum" or x.device.type == "cpu"):
         values = weight.to(x.dtype) if weight is not None else x.new_ones(col.numel())
         with warnings.catch_warnings():
@@ -80,10 +94,8 @@ def _arg_reduce(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor
                 is_max: bool) -> tuple[Tensor, Tensor]:
     """Row-wise max/min with the first arg position ``k`` (``E`` for empty rows)."""
     num_entries = col.numel()
-    if USE_NUMBA and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64):
-        w = (weight.detach().to(x.dtype).contiguous().numpy() if weight is not None
-             else np.ones(1, dtype=x.detach().numpy().dtype))
-        out, arg = _kernels.csr_arg_reduce(rowptr.numpy(), col.numpy(), w, weight is not None,
+    if _numba_ok(x):
+        out, arg = _kernels.csr_arg_reduce(rowptr.numpy(), col.numpy(), *_numba_weight(weight, x),
                                            x.detach().contiguous().numpy(), is_max)
         return torch.from_numpy(out), torch.from_numpy(arg)
     n = rowptr.numel() - 1

@@ -5,25 +5,57 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(cache=True)
-def counting_sort(index: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+@njit(parallel=True, cache=True)
+def counting_sort(index: np.ndarray, n: int, num_chunks: int) -> tuple[np.ndarray, np.ndarray]:
     """Stable counting sort of ``index [E]`` with values in ``[0, n)``.
 
     Returns ``ptr [n+1]`` (segment offsets) and ``perm [E]`` so that
     ``index[perm]`` is sorted and equal values keep their input order.
+    ``num_chunks`` slices of the input are counted and placed in parallel.
     """
-    ptr = np.zeros(n + 1, np.int64)
-    for k in range(index.shape[0]):
-        ptr[index[k] + 1] += 1
+    num = index.shape[0]
+    offset = np.zeros((num_chunks, n), np.int64)
+    for c in prange(num_chunks):
+        count = offset[c]
+        for k in range(c * num // num_chunks, (c + 1) * num // num_chunks):
+            count[index[k]] += 1
+    ptr = np.empty(n + 1, np.int64)
+    total = 0
     for i in range(n):
-        ptr[i + 1] += ptr[i]
-    pos = ptr[:-1].copy()
-    perm = np.empty(index.shape[0], np.int64)
-    for k in range(index.shape[0]):
-        i = index[k]
-        perm[pos[i]] = k
-        pos[i] += 1
+        ptr[i] = total
+        for c in range(num_chunks):
+            size = offset[c, i]
+            offset[c, i] = total
+            total += size
+    ptr[n] = total
+    perm = np.empty(num, np.int64)
+    for c in prange(num_chunks):
+        pos = offset[c]
+        for k in range(c * num // num_chunks, (c + 1) * num // num_chunks):
+            i = index[k]
+            perm[pos[i]] = k
+            pos[i] += 1
     return ptr, perm
+
+
+@njit(parallel=True, cache=True)
+def csr_sum(ptr: np.ndarray, idx: np.ndarray, weight: np.ndarray, has_weight: bool,
+            x: np.ndarray) -> np.ndarray:
+    """``out[i, f] = sum_k w[k] * x[idx[k], f]`` over ``k`` in ``[ptr[i], ptr[i+1])``.
+
+    Weights as in :func:`csr_arg_reduce`. ``x: [M, F]`` -> ``[n, F]``.
+    """
+    n = ptr.shape[0] - 1
+    num_feat = x.shape[1]
+    out = np.zeros((n, num_feat), x.dtype)
+    for i in prange(n):
+        acc = out[i]
+        for k in range(ptr[i], ptr[i + 1]):
+            r = idx[k]
+            w = weight[k] if has_weight else weight[0]
+            for f in range(num_feat):
+                acc[f] += w * x[r, f]
+    return out
 
 
 _BLOCK = 256

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+import numba
 import torch
 from torch import Tensor
 
@@ -19,7 +20,9 @@ def sort_index(index: Tensor, num_groups: int) -> tuple[Tensor, Tensor]:
     Linear time (counting sort) on CPU.
     """
     if index.device.type == "cpu":
-        ptr, perm = _kernels.counting_sort(index.numpy(), num_groups)
+        # parallel chunks cost num_chunks * num_groups counters: keep that below E
+        chunks = max(1, min(numba.get_num_threads(), index.numel() // max(num_groups, 1)))
+        ptr, perm = _kernels.counting_sort(index.numpy(), num_groups, chunks)
         return torch.from_numpy(ptr), torch.from_numpy(perm)
     sorted_index, perm = torch.sort(index, stable=True)
     ptr = torch.searchsorted(sorted_index, torch.arange(num_groups + 1, device=index.device))
