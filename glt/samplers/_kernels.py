@@ -7,10 +7,32 @@ seed alone, never on the thread count or on the order threads run in.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 _WALK_TRIES = 8  # random walks per wanted token where the 2-hop union is too big to list
 _FLOYD_MAX = 64  # above this many draws, a partial Fisher-Yates shuffle beats Floyd's O(k^2)
+_AHEAD = 32  # how many frontier nodes ahead the sampler prefetches
+
+
+@intrinsic
+def prefetch(typingctx, arr, idx):
+    """Hint the CPU to start loading ``arr[idx]`` into cache (no effect on results)."""
+    if not isinstance(arr, types.Array) or not isinstance(idx, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])  # read, keep, data
+        return context.get_dummy_value()
+    return types.void(arr, idx), codegen
 
 
 @njit(inline="always")
@@ -77,14 +99,20 @@ def sample_khop(rowptr: np.ndarray, nbr_eid: np.ndarray, seeds: np.ndarray, fano
     ``fanouts[h]`` (none for a node without entries). Drawn neighbours not
     seen before get the next local ids, in order of appearance.
 
+    Each hop is four passes: degrees, draw positions, a gather of the drawn
+    (neighbour, edge id) pairs, and a sequential relabelling. The passes that
+    chase random addresses prefetch ``_AHEAD`` entries ahead, so cache misses
+    overlap rather than queue.
+
     ``node_map [N]`` must be all -1; it is used as the global -> local map and
-    left all -1 again. Returns ``(nodes [n], src [e], dst [e], eid [e],
-    nodes_per_hop [H+1], edges_per_hop [H])`` with ``src``/``dst`` local ids
-    (``src`` was drawn for ``dst``), or ``nodes_per_hop[0] = -1`` when the seeds
+    left all -1 again. Returns ``(nodes [n], edge_index [2, e], eid [e],
+    nodes_per_hop [H+1], edges_per_hop [H])`` with ``edge_index`` in local ids,
+    row 0 drawn for row 1, or ``nodes_per_hop[0] = -1`` when the seeds
     repeat an id.
     """
     num_hops = fanouts.shape[0]
     num_seeds = seeds.shape[0]
+    flat = nbr_eid.reshape(-1)
     nodes_per_hop = np.zeros(num_hops + 1, np.int64)
     edges_per_hop = np.zeros(num_hops, np.int64)
     nodes = np.empty(num_seeds * 4, np.int64)
@@ -97,7 +125,7 @@ def sample_khop(rowptr: np.ndarray, nbr_eid: np.ndarray, seeds: np.ndarray, fano
             for r in range(s):
                 node_map[seeds[r]] = -1
             nodes_per_hop[0] = -1
-            return nodes[:0], src[:0], dst[:0], eid[:0], nodes_per_hop, edges_per_hop
+            return nodes[:0], np.empty((2, 0), np.int64), eid[:0], nodes_per_hop, edges_per_hop
         node_map[seed] = s
         nodes[s] = seed
     nodes_per_hop[0] = num_seeds
@@ -108,6 +136,8 @@ def sample_khop(rowptr: np.ndarray, nbr_eid: np.ndarray, seeds: np.ndarray, fano
         m = f_end - f_start
         count = np.empty(m, np.int64)
         for i in prange(m):
+            if i + _AHEAD < m:
+                prefetch(rowptr, nodes[f_start + i + _AHEAD])
             v = nodes[f_start + i]
             d = rowptr[v + 1] - rowptr[v]
             if fanout < 0 or (not replace and d <= fanout):
@@ -122,47 +152,56 @@ def sample_khop(rowptr: np.ndarray, nbr_eid: np.ndarray, seeds: np.ndarray, fano
         src = _grow(src, num_edges + total)
         dst = _grow(dst, num_edges + total)
         eid = _grow(eid, num_edges + total)
-        for i in prange(m):
+        for i in prange(m):  # CSR positions of the draws (rowptr is cached by the count pass)
             v = nodes[f_start + i]
             start = rowptr[v]
             d = rowptr[v + 1] - start
             o = offset[i]
             k = count[i]
+            for j in range(k):
+                dst[o + j] = f_start + i
             if k == d and (fanout < 0 or not replace):
                 for j in range(k):
-                    src[o + j] = nbr_eid[start + j, 0]
-                    eid[o + j] = nbr_eid[start + j, 1]
-                    dst[o + j] = f_start + i
+                    eid[o + j] = start + j
                 continue
             key = stream_key(base, salt + v)
             if replace:
                 for j in range(k):
-                    eid[o + j] = randint(key, j, d)
+                    eid[o + j] = start + randint(key, j, d)
             else:
                 choose(key, d, k, eid[o:o + k])
-            for j in range(k):
-                p = start + eid[o + j]
-                src[o + j] = nbr_eid[p, 0]
-                eid[o + j] = nbr_eid[p, 1]
-                dst[o + j] = f_start + i
+                for j in range(k):
+                    eid[o + j] += start
+        end = num_edges + total
+        for q in prange(num_edges, end):  # gather (neighbour, edge id) at those positions
+            if q + _AHEAD < end:  # (another thread may have rewritten it: a hint only)
+                prefetch(flat, 2 * eid[q + _AHEAD])
+            p = eid[q]
+            src[q] = nbr_eid[p, 0]
+            eid[q] = nbr_eid[p, 1]
         nodes = _grow(nodes, num_nodes + total)
-        for q in range(num_edges, num_edges + total):  # relabel, in order of appearance
-            u = src[q]
+        for q in range(num_edges, end):  # relabel, in order of appearance
+            if q + _AHEAD < end:
+                prefetch(node_map, src[q + _AHEAD])
+            u = src[q]  # branch-free: the next lookups need not wait on this one
             lu = node_map[u]
-            if lu < 0:
-                lu = num_nodes
-                node_map[u] = lu
-                nodes[num_nodes] = u
-                num_nodes += 1
+            fresh = lu < 0
+            lu = num_nodes if fresh else lu
+            node_map[u] = lu
+            nodes[num_nodes] = u
+            num_nodes += fresh
             src[q] = lu
         nodes_per_hop[hop + 1] = num_nodes - f_end
         edges_per_hop[hop] = total
         num_edges += total
         f_start, f_end = f_end, num_nodes
+    edge_index = np.empty((2, num_edges), np.int64)
+    for q in prange(num_edges):
+        edge_index[0, q] = src[q]
+        edge_index[1, q] = dst[q]
     for i in prange(num_nodes):
         node_map[nodes[i]] = -1
-    return (nodes[:num_nodes], src[:num_edges], dst[:num_edges], eid[:num_edges],
-            nodes_per_hop, edges_per_hop)
+    return nodes[:num_nodes], edge_index, eid[:num_edges], nodes_per_hop, edges_per_hop
 
 
 @njit(parallel=True, nogil=True, cache=True)

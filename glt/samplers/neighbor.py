@@ -135,14 +135,14 @@ class NeighborSampler:
         return self._sample_torch(seeds, base)
 
     def _sample_numba(self, seeds: Tensor, base: int) -> SampledSubgraph:
-        node, src, dst, eid, nodes_per_hop, edges_per_hop = _kernels.sample_khop(
+        node, edge_index, eid, nodes_per_hop, edges_per_hop = _kernels.sample_khop(
             self.rowptr.numpy(), self._nbr_eid().numpy(), seeds.numpy(),
             np.asarray(self.fanouts, dtype=np.int64), self.replace, np.uint64(base),
             self._node_map().numpy())
         if nodes_per_hop[0] < 0:
             raise ValueError("expected distinct seed nodes, got repeated ids")
-        return SampledSubgraph(torch.from_numpy(node),
-                               torch.from_numpy(np.stack([src, dst])), torch.from_numpy(eid),
+        return SampledSubgraph(torch.from_numpy(node), torch.from_numpy(edge_index),
+                               torch.from_numpy(eid),
                                nodes_per_hop.tolist(), edges_per_hop.tolist())
 
     def _sample_torch(self, seeds: Tensor, base: int) -> SampledSubgraph:
