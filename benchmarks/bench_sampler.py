@@ -103,8 +103,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--tokens", type=int, default=100, help="K for the token sampler (0: skip)")
     args = parser.parse_args(argv)
     n, e = int(NUM_NODES * args.scale), int(NUM_EDGES * args.scale)
-    print(f"glt {glt.__version__}  torch {torch.__version__}  cores {numba.config.NUMBA_NUM_THREADS}"
-          f"  {platform.processor() or platform.machine()}")
+    print(f"glt {glt.__version__}  torch {torch.__version__}  "
+          f"cores {numba.config.NUMBA_NUM_THREADS}  {platform.processor() or platform.machine()}")
     t0 = time.perf_counter()
     graph = power_law_graph(n, e)
     print(f"graph: {n:,} nodes, {graph.num_edges:,} edges, max in-degree "
