@@ -1,12 +1,13 @@
 """``NodeDataset``: a graph with node features, labels and a split."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Union
+from dataclasses import dataclass, field, replace
+from typing import Any, Optional, Union
 
 import torch
 from torch import Tensor
 
+from glt.datasets.registry import DatasetInfo
 from glt.graph import CSRGraph
 
 
@@ -17,20 +18,26 @@ class NodeDataset:
     Attributes:
         name: dataset name.
         graph: ``CSRGraph [N, N]``.
-        x: ``[N, F]`` node features.
-        y: ``[N]`` int64 labels.
+        x: ``[N, F]`` node features (``None`` for a set without any, e.g. ogbn-proteins).
+        y: ``[N]`` int64 labels (``-1`` where unlabelled), or ``[N, T]`` for T binary tasks.
         train_mask, val_mask, test_mask: ``[N]`` bool split masks.
         num_classes: number of label classes.
+        info: the registry entry, when the set is registered.
+        node_attr: further per-node arrays (``node_year`` ``[N]``, ...).
+        edge_attr: ``[E, D]`` edge features in the graph's CSR order, or ``None``.
     """
 
     name: str
     graph: CSRGraph
-    x: Tensor
+    x: Optional[Tensor]
     y: Tensor
     train_mask: Tensor
     val_mask: Tensor
     test_mask: Tensor
     num_classes: int
+    info: Optional[DatasetInfo] = None
+    node_attr: dict[str, Tensor] = field(default_factory=dict)
+    edge_attr: Optional[Tensor] = None
 
     @property
     def num_nodes(self) -> int:
@@ -38,13 +45,28 @@ class NodeDataset:
 
     @property
     def num_features(self) -> int:
-        return self.x.size(1)
+        return 0 if self.x is None else self.x.size(1)
+
+    def split_idx(self) -> dict[str, Tensor]:
+        """``{"train", "valid", "test"}`` node ids, as OGB's ``get_idx_split()``."""
+        return {k: m.nonzero().view(-1) for k, m in
+                (("train", self.train_mask), ("valid", self.val_mask), ("test", self.test_mask))}
+
+    def evaluator(self) -> Any:
+        """The official ``ogb.nodeproppred.Evaluator`` of an OGB set."""
+        if self.info is None or self.info.source != "ogb":
+            raise ValueError(f"{self.name} has no official evaluator (only OGB sets do)")
+        from ogb.nodeproppred import Evaluator
+        return Evaluator(self.info.name)
 
     def to(self, device: Union[str, torch.device]) -> "NodeDataset":
         """A copy with every tensor (and the graph) on ``device``."""
-        return replace(self, graph=self.graph.to(device), x=self.x.to(device),
-                       y=self.y.to(device), train_mask=self.train_mask.to(device),
-                       val_mask=self.val_mask.to(device), test_mask=self.test_mask.to(device))
+        def move(t: Optional[Tensor]) -> Optional[Tensor]:
+            return None if t is None else t.to(device)
+        return replace(self, graph=self.graph.to(device), x=move(self.x), y=self.y.to(device),
+                       train_mask=self.train_mask.to(device), val_mask=self.val_mask.to(device),
+                       test_mask=self.test_mask.to(device), edge_attr=move(self.edge_attr),
+                       node_attr={k: v.to(device) for k, v in self.node_attr.items()})
 
     def __repr__(self) -> str:
         return (f"NodeDataset({self.name}: nodes={self.num_nodes}, edges={self.graph.num_edges}, "

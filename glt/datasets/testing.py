@@ -55,3 +55,88 @@ def write_planetoid(raw_dir: str, name: str, num_classes: int = 3, num_features:
         with open(os.path.join(raw_dir, f"ind.{key}.{part}"), "wb") as f:
             pickle.dump(obj, f, protocol=2)
     np.savetxt(os.path.join(raw_dir, f"ind.{key}.test.index"), test_ids, fmt="%d")
+
+
+def _write_csv(path: str, array: np.ndarray, float_format: str = "%.6g") -> None:
+    """Headerless gzip CSV, as OGB ships its files."""
+    import pandas as pd
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    frame = pd.DataFrame(array.reshape(array.shape[0], -1))
+    frame.to_csv(path, header=False, index=False, float_format=float_format,
+                 compression={"method": "gzip", "compresslevel": 1})
+
+
+def write_ogb(root: str, name: str, num_nodes: int = 60, num_edges: int = 240,
+              num_features: int = 5, seed: int = 0) -> str:
+    """Write a small random but valid release of the registered OGB set ``name``
+    in OGB's layout under ``<root>/<name with _>/`` and return that folder.
+
+    Files are those of the real release: ``raw/*.csv.gz`` (or ``raw/data.npz`` +
+    ``raw/node-label.npz`` for a binary set), the set's extra node / edge files,
+    ``split/<split>/{train,valid,test}.csv.gz`` (node sets) or ``.pt`` (link
+    sets, with ``edge_neg`` for valid/test), and ``RELEASE_v<version>.txt``.
+    Labels of a binary set have NaN for unlabelled nodes, as papers100M's.
+    """
+    import torch
+
+    from glt.datasets.registry import dataset_info
+
+    info = dataset_info(name, source="ogb")
+    extra = info.extra
+    rng = np.random.default_rng(seed)
+    path = os.path.join(root, info.name.replace("-", "_"))
+    raw = os.path.join(path, "raw")
+    split = os.path.join(path, "split", info.split)
+    os.makedirs(raw, exist_ok=True)
+    os.makedirs(split, exist_ok=True)
+    edge = rng.integers(0, num_nodes, (num_edges, 2))
+    x = rng.standard_normal((num_nodes, num_features)).astype(np.float32)
+    num_tasks = int(extra.get("num_tasks", 1))
+    if num_tasks > 1:
+        labels = rng.integers(0, 2, (num_nodes, num_tasks))
+    else:
+        labels = rng.integers(0, int(info.num_classes or 2), (num_nodes, 1))
+    node_extra = {f: rng.integers(1990, 2020, (num_nodes, 1)) for f in extra["node_files"]}
+    if extra["binary"]:
+        arrays = {"edge_index": edge.T.copy(), "num_nodes_list": np.array([num_nodes]),
+                  "num_edges_list": np.array([num_edges])}
+        if extra["has_node_attr"]:
+            arrays["node_feat"] = x
+        arrays.update(node_extra)
+        np.savez_compressed(os.path.join(raw, "data.npz"), **arrays)
+        float_labels = labels.astype(np.float64)
+        float_labels[rng.random(num_nodes) < 0.3] = np.nan
+        np.savez_compressed(os.path.join(raw, "node-label.npz"), node_label=float_labels)
+    else:
+        _write_csv(os.path.join(raw, "edge.csv.gz"), edge)
+        _write_csv(os.path.join(raw, "num-node-list.csv.gz"), np.array([num_nodes]))
+        _write_csv(os.path.join(raw, "num-edge-list.csv.gz"), np.array([num_edges]))
+        if extra["has_node_attr"]:
+            _write_csv(os.path.join(raw, "node-feat.csv.gz"), x)
+        if extra["has_edge_attr"]:
+            _write_csv(os.path.join(raw, "edge-feat.csv.gz"),
+                       rng.random((num_edges, 8)).astype(np.float32))
+        for f, values in node_extra.items():
+            _write_csv(os.path.join(raw, f"{f}.csv.gz"), values)
+        for f in extra["edge_files"]:
+            _write_csv(os.path.join(raw, f"{f}.csv.gz"), rng.integers(1, 5, (num_edges, 1)))
+        if info.task == "node":
+            _write_csv(os.path.join(raw, "node-label.csv.gz"), labels)
+    if info.task == "node":
+        order = rng.permutation(num_nodes)
+        cut = [num_nodes // 2, 3 * num_nodes // 4]
+        for s, idx in zip(("train", "valid", "test"), np.split(order, cut)):
+            _write_csv(os.path.join(split, f"{s}.csv.gz"), idx)
+    else:
+        for s in ("train", "valid", "test"):
+            m = max(2, num_edges // 10)
+            part = {"edge": torch.from_numpy(rng.integers(0, num_nodes, (m, 2)))}
+            if s != "train":
+                part["edge_neg"] = torch.from_numpy(rng.integers(0, num_nodes, (m, 2)))
+            if "edge_weight" in extra["edge_files"]:
+                part["weight"] = torch.from_numpy(rng.integers(1, 5, m))
+                part["year"] = torch.from_numpy(rng.integers(2000, 2020, m))
+            torch.save(part, os.path.join(split, f"{s}.pt"))
+    with open(os.path.join(path, f"RELEASE_v{info.version}.txt"), "w") as f:
+        f.write(f"# Release note for {info.name}\n\n### v{info.version}: fixture\n")
+    return path

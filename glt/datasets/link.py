@@ -1,0 +1,50 @@
+"""``LinkDataset``: a graph with edge splits for link prediction."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from torch import Tensor
+
+from glt.datasets.registry import DatasetInfo
+from glt.graph import CSRGraph
+
+
+@dataclass
+class LinkDataset:
+    """One link-prediction graph (OGB's ``ogbl-*`` layout).
+
+    Attributes:
+        name: dataset name.
+        graph: ``CSRGraph [N, N]`` of the training edges (both directions where OGB adds them).
+        x: ``[N, F]`` node features, or ``None``.
+        split: ``{"train" | "valid" | "test": {"edge": [M, 2], "edge_neg": [M', 2],
+            "weight": [M], "year": [M], ...}}``, as OGB's ``get_edge_split()``.
+        info: the registry entry.
+        edge_attr: ``[E, D]`` edge features in CSR order, or ``None``.
+        edge_data: further per-edge arrays in CSR order (``edge_weight``, ``edge_year``).
+    """
+
+    name: str
+    graph: CSRGraph
+    x: Optional[Tensor]
+    split: dict[str, dict[str, Tensor]]
+    info: Optional[DatasetInfo] = None
+    edge_attr: Optional[Tensor] = None
+    edge_data: dict[str, Tensor] = field(default_factory=dict)
+
+    @property
+    def num_nodes(self) -> int:
+        return self.graph.num_nodes
+
+    def evaluator(self) -> Any:
+        """The official ``ogb.linkproppred.Evaluator`` of an OGB set."""
+        if self.info is None or self.info.source != "ogb":
+            raise ValueError(f"{self.name} has no official evaluator (only OGB sets do)")
+        from ogb.linkproppred import Evaluator
+        return Evaluator(self.info.name)
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{k}={v['edge'].size(0)}" for k, v in self.split.items())
+        return (f"LinkDataset({self.name}: nodes={self.num_nodes}, "
+                f"edges={self.graph.num_edges}, split edges: {sizes})")

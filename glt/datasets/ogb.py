@@ -1,0 +1,313 @@
+"""OGB node and link property prediction sets (``ogbn-*``, ``ogbl-*``).
+
+Reads OGB's own on-disk release (``raw/*.csv.gz`` or ``raw/data.npz``,
+``split/<name>/``, ``RELEASE_v<version>.txt``) the way the ``ogb`` package does,
+downloads missing releases from OGB's URLs, and never prompts: what ``ogb``
+would ask on stdin is decided by the ``download`` and ``update`` arguments. The
+processed graph is cached as memory-mapped ``.npy`` files next to the release
+(``<root>/<name>/glt_processed/``), so later loads take seconds and touch only
+the pages used.
+"""
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import shutil
+import tempfile
+import zipfile
+import zlib
+from typing import Optional, Union
+
+import numpy as np
+import torch
+
+from glt.datasets._cache import CacheWriter, fingerprint, load_cache
+from glt.datasets._csr import write_csr
+from glt.datasets._download import download_url
+from glt.datasets.link import LinkDataset
+from glt.datasets.node import NodeDataset
+from glt.datasets.planetoid import default_root
+from glt.datasets.registry import DatasetInfo, dataset_info
+from glt.graph import CSRGraph
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "valid", "test")
+
+
+def load_ogb(name: str, root: Optional[str] = None, download: bool = True,
+             update: bool = False) -> Union[NodeDataset, LinkDataset]:
+    """Load an OGB node (``ogbn-*``) or link (``ogbl-*``) set, with its standard split.
+
+    Args:
+        name: a registered OGB name (``glt.datasets.list_datasets("ogb")``).
+        root: data folder (default :func:`default_root`); the release lives in
+            ``<root>/<name with _ for ->/``, as ``ogb`` lays it out.
+        download: fetch the release from OGB when it is missing, whatever its
+            size (``ogb`` would ask first above 1 GB); otherwise a missing
+            release raises ``FileNotFoundError``.
+        update: when the folder holds an older release (no
+            ``RELEASE_v<version>.txt``), delete it and download the current one;
+            otherwise that raises ``RuntimeError`` (``ogb`` would ask).
+    """
+    info = dataset_info(name, source="ogb")
+    path = _release_dir(info, root if root is not None else default_root(), download, update)
+    source = fingerprint(path, _source_files(info, path))
+    cache_dir = os.path.join(path, "glt_processed")
+    cached = load_cache(cache_dir, source)
+    if cached is None:
+        log.info("processing %s (first load; later loads use %s)", info.name, cache_dir)
+        with CacheWriter(cache_dir, source) as writer:
+            _process(info, path, writer)
+        cached = load_cache(cache_dir, source)
+        if cached is None:
+            raise RuntimeError(f"the cache just written to {cache_dir} could not be read back")
+    return _assemble(info, cached[0])
+
+
+# ---------------------------------------------------------------------- files
+def _release_dir(info: DatasetInfo, root: str, download: bool, update: bool) -> str:
+    path = os.path.join(root, info.name.replace("-", "_"))
+    release = f"RELEASE_v{info.version}.txt"
+    if os.path.isdir(path) and not os.path.exists(os.path.join(path, release)):
+        if not update:
+            raise RuntimeError(f"{path} holds an older release of {info.name} (no {release}); "
+                               f"pass update=True to delete it and download the current one")
+        log.warning("%s: no %s; deleting the old release (update=True)", path, release)
+        shutil.rmtree(path)
+    missing = [f for f in _required_files(info, path) if not os.path.exists(f)]
+    if missing and os.path.isdir(path):
+        raise FileNotFoundError(f"{info.name} release in {path} is incomplete: missing "
+                                f"{', '.join(os.path.relpath(f, path) for f in missing)}")
+    if missing:
+        if not download:
+            raise FileNotFoundError(f"{info.name} is not in {path}; pass download=True to fetch "
+                                    f"it from {info.url}, or unpack the release there")
+        _download(info, root, path)
+    return path
+
+
+def _required_files(info: DatasetInfo, path: str) -> list[str]:
+    raw = os.path.join(path, "raw")
+    split = os.path.join(path, "split", info.split)
+    if info.extra["binary"]:
+        files = [os.path.join(raw, "data.npz"), os.path.join(raw, "node-label.npz")]
+    else:
+        files = [os.path.join(raw, f"{f}.csv.gz") for f in
+                 ("edge", "num-node-list", "num-edge-list",
+                  *info.extra["node_files"], *info.extra["edge_files"])]
+        if info.task == "node":
+            files.append(os.path.join(raw, "node-label.csv.gz"))
+    ext = "csv.gz" if info.task == "node" else "pt"
+    return files + [os.path.join(split, f"{s}.{ext}") for s in SPLITS]
+
+
+def _source_files(info: DatasetInfo, path: str) -> list[str]:
+    raw = os.path.join(path, "raw")
+    optional = [os.path.join(raw, f) for f in ("node-feat.csv.gz", "edge-feat.csv.gz")]
+    return _required_files(info, path) + optional
+
+
+def _download(info: DatasetInfo, root: str, path: str) -> None:
+    zip_path = os.path.join(root, os.path.basename(info.url))
+    download_url(info.url, zip_path)
+    tmp = tempfile.mkdtemp(dir=root, prefix=".extract-")
+    try:
+        try:
+            with zipfile.ZipFile(zip_path) as z:
+                z.extractall(tmp)
+        except (zipfile.BadZipFile, EOFError, zlib.error) as err:
+            os.remove(zip_path)
+            raise ValueError(f"the download of {info.url} is corrupt ({err}); it was deleted, "
+                             f"load again to re-download") from err
+        extracted = os.path.join(tmp, info.extra["download_name"])
+        if not os.path.isdir(extracted):
+            raise ValueError(f"{zip_path} does not hold the folder "
+                             f"{info.extra['download_name']!r} of an OGB release")
+        os.replace(extracted, path)
+        os.remove(zip_path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _read_csv(path: str) -> np.ndarray:
+    """A headerless ``.csv.gz`` as ``ogb`` reads it: int64 if integral, else float32."""
+    import pandas as pd
+    try:
+        values = pd.read_csv(path, compression="gzip", header=None).values
+    except (EOFError, OSError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError,
+            pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ValueError(f"could not read {path}: {err}. The file looks truncated or corrupt; "
+                         f"delete the release folder and load again to re-download it") from err
+    if values.dtype.kind in "iu":
+        return values.astype(np.int64)
+    if values.dtype.kind == "f":
+        return values.astype(np.float32)
+    raise ValueError(f"{path} holds non-numeric values (pandas read {values.dtype}); "
+                     f"expected comma-separated numbers")
+
+
+def _check_ids(ids: np.ndarray, bound: int, what: str) -> None:
+    if ids.size and (ids.min() < 0 or ids.max() >= bound):
+        bad = ids[(ids < 0) | (ids >= bound)].reshape(-1)[0]
+        raise ValueError(f"{what}: node id {int(bad)} is outside [0, {bound})")
+
+
+def _check_rows(array: np.ndarray, rows: int, what: str) -> None:
+    if array.shape[0] != rows:
+        raise ValueError(f"{what}: expected {rows} rows, got {array.shape[0]}")
+
+
+# ---------------------------------------------------------------------- processing
+def _process(info: DatasetInfo, path: str, writer: CacheWriter) -> None:
+    raw = os.path.join(path, "raw")
+    if info.extra["binary"]:
+        num_nodes = _process_binary(info, raw, writer)
+    else:
+        num_nodes = _process_csv(info, raw, writer)
+    split_dir = os.path.join(path, "split", info.split)
+    if info.task == "node":
+        for s in SPLITS:
+            f = os.path.join(split_dir, f"{s}.csv.gz")
+            idx = _read_csv(f).reshape(-1)
+            if idx.dtype != np.int64:
+                raise ValueError(f"{f}: expected integer node ids, got {idx.dtype}")
+            _check_ids(idx, num_nodes, f)
+            writer.save(f"split.{s}", idx)
+    else:
+        for s in SPLITS:
+            f = os.path.join(split_dir, f"{s}.pt")
+            try:
+                part = torch.load(f, weights_only=True)
+            except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
+                raise ValueError(f"could not read {f}: {err}. The file looks corrupt") from err
+            if not isinstance(part, dict) or "edge" not in part:
+                raise ValueError(f"{f}: expected a dict with an 'edge' entry")
+            for key, value in part.items():
+                value = np.asarray(torch.as_tensor(value))
+                if key.startswith("edge"):
+                    _check_ids(value, num_nodes, f"{f} [{key}]")
+                writer.save(f"split.{s}.{key}", value)
+
+
+def _process_csv(info: DatasetInfo, raw: str, writer: CacheWriter) -> int:
+    def read(stem: str) -> np.ndarray:
+        return _read_csv(os.path.join(raw, f"{stem}.csv.gz"))
+
+    num_nodes_list, num_edges_list = read("num-node-list").reshape(-1), \
+        read("num-edge-list").reshape(-1)
+    if num_nodes_list.size != 1 or num_edges_list.size != 1:
+        raise ValueError(f"{raw}: expected one graph in num-node-list / num-edge-list, "
+                         f"got {num_nodes_list.size}")
+    num_nodes, num_edges = int(num_nodes_list[0]), int(num_edges_list[0])
+    edge = read("edge")
+    if edge.ndim != 2 or edge.shape[1] != 2 or edge.dtype != np.int64:
+        raise ValueError(f"{raw}/edge.csv.gz: expected two integer columns, got shape "
+                         f"{edge.shape} of {edge.dtype}")
+    _check_rows(edge, num_edges, f"{raw}/edge.csv.gz (num-edge-list.csv.gz says {num_edges})")
+    inverse = bool(info.extra["add_inverse_edge"])
+    edge_files = list(info.extra["edge_files"])
+    has_edge_feat = os.path.exists(os.path.join(raw, "edge-feat.csv.gz"))
+    with_eid = has_edge_feat or bool(edge_files)
+    write_csr(writer, np.ascontiguousarray(edge[:, 0]), np.ascontiguousarray(edge[:, 1]),
+              num_nodes, inverse, with_eid, f"{raw}/edge.csv.gz")
+    if with_eid:
+        order = np.load(os.path.join(writer.tmp, "edge_id.npy"), mmap_mode="r")
+        order = order // 2 if inverse else order
+        per_edge = [("edge-feat", "edge_attr")] if has_edge_feat else []
+        for stem, key in per_edge + [(f, f"edge.{f}") for f in edge_files]:
+            values = read(stem)
+            _check_rows(values, num_edges, f"{raw}/{stem}.csv.gz")
+            writer.save(key, values[order])
+    if os.path.exists(os.path.join(raw, "node-feat.csv.gz")):
+        x = read("node-feat")
+        _check_rows(x, num_nodes, f"{raw}/node-feat.csv.gz")
+        writer.save("x", x)
+    for stem in info.extra["node_files"]:
+        values = read(stem)
+        _check_rows(values, num_nodes, f"{raw}/{stem}.csv.gz")
+        writer.save(f"node.{stem}", values.reshape(num_nodes, -1).squeeze(1)
+                    if values.shape[1] == 1 else values)
+    if info.task == "node":
+        _save_labels(writer, read("node-label"), num_nodes, f"{raw}/node-label.csv.gz")
+    return num_nodes
+
+
+def _process_binary(info: DatasetInfo, raw: str, writer: CacheWriter) -> int:
+    """``raw/data.npz``: each member is streamed into the cache (never all in memory)."""
+    npz = os.path.join(raw, "data.npz")
+    scratch = os.path.join(writer.tmp, "scratch_edge_index.npy")
+    try:
+        with zipfile.ZipFile(npz) as z:
+            members = {m[:-4] for m in z.namelist() if m.endswith(".npy")}
+            for need in ("edge_index", "num_nodes_list", "num_edges_list"):
+                if need not in members:
+                    raise ValueError(f"{npz}: no array {need!r} (found {sorted(members)})")
+            sizes = {k: np.load(z.open(f"{k}.npy")).reshape(-1)
+                     for k in ("num_nodes_list", "num_edges_list")}
+            if sizes["num_nodes_list"].size != 1:
+                raise ValueError(f"{npz}: expected one graph, got "
+                                 f"{sizes['num_nodes_list'].size}")
+            num_nodes = int(sizes["num_nodes_list"][0])
+            with z.open("edge_index.npy") as src, open(scratch, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 24)
+            for key in sorted(members - {"edge_index", "num_nodes_list", "num_edges_list"}):
+                name = "x" if key == "node_feat" else f"node.{key}"
+                with z.open(f"{key}.npy") as src, open(writer.path(name), "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 24)
+    except (zipfile.BadZipFile, EOFError, zlib.error) as err:
+        raise ValueError(f"could not read {npz}: {err}. The file looks truncated or corrupt; "
+                         f"delete the release folder and load again to re-download it") from err
+    edge_index = np.load(scratch, mmap_mode="r")
+    if edge_index.ndim != 2 or edge_index.shape[0] != 2:
+        raise ValueError(f"{npz}: expected edge_index of shape [2, E], got {edge_index.shape}")
+    write_csr(writer, edge_index[0], edge_index[1], num_nodes, False, False,
+              f"{npz} [edge_index]")
+    del edge_index
+    os.remove(scratch)
+    for name in writer.names:
+        if name == "x" or name.startswith("node."):
+            values = np.load(os.path.join(writer.tmp, f"{name}.npy"), mmap_mode="r")
+            _check_rows(values, num_nodes, f"{npz} [{name}]")
+    labels_path = os.path.join(raw, "node-label.npz")
+    with np.load(labels_path) as f:
+        _save_labels(writer, f["node_label"], num_nodes, labels_path)
+    return num_nodes
+
+
+def _save_labels(writer: CacheWriter, labels: np.ndarray, num_nodes: int, what: str) -> None:
+    """Labels as int64, ``-1`` where missing (NaN), ``[N]`` for a single task."""
+    labels = labels.reshape(labels.shape[0], -1)
+    _check_rows(labels, num_nodes, what)
+    if labels.dtype.kind == "f":
+        missing = np.isnan(labels)
+        labels = np.where(missing, -1, labels).astype(np.int64)
+    writer.save("y", labels[:, 0] if labels.shape[1] == 1 else labels.astype(np.int64))
+
+
+# ---------------------------------------------------------------------- assembly
+def _assemble(info: DatasetInfo, arrays: dict[str, np.ndarray]) -> Union[NodeDataset, LinkDataset]:
+    t = {k: torch.from_numpy(v) for k, v in arrays.items()}
+    graph = CSRGraph(t["rowptr"], t["col"], edge_id=t.get("edge_id"), validate=False)
+    x = t.get("x")
+    edge_attr = t.get("edge_attr")
+    if info.task == "link":
+        split: dict[str, dict[str, torch.Tensor]] = {s: {} for s in SPLITS}
+        for k, v in t.items():
+            if k.startswith("split."):
+                _, s, key = k.split(".", 2)
+                split[s][key] = v
+        return LinkDataset(info.name, graph, x, split, info, edge_attr,
+                           {k[5:]: v for k, v in t.items() if k.startswith("edge.")})
+    num_nodes = graph.num_nodes
+
+    def mask(idx: torch.Tensor) -> torch.Tensor:
+        m = torch.zeros(num_nodes, dtype=torch.bool)
+        m[idx] = True
+        return m
+
+    return NodeDataset(info.name, graph, x, t["y"], mask(t["split.train"]),
+                       mask(t["split.valid"]), mask(t["split.test"]), int(info.num_classes),
+                       info, {k[5:]: v for k, v in t.items() if k.startswith("node.")},
+                       edge_attr)

@@ -1,0 +1,67 @@
+"""The registry of dataset facts (``registry.json``), read by every loader."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Optional
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Facts about one dataset.
+
+    Attributes:
+        name: registry key (``"ogbn-products"``, ``"gowalla"``, ...).
+        source: file format / loader family: ``planetoid``, ``ogb``, ``lightgcn``, ``linkx``.
+        title: display name.
+        url: where the original files are downloaded from.
+        version: release of the files (OGB's ``RELEASE_v<version>.txt``).
+        task: ``node``, ``link`` or ``recommendation``.
+        metric: the evaluation metric of the usual benchmark (``acc``, ``hits@50``, ...).
+        split: name of the standard split.
+        num_classes: label classes of a node task, else ``None``.
+        extra: the remaining source-specific facts (OGB's ``add_inverse_edge``, ...).
+    """
+
+    name: str
+    source: str
+    title: str
+    url: str
+    version: int
+    task: str
+    metric: str
+    split: str
+    num_classes: Optional[int] = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_FIELDS = ("source", "title", "url", "version", "task", "metric", "split", "num_classes")
+
+
+@lru_cache(maxsize=1)
+def _registry() -> dict[str, DatasetInfo]:
+    text = (resources.files("glt.datasets") / "registry.json").read_text()
+    infos = {}
+    for name, facts in json.loads(text).items():
+        known = {k: facts[k] for k in _FIELDS if k in facts}
+        infos[name] = DatasetInfo(name=name, extra={k: v for k, v in facts.items()
+                                                    if k not in _FIELDS}, **known)
+    return infos
+
+
+def list_datasets(source: Optional[str] = None, task: Optional[str] = None) -> list[str]:
+    """Registered dataset names, optionally only those of one ``source`` or ``task``."""
+    return sorted(n for n, i in _registry().items()
+                  if (source is None or i.source == source) and (task is None or i.task == task))
+
+
+def dataset_info(name: str, source: Optional[str] = None) -> DatasetInfo:
+    """The facts of dataset ``name`` (case-insensitive); a ``ValueError`` listing
+    the valid names when it is unknown (or not of the given ``source``)."""
+    info = _registry().get(name.lower()) or _registry().get(name)
+    if info is None or (source is not None and info.source != source):
+        valid = list_datasets(source)
+        raise ValueError(f"unknown dataset {name!r}; expected one of: {', '.join(valid)}")
+    return info
