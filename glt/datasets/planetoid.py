@@ -8,6 +8,7 @@ import logging
 import os
 import pickle
 import warnings
+from dataclasses import replace
 from importlib import resources
 from typing import Any, Optional
 
@@ -16,12 +17,12 @@ import torch
 
 from glt.datasets._download import download_url
 from glt.datasets.node import NodeDataset
+from glt.datasets.registry import dataset_info, list_datasets
 from glt.graph import CSRGraph
 
 log = logging.getLogger(__name__)
 
-PLANETOID_URL = "https://github.com/kimiyoung/planetoid/raw/master/data"
-PLANETOID_NAMES = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
+PLANETOID_NAMES = {n: dataset_info(n).title for n in list_datasets("planetoid")}
 RAW_FILES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
 
 
@@ -126,7 +127,7 @@ def read_planetoid(raw_dir: str, name: str) -> NodeDataset:
 
 
 def load_planetoid(name: str = "cora", root: Optional[str] = None, download: bool = True,
-                   url: str = PLANETOID_URL) -> NodeDataset:
+                   url: Optional[str] = None) -> NodeDataset:
     """Load a Planetoid dataset with its public split.
 
     Args:
@@ -136,13 +137,13 @@ def load_planetoid(name: str = "cora", root: Optional[str] = None, download: boo
             :func:`default_root` for the others.
         download: fetch missing files from ``url`` (the Planetoid authors'
             repository); otherwise a missing file raises ``FileNotFoundError``.
-        url: base URL of the ``ind.<name>.*`` files.
+        url: base URL of the ``ind.<name>.*`` files (default: the registry's).
     """
-    key = name.lower()
-    if key not in PLANETOID_NAMES:
-        raise ValueError(f"expected name to be one of {sorted(PLANETOID_NAMES)}, got {name!r}")
+    info = dataset_info(name, source="planetoid")
+    key = info.name
+    url = info.url if url is None else url
     if root is None and key == "cora":
-        return read_planetoid(bundled_cora_dir(), key)
+        return replace(read_planetoid(bundled_cora_dir(), key), info=info)
     raw_dir = os.path.join(root if root is not None else default_root(),
                            PLANETOID_NAMES[key], "raw")
     missing = [p for p in RAW_FILES if not os.path.exists(os.path.join(raw_dir, f"ind.{key}.{p}"))]
@@ -152,4 +153,4 @@ def load_planetoid(name: str = "cora", root: Optional[str] = None, download: boo
                                 f"(pass download=True to fetch them)")
     for part in missing:
         download_url(f"{url}/ind.{key}.{part}", os.path.join(raw_dir, f"ind.{key}.{part}"))
-    return read_planetoid(raw_dir, key)
+    return replace(read_planetoid(raw_dir, key), info=info)

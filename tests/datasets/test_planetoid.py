@@ -84,5 +84,5 @@ def test_pickle_with_foreign_objects_is_refused(tmp_path):
 
 def test_unknown_name():
     with pytest.raises(ValueError,
-                       match="expected name to be one of \\['citeseer', 'cora', 'pubmed'\\]"):
+                       match="unknown dataset 'reddit'; expected one of: citeseer, cora, pubmed"):
         load_planetoid("reddit")
