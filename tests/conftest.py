@@ -28,3 +28,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "cuda" in item.name:
             item.add_marker(pytest.mark.cuda)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> str:
+    """The shared folder of real data sets (``$GLT_SHARED_DATA`` or ``../shared/data``
+    beside the repository); tests that need it skip where it is absent."""
+    import os
+    path = os.environ.get("GLT_SHARED_DATA") or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data")
+    if not os.path.isdir(path):
+        pytest.skip(f"no shared data folder at {path}")
+    return path

@@ -227,8 +227,7 @@ def _process_csv(info: DatasetInfo, raw: str, writer: CacheWriter) -> int:
     for stem in info.extra["node_files"]:
         values = read(stem)
         _check_rows(values, num_nodes, f"{raw}/{stem}.csv.gz")
-        writer.save(f"node.{stem}", values.reshape(num_nodes, -1).squeeze(1)
-                    if values.shape[1] == 1 else values)
+        writer.save(f"node.{stem}", values)
     if info.task == "node":
         _save_labels(writer, read("node-label"), num_nodes, f"{raw}/node-label.csv.gz")
     return num_nodes
@@ -307,7 +306,8 @@ def _assemble(info: DatasetInfo, arrays: dict[str, np.ndarray]) -> Union[NodeDat
         m[idx] = True
         return m
 
+    node_attr = {k[5:]: v.view(-1) if v.dim() == 2 and v.size(1) == 1 else v  # [N, 1] -> [N]
+                 for k, v in t.items() if k.startswith("node.")}
     return NodeDataset(info.name, graph, x, t["y"], mask(t["split.train"]),
                        mask(t["split.valid"]), mask(t["split.test"]), int(info.num_classes),
-                       info, {k[5:]: v for k, v in t.items() if k.startswith("node.")},
-                       edge_attr)
+                       info, node_attr, edge_attr)

@@ -140,3 +140,38 @@ def write_ogb(root: str, name: str, num_nodes: int = 60, num_edges: int = 240,
     with open(os.path.join(path, f"RELEASE_v{info.version}.txt"), "w") as f:
         f.write(f"# Release note for {info.name}\n\n### v{info.version}: fixture\n")
     return path
+
+
+def write_lightgcn(directory: str, num_users: int = 30, num_items: int = 40,
+                   per_user: int = 6, empty_test_users: tuple[int, ...] = (),
+                   seed: int = 0) -> None:
+    """Write ``train.txt`` / ``test.txt`` in the LightGCN format: each user gets
+    ``per_user`` distinct items, a third of them (at least one) held out for test.
+    Users in ``empty_test_users`` get a test line with no item (as amazon-book's
+    test file has); train lines end with a space, as LightGCN's files do."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(directory, exist_ok=True)
+    train_lines, test_lines = [], []
+    for u in range(num_users):
+        items = rng.choice(num_items, size=per_user, replace=False)
+        held = 0 if u in empty_test_users else max(1, per_user // 3)
+        train_lines.append(f"{u} " + " ".join(map(str, items[held:])) + " ")
+        test_lines.append(" ".join(map(str, [u, *items[:held]])))
+    for name, lines in (("train.txt", train_lines), ("test.txt", test_lines)):
+        with open(os.path.join(directory, name), "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+
+def write_snap_patents(path: str, num_nodes: int = 50, num_edges: int = 200,
+                       num_features: int = 7, seed: int = 0) -> None:
+    """Write a small ``snap_patents.mat`` in LINKX's layout (sparse ``node_feat``,
+    ``edge_index [2, E]``, ``num_nodes``, ``years [1, N]``)."""
+    import scipy.io
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    feat = sp.csr_matrix((rng.random((num_nodes, num_features)) < 0.3).astype(np.float64))
+    scipy.io.savemat(path, {"edge_index": rng.integers(0, num_nodes, (2, num_edges)),
+                            "node_feat": feat, "num_nodes": np.array([[num_nodes]]),
+                            "years": rng.integers(1963, 2000, (1, num_nodes))})

@@ -1,0 +1,180 @@
+"""Implicit-feedback recommender sets in the LightGCN file format.
+
+A folder holds ``train.txt`` and ``test.txt``, one line per user:
+``<user> <item> <item> ...`` with 0-based ids (gowalla, yelp2018 and amazon-book
+as released with LightGCN; ml-1m as released with UltraGCN). A line may list
+no item (amazon-book's test file has such lines): the user is kept, with no
+interactions there.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+from numba import njit
+from torch import Tensor
+
+from glt.datasets._download import download_url
+from glt.datasets.planetoid import default_root
+from glt.datasets.registry import DatasetInfo, dataset_info
+from glt.graph import CSRGraph
+
+log = logging.getLogger(__name__)
+
+FILES = ("train.txt", "test.txt")
+
+
+@dataclass
+class RecDataset:
+    """A user-item interaction set with its train / test split.
+
+    Attributes:
+        name: dataset name.
+        num_users, num_items: ``U`` and ``I`` (largest id in either file, plus one).
+        train: ``CSRGraph [U, I]`` of training interactions (row = user).
+        test: ``CSRGraph [U, I]`` of test interactions.
+        info: the registry entry, when the set is registered.
+    """
+
+    name: str
+    num_users: int
+    num_items: int
+    train: CSRGraph
+    test: CSRGraph
+    info: Optional[DatasetInfo] = None
+
+    @property
+    def train_edges(self) -> Tensor:
+        """``[2, nnz]`` (user, item) pairs of the training set."""
+        return torch.stack([self.train.row(), self.train.col])
+
+    @property
+    def user_degree(self) -> Tensor:
+        """``[U]`` training items per user."""
+        return self.train.out_degree()
+
+    @property
+    def item_degree(self) -> Tensor:
+        """``[I]`` training users per item."""
+        return self.train.in_degree()
+
+    @property
+    def test_users(self) -> Tensor:
+        """Users with at least one test item: the ones test metrics average over."""
+        return (self.test.out_degree() > 0).nonzero().view(-1)
+
+    def bipartite(self) -> CSRGraph:
+        """The symmetric ``[U + I, U + I]`` user-item graph of the training set
+        (user ``u`` is node ``u``, item ``i`` is node ``U + i``), LightGCN's ``A``."""
+        users, items = self.train.row(), self.train.col + self.num_users
+        edge_index = torch.stack([torch.cat([users, items]), torch.cat([items, users])])
+        return CSRGraph.from_edge_index(edge_index, self.num_users + self.num_items)
+
+    def __repr__(self) -> str:
+        return (f"RecDataset({self.name}: users={self.num_users}, items={self.num_items}, "
+                f"train={self.train.num_edges}, test={self.test.num_edges})")
+
+
+@njit(cache=True)
+def _parse(buf: np.ndarray):
+    """Tokens of a LightGCN-format file: ``(user per line [L], items per line [L],
+    items [nnz], bad line, bad byte)``; the bad line is 0 when all is well."""
+    n = buf.shape[0]
+    users = np.empty(n // 2 + 1, np.int64)
+    counts = np.zeros(n // 2 + 1, np.int64)
+    items = np.empty(n // 2 + 1, np.int64)
+    num_lines, num_items, line, tokens, value, in_number = 0, 0, 1, 0, 0, False
+    for p in range(n + 1):
+        c = buf[p] if p < n else 10
+        if 48 <= c <= 57:
+            value = value * 10 + (c - 48)
+            in_number = True
+            if value >= 1 << 40:
+                return users[:0], counts[:0], items[:0], line, c
+        elif c == 32 or c == 9 or c == 13 or c == 10:
+            if in_number:
+                if tokens == 0:
+                    users[num_lines] = value
+                else:
+                    items[num_items] = value
+                    num_items += 1
+                    counts[num_lines] += 1
+                tokens += 1
+                value, in_number = 0, False
+            if c == 10:
+                if tokens > 0:
+                    num_lines += 1
+                tokens = 0
+                line += 1
+        else:
+            return users[:0], counts[:0], items[:0], line, c
+    return users[:num_lines], counts[:num_lines], items[:num_items], 0, 0
+
+
+def read_interactions(path: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(users [nnz], items [nnz], largest user id)`` of one LightGCN-format file."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no interaction file at {path}")
+    users, counts, items, bad_line, bad_byte = _parse(np.fromfile(path, dtype=np.uint8))
+    if bad_line:
+        what = (f"a number too large" if 48 <= bad_byte <= 57
+                else f"unexpected character {chr(bad_byte)!r}")
+        raise ValueError(f"{path}, line {bad_line}: {what}; expected lines of "
+                         f"'<user> <item> <item> ...' with non-negative integer ids")
+    return np.repeat(users, counts), items, int(users.max(initial=-1))
+
+
+def read_rec_dir(directory: str, name: Optional[str] = None,
+                 info: Optional[DatasetInfo] = None) -> RecDataset:
+    """Read ``train.txt`` / ``test.txt`` of a LightGCN-format folder."""
+    parts = [read_interactions(os.path.join(directory, f)) for f in FILES]
+    num_users = max(p[2] for p in parts) + 1
+    num_items = max(int(p[1].max(initial=-1)) for p in parts) + 1
+    graphs = []
+    for (users, items, _), file in zip(parts, FILES):
+        key = torch.from_numpy(users * num_items + items)
+        unique = torch.unique(key)
+        if unique.numel() != key.numel():
+            log.warning("%s: %d repeated (user, item) pairs dropped", os.path.join(directory, file),
+                        key.numel() - unique.numel())
+            key = unique
+        edge_index = torch.stack([key // num_items, key % num_items])
+        graphs.append(CSRGraph.from_edge_index(edge_index, num_users, num_cols=num_items))
+    if info is not None:
+        expected = (info.extra.get("num_users"), info.extra.get("num_items"))
+        if expected != (num_users, num_items):
+            log.warning("%s: the files give %d users / %d items, the registry %s / %s",
+                        directory, num_users, num_items, *expected)
+    return RecDataset(name or os.path.basename(os.path.normpath(directory)), num_users,
+                      num_items, graphs[0], graphs[1], info)
+
+
+def load_rec(name: str, root: Optional[str] = None, download: bool = True) -> RecDataset:
+    """Load a recommender set: a registered name (``gowalla``, ``yelp2018``,
+    ``amazon-book``, ``ml-1m``) kept in ``<root>/<name>/``, or the path of any
+    folder in the LightGCN format.
+
+    Args:
+        name: registered name or folder path.
+        root: data folder of registered sets (default ``<default_root()>/rec``).
+        download: fetch missing files of a registered set from its URL (the
+            LightGCN / UltraGCN authors' repositories); otherwise a missing file
+            raises ``FileNotFoundError``.
+    """
+    if os.path.isdir(name):
+        return read_rec_dir(name)
+    info = dataset_info(name, source="lightgcn")
+    directory = os.path.join(root if root is not None else os.path.join(default_root(), "rec"),
+                             info.name)
+    for f in FILES:
+        path = os.path.join(directory, f)
+        if not os.path.exists(path):
+            if not download:
+                raise FileNotFoundError(f"missing {path}; pass download=True to fetch it from "
+                                        f"{info.url}/{f}")
+            download_url(f"{info.url}/{f}", path)
+    return read_rec_dir(directory, info.name, info)

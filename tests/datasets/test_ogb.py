@@ -1,0 +1,236 @@
+import builtins
+import gzip
+import os
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+import glt.datasets.ogb as glt_ogb
+from glt.datasets import LinkDataset, NodeDataset, load_ogb
+from glt.datasets.testing import _write_csv, write_ogb
+from glt.graph import CSRGraph
+
+NODE_SETS = ["ogbn-arxiv", "ogbn-products", "ogbn-proteins", "ogbn-papers100M"]
+LINK_SETS = ["ogbl-collab", "ogbl-ddi"]
+
+
+@pytest.fixture(autouse=True)
+def no_prompt(monkeypatch):
+    """glt must never ask on stdin (CI has none)."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("input() was called")
+    monkeypatch.setattr(builtins, "input", refuse)
+
+
+def _same_csr(graph: CSRGraph, edge_index: np.ndarray, num_nodes: int) -> None:
+    ref = CSRGraph.from_edge_index(torch.from_numpy(edge_index), num_nodes)
+    assert torch.equal(graph.rowptr, ref.rowptr)
+    assert torch.equal(graph.col, ref.col)
+
+
+@pytest.mark.parametrize("name", NODE_SETS)
+def test_node_set_equals_ogb(tmp_path, name, monkeypatch):
+    path = write_ogb(str(tmp_path), name, num_nodes=50, num_edges=180, seed=3)
+    data = load_ogb(name, str(tmp_path), download=False)
+    os.makedirs(os.path.join(path, "processed"))  # ogb's reader saves there
+    assert isinstance(data, NodeDataset)
+    monkeypatch.setattr(builtins, "input", lambda *a: "n")  # the oracle may ask; we never do
+    from ogb.nodeproppred import NodePropPredDataset
+    ref = NodePropPredDataset(name, root=str(tmp_path))
+    graph, labels = ref[0]
+    _same_csr(data.graph, graph["edge_index"], graph["num_nodes"])
+    if graph["node_feat"] is None:
+        assert data.x is None
+    else:
+        assert np.array_equal(data.x.numpy(), graph["node_feat"])
+    expected_y = np.where(np.isnan(labels), -1, labels).astype(np.int64) \
+        if labels.dtype.kind == "f" else labels
+    assert np.array_equal(data.y.numpy().reshape(labels.shape), expected_y)
+    split = ref.get_idx_split()
+    for key, idx in data.split_idx().items():
+        assert np.array_equal(idx.numpy(), np.sort(split[key]))
+    if "node_year" in graph:
+        assert np.array_equal(data.node_attr["node_year"].numpy(), graph["node_year"][:, 0])
+    if graph["edge_feat"] is not None:  # edge features follow the CSR order through edge ids
+        assert np.array_equal(data.edge_attr.numpy(), graph["edge_feat"][data.graph.edge_id])
+    assert data.num_classes == ref.num_classes
+
+
+@pytest.mark.parametrize("name", LINK_SETS)
+def test_link_set_equals_ogb(tmp_path, name):
+    path = write_ogb(str(tmp_path), name, num_nodes=40, num_edges=150, seed=4)
+    data = load_ogb(name, str(tmp_path), download=False)
+    os.makedirs(os.path.join(path, "processed"))
+    assert isinstance(data, LinkDataset)
+    from ogb.linkproppred import LinkPropPredDataset
+    ref = LinkPropPredDataset(name, root=str(tmp_path))
+    graph = ref[0]
+    _same_csr(data.graph, graph["edge_index"], graph["num_nodes"])
+    for key in ("edge_weight", "edge_year"):
+        if key in graph:
+            assert np.array_equal(data.edge_data[key].numpy(),
+                                  graph[key][data.graph.edge_id.numpy()])
+    split = ref.get_edge_split()
+    assert split.keys() == data.split.keys()
+    for part in split:
+        assert split[part].keys() == data.split[part].keys()
+        for key, value in split[part].items():
+            assert torch.equal(torch.as_tensor(value), data.split[part][key])
+
+
+def test_evaluators_are_ogbs(tmp_path):
+    write_ogb(str(tmp_path), "ogbn-arxiv")
+    data = load_ogb("ogbn-arxiv", str(tmp_path))
+    y = data.y.view(-1, 1)
+    result = data.evaluator().eval({"y_true": y, "y_pred": y})
+    assert result == {"acc": 1.0}
+    write_ogb(str(tmp_path), "ogbl-ddi")
+    link = load_ogb("ogbl-ddi", str(tmp_path))
+    hits = link.evaluator().eval({"y_pred_pos": torch.ones(30), "y_pred_neg": torch.zeros(30)})
+    assert hits["hits@20"] == 1.0
+
+
+def test_second_load_uses_memory_mapped_cache(tmp_path, monkeypatch):
+    write_ogb(str(tmp_path), "ogbn-products")
+    first = load_ogb("ogbn-products", str(tmp_path))
+
+    def fail(*args):
+        raise AssertionError("reprocessed although the cache is valid")
+    monkeypatch.setattr(glt_ogb, "_process", fail)
+    second = load_ogb("ogbn-products", str(tmp_path))
+    assert torch.equal(first.graph.col, second.graph.col) and torch.equal(first.x, second.x)
+    cache = os.path.join(str(tmp_path), "ogbn_products", "glt_processed")
+    assert isinstance(np.load(os.path.join(cache, "col.npy"), mmap_mode="c"), np.memmap)
+
+
+def test_changed_source_file_invalidates_cache(tmp_path):
+    path = write_ogb(str(tmp_path), "ogbn-arxiv", num_nodes=30, num_edges=60)
+    before = load_ogb("ogbn-arxiv", str(tmp_path))
+    edge = np.array([[0, 1], [1, 2]] * 30)
+    _write_csv(os.path.join(path, "raw", "edge.csv.gz"), edge)
+    after = load_ogb("ogbn-arxiv", str(tmp_path))
+    assert not torch.equal(before.graph.rowptr, after.graph.rowptr)
+    _same_csr(after.graph, edge.T, 30)
+
+
+def test_interrupted_processing_leaves_no_cache(tmp_path, monkeypatch):
+    write_ogb(str(tmp_path), "ogbn-arxiv")
+    real = glt_ogb._save_labels
+
+    def interrupt(*args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(glt_ogb, "_save_labels", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        load_ogb("ogbn-arxiv", str(tmp_path))
+    folder = os.path.join(str(tmp_path), "ogbn_arxiv")
+    assert not [f for f in os.listdir(folder) if f.startswith("glt_processed")]
+    monkeypatch.setattr(glt_ogb, "_save_labels", real)
+    assert load_ogb("ogbn-arxiv", str(tmp_path)).y.numel() == 60
+
+
+def test_truncated_csv_is_reported(tmp_path):
+    path = write_ogb(str(tmp_path), "ogbn-arxiv", num_nodes=500, num_edges=5000)
+    edge_file = os.path.join(path, "raw", "edge.csv.gz")
+    with open(edge_file, "rb") as f:
+        data = f.read()
+    with open(edge_file, "wb") as f:
+        f.write(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="edge.csv.gz.*truncated or corrupt"):
+        load_ogb("ogbn-arxiv", str(tmp_path))
+
+
+def test_missing_file_is_named(tmp_path):
+    path = write_ogb(str(tmp_path), "ogbn-arxiv")
+    os.remove(os.path.join(path, "raw", "node-label.csv.gz"))
+    with pytest.raises(FileNotFoundError, match="incomplete: missing raw/node-label.csv.gz"):
+        load_ogb("ogbn-arxiv", str(tmp_path))
+
+
+def test_absent_release_without_download(tmp_path):
+    with pytest.raises(FileNotFoundError, match="pass download=True"):
+        load_ogb("ogbn-arxiv", str(tmp_path), download=False)
+
+
+def test_non_numeric_line_is_reported(tmp_path):
+    path = write_ogb(str(tmp_path), "ogbn-arxiv")
+    with gzip.open(os.path.join(path, "raw", "edge.csv.gz"), "at") as f:
+        f.write("3,abc\n")
+    with pytest.raises(ValueError, match="edge.csv.gz"):
+        load_ogb("ogbn-arxiv", str(tmp_path))
+
+
+def test_out_of_range_ids_are_reported(tmp_path):
+    path = write_ogb(str(tmp_path), "ogbn-arxiv", num_nodes=20, num_edges=30)
+    edge = np.array([[0, 1]] * 29 + [[5, 20]])
+    _write_csv(os.path.join(path, "raw", "edge.csv.gz"), edge)
+    with pytest.raises(ValueError, match=r"edge.csv.gz: edge 29 \(5, 20\) has a node id "
+                                         r"outside \[0, 20\)"):
+        load_ogb("ogbn-arxiv", str(tmp_path))
+    write_ogb(str(tmp_path), "ogbn-arxiv", num_nodes=20, num_edges=30)
+    _write_csv(os.path.join(path, "split", "time", "test.csv.gz"), np.array([3, 25]))
+    with pytest.raises(ValueError, match=r"test.csv.gz: node id 25 is outside \[0, 20\)"):
+        load_ogb("ogbn-arxiv", str(tmp_path))
+
+
+def test_row_count_mismatch_is_reported(tmp_path):
+    path = write_ogb(str(tmp_path), "ogbn-arxiv", num_nodes=20, num_edges=30)
+    _write_csv(os.path.join(path, "raw", "node-feat.csv.gz"), np.ones((19, 5), np.float32))
+    with pytest.raises(ValueError, match="node-feat.csv.gz: expected 20 rows, got 19"):
+        load_ogb("ogbn-arxiv", str(tmp_path))
+
+
+def _zip_release(tmp_path, name: str, download_name: str) -> str:
+    """A release zip laid out as OGB's (the release folder under its download name)."""
+    src = tmp_path / "src"
+    folder = write_ogb(str(src), name)
+    os.rename(folder, str(src / download_name))
+    archive = shutil.make_archive(str(tmp_path / "release"), "zip", str(src), download_name)
+    return archive
+
+
+def test_old_release_needs_update_then_downloads(tmp_path, monkeypatch):
+    archive = _zip_release(tmp_path, "ogbn-arxiv", "arxiv")
+    root = tmp_path / "root"
+    old = root / "ogbn_arxiv"
+    old.mkdir(parents=True)
+    (old / "stale.txt").write_text("an older release without RELEASE_v1.txt")
+    fetched = []
+
+    def fake_download(url, path):
+        fetched.append(url)
+        shutil.copy(archive, path)
+        return path
+    monkeypatch.setattr(glt_ogb, "download_url", fake_download)
+    with pytest.raises(RuntimeError, match="older release.*pass update=True"):
+        load_ogb("ogbn-arxiv", str(root))
+    data = load_ogb("ogbn-arxiv", str(root), update=True)
+    assert fetched == ["http://snap.stanford.edu/ogb/data/nodeproppred/arxiv.zip"]
+    assert data.num_nodes == 60 and not (old / "stale.txt").exists()
+    assert not os.path.exists(root / "arxiv.zip")
+
+
+def test_corrupt_download_is_deleted(tmp_path, monkeypatch):
+    def bad_download(url, path):
+        with open(path, "wb") as f:
+            f.write(b"PK\x03\x04 not really a zip")
+        return path
+    monkeypatch.setattr(glt_ogb, "download_url", bad_download)
+    with pytest.raises(ValueError, match="download of .*arxiv.zip is corrupt"):
+        load_ogb("ogbn-arxiv", str(tmp_path))
+    assert not os.path.exists(tmp_path / "arxiv.zip")
+    assert not os.path.exists(tmp_path / "ogbn_arxiv")
+
+
+def test_corrupt_binary_release_is_reported(tmp_path):
+    path = write_ogb(str(tmp_path), "ogbn-papers100M")
+    npz = os.path.join(path, "raw", "data.npz")
+    with open(npz, "rb") as f:
+        data = f.read()
+    with open(npz, "wb") as f:
+        f.write(data[: len(data) - 200])
+    with pytest.raises(ValueError, match="data.npz.*truncated or corrupt"):
+        load_ogb("ogbn-papers100M", str(tmp_path))
+    assert zipfile.is_zipfile is not None  # the module stays importable after the failure
