@@ -1,0 +1,58 @@
+import json
+import os
+
+import numpy as np
+import pytest
+
+from glt.datasets._cache import CacheWriter, fingerprint, load_cache
+
+
+def test_round_trip_memory_maps(tmp_path):
+    src = tmp_path / "a.txt"
+    src.write_text("x")
+    fp = fingerprint(str(tmp_path), [str(src)])
+    big = np.arange(10_000, dtype=np.int64)
+    with CacheWriter(str(tmp_path / "cache"), fp, {"k": 1}) as w:
+        w.save("big", big)
+        w.save("small", np.array([1.5]))
+        m = w.open("built", np.int32, (3,))
+        m[:] = [4, 5, 6]
+        m.flush()
+    arrays, info = load_cache(str(tmp_path / "cache"), fp)
+    assert isinstance(arrays["big"], np.memmap) and np.array_equal(arrays["big"], big)
+    assert arrays["small"][0] == 1.5 and arrays["built"].tolist() == [4, 5, 6]
+    assert info == {"k": 1}
+    arrays["big"][0] = -1  # copy-on-write: the file keeps its value
+    assert load_cache(str(tmp_path / "cache"), fp)[0]["big"][0] == 0
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    with pytest.raises(RuntimeError):
+        with CacheWriter(str(tmp_path / "cache"), {}) as w:
+            w.save("a", np.zeros(3))
+            raise RuntimeError("interrupted")
+    assert os.listdir(tmp_path) == []
+
+
+def test_stale_or_broken_cache_is_refused(tmp_path):
+    src = tmp_path / "a.txt"
+    src.write_text("x")
+    fp = fingerprint(str(tmp_path), [str(src)])
+    with CacheWriter(str(tmp_path / "cache"), fp) as w:
+        w.save("a", np.zeros(5000))
+    src.write_text("changed, longer")
+    assert load_cache(str(tmp_path / "cache"), fingerprint(str(tmp_path), [str(src)])) is None
+    with open(tmp_path / "cache" / "a.npy", "r+b") as f:
+        f.truncate(100)
+    assert load_cache(str(tmp_path / "cache"), fp) is None
+    meta = json.loads((tmp_path / "cache" / "meta.json").read_text())
+    meta["format"] = -1
+    (tmp_path / "cache" / "meta.json").write_text(json.dumps(meta))
+    assert load_cache(str(tmp_path / "cache"), fp) is None
+
+
+def test_same_name_twice_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="written twice"):
+        with CacheWriter(str(tmp_path / "c"), {}) as w:
+            w.save("a", np.zeros(1))
+            w.save("a", np.zeros(1))

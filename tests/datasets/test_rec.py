@@ -1,0 +1,122 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import glt.datasets.rec as rec
+from glt.datasets.rec import load_rec, read_interactions
+from glt.datasets.testing import write_lightgcn
+
+# counts from ../shared/data/README.md
+COUNTS = {"gowalla": (29_858, 40_981, 810_128, 217_242),
+          "ml-1m": (6_022, 3_043, 796_244, 99_455)}
+
+
+def _python_reference(path: str) -> list[tuple[int, int]]:
+    """(user, item) pairs the way LightGCN's loader reads a file."""
+    pairs = []
+    with open(path) as f:
+        for line in f:
+            tokens = line.split()
+            pairs.extend((int(tokens[0]), int(i)) for i in tokens[1:])
+    return pairs
+
+
+@pytest.mark.parametrize("name", sorted(COUNTS))
+def test_real_sets_match_published_counts(shared_data, name):
+    data = load_rec(name, root=os.path.join(shared_data, "rec"), download=False)
+    users, items, train, test = COUNTS[name]
+    assert (data.num_users, data.num_items) == (users, items)
+    assert (data.train.num_edges, data.test.num_edges) == (train, test)
+    assert data.info is not None and data.info.metric == "recall@20"
+    # same pairs as a line-by-line Python parse
+    ref = np.array(_python_reference(os.path.join(shared_data, "rec", name, "test.txt")))
+    got = torch.stack([data.test.row(), data.test.col]).T.numpy()
+    assert np.array_equal(np.unique(ref, axis=0), np.unique(got, axis=0))
+
+
+def test_fixture_round_trip_and_degrees(tmp_path):
+    write_lightgcn(str(tmp_path), num_users=12, num_items=20, per_user=6, seed=1)
+    data = load_rec(str(tmp_path))
+    assert data.name == os.path.basename(str(tmp_path))
+    assert (data.num_users, data.num_items) == (12, 20)
+    assert data.train.num_edges == 12 * 4 and data.test.num_edges == 12 * 2
+    train_pairs = set(_python_reference(str(tmp_path / "train.txt")))
+    assert set(map(tuple, data.train_edges.T.tolist())) == train_pairs
+    assert torch.equal(data.user_degree, torch.full((12,), 4))
+    item_degree = np.bincount([i for _, i in train_pairs], minlength=20)
+    assert np.array_equal(data.item_degree.numpy(), item_degree)
+
+
+def test_lines_without_items_are_kept_out_of_test_users(tmp_path):
+    write_lightgcn(str(tmp_path), num_users=10, empty_test_users=(2, 7))
+    data = load_rec(str(tmp_path))
+    assert data.num_users == 10
+    assert sorted(set(range(10)) - set(data.test_users.tolist())) == [2, 7]
+
+
+def test_bipartite_graph_is_symmetric_lightgcn_adjacency(tmp_path):
+    write_lightgcn(str(tmp_path), num_users=5, num_items=7, per_user=3)
+    data = load_rec(str(tmp_path))
+    dense = torch.zeros(12, 12)
+    g = data.bipartite()
+    dense[g.row(), g.col] = 1
+    r = torch.zeros(5, 7)
+    r[data.train.row(), data.train.col] = 1
+    expected = torch.zeros(12, 12)
+    expected[:5, 5:], expected[5:, :5] = r, r.T
+    assert torch.equal(dense, expected)
+
+
+@pytest.mark.parametrize("line, message", [
+    ("0 1 2 x\n", "line 2: unexpected character 'x'"),
+    ("0 -3\n", "line 2: unexpected character '-'"),
+    ("0 1,2\n", "line 2: unexpected character ','"),
+    ("0 99999999999999\n", "line 2: a number too large"),
+])
+def test_bad_lines_are_reported(tmp_path, line, message):
+    path = tmp_path / "train.txt"
+    path.write_text("1 2 3\n" + line)
+    with pytest.raises(ValueError, match=message):
+        read_interactions(str(path))
+
+
+def test_repeated_pairs_are_dropped_with_a_warning(tmp_path, caplog):
+    (tmp_path / "train.txt").write_text("0 1 1 2\n1 0\n")
+    (tmp_path / "test.txt").write_text("0 3\n1 2\n")
+    data = load_rec(str(tmp_path))
+    assert data.train.num_edges == 3
+    assert "1 repeated (user, item) pairs dropped" in caplog.text
+
+
+def test_missing_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="pass download=True"):
+        load_rec("gowalla", root=str(tmp_path), download=False)
+    (tmp_path / "own").mkdir()
+    (tmp_path / "own" / "train.txt").write_text("0 1\n")
+    with pytest.raises(FileNotFoundError, match="test.txt"):
+        load_rec(str(tmp_path / "own"))
+
+
+def test_download_fetches_from_the_authors_repository(tmp_path, monkeypatch):
+    src = tmp_path / "src"
+    write_lightgcn(str(src), num_users=4, num_items=9)
+    fetched = []
+
+    def fake_download(url, path):
+        fetched.append(url)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(os.path.join(str(src), os.path.basename(url))) as f, open(path, "w") as out:
+            out.write(f.read())
+        return path
+    monkeypatch.setattr(rec, "download_url", fake_download)
+    data = load_rec("yelp2018", root=str(tmp_path / "root"))
+    base = "https://raw.githubusercontent.com/gusye1234/LightGCN-PyTorch/master/data/yelp2018"
+    assert fetched == [f"{base}/train.txt", f"{base}/test.txt"]
+    assert data.num_users == 4
+
+
+def test_unknown_name():
+    with pytest.raises(ValueError, match="expected one of: amazon-book, gowalla, ml-1m, yelp2018"):
+        load_rec("netflix")
