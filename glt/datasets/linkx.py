@@ -40,7 +40,8 @@ def random_split(labels: torch.Tensor, train: float, valid: float, seed: int
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Seeded random train / valid / test masks over the nodes with a label (``>= 0``)."""
     labelled = (labels >= 0).nonzero().view(-1)
-    order = labelled[torch.randperm(labelled.numel(), generator=torch.Generator().manual_seed(seed))]
+    gen = torch.Generator().manual_seed(seed)
+    order = labelled[torch.randperm(labelled.numel(), generator=gen)]
     n_train, n_valid = int(train * order.numel()), int(valid * order.numel())
     masks = []
     for idx in (order[:n_train], order[n_train:n_train + n_valid], order[n_train + n_valid:]):
@@ -107,7 +108,8 @@ def load_snap_patents(root: Optional[str] = None, download: bool = True, undirec
                                     f"from {info.url}")
         download_url(info.url, mat_path)
     source = fingerprint(folder, [mat_path])
-    cache_dir = os.path.join(folder, "glt_processed_" + ("undirected" if undirected else "directed"))
+    kind = "undirected" if undirected else "directed"
+    cache_dir = os.path.join(folder, f"glt_processed_{kind}")
     cached = load_cache(cache_dir, source)
     if cached is None:
         with CacheWriter(cache_dir, source) as writer:

@@ -121,7 +121,7 @@ def read_interactions(path: str) -> tuple[np.ndarray, np.ndarray, int]:
         raise FileNotFoundError(f"no interaction file at {path}")
     users, counts, items, bad_line, bad_byte = _parse(np.fromfile(path, dtype=np.uint8))
     if bad_line:
-        what = (f"a number too large" if 48 <= bad_byte <= 57
+        what = ("a number too large" if 48 <= bad_byte <= 57
                 else f"unexpected character {chr(bad_byte)!r}")
         raise ValueError(f"{path}, line {bad_line}: {what}; expected lines of "
                          f"'<user> <item> <item> ...' with non-negative integer ids")
