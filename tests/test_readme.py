@@ -20,3 +20,11 @@ def test_readme_minibatch_example_runs():
     namespace: dict = {}
     exec(compile(example, str(README), "exec"), namespace)
     assert namespace["loss"].item() > 0
+
+
+def test_readme_datasets_example_runs():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    example = next(b for b in blocks if "load_ogb(" in b)
+    namespace: dict = {}
+    exec(compile(example, str(README), "exec"), namespace)
+    assert namespace["acc"] == 1.0 and namespace["users"] == 30
