@@ -1,0 +1,93 @@
+"""Full-ranking evaluation for implicit-feedback recommendation.
+
+Every item is scored for every test user, one chunk of users at a time (memory
+bounded by ``chunk_size x num_items``), training items are masked out, and the
+top-``max(ks)`` list is compared with the user's test items.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from glt.graph import CSRGraph
+
+Scorer = Callable[[Tensor], Tensor]  # users [C] -> scores [C, I]
+
+
+def dot_scorer(user_emb: Tensor, item_emb: Tensor) -> Scorer:
+    """Scores ``user_emb[u] . item_emb[i]`` (``[U, d]``, ``[I, d]``)."""
+    if user_emb.dim() != 2 or item_emb.dim() != 2 or user_emb.size(1) != item_emb.size(1):
+        raise ValueError(f"expected user and item embeddings [U, d] and [I, d], got "
+                         f"{tuple(user_emb.shape)} and {tuple(item_emb.shape)}")
+    item_t = item_emb.t()
+    return lambda users: user_emb[users] @ item_t
+
+
+def _rows_mask(graph: CSRGraph, users: Tensor, num_items: int) -> tuple[Tensor, Tensor]:
+    """``(chunk row [n], item [n])`` of every entry of ``graph``'s rows ``users``."""
+    start, end = graph.rowptr[users], graph.rowptr[users + 1]
+    counts = end - start
+    row = torch.repeat_interleave(torch.arange(users.numel(), device=users.device), counts)
+    first = torch.repeat_interleave(start - (counts.cumsum(0) - counts), counts)
+    pos = torch.arange(row.numel(), device=users.device) + first
+    return row, graph.col[pos]
+
+
+@torch.no_grad()
+def rank_metrics(scorer: Scorer, train: CSRGraph, test: CSRGraph, ks: Sequence[int] = (20,),
+                 chunk_size: int = 1024, users: Optional[Tensor] = None) -> dict[str, float]:
+    """``recall@K``, ``ndcg@K``, ``precision@K`` and ``hit@K`` for every K in ``ks``.
+
+    Args:
+        scorer: ``users [C] -> scores [C, I]`` (e.g. :func:`dot_scorer`).
+        train: ``CSRGraph [U, I]`` of training interactions, masked from the ranking.
+        test: ``CSRGraph [U, I]`` of test interactions.
+        ks: cut-offs.
+        chunk_size: users scored at once.
+        users: users to evaluate (default: every user with a test item); users
+            without test items are left out of the averages.
+
+    ``ndcg@K`` divides by the ideal DCG of ``min(K, |test items|)`` hits, as
+    LightGCN's and UltraGCN's code; ``recall@K`` by ``|test items|``.
+    """
+    if train.shape != test.shape:
+        raise ValueError(f"expected train and test graphs of one shape, got {train.shape} "
+                         f"and {test.shape}")
+    ks = sorted({int(k) for k in ks})
+    if not ks or ks[0] < 1:
+        raise ValueError(f"expected positive cut-offs, got {list(ks)}")
+    num_users, num_items = train.shape
+    test_deg = test.out_degree()
+    if users is None:
+        users = (test_deg > 0).nonzero().view(-1)
+    users = users[test_deg[users] > 0]
+    max_k = min(ks[-1], num_items)
+    discount = 1.0 / torch.log2(torch.arange(2, max_k + 2, dtype=torch.float64))
+    ideal = torch.cat([torch.zeros(1, dtype=torch.float64), discount.cumsum(0)])
+    sums = {f"{m}@{k}": 0.0 for k in ks for m in ("recall", "ndcg", "precision", "hit")}
+    for chunk in users.split(chunk_size):
+        scores = scorer(chunk).float()
+        if scores.shape != (chunk.numel(), num_items):
+            raise ValueError(f"expected the scorer to return [{chunk.numel()}, {num_items}], "
+                             f"got {tuple(scores.shape)}")
+        row, item = _rows_mask(train, chunk, num_items)
+        scores[row, item] = -math.inf
+        top = scores.topk(max_k, dim=1).indices
+        relevant = torch.zeros(chunk.numel(), num_items, dtype=torch.bool, device=scores.device)
+        row, item = _rows_mask(test, chunk, num_items)
+        relevant[row, item] = True
+        hits = relevant.gather(1, top).double().cpu()
+        n_test = test_deg[chunk].double().cpu()
+        for k in ks:
+            h = hits[:, :k]
+            found = h.sum(1)
+            dcg = (h * discount[:k]).sum(1)
+            sums[f"recall@{k}"] += float((found / n_test).sum())
+            sums[f"precision@{k}"] += float(found.sum() / k)
+            sums[f"hit@{k}"] += float((found > 0).sum())
+            sums[f"ndcg@{k}"] += float((dcg / ideal[n_test.clamp(max=k).long()]).sum())
+    count = max(users.numel(), 1)
+    return {key: value / count for key, value in sums.items()}

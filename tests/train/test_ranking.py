@@ -1,0 +1,74 @@
+import math
+
+import pytest
+import torch
+
+from glt.graph import CSRGraph
+from glt.train.ranking import dot_scorer, rank_metrics
+
+
+def _graph(pairs, num_users, num_items):
+    edge_index = torch.tensor(pairs, dtype=torch.long).T.reshape(2, -1)
+    return CSRGraph.from_edge_index(edge_index, num_users, num_cols=num_items)
+
+
+def _brute_force(scores, train_pairs, test_pairs, k):
+    """Per-user Python reference: rank all non-training items, compare with test items."""
+    num_users = scores.size(0)
+    totals = {"recall": 0.0, "ndcg": 0.0, "precision": 0.0, "hit": 0.0}
+    counted = 0
+    for u in range(num_users):
+        test = {i for v, i in test_pairs if v == u}
+        if not test:
+            continue
+        seen = {i for v, i in train_pairs if v == u}
+        ranked = sorted((i for i in range(scores.size(1)) if i not in seen),
+                        key=lambda i: -float(scores[u, i]))[:k]
+        hits = [1.0 if i in test else 0.0 for i in ranked]
+        dcg = sum(h / math.log2(r + 2) for r, h in enumerate(hits))
+        idcg = sum(1 / math.log2(r + 2) for r in range(min(k, len(test))))
+        totals["recall"] += sum(hits) / len(test)
+        totals["precision"] += sum(hits) / k
+        totals["hit"] += float(sum(hits) > 0)
+        totals["ndcg"] += dcg / idcg
+        counted += 1
+    return {f"{m}@{k}": v / counted for m, v in totals.items()}
+
+
+@pytest.mark.parametrize("chunk_size", [1, 3, 100])
+def test_matches_brute_force(chunk_size):
+    gen = torch.Generator().manual_seed(0)
+    num_users, num_items = 13, 30
+    pairs = {(int(u), int(i)) for u, i in zip(torch.randint(0, num_users, (120,), generator=gen),
+                                             torch.randint(0, num_items, (120,), generator=gen))}
+    pairs = sorted(pairs)
+    train = [p for j, p in enumerate(pairs) if j % 3]
+    test = [p for j, p in enumerate(pairs) if j % 3 == 0 and p[0] != 4]  # user 4: no test item
+    user_emb, item_emb = torch.randn(num_users, 8, generator=gen), torch.randn(num_items, 8,
+                                                                                generator=gen)
+    got = rank_metrics(dot_scorer(user_emb, item_emb), _graph(train, num_users, num_items),
+                       _graph(test, num_users, num_items), ks=(5, 20), chunk_size=chunk_size)
+    for k in (5, 20):
+        ref = _brute_force(user_emb @ item_emb.T, train, test, k)
+        for key, value in ref.items():
+            assert got[key] == pytest.approx(value, abs=1e-9), key
+
+
+def test_perfect_scores_give_one():
+    train = _graph([(0, 0), (1, 1)], 2, 6)
+    test = _graph([(0, 2), (0, 3), (1, 4)], 2, 6)
+    scores = torch.zeros(2, 6)
+    scores[0, 2] = scores[0, 3] = scores[1, 4] = 1.0
+    got = rank_metrics(lambda users: scores[users], train, test, ks=(2,))
+    assert got["recall@2"] == 1.0 and got["ndcg@2"] == pytest.approx(1.0)
+    assert got["precision@2"] == pytest.approx(0.75)
+
+
+def test_bad_input():
+    g = _graph([(0, 0)], 2, 3)
+    with pytest.raises(ValueError, match="one shape"):
+        rank_metrics(lambda u: torch.zeros(u.numel(), 3), g, _graph([(0, 0)], 2, 4))
+    with pytest.raises(ValueError, match=r"scorer to return \[1, 3\]"):
+        rank_metrics(lambda u: torch.zeros(u.numel(), 5), g, g)
+    with pytest.raises(ValueError, match="embeddings"):
+        dot_scorer(torch.zeros(2, 3), torch.zeros(3, 4))
