@@ -1,0 +1,153 @@
+"""Training loop shared by glt's recommendation models (LightGCN, UltraGCN).
+
+A model provides ``batches(sampler, batch_size, generator)`` (one epoch of
+training batches), ``loss(*batch)`` and ``scorer()`` (for full-ranking
+evaluation). The loop adds evaluation every few epochs, early stopping on a
+metric, JSON-ready history, and checkpoints written atomically after every
+epoch, so a killed run resumes from its last finished epoch.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable, Optional, Protocol, Sequence
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from glt.datasets.rec import RecDataset
+from glt.samplers import NegativeSampler
+from glt.train.ranking import Scorer, rank_metrics
+
+
+class RecModel(Protocol):
+    def batches(self, sampler: NegativeSampler, batch_size: int,
+                generator: torch.Generator) -> Iterable[tuple[Tensor, ...]]: ...
+
+    def loss(self, *batch: Tensor) -> Tensor: ...
+
+    def scorer(self) -> Scorer: ...
+
+
+@dataclass
+class RecTrainConfig:
+    """Settings of one training run."""
+
+    epochs: int = 1000
+    batch_size: int = 2048
+    lr: float = 1e-3
+    eval_every: int = 10
+    patience: Optional[int] = None  # epochs without a better metric before stopping
+    metric: str = "recall@20"
+    ks: Sequence[int] = (20,)
+    seed: int = 0
+    eval_chunk: int = 1024
+
+
+@dataclass
+class RecRunState:
+    """What a checkpoint carries besides the weights."""
+
+    epoch: int = 0
+    best_epoch: int = -1
+    best: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    seconds_train: float = 0.0
+
+
+def _identity(model: nn.Module, data: RecDataset) -> dict[str, Any]:
+    return {"model": type(model).__name__, "dataset": data.name, "num_users": data.num_users,
+            "num_items": data.num_items}
+
+
+def _save_checkpoint(path: str, model: nn.Module, opt: torch.optim.Optimizer,
+                     gen: torch.Generator, state: RecRunState, identity: dict) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = path + ".tmp"
+    torch.save({"identity": identity, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                "generator": gen.get_state(), "state": json.dumps(asdict(state))}, tmp)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: str, model: nn.Module, opt: torch.optim.Optimizer,
+                     gen: torch.Generator, identity: dict) -> RecRunState:
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if ckpt.get("identity") != identity:
+        raise ValueError(f"checkpoint {path} belongs to another run: {ckpt.get('identity')}; "
+                         f"this run is {identity}. Use another checkpoint path.")
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["optimizer"])
+    gen.set_state(ckpt["generator"])
+    return RecRunState(**json.loads(ckpt["state"]))
+
+
+def evaluate(model: RecModel, data: RecDataset, ks: Sequence[int] = (20,),
+             chunk_size: int = 1024) -> dict[str, float]:
+    """Full-ranking metrics of ``model`` on ``data``'s test interactions."""
+    with torch.no_grad():
+        return rank_metrics(model.scorer(), data.train, data.test, ks, chunk_size)
+
+
+def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
+        checkpoint: Optional[str] = None, progress: bool = True,
+        on_eval: Optional[Callable[[RecRunState], None]] = None) -> RecRunState:
+    """Train ``model`` (a :class:`RecModel`) on ``data``; resume from ``checkpoint``
+    when it exists, and write it after every epoch.
+
+    Evaluates every ``config.eval_every`` epochs and at the last one, keeps the
+    best ``config.metric`` (its epoch and all metrics) and stops early after
+    ``config.patience`` epochs without improvement. ``on_eval`` sees the state
+    after each evaluation (the scripts write their JSON there).
+    """
+    if config.metric.split("@")[0] not in ("recall", "ndcg", "precision", "hit") or \
+            int(config.metric.split("@")[1]) not in config.ks:
+        raise ValueError(f"expected metric like 'recall@K' with K in ks={list(config.ks)}, "
+                         f"got {config.metric!r}")
+    device = next(model.parameters()).device
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    gen = torch.Generator(device=device).manual_seed(config.seed)
+    identity = _identity(model, data)
+    state = RecRunState()
+    if checkpoint and os.path.exists(checkpoint):
+        state = _load_checkpoint(checkpoint, model, opt, gen, identity)
+    sampler = NegativeSampler(data.train.to(device))
+    while state.epoch < config.epochs:
+        if config.patience is not None and state.best_epoch >= 0 and \
+                state.epoch - state.best_epoch >= config.patience:
+            break
+        model.train()
+        t0 = time.perf_counter()
+        total, count = 0.0, 0
+        batches = model.batches(sampler, config.batch_size, gen)
+        for batch in tqdm(batches, desc=f"epoch {state.epoch + 1}", leave=False,
+                          disable=not progress):
+            opt.zero_grad()
+            loss = model.loss(*batch)
+            loss.backward()
+            opt.step()
+            total += float(loss)
+            count += 1
+        seconds = time.perf_counter() - t0
+        state.seconds_train += seconds
+        state.epoch += 1
+        record: dict[str, Any] = {"epoch": state.epoch, "loss": total / max(count, 1),
+                                  "seconds": seconds}
+        if state.epoch % config.eval_every == 0 or state.epoch == config.epochs:
+            model.eval()
+            metrics = evaluate(model, data, config.ks, config.eval_chunk)
+            record.update(metrics)
+            if metrics[config.metric] > state.best.get(config.metric, -1.0):
+                state.best, state.best_epoch = metrics, state.epoch
+            if progress:
+                print(f"epoch {state.epoch}: loss {record['loss']:.4f}  " + "  ".join(
+                    f"{k} {v:.4f}" for k, v in metrics.items() if k.endswith(
+                        f"@{config.ks[0]}")), flush=True)
+        state.history.append(record)
+        if checkpoint:
+            _save_checkpoint(checkpoint, model, opt, gen, state, identity)
+        if "recall@" + str(config.ks[0]) in record and on_eval is not None:
+            on_eval(state)
+    return state
