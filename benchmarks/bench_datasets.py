@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -27,14 +26,14 @@ from typing import Optional
 NUM_NODES, NUM_RAW_EDGES, NUM_FEATURES = 2_449_029, 30_929_570, 100
 
 
-def _rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _current_rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def _status_mb(field: str) -> float:
+    """A memory figure of this process from /proc/self/status (VmRSS, VmHWM), in MB.
+    (VmHWM restarts at exec, unlike ``ru_maxrss``, which a child inherits from its parent.)"""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def worker(loader: str, root: str, touch: bool) -> dict:
@@ -46,7 +45,7 @@ def worker(loader: str, root: str, touch: bool) -> dict:
 
     from glt.datasets import load_ogb
     torch.serialization.add_safe_globals([DataEdgeAttr, DataTensorAttr, GlobalStorage])
-    base = _current_rss_mb()  # after imports: what the load itself adds
+    base = _status_mb("VmRSS")  # after imports: what the load itself adds
     t0 = time.perf_counter()
     if loader == "glt":
         data = load_ogb("ogbn-products", root, download=False)
@@ -63,7 +62,7 @@ def worker(loader: str, root: str, touch: bool) -> dict:
         for a in arrays:
             a.reshape(-1)[:: max(1, 4096 // a.element_size())].sum()
     return {"seconds": seconds, "touch_seconds": time.perf_counter() - t0,
-            "peak_mb": _rss_mb() - base,
+            "peak_mb": _status_mb("VmHWM") - base,
             "arrays_mb": sum(a.numel() * a.element_size() for a in arrays) / 2**20}
 
 

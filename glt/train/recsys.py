@@ -128,7 +128,7 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
             loss = model.loss(*batch)
             loss.backward()
             opt.step()
-            total += float(loss)
+            total += float(loss.detach())
             count += 1
         seconds = time.perf_counter() - t0
         state.seconds_train += seconds

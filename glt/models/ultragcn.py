@@ -1,0 +1,138 @@
+"""UltraGCN (Mao et al., CIKM 2021, https://arxiv.org/abs/2110.15114).
+
+No message passing: a weighted BCE loss whose weights ``beta(u, i)`` come from
+the limit of infinitely many LightGCN layers, plus an item-item loss over each
+item's top-K neighbours in ``G = R^T R``. Computed as the authors' code does;
+the item-item neighbours are found sparsely, a chunk of items at a time,
+instead of through a dense ``I x I`` matrix.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from glt.graph import CSRGraph
+from glt.samplers import NegativeSampler
+from glt.train.ranking import Scorer, dot_scorer
+
+
+def constraint_weights(train: CSRGraph) -> tuple[Tensor, Tensor]:
+    r"""``(beta_u [U], beta_i [I])`` with :math:`\beta(u, i) = \beta_u \beta_i`,
+    :math:`\beta_u = \sqrt{d_u + 1} / d_u`, :math:`\beta_i = 1 / \sqrt{d_i + 1}`
+    from the training degrees of ``train [U, I]`` (``inf`` for a user without items,
+    as the authors' code; such users never appear in a batch)."""
+    d_u = train.out_degree().double()
+    d_i = train.in_degree().double()
+    return (d_u + 1).sqrt().div(d_u).float(), (d_i + 1).rsqrt().float()
+
+
+def item_neighbours(train: CSRGraph, k: int = 10, chunk_size: int = 1024,
+                    zero_diagonal: bool = False) -> tuple[Tensor, Tensor]:
+    r"""Top-``k`` item neighbours in :math:`G = R^T R` and their weights.
+
+    :math:`\omega_{ij} = G_{ij} \frac{\sqrt{g_i + 1}}{g_i} \frac{1}{\sqrt{g_j + 1}}` with
+    :math:`g_i = \sum_j G_{ij}`; each row keeps its ``k`` largest (the diagonal too
+    unless ``zero_diagonal``, as the authors' default). ``G`` is built one chunk
+    of item rows at a time as a sparse product, so memory is ``chunk_size x I``.
+
+    Returns:
+        ``(neighbours [I, k] int64, weights [I, k] float32)``.
+    """
+    import numpy as np
+    import scipy.sparse as sp
+
+    num_users, num_items = train.shape
+    if not 0 < k <= num_items:
+        raise ValueError(f"expected 0 < k <= {num_items} (items), got {k}")
+    r = sp.csr_matrix((np.ones(train.num_edges, np.float64), train.col.numpy(),
+                       train.rowptr.numpy()), shape=(num_users, num_items))
+    rt = r.T.tocsr()
+    # g_i = sum_j (R^T R)_ij = sum over the item's users of their degree
+    g = np.asarray(rt @ np.asarray(r.sum(1)).reshape(-1)).reshape(-1)
+    if zero_diagonal:
+        g = g - np.asarray(rt.multiply(rt).sum(1)).reshape(-1)
+    with np.errstate(divide="ignore"):
+        row_w = np.sqrt(g + 1) / g
+    col_w = torch.from_numpy(1 / np.sqrt(g + 1)).float()
+    neighbours = torch.empty(num_items, k, dtype=torch.long)
+    weights = torch.empty(num_items, k)
+    for start in range(0, num_items, chunk_size):
+        stop = min(start + chunk_size, num_items)
+        block = torch.from_numpy((rt[start:stop] @ r).toarray()).float()  # [c, I]
+        if zero_diagonal:
+            block[torch.arange(stop - start), torch.arange(start, stop)] = 0
+        block *= torch.from_numpy(row_w[start:stop]).float().unsqueeze(1) * col_w
+        block = torch.nan_to_num(block, nan=0.0, posinf=0.0)
+        weights[start:stop], neighbours[start:stop] = block.topk(k, dim=1)
+    return neighbours, weights
+
+
+class UltraGCN(nn.Module):
+    """UltraGCN's embeddings and loss.
+
+    Args:
+        train: ``CSRGraph [U, I]`` of training interactions (degrees and ``G``).
+        dim: embedding size.
+        w1, w2, w3, w4: positive weight ``w1 + w2 beta``, negative weight ``w3 + w4 beta``.
+        negative_weight: multiplier of the mean negative loss.
+        num_negatives: uniform negatives per positive.
+        gamma: L2 weight on all parameters.
+        lambda_: weight of the item-item loss.
+        num_neighbours: ``K`` of the item-item graph.
+        init_std: std of the normal initialisation.
+    """
+
+    def __init__(self, train: CSRGraph, dim: int = 64, w1: float = 1e-6, w2: float = 1.0,
+                 w3: float = 1e-6, w4: float = 1.0, negative_weight: float = 300.0,
+                 num_negatives: int = 1500, gamma: float = 1e-4, lambda_: float = 5e-4,
+                 num_neighbours: int = 10, init_std: float = 1e-4) -> None:
+        super().__init__()
+        self.num_users, self.num_items = train.shape
+        self.w1, self.w2, self.w3, self.w4 = w1, w2, w3, w4
+        self.negative_weight, self.num_negatives = negative_weight, num_negatives
+        self.gamma, self.lambda_ = gamma, lambda_
+        self.user_embedding = nn.Parameter(torch.empty(self.num_users, dim))
+        self.item_embedding = nn.Parameter(torch.empty(self.num_items, dim))
+        nn.init.normal_(self.user_embedding, std=init_std)
+        nn.init.normal_(self.item_embedding, std=init_std)
+        beta_u, beta_i = constraint_weights(train)
+        neighbours, weights = item_neighbours(train, num_neighbours)
+        self.register_buffer("beta_u", beta_u, persistent=False)
+        self.register_buffer("beta_i", beta_i, persistent=False)
+        self.register_buffer("ii_neighbours", neighbours, persistent=False)
+        self.register_buffer("ii_weights", weights, persistent=False)
+
+    def batches(self, sampler: NegativeSampler, batch_size: int,
+                generator: torch.Generator) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+        """One epoch: every training (user, item) pair once, shuffled, with
+        ``num_negatives`` uniform items each (no exclusion, as the authors' default)."""
+        graph = sampler.graph
+        order = torch.randperm(graph.num_edges, generator=generator, device=graph.device)
+        users, items = graph.row()[order], graph.col[order]
+        for u, p in zip(users.split(batch_size), items.split(batch_size)):
+            yield u, p, sampler.negatives(u, self.num_negatives, generator=generator)
+
+    def loss(self, users: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
+        """Summed loss of a batch: ``users [B]``, ``pos [B]``, ``neg [B, M]``."""
+        u = self.user_embedding[users]
+        pos_scores = (u * self.item_embedding[pos]).sum(-1)
+        neg_scores = torch.einsum("bd,bmd->bm", u, self.item_embedding[neg])
+        beta = self.beta_u[users]
+        pos_w = self.w1 + self.w2 * beta * self.beta_i[pos]
+        neg_w = self.w3 + self.w4 * beta.unsqueeze(1) * self.beta_i[neg]
+        pos_loss = F.binary_cross_entropy_with_logits(
+            pos_scores, torch.ones_like(pos_scores), weight=pos_w, reduction="none")
+        neg_loss = F.binary_cross_entropy_with_logits(
+            neg_scores, torch.zeros_like(neg_scores), weight=neg_w, reduction="none").mean(-1)
+        loss_l = (pos_loss + self.negative_weight * neg_loss).sum()
+        norm = (self.user_embedding.pow(2).sum() + self.item_embedding.pow(2).sum()) / 2
+        nbr = self.item_embedding[self.ii_neighbours[pos]]  # [B, K, d]
+        sim = torch.einsum("bd,bkd->bk", u, nbr)
+        loss_i = -(self.ii_weights[pos] * F.logsigmoid(sim)).sum()
+        return loss_l + self.gamma * norm + self.lambda_ * loss_i
+
+    def scorer(self) -> Scorer:
+        return dot_scorer(self.user_embedding.detach(), self.item_embedding.detach())

@@ -1,0 +1,10 @@
+"""Train UltraGCN (Mao et al., CIKM 2021) on a LightGCN-format set with the
+official per-dataset settings.
+
+    python scripts/train_ultragcn.py --dataset ml-1m --root ../shared/data/rec \
+        --out results/ultragcn_ml1m.json
+"""
+from glt.train.rec_cli import main_ultragcn
+
+if __name__ == "__main__":
+    main_ultragcn()
