@@ -23,17 +23,9 @@ import sys
 import time
 from typing import Optional
 
+from _memory import status_mb
+
 NUM_NODES, NUM_RAW_EDGES, NUM_FEATURES = 2_449_029, 30_929_570, 100
-
-
-def _status_mb(field: str) -> float:
-    """A memory figure of this process from /proc/self/status (VmRSS, VmHWM), in MB.
-    (VmHWM restarts at exec, unlike ``ru_maxrss``, which a child inherits from its parent.)"""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def worker(loader: str, root: str, touch: bool) -> dict:
@@ -45,7 +37,7 @@ def worker(loader: str, root: str, touch: bool) -> dict:
 
     from glt.datasets import load_ogb
     torch.serialization.add_safe_globals([DataEdgeAttr, DataTensorAttr, GlobalStorage])
-    base = _status_mb("VmRSS")  # after imports: what the load itself adds
+    base = status_mb("VmRSS")  # after imports: what the load itself adds
     t0 = time.perf_counter()
     if loader == "glt":
         data = load_ogb("ogbn-products", root, download=False)
@@ -62,7 +54,7 @@ def worker(loader: str, root: str, touch: bool) -> dict:
         for a in arrays:
             a.reshape(-1)[:: max(1, 4096 // a.element_size())].sum()
     return {"seconds": seconds, "touch_seconds": time.perf_counter() - t0,
-            "peak_mb": _status_mb("VmHWM") - base,
+            "peak_mb": status_mb("VmHWM") - base,
             "arrays_mb": sum(a.numel() * a.element_size() for a in arrays) / 2**20}
 
 

@@ -18,6 +18,8 @@ from glt.graph import CSRGraph
 from glt.samplers import NegativeSampler
 from glt.train.ranking import Scorer, dot_scorer
 
+DENSE_SCORES_LIMIT = 1 << 27  # batch x items scores computed densely up to this many
+
 
 def constraint_weights(train: CSRGraph) -> tuple[Tensor, Tensor]:
     r"""``(beta_u [U], beta_i [I])`` with :math:`\beta(u, i) = \beta_u \beta_i`,
@@ -118,8 +120,18 @@ class UltraGCN(nn.Module):
     def loss(self, users: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
         """Summed loss of a batch: ``users [B]``, ``pos [B]``, ``neg [B, M]``."""
         u = self.user_embedding[users]
-        pos_scores = (u * self.item_embedding[pos]).sum(-1)
-        neg_scores = torch.einsum("bd,bmd->bm", u, self.item_embedding[neg])
+        if users.numel() * self.num_items <= DENSE_SCORES_LIMIT:
+            # one [B, I] product, then gathers: far cheaper on CPU than gathering
+            # [B, M, d] item rows (and scatter-adding their gradients)
+            full = u @ self.item_embedding.t()
+
+            def score(items: Tensor) -> Tensor:
+                return full.gather(1, items)
+        else:
+            def score(items: Tensor) -> Tensor:
+                return torch.einsum("bd,bmd->bm", u, self.item_embedding[items])
+        pos_scores = score(pos.unsqueeze(1)).squeeze(1)
+        neg_scores = score(neg)
         beta = self.beta_u[users]
         pos_w = self.w1 + self.w2 * beta * self.beta_i[pos]
         neg_w = self.w3 + self.w4 * beta.unsqueeze(1) * self.beta_i[neg]
@@ -129,8 +141,7 @@ class UltraGCN(nn.Module):
             neg_scores, torch.zeros_like(neg_scores), weight=neg_w, reduction="none").mean(-1)
         loss_l = (pos_loss + self.negative_weight * neg_loss).sum()
         norm = (self.user_embedding.pow(2).sum() + self.item_embedding.pow(2).sum()) / 2
-        nbr = self.item_embedding[self.ii_neighbours[pos]]  # [B, K, d]
-        sim = torch.einsum("bd,bkd->bk", u, nbr)
+        sim = score(self.ii_neighbours[pos])  # [B, K]
         loss_i = -(self.ii_weights[pos] * F.logsigmoid(sim)).sum()
         return loss_l + self.gamma * norm + self.lambda_ * loss_i
 

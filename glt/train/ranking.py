@@ -68,6 +68,7 @@ def rank_metrics(scorer: Scorer, train: CSRGraph, test: CSRGraph, ks: Sequence[i
     discount = 1.0 / torch.log2(torch.arange(2, max_k + 2, dtype=torch.float64))
     ideal = torch.cat([torch.zeros(1, dtype=torch.float64), discount.cumsum(0)])
     sums = {f"{m}@{k}": 0.0 for k in ks for m in ("recall", "ndcg", "precision", "hit")}
+    test_keys = (test.row() * num_items + test.col).sort().values  # membership by binary search
     for chunk in users.split(chunk_size):
         scores = scorer(chunk).float()
         if scores.shape != (chunk.numel(), num_items):
@@ -76,10 +77,9 @@ def rank_metrics(scorer: Scorer, train: CSRGraph, test: CSRGraph, ks: Sequence[i
         row, item = _rows_mask(train, chunk, num_items)
         scores[row, item] = -math.inf
         top = scores.topk(max_k, dim=1).indices
-        relevant = torch.zeros(chunk.numel(), num_items, dtype=torch.bool, device=scores.device)
-        row, item = _rows_mask(test, chunk, num_items)
-        relevant[row, item] = True
-        hits = relevant.gather(1, top).double().cpu()
+        keys = chunk.unsqueeze(1) * num_items + top
+        found_at = torch.searchsorted(test_keys, keys).clamp(max=test_keys.numel() - 1)
+        hits = (test_keys[found_at] == keys).double().cpu()
         n_test = test_deg[chunk].double().cpu()
         for k in ks:
             h = hits[:, :k]

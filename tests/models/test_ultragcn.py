@@ -2,6 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import glt.models.ultragcn as ultragcn
 from glt.graph import CSRGraph
 from glt.models.ultragcn import UltraGCN, constraint_weights, item_neighbours
 from glt.samplers import NegativeSampler
@@ -69,7 +70,10 @@ def _official_loss(model, users, pos, neg):
     return loss + model.lambda_ * loss_i
 
 
-def test_loss_equals_official_computation():
+@pytest.mark.parametrize("dense", [True, False])
+def test_loss_equals_official_computation(dense, monkeypatch):
+    if not dense:
+        monkeypatch.setattr(ultragcn, "DENSE_SCORES_LIMIT", 0)
     train = _train()
     torch.manual_seed(0)
     model = UltraGCN(train, dim=8, num_negatives=5, num_neighbours=3, init_std=0.3,
@@ -77,8 +81,13 @@ def test_loss_equals_official_computation():
     sampler = NegativeSampler(train)
     users, pos, neg = next(model.batches(sampler, 7, torch.Generator().manual_seed(1)))
     assert neg.shape == (7, 5)
-    assert torch.allclose(model.loss(users, pos, neg), _official_loss(model, users, pos, neg),
-                          rtol=1e-5)
+    loss = model.loss(users, pos, neg)
+    assert torch.allclose(loss, _official_loss(model, users, pos, neg), rtol=1e-5)
+    loss.backward()
+    grad = model.item_embedding.grad.clone()
+    model.zero_grad()
+    _official_loss(model, users, pos, neg).backward()
+    assert torch.allclose(model.item_embedding.grad, grad, rtol=1e-4, atol=1e-7)
 
 
 def test_epoch_covers_every_interaction_once():
