@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from glt._checks import as_index
 from glt.graph import CSRGraph
 from glt.norm import gcn_norm
 from glt.ops import spmm
@@ -77,6 +78,9 @@ class LightGCN(nn.Module):
         r"""Mean :math:`\mathrm{softplus}(s_{un} - s_{up})` plus
         ``decay`` :math:`\cdot \frac{1}{2}(\|e_u\|^2 + \|e_p\|^2 + \|e_n\|^2) / B` on the
         layer-0 embeddings of the batch (``users``, ``pos``, ``neg``: ``[B]``)."""
+        users = as_index(users, "users", bound=self.num_users)
+        pos = as_index(pos, "pos (items)", bound=self.num_items)
+        neg = as_index(neg, "neg (items)", bound=self.num_items)
         final = self.propagate()
         u, p, n = final[users], final[self.num_users + pos], final[self.num_users + neg]
         loss = F.softplus((u * n).sum(1) - (u * p).sum(1)).mean()

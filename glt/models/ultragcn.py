@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from glt._checks import as_index
 from glt.graph import CSRGraph
 from glt.samplers import NegativeSampler
 from glt.train.ranking import Scorer, dot_scorer
@@ -119,6 +120,12 @@ class UltraGCN(nn.Module):
 
     def loss(self, users: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
         """Summed loss of a batch: ``users [B]``, ``pos [B]``, ``neg [B, M]``."""
+        users = as_index(users, "users", bound=self.num_users)
+        pos = as_index(pos, "pos (items)", length=users.numel(), bound=self.num_items)
+        as_index(neg.reshape(-1), "neg (items)", bound=self.num_items)
+        if neg.dim() != 2 or neg.size(0) != users.numel():
+            raise ValueError(f"expected neg of shape [{users.numel()}, M], got "
+                             f"{tuple(neg.shape)}")
         u = self.user_embedding[users]
         if users.numel() * self.num_items <= DENSE_SCORES_LIMIT:
             # one [B, I] product, then gathers: far cheaper on CPU than gathering

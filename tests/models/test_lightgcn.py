@@ -65,3 +65,11 @@ def test_init_std_and_bad_input(data):
     assert abs(float(model.embedding.detach().std()) - 0.1) < 0.01
     with pytest.raises(ValueError, match="num_users"):
         LightGCN(data.bipartite(), data.num_users + data.num_items)
+
+
+def test_out_of_range_ids(data):
+    model = LightGCN(data.bipartite(), data.num_users, dim=8)
+    with pytest.raises(ValueError, match="expected users to hold ids below 20, got 20"):
+        model.loss(torch.tensor([20]), torch.tensor([0]), torch.tensor([1]))
+    with pytest.raises(ValueError, match=r"expected neg \(items\) to hold ids below 30"):
+        model.loss(torch.tensor([0]), torch.tensor([0]), torch.tensor([30]))

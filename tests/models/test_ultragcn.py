@@ -102,3 +102,21 @@ def test_epoch_covers_every_interaction_once():
 def test_bad_k():
     with pytest.raises(ValueError, match="expected 0 < k <= 12"):
         item_neighbours(_train(), 13)
+
+
+def test_bad_batches():
+    model = UltraGCN(_train(), dim=4, num_negatives=2, num_neighbours=3)
+    with pytest.raises(ValueError, match="expected users to hold ids below 15, got 15"):
+        model.loss(torch.tensor([15]), torch.tensor([0]), torch.tensor([[1, 2]]))
+    with pytest.raises(ValueError, match=r"expected neg \(items\) to hold ids below 12"):
+        model.loss(torch.tensor([1]), torch.tensor([0]), torch.tensor([[1, 12]]))
+    with pytest.raises(ValueError, match=r"expected neg of shape \[1, M\]"):
+        model.loss(torch.tensor([1]), torch.tensor([0]), torch.tensor([[1], [2]]))
+
+
+def test_user_without_training_items_trains():
+    train = CSRGraph.from_edge_index(torch.tensor([[0, 0, 2], [1, 2, 0]]), 3, num_cols=3)
+    model = UltraGCN(train, dim=4, num_negatives=2, num_neighbours=2)  # user 1 has no item
+    batch = next(model.batches(NegativeSampler(train), 8, torch.Generator().manual_seed(0)))
+    loss = model.loss(*batch)
+    assert torch.isfinite(loss)
