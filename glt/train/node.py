@@ -9,7 +9,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from glt.datasets.node import NodeDataset
@@ -35,10 +35,27 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+Predict = Callable[[nn.Module, NodeDataset], Tensor]  # -> logits [N, C]
+
+
+def _predict(model: nn.Module, data: NodeDataset) -> Tensor:
+    return model(data.x, data.graph)
+
+
+def _train_loss(model: nn.Module, data: NodeDataset) -> Tensor:
+    out = model(data.x, data.graph)
+    return F.cross_entropy(out[data.train_mask], data.y[data.train_mask])
+
+
 def train_full_batch(model: nn.Module, data: NodeDataset, epochs: int, lr: float,
                      weight_decay: float, patience: Optional[int] = None,
-                     seed: int = 0) -> RunResult:
+                     seed: int = 0, train_loss: Predict = _train_loss,
+                     predict: Predict = _predict) -> RunResult:
     """Train ``model(x, graph) -> logits`` with Adam on ``data.train_mask``.
+
+    ``train_loss(model, data)`` (default: cross-entropy on the training nodes)
+    and ``predict(model, data)`` (default: ``model(data.x, data.graph)``) let
+    models with other inputs (local augmentation) share the loop.
 
     Every epoch evaluates validation loss/accuracy; the reported accuracies are
     those of the epoch with the best validation accuracy (ties: lower
@@ -55,13 +72,12 @@ def train_full_batch(model: nn.Module, data: NodeDataset, epochs: int, lr: float
     for epoch in range(1, epochs + 1):
         model.train()
         optimizer.zero_grad()
-        out = model(data.x, data.graph)
-        F.cross_entropy(out[data.train_mask], data.y[data.train_mask]).backward()
+        train_loss(model, data).backward()
         optimizer.step()
 
         model.eval()
         with torch.no_grad():
-            out = model(data.x, data.graph)
+            out = predict(model, data)
         val_loss = float(F.cross_entropy(out[data.val_mask], data.y[data.val_mask]))
         val_acc = accuracy(out[data.val_mask], data.y[data.val_mask])
         improved_acc = val_acc > best_val_acc

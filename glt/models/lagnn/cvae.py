@@ -1,0 +1,138 @@
+"""The conditional VAE of local augmentation (Liu et al., ICML 2022,
+https://arxiv.org/abs/2109.03856): it learns the distribution of a neighbour's
+features given the centre node's, from one (neighbour, centre) pair per edge."""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from glt._checks import check_features
+from glt.graph import CSRGraph
+
+
+def neighbour_pairs(graph: CSRGraph) -> tuple[Tensor, Tensor]:
+    """``(neighbour [E], centre [E])`` ids: one pair per edge ``centre -> neighbour``
+    of ``graph`` (a node's row lists its neighbours; self-loops left out)."""
+    centre, neighbour = graph.row(), graph.col
+    keep = centre != neighbour
+    return neighbour[keep], centre[keep]
+
+
+class CVAE(nn.Module):
+    """Encoder ``[x_neighbour, x_centre] -> hidden -> (mu, logvar)``, decoder
+    ``[z, x_centre] -> hidden -> F``.
+
+    Args:
+        num_features: ``F``.
+        hidden: width of the encoder's and decoder's hidden layer (256 in the paper).
+        latent: size of ``z`` (10 in the paper).
+        variant: ``"planetoid"`` (sigmoid output, BCE + KL; features in [0, 1])
+            or ``"ogb"`` (batch norm, tanh output, MSE + KL).
+    """
+
+    def __init__(self, num_features: int, hidden: int = 256, latent: int = 10,
+                 variant: str = "planetoid") -> None:
+        super().__init__()
+        if variant not in ("planetoid", "ogb"):
+            raise ValueError(f"expected variant 'planetoid' or 'ogb', got {variant!r}")
+        self.num_features, self.latent, self.variant = num_features, latent, variant
+        self.hidden = hidden
+
+        def block(n_in: int) -> nn.Sequential:
+            norm = [nn.BatchNorm1d(hidden)] if variant == "ogb" else []
+            return nn.Sequential(nn.Linear(n_in, hidden), *norm, nn.ReLU())
+        self.encoder = block(2 * num_features)
+        self.to_mu = nn.Linear(hidden, latent)
+        self.to_logvar = nn.Linear(hidden, latent)
+        self.decoder = nn.Sequential(block(latent + num_features),
+                                     nn.Linear(hidden, num_features))
+
+    def encode(self, x: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+        h = self.encoder(torch.cat([x, c], dim=-1))
+        return self.to_mu(h), self.to_logvar(h)
+
+    def decode(self, z: Tensor, c: Tensor) -> Tensor:
+        """``[n, F]`` features generated from ``z [n, latent]`` given conditions ``c [n, F]``."""
+        out = self.decoder(torch.cat([z, c], dim=-1))
+        return torch.sigmoid(out) if self.variant == "planetoid" else torch.tanh(out)
+
+    def forward(self, x: Tensor, c: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``(reconstruction, mu, logvar)`` of neighbours ``x [n, F]`` given centres ``c [n, F]``."""
+        mu, logvar = self.encode(x, c)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        return self.decode(z, c), mu, logvar
+
+    def loss(self, x: Tensor, c: Tensor) -> Tensor:
+        """(reconstruction + KL) summed over the batch, divided by its size, as the paper's code."""
+        recon, mu, logvar = self(x, c)
+        if self.variant == "planetoid":
+            rec = F.binary_cross_entropy(recon, x, reduction="sum")
+        else:
+            rec = F.mse_loss(recon, x, reduction="sum")
+        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        return (rec + kl) / x.size(0)
+
+    @torch.no_grad()
+    def generate(self, x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+        """One generated neighbour feature per node, ``[N, F]``: ``z ~ N(0, I)``
+        decoded with the node's own features ``x [N, F]`` as condition (so a node
+        without neighbours gets one too)."""
+        check_features(x, "x")
+        if x.size(1) != self.num_features:
+            raise ValueError(f"this generator was trained on {self.num_features} features; "
+                             f"got x with {x.size(1)}")
+        z = torch.randn(x.size(0), self.latent, generator=generator, device=x.device)
+        was_training = self.training
+        self.eval()
+        out = self.decode(z, x)
+        self.train(was_training)
+        return out
+
+    def save(self, path: str) -> None:
+        """Write the weights and sizes (atomically) for :meth:`load`."""
+        tmp = path + ".tmp"
+        torch.save({"config": {"num_features": self.num_features, "hidden": self.hidden,
+                               "latent": self.latent, "variant": self.variant},
+                    "state": self.state_dict()}, tmp)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str, map_location: str = "cpu") -> "CVAE":
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"no saved generator at {path}")
+        saved = torch.load(path, map_location=map_location, weights_only=True)
+        model = cls(**saved["config"])
+        model.load_state_dict(saved["state"])
+        return model
+
+
+def train_cvae(model: CVAE, x: Tensor, graph: CSRGraph, epochs: int = 10, batch_size: int = 64,
+               lr: float = 0.01, generator: Optional[torch.Generator] = None) -> list[float]:
+    """Fit ``model`` on the (neighbour, centre) feature pairs of every edge of
+    ``graph``; returns the mean loss of each epoch."""
+    check_features(x, "x", rows=graph.num_nodes)
+    if not torch.isfinite(x).all():
+        raise ValueError("expected finite node features, got NaN or inf")
+    if x.size(1) != model.num_features:
+        raise ValueError(f"the generator expects {model.num_features} features, x has {x.size(1)}")
+    neighbour, centre = neighbour_pairs(graph)
+    if neighbour.numel() == 0:
+        raise ValueError("the graph has no edges between distinct nodes: no pairs to learn from")
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    history = []
+    for _ in range(epochs):
+        order = torch.randperm(neighbour.numel(), generator=generator)
+        total = 0.0
+        for idx in order.split(batch_size):
+            loss = model.loss(x[neighbour[idx]], x[centre[idx]])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * idx.numel()
+        history.append(total / neighbour.numel())
+    return history

@@ -1,0 +1,79 @@
+"""Local augmentation around any backbone: each input (the node features and
+each generated feature set) gets its own first layer; their outputs are
+concatenated and fed to the rest of the backbone."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from glt.graph import GraphLike
+from glt.layers import GATConv, GCNConv, SAGEConv
+from glt.models.gnn import NodeClassifier
+
+
+class LAClassifier(nn.Module):
+    """``inputs[k] -> dropout -> firsts[k] -> act``, concatenated, then ``rest``
+    (a :class:`NodeClassifier`: dropout -> conv -> act ... -> conv).
+
+    Returns logits ``[N, num_classes]`` for ``forward(xs, graph)`` with ``xs`` a
+    list of ``len(firsts)`` feature matrices ``[N, F]``.
+    """
+
+    def __init__(self, firsts: Sequence[nn.Module], rest: NodeClassifier, dropout: float,
+                 activation: Callable[[Tensor], Tensor]) -> None:
+        super().__init__()
+        self.firsts = nn.ModuleList(firsts)
+        self.rest = rest
+        self.dropout, self.activation = dropout, activation
+
+    @property
+    def num_inputs(self) -> int:
+        return len(self.firsts)
+
+    def forward(self, xs: Sequence[Tensor], graph: GraphLike) -> Tensor:
+        if len(xs) != self.num_inputs:
+            raise ValueError(f"expected {self.num_inputs} feature matrices (the features and "
+                             f"{self.num_inputs - 1} generated sets), got {len(xs)}")
+        hidden = [self.activation(conv(F.dropout(x, self.dropout, self.training), graph))
+                  for conv, x in zip(self.firsts, xs)]
+        return self.rest(torch.cat(hidden, dim=-1), graph)
+
+
+def la_backbone(kind: str, in_channels: int, hidden: int, num_classes: int, num_inputs: int,
+                dropout: float = 0.5, heads: int = 8) -> LAClassifier:
+    """A two-layer LA-GCN, LA-SAGE or LA-GAT with ``num_inputs`` first layers.
+
+    GAT: first layers of ``heads`` concatenated heads with ELU, an output layer of
+    one head; GCN / SAGE: ReLU.
+    """
+    if num_inputs < 1:
+        raise ValueError(f"expected num_inputs >= 1, got {num_inputs}")
+    if kind == "gcn":
+        firsts = [GCNConv(in_channels, hidden) for _ in range(num_inputs)]
+        last: nn.Module = GCNConv(num_inputs * hidden, num_classes)
+        act = F.relu
+    elif kind == "sage":
+        firsts = [SAGEConv(in_channels, hidden) for _ in range(num_inputs)]
+        last, act = SAGEConv(num_inputs * hidden, num_classes), F.relu
+    elif kind == "gat":
+        firsts = [GATConv(in_channels, hidden, heads=heads, dropout=dropout)
+                  for _ in range(num_inputs)]
+        last = GATConv(num_inputs * hidden * heads, num_classes, heads=1, concat=False,
+                       dropout=dropout)
+        act = F.elu
+    else:
+        raise ValueError(f"expected kind 'gcn', 'sage' or 'gat', got {kind!r}")
+    return LAClassifier(firsts, NodeClassifier([last], dropout, act), dropout, act)
+
+
+def consistency_loss(log_probs: Sequence[Tensor], temperature: float) -> Tensor:
+    r"""Mean squared distance of each prediction to the sharpened average,
+    :math:`\bar p^{1/T} / \sum \bar p^{1/T}` (held constant), as the LA-GNN code."""
+    probs = [lp.exp() for lp in log_probs]
+    avg = torch.stack(probs).mean(0)
+    sharp = avg.pow(1.0 / temperature)
+    sharp = (sharp / sharp.sum(1, keepdim=True)).detach()
+    return torch.stack([(p - sharp).pow(2).sum(1).mean() for p in probs]).mean()

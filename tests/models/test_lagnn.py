@@ -1,0 +1,121 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from glt.datasets.planetoid import read_planetoid
+from glt.datasets.testing import write_planetoid
+from glt.graph import CSRGraph
+from glt.models.lagnn import CVAE, consistency_loss, la_backbone, neighbour_pairs, train_cvae
+from glt.train.lagnn import augmentation, la_objective
+from glt.train.node import train_full_batch
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    raw = str(tmp_path_factory.mktemp("planetoid"))
+    write_planetoid(raw, "toy", num_allx=520, num_test=12)
+    return read_planetoid(raw, "toy")
+
+
+def test_pairs_are_one_per_edge_without_self_loops():
+    g = CSRGraph.from_edge_index(torch.tensor([[0, 0, 1, 2], [1, 0, 2, 1]]), 4)
+    neighbour, centre = neighbour_pairs(g)
+    assert sorted(zip(centre.tolist(), neighbour.tolist())) == [(0, 1), (1, 2), (2, 1)]
+
+
+@pytest.mark.parametrize("variant", ["planetoid", "ogb"])
+def test_cvae_loss_formula_and_shapes(variant):
+    torch.manual_seed(0)
+    model = CVAE(6, hidden=16, latent=3, variant=variant)
+    x = torch.rand(5, 6)
+    c = torch.rand(5, 6)
+    torch.manual_seed(1)
+    loss = model.loss(x, c)
+    torch.manual_seed(1)
+    recon, mu, logvar = model(x, c)
+    rec = F.binary_cross_entropy(recon, x, reduction="sum") if variant == "planetoid" \
+        else ((recon - x) ** 2).sum()
+    kl = -0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum()
+    assert torch.allclose(loss, (rec + kl) / 5)
+    out = model.generate(c)
+    assert out.shape == (5, 6)
+    low, high = (0, 1) if variant == "planetoid" else (-1, 1)
+    assert bool(((out >= low) & (out <= high)).all())
+
+
+def test_training_lowers_the_loss(data):
+    torch.manual_seed(0)
+    model = CVAE(data.num_features, hidden=32, latent=4)
+    history = train_cvae(model, data.x, data.graph, epochs=3, batch_size=64, lr=0.01)
+    assert history[-1] < history[0]
+
+
+def test_generator_round_trips_and_checks_feature_size(tmp_path, data):
+    model = CVAE(data.num_features, hidden=16, latent=4)
+    path = str(tmp_path / "cvae.pt")
+    model.save(path)
+    loaded = CVAE.load(path)
+    gen = torch.Generator().manual_seed(3)
+    a = model.generate(data.x, gen)
+    b = loaded.generate(data.x, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError, match=f"trained on {data.num_features} features; got x with 3"):
+        loaded.generate(torch.rand(4, 3))
+    with pytest.raises(FileNotFoundError, match="no saved generator"):
+        CVAE.load(str(tmp_path / "missing.pt"))
+
+
+def test_bad_training_input(data):
+    model = CVAE(data.num_features, hidden=8, latent=2)
+    x = data.x.clone()
+    x[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="finite node features"):
+        train_cvae(model, x, data.graph, epochs=1)
+    lonely = CSRGraph.from_edge_index(torch.tensor([[0], [0]]), data.num_nodes)
+    with pytest.raises(ValueError, match="no pairs"):
+        train_cvae(model, data.x, lonely, epochs=1)
+
+
+def test_isolated_nodes_still_get_features(data):
+    model = CVAE(data.num_features, hidden=8, latent=2)
+    out = model.generate(data.x[:3])  # conditions alone: no neighbour needed
+    assert out.shape == (3, data.num_features) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("kind", ["gcn", "gat", "sage"])
+def test_la_backbones_branch_per_input(kind, data):
+    model = la_backbone(kind, data.num_features, 4, data.num_classes, num_inputs=3, heads=2)
+    assert model.num_inputs == 3
+    xs = [data.x, torch.rand_like(data.x), torch.rand_like(data.x)]
+    out = model(xs, data.graph)
+    assert out.shape == (data.num_nodes, data.num_classes)
+    out.sum().backward()
+    assert all(conv_param.grad is not None for conv_param in model.firsts[2].parameters())
+    with pytest.raises(ValueError, match="expected 3 feature matrices"):
+        model(xs[:2], data.graph)
+
+
+def test_consistency_loss_formula():
+    torch.manual_seed(0)
+    logps = [F.log_softmax(torch.randn(5, 3), 1) for _ in range(3)]
+    ps = [lp.exp() for lp in logps]
+    avg = sum(ps) / 3
+    sharp = avg ** 2 / (avg ** 2).sum(1, keepdim=True)
+    expected = sum(((p - sharp) ** 2).sum(1).mean() for p in ps) / 3
+    assert torch.allclose(consistency_loss(logps, 0.5), expected)
+    same = [logps[0]] * 3
+    assert consistency_loss(same, 1.0) < 1e-12
+
+
+def test_la_training_runs_in_the_shared_loop(data):
+    torch.manual_seed(0)
+    cvae = CVAE(data.num_features, hidden=16, latent=4)
+    train_cvae(cvae, data.x, data.graph, epochs=1)
+    draw = augmentation(cvae, data.x, data.x, 3, lambda t: t)
+    train_loss, predict = la_objective(draw, samples=2, lam=1.0, temperature=0.5)
+    model = la_backbone("gcn", data.num_features, 8, data.num_classes, 3)
+    result = train_full_batch(model, data, epochs=5, lr=0.01, weight_decay=5e-4,
+                              train_loss=train_loss, predict=predict)
+    assert result.epochs == 5 and 0.0 <= result.test_acc <= 1.0
+    with pytest.raises(ValueError, match="samples >= 1"):
+        la_objective(draw, samples=0, lam=1.0, temperature=0.5)
