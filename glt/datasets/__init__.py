@@ -10,5 +10,6 @@ from glt.datasets.rec import RecDataset, load_rec
 from glt.datasets.registry import DatasetInfo, dataset_info, list_datasets
 
 __all__ = ["NodeDataset", "LinkDataset", "RecDataset", "DatasetInfo", "row_normalize",
-           "load_dataset", "load_planetoid", "read_planetoid", "load_ogb", "load_rec", "load_snap_patents",
-           "dataset_info", "list_datasets", "PLANETOID_NAMES", "default_root"]
+           "load_dataset", "load_planetoid", "read_planetoid", "load_ogb", "load_rec",
+           "load_snap_patents", "dataset_info", "list_datasets", "PLANETOID_NAMES",
+           "default_root"]

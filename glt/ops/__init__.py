@@ -1,4 +1,5 @@
 """glt's differentiable reductions: scatter, segment, spmm and group softmax."""
+from glt.ops.dropout import dropout
 from glt.ops.backend import BACKENDS, get_backend, has_torch_scatter, set_backend, use_backend
 from glt.ops.scatter import scatter, sort_index
 from glt.ops.segment import segment
@@ -6,4 +7,4 @@ from glt.ops.softmax import scatter_softmax, segment_softmax
 from glt.ops.spmm import spmm
 
 __all__ = ["BACKENDS", "get_backend", "has_torch_scatter", "set_backend", "use_backend",
-           "scatter", "segment", "spmm", "scatter_softmax", "segment_softmax", "sort_index"]
+           "scatter", "segment", "spmm", "scatter_softmax", "segment_softmax", "sort_index", "dropout"]

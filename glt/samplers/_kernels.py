@@ -12,6 +12,8 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from glt._rng import randint, stream_key
+
 _WALK_TRIES = 8  # random walks per wanted token where the 2-hop union is too big to list
 _FLOYD_MAX = 64  # above this many draws, a partial Fisher-Yates shuffle beats Floyd's O(k^2)
 _AHEAD = 32  # how many frontier nodes ahead the sampler prefetches
@@ -33,27 +35,6 @@ def prefetch(typingctx, arr, idx):
         builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])  # read, keep, data
         return context.get_dummy_value()
     return types.void(arr, idx), codegen
-
-
-@njit(inline="always")
-def _mix(z: np.uint64) -> np.uint64:
-    """SplitMix64 finaliser: a bijective 64-bit hash."""
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-@njit(inline="always")
-def stream_key(base: np.uint64, stream: np.int64) -> np.uint64:
-    """Key of one random stream (a node at one hop) under seed ``base``."""
-    return _mix(base + np.uint64(stream) * np.uint64(0x9E3779B97F4A7C15))
-
-
-@njit(inline="always")
-def randint(key: np.uint64, j: np.int64, n: np.int64) -> np.int64:
-    """The ``j``-th draw of stream ``key``, uniform in ``[0, n)``."""
-    bits = _mix(key + np.uint64(j) * np.uint64(0xD1B54A32D192ED03)) >> np.uint64(11)
-    return np.int64(np.float64(bits) * (1.0 / 9007199254740992.0) * n)
 
 
 @njit(inline="always")

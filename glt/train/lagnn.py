@@ -19,8 +19,10 @@ def augmentation(cvae: CVAE, raw_x: Tensor, x: Tensor, num_inputs: int,
                  ) -> Callable[[], list[Tensor]]:
     """A function returning ``[x, x_hat_1, ..., x_hat_{num_inputs-1}]``: the model's
     features and freshly generated sets (decoded from ``raw_x``, then ``normalize``d)."""
+    sample = cvae.sampler(raw_x)
+
     def draw() -> list[Tensor]:
-        return [x] + [normalize(cvae.generate(raw_x)) for _ in range(num_inputs - 1)]
+        return [x] + [normalize(sample(None)) for _ in range(num_inputs - 1)]
     return draw
 
 

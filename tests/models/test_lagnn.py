@@ -119,3 +119,14 @@ def test_la_training_runs_in_the_shared_loop(data):
     assert result.epochs == 5 and 0.0 <= result.test_acc <= 1.0
     with pytest.raises(ValueError, match="samples >= 1"):
         la_objective(draw, samples=0, lam=1.0, temperature=0.5)
+
+
+@pytest.mark.parametrize("variant", ["planetoid", "ogb"])
+def test_sampler_equals_decoding(variant):
+    torch.manual_seed(0)
+    model = CVAE(6, hidden=16, latent=3, variant=variant)
+    model.eval()
+    c = torch.rand(7, 6)
+    fast = model.sampler(c)(torch.Generator().manual_seed(5))
+    z = torch.randn(7, 3, generator=torch.Generator().manual_seed(5))
+    assert torch.allclose(fast, model.decode(z, c), atol=1e-6)

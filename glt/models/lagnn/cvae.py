@@ -4,7 +4,7 @@ features given the centre node's, from one (neighbour, centre) pair per edge."""
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -81,16 +81,31 @@ class CVAE(nn.Module):
         """One generated neighbour feature per node, ``[N, F]``: ``z ~ N(0, I)``
         decoded with the node's own features ``x [N, F]`` as condition (so a node
         without neighbours gets one too)."""
+        return self.sampler(x)(generator)
+
+    @torch.no_grad()
+    def sampler(self, x: Tensor) -> Callable[[Optional[torch.Generator]], Tensor]:
+        """A function drawing generated features ``[N, F]`` for conditions ``x``,
+        as :meth:`generate`, with ``x``'s share of the decoder's first layer
+        computed once (the part that does not depend on ``z``)."""
         check_features(x, "x")
         if x.size(1) != self.num_features:
             raise ValueError(f"this generator was trained on {self.num_features} features; "
                              f"got x with {x.size(1)}")
-        z = torch.randn(x.size(0), self.latent, generator=generator, device=x.device)
-        was_training = self.training
-        self.eval()
-        out = self.decode(z, x)
-        self.train(was_training)
-        return out
+        first = self.decoder[0][0]
+        w_z, w_c = first.weight[:, :self.latent], first.weight[:, self.latent:]
+        c_part = F.linear(x, w_c, first.bias)  # [N, hidden]
+        rest = self.decoder[0][1:]
+
+        @torch.no_grad()
+        def draw(generator: Optional[torch.Generator] = None) -> Tensor:
+            z = torch.randn(x.size(0), self.latent, generator=generator, device=x.device)
+            was_training = self.training
+            self.eval()
+            out = self.decoder[1](rest(c_part + z @ w_z.t()))
+            self.train(was_training)
+            return torch.sigmoid(out) if self.variant == "planetoid" else torch.tanh(out)
+        return draw
 
     def save(self, path: str) -> None:
         """Write the weights and sizes (atomically) for :meth:`load`."""

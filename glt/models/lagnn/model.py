@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from glt.graph import GraphLike
 from glt.layers import GATConv, GCNConv, SAGEConv
 from glt.models.gnn import NodeClassifier
+from glt.ops.dropout import dropout
 
 
 class LAClassifier(nn.Module):
@@ -37,7 +38,7 @@ class LAClassifier(nn.Module):
         if len(xs) != self.num_inputs:
             raise ValueError(f"expected {self.num_inputs} feature matrices (the features and "
                              f"{self.num_inputs - 1} generated sets), got {len(xs)}")
-        hidden = [self.activation(conv(F.dropout(x, self.dropout, self.training), graph))
+        hidden = [self.activation(conv(dropout(x, self.dropout, self.training), graph))
                   for conv, x in zip(self.firsts, xs)]
         return self.rest(torch.cat(hidden, dim=-1), graph)
 
