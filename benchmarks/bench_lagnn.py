@@ -33,7 +33,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--dataset", default="cora")
     parser.add_argument("--epochs", type=int, default=20, help="timed training epochs")
     args = parser.parse_args(argv)
-    settings = PRESETS[args.dataset]
+    settings = PRESETS["gcn"][args.dataset]
     data = load_planetoid(args.dataset)
     raw = data.x
     data.x = row_normalize(raw)

@@ -170,7 +170,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     lg, pyg = results["lightgcn-glt"], results["lightgcn-pyg"]
     speedup = pyg["seconds_per_epoch"] / lg["seconds_per_epoch"]
     print(f"\nLightGCN epoch: glt {lg['seconds_per_epoch']:.1f}s, PyG "
-          f"{pyg['seconds_per_epoch']:.1f}s -> glt {speedup:.2f}x faster; peak {lg['peak_mb']:.0f} MB vs {pyg['peak_mb']:.0f} MB")
+          f"{pyg['seconds_per_epoch']:.1f}s -> glt {speedup:.2f}x faster; "
+          f"peak {lg['peak_mb']:.0f} MB vs {pyg['peak_mb']:.0f} MB")
     ev, dense = results["eval-glt"], results["eval-dense"]
     print(f"Evaluation: glt {ev['seconds']:.2f}s, dense {dense['seconds']:.2f}s -> glt "
           f"{dense['seconds'] / ev['seconds']:.2f}x faster; peak {ev['peak_mb']:.0f} MB vs "
@@ -179,7 +180,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     ug = results["ultragcn-glt"]
     ratio = ug["seconds_per_epoch"] / lg["seconds_per_epoch"]
     print(f"UltraGCN epoch (official preset): {ug['seconds_per_epoch']:.1f}s "
-          f"(setup {ug['setup_seconds']:.1f}s), {ratio:.2f}x LightGCN's; peak {ug['peak_mb']:.0f} MB")
+          f"(setup {ug['setup_seconds']:.1f}s), {ratio:.2f}x LightGCN's; "
+          f"peak {ug['peak_mb']:.0f} MB")
 
 
 if __name__ == "__main__":

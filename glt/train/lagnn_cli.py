@@ -15,21 +15,23 @@ import torch
 
 from glt.datasets import PLANETOID_NAMES, load_planetoid, row_normalize
 from glt.models.lagnn import CVAE, la_backbone, train_cvae
-from glt.train.lagnn import augmentation, la_objective
+from glt.train.lagnn import augmentation, la_objective, pretrain_generator
 from glt.train.node import repeat_runs
 from glt.train.node_cli import PRESETS as PLAIN_PRESETS, model_factory
 
-# dataset -> settings of the LA-GNN paper's Planetoid runs
-PRESETS: dict[str, dict[str, Any]] = {
-    "cora": dict(epochs=2000, lr=0.01, hidden=8, num_inputs=4, samples=4, dropout=0.5, lam=1.0,
-                 temperature=0.5, weight_decay=5e-4, cvae_epochs=10, cvae_lr=0.01,
-                 cvae_batch=64),
-    "citeseer": dict(epochs=2000, lr=0.01, hidden=8, num_inputs=4, samples=4, dropout=0.5,
-                     lam=1.0, temperature=0.5, weight_decay=5e-4, cvae_epochs=10, cvae_lr=0.01,
-                     cvae_batch=64),
-    "pubmed": dict(epochs=300, lr=0.02, hidden=4, num_inputs=4, samples=4, dropout=0.5,
-                   lam=1.0, temperature=0.5, weight_decay=5e-4, cvae_epochs=10, cvae_lr=0.01,
-                   cvae_batch=64),
+_CVAE = dict(cvae_epochs=10, cvae_batch=64, cvae_lr=0.01, num_models=100, warmup=200,
+             update_epochs=20)
+_GCN = dict(epochs=2000, lr=0.01, hidden=8, num_inputs=2, samples=4, dropout=0.5, lam=1.0,
+            temperature=0.5, weight_decay=5e-4, heads=1, **_CVAE)
+_GAT = dict(_GCN, epochs=1000, dropout=0.6, heads=4)
+# model -> dataset -> the settings of the LA-GNN code's Planetoid runs (num_inputs =
+# its --concat generated sets + the features themselves)
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "gcn": {"cora": _GCN, "citeseer": _GCN,
+            "pubmed": dict(_GCN, epochs=300, hidden=4, num_inputs=4, lr=0.02)},
+    "gat": {"cora": _GAT, "citeseer": _GAT, "pubmed": dict(_GAT, num_inputs=4, heads=2)},
+    "sage": {"cora": _GCN, "citeseer": _GCN,
+             "pubmed": dict(_GCN, epochs=300, hidden=4, num_inputs=4, lr=0.02)},
 }
 
 
@@ -46,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{flag}", type=kind, default=None, help="default: the preset's")
     p.add_argument("--generator", default=None, help="load the CVAE from this file if it "
                    "exists, else pretrain and save it there")
+    p.add_argument("--no-select", action="store_true", help="keep the last pretrained "
+                   "generator instead of selecting one by uncertainty (much faster on CPU)")
     p.add_argument("--compare", action="store_true", help="also train the plain backbone "
                    "with its paper settings")
     p.add_argument("--out", default=None)
@@ -55,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
-    settings = dict(PRESETS[args.dataset])
+    settings = dict(PRESETS[args.model][args.dataset])
     for key in ("epochs", "cvae_epochs", "samples", "num_inputs"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
@@ -71,8 +75,15 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     else:
         torch.manual_seed(args.seed)
         cvae = CVAE(raw_x.size(1))
-        train_cvae(cvae, raw_x, data.graph, settings["cvae_epochs"], settings["cvae_batch"],
-                   settings["cvae_lr"])
+        if args.no_select:
+            train_cvae(cvae, raw_x, data.graph, settings["cvae_epochs"], settings["cvae_batch"],
+                       settings["cvae_lr"])
+        else:
+            cvae, step = pretrain_generator(
+                cvae, raw_x, data, row_normalize, settings["cvae_epochs"],
+                settings["cvae_batch"], settings["cvae_lr"], settings["num_models"],
+                settings["warmup"], settings["update_epochs"])
+            print(f"generator selected at step {step}", flush=True)
         if args.generator:
             cvae.save(args.generator)
     cvae_seconds = time.perf_counter() - start
@@ -82,11 +93,11 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
 
     def make() -> torch.nn.Module:
         return la_backbone(args.model, data.num_features, settings["hidden"], data.num_classes,
-                           settings["num_inputs"], settings["dropout"])
+                           settings["num_inputs"], settings["dropout"], settings["heads"])
     summary = repeat_runs(make, data, args.runs, seed=args.seed, progress=not args.quiet,
                           epochs=settings["epochs"], lr=settings["lr"],
                           weight_decay=settings["weight_decay"], train_loss=train_loss,
-                          predict=predict)
+                          predict=predict, select="loss")
     result: dict[str, Any] = {
         "model": f"la-{args.model}", "dataset": data.name, "test_acc_mean": summary["test_acc"],
         "test_acc_std": summary["test_acc_std"], "val_acc_mean": summary["val_acc"],

@@ -50,12 +50,13 @@ def _train_loss(model: nn.Module, data: NodeDataset) -> Tensor:
 def train_full_batch(model: nn.Module, data: NodeDataset, epochs: int, lr: float,
                      weight_decay: float, patience: Optional[int] = None,
                      seed: int = 0, train_loss: Predict = _train_loss,
-                     predict: Predict = _predict) -> RunResult:
+                     predict: Predict = _predict, select: str = "acc") -> RunResult:
     """Train ``model(x, graph) -> logits`` with Adam on ``data.train_mask``.
 
     ``train_loss(model, data)`` (default: cross-entropy on the training nodes)
     and ``predict(model, data)`` (default: ``model(data.x, data.graph)``) let
-    models with other inputs (local augmentation) share the loop.
+    models with other inputs (local augmentation) share the loop. ``select="loss"``
+    reports the epoch of lowest validation loss instead (the LA-GNN code's rule).
 
     Every epoch evaluates validation loss/accuracy; the reported accuracies are
     those of the epoch with the best validation accuracy (ties: lower
@@ -64,6 +65,8 @@ def train_full_batch(model: nn.Module, data: NodeDataset, epochs: int, lr: float
     """
     if epochs < 1:
         raise ValueError(f"expected epochs >= 1, got {epochs}")
+    if select not in ("acc", "loss"):
+        raise ValueError(f"expected select 'acc' or 'loss', got {select!r}")
     start = time.perf_counter()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     best_val_acc, best_val_loss, best_test_acc, best_epoch = -1.0, float("inf"), 0.0, 0
@@ -81,7 +84,11 @@ def train_full_batch(model: nn.Module, data: NodeDataset, epochs: int, lr: float
         val_loss = float(F.cross_entropy(out[data.val_mask], data.y[data.val_mask]))
         val_acc = accuracy(out[data.val_mask], data.y[data.val_mask])
         improved_acc = val_acc > best_val_acc
-        if improved_acc or (val_acc == best_val_acc and val_loss < best_val_loss):
+        if select == "loss":
+            better = val_loss < best_val_loss
+        else:
+            better = improved_acc or (val_acc == best_val_acc and val_loss < best_val_loss)
+        if better:
             best_val_acc, best_val_loss, best_epoch = val_acc, val_loss, epoch
             best_test_acc = accuracy(out[data.test_mask], data.y[data.test_mask])
         if improved_acc or val_loss < min_val_loss:

@@ -130,3 +130,23 @@ def test_sampler_equals_decoding(variant):
     fast = model.sampler(c)(torch.Generator().manual_seed(5))
     z = torch.randn(7, 3, generator=torch.Generator().manual_seed(5))
     assert torch.allclose(fast, model.decode(z, c), atol=1e-6)
+
+
+def test_generator_selection_keeps_a_late_step(data, monkeypatch):
+    import glt.train.lagnn as lagnn
+    torch.manual_seed(0)
+    cvae = CVAE(data.num_features, hidden=16, latent=4)
+    seen = []
+    real = lagnn.train_cvae
+
+    def spy(*args, **kwargs):
+        hook = kwargs["after_step"]
+        kwargs["after_step"] = lambda t: (seen.append(t), hook(t))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(lagnn, "train_cvae", spy)
+    chosen, step = lagnn.pretrain_generator(cvae, data.x, data, lambda t: t, epochs=1,
+                                            batch_size=64, num_models=3, warmup=2,
+                                            update_epochs=1)
+    assert seen == list(range(1, len(seen) + 1)) and len(seen) > 3
+    assert step == 0 and chosen is cvae or 2 < step <= len(seen)
+    assert chosen.num_features == data.num_features

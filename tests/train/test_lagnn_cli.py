@@ -16,8 +16,8 @@ def root(tmp_path) -> list[str]:
 
 def test_runs_compares_and_reuses_the_generator(tmp_path, root):
     gen, out = str(tmp_path / "cvae.pt"), str(tmp_path / "r.json")
-    args = root + ["--runs", "1", "--epochs", "3", "--cvae-epochs", "1", "--compare", "--quiet",
-            "--generator", gen, "--out", out]
+    args = root + ["--runs", "1", "--epochs", "3", "--cvae-epochs", "1", "--compare",
+                   "--no-select", "--quiet", "--generator", gen, "--out", out]
     first = lagnn_cli.main(args)
     with open(out) as f:
         written = json.load(f)
@@ -34,3 +34,12 @@ def test_generator_of_another_feature_size(tmp_path, root):
     CVAE(5, hidden=4, latent=2).save(gen)
     with pytest.raises(ValueError, match="trained on 5 features; PubMed has 8"):
         lagnn_cli.main(root + ["--runs", "1", "--epochs", "1", "--quiet", "--generator", gen])
+
+
+def test_generator_selection_path(tmp_path, root, monkeypatch):
+    monkeypatch.setitem(lagnn_cli.PRESETS["gcn"], "pubmed",
+                        dict(lagnn_cli.PRESETS["gcn"]["pubmed"], num_models=2, warmup=3,
+                             update_epochs=1))
+    result = lagnn_cli.main(root + ["--runs", "1", "--epochs", "2", "--cvae-epochs", "1",
+                                    "--quiet"])
+    assert result["settings"]["num_inputs"] == 4 and result["runs"] == 1

@@ -126,9 +126,11 @@ class CVAE(nn.Module):
 
 
 def train_cvae(model: CVAE, x: Tensor, graph: CSRGraph, epochs: int = 10, batch_size: int = 64,
-               lr: float = 0.01, generator: Optional[torch.Generator] = None) -> list[float]:
+               lr: float = 0.01, generator: Optional[torch.Generator] = None,
+               after_step: Optional[Callable[[int], None]] = None) -> list[float]:
     """Fit ``model`` on the (neighbour, centre) feature pairs of every edge of
-    ``graph``; returns the mean loss of each epoch."""
+    ``graph``; returns the mean loss of each epoch. ``after_step(t)`` is called
+    after the ``t``-th optimiser step (1-based), e.g. to select a generator."""
     check_features(x, "x", rows=graph.num_nodes)
     if not torch.isfinite(x).all():
         raise ValueError("expected finite node features, got NaN or inf")
@@ -139,7 +141,7 @@ def train_cvae(model: CVAE, x: Tensor, graph: CSRGraph, epochs: int = 10, batch_
         raise ValueError("the graph has no edges between distinct nodes: no pairs to learn from")
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
-    history = []
+    history, step = [], 0
     for _ in range(epochs):
         order = torch.randperm(neighbour.numel(), generator=generator)
         total = 0.0
@@ -149,5 +151,8 @@ def train_cvae(model: CVAE, x: Tensor, graph: CSRGraph, epochs: int = 10, batch_
             loss.backward()
             opt.step()
             total += float(loss.detach()) * idx.numel()
+            step += 1
+            if after_step is not None:
+                after_step(step)
         history.append(total / neighbour.numel())
     return history
