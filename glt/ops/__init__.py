@@ -7,4 +7,5 @@ from glt.ops.softmax import scatter_softmax, segment_softmax
 from glt.ops.spmm import spmm
 
 __all__ = ["BACKENDS", "get_backend", "has_torch_scatter", "set_backend", "use_backend",
-           "scatter", "segment", "spmm", "scatter_softmax", "segment_softmax", "sort_index", "dropout"]
+           "scatter", "segment", "spmm", "scatter_softmax", "segment_softmax", "sort_index",
+           "dropout"]

@@ -61,7 +61,8 @@ class CVAE(nn.Module):
         return torch.sigmoid(out) if self.variant == "planetoid" else torch.tanh(out)
 
     def forward(self, x: Tensor, c: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """``(reconstruction, mu, logvar)`` of neighbours ``x [n, F]`` given centres ``c [n, F]``."""
+        """``(reconstruction, mu, logvar)`` of neighbours ``x [n, F]`` given
+        centres ``c [n, F]``."""
         mu, logvar = self.encode(x, c)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
         return self.decode(z, c), mu, logvar
