@@ -12,7 +12,8 @@ On one LightGCN-format set (default: gowalla from ``../shared/data/rec``):
 - UltraGCN training with the dataset's official preset: seconds per batch and epoch.
 
 Each case runs in a fresh subprocess that reports its peak memory above the
-memory after its imports.
+memory after its imports (with ``--device cuda``: peak GPU memory above the
+inputs, and times taken after synchronising the device).
 
     python benchmarks/bench_recsys.py --dataset gowalla --root ../shared/data/rec
 """
@@ -65,7 +66,8 @@ def dense_metrics(user_emb, item_emb, train, test, k: int = 20) -> dict[str, flo
             "ndcg@20": float((dcg[keep] / ideal[n_test[keep].clamp(max=k).long()]).mean())}
 
 
-def worker(case: str, dataset: str, root: Optional[str], batches: int) -> dict[str, Any]:
+def worker(case: str, dataset: str, root: Optional[str], batches: int,
+           device: str = "cpu") -> dict[str, Any]:
     """Run one case; ``{seconds_per_batch, batches_per_epoch, seconds, peak_mb, ...}``."""
     import torch
     from torch_geometric.nn.models import LightGCN as PyGLightGCN
@@ -79,23 +81,34 @@ def worker(case: str, dataset: str, root: Optional[str], batches: int) -> dict[s
 
     data = load_rec(dataset, root, download=False)
     graph = data.bipartite()
-    edge_index = graph.edge_index()
     gen = torch.Generator().manual_seed(0)
     users, pos, neg = NegativeSampler(data.train).bpr(generator=gen)
     torch.manual_seed(0)
     emb = torch.randn(data.num_users + data.num_items, 64) * 0.1
+    dev = torch.device(device)
+    cuda = dev.type == "cuda"
+    graph, users, pos, neg, emb = (t.to(dev) for t in (graph, users, pos, neg, emb))
+    edge_index = graph.edge_index()
+
+    def clock() -> float:
+        if cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter()
     base = status_mb("VmRSS")
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+        gpu_base = torch.cuda.memory_allocated()
     out: dict[str, Any] = {}
     if case.startswith("lightgcn"):
         size = 2048
         out["batches_per_epoch"] = math.ceil(users.numel() / size)
         if case == "lightgcn-glt":
-            model = LightGCN(graph, data.num_users)
+            model = LightGCN(graph, data.num_users).to(dev)
             with torch.no_grad():
                 model.embedding.copy_(emb)
             final_fn, e0 = model.propagate, model.embedding
         else:
-            model = PyGLightGCN(graph.num_nodes, 64, num_layers=3)
+            model = PyGLightGCN(graph.num_nodes, 64, num_layers=3).to(dev)
             with torch.no_grad():
                 model.embedding.weight.copy_(emb)
             final_fn, e0 = (lambda: model.get_embedding(edge_index)), model.embedding.weight
@@ -103,46 +116,49 @@ def worker(case: str, dataset: str, root: Optional[str], batches: int) -> dict[s
         times, losses = [], []
         for b in range(batches + 1):  # the first batch warms up (caches, kernels)
             sl = slice(b * size, (b + 1) * size)
-            t0 = time.perf_counter()
+            t0 = clock()
             losses.append(bpr_step(final_fn(), e0, opt, users[sl], pos[sl], neg[sl],
                                    data.num_users))
-            times.append(time.perf_counter() - t0)
+            times.append(clock() - t0)
         out["seconds_per_batch"] = sum(times[1:]) / batches
         out["loss"] = losses[-1]
     elif case.startswith("eval"):
-        model = LightGCN(graph, data.num_users)
+        model = LightGCN(graph, data.num_users).to(dev)
         with torch.no_grad():
             model.embedding.copy_(emb)
             u_emb, i_emb = model()
-        t0 = time.perf_counter()
+        t0 = clock()
         if case == "eval-glt":
             m = rank_metrics(dot_scorer(u_emb, i_emb), data.train, data.test, (20,))
         else:
-            m = dense_metrics(u_emb, i_emb, data.train, data.test)
-        out["seconds"] = time.perf_counter() - t0
+            m = dense_metrics(u_emb, i_emb, data.train.to(dev), data.test.to(dev))
+        out["seconds"] = clock() - t0
         out["recall@20"], out["ndcg@20"] = m["recall@20"], m["ndcg@20"]
     else:
         settings = {k: v for k, v in PRESETS["ultragcn"][data.name].items()
                     if k not in TRAIN_KEYS}
         size = PRESETS["ultragcn"][data.name]["batch_size"]
-        t0 = time.perf_counter()
-        model = UltraGCN(data.train, **settings)
-        out["setup_seconds"] = time.perf_counter() - t0
+        t0 = clock()
+        model = UltraGCN(data.train, **settings).to(dev)
+        out["setup_seconds"] = clock() - t0
         out["batches_per_epoch"] = math.ceil(data.train.num_edges / size)
         opt = torch.optim.Adam(model.parameters(), lr=PRESETS["ultragcn"][data.name]["lr"])
-        it = model.batches(NegativeSampler(data.train), size, gen)
+        gen = torch.Generator(device=dev).manual_seed(0)
+        it = model.batches(NegativeSampler(data.train.to(dev)), size, gen)
         times = []
         for _ in range(batches + 1):
-            t0 = time.perf_counter()
+            t0 = clock()
             batch = next(it)
             opt.zero_grad()
             model.loss(*batch).backward()
             opt.step()
-            times.append(time.perf_counter() - t0)
+            times.append(clock() - t0)
         out["seconds_per_batch"] = sum(times[1:]) / batches
     if "seconds_per_batch" in out:
         out["seconds_per_epoch"] = out["seconds_per_batch"] * out["batches_per_epoch"]
     out["peak_mb"] = status_mb("VmHWM") - base
+    if cuda:
+        out["peak_gpu_mb"] = (torch.cuda.max_memory_allocated() - gpu_base) / 2**20
     return out
 
 
@@ -152,18 +168,23 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--root", default=os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "rec"))
     parser.add_argument("--batches", type=int, default=20, help="timed batches per case")
+    parser.add_argument("--device", default="cpu")
     parser.add_argument("--worker", choices=CASES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args.worker, args.dataset, args.root, args.batches)))
+        print(json.dumps(worker(args.worker, args.dataset, args.root, args.batches,
+                                args.device)))
         return
     import torch
-    print(f"torch {torch.__version__}  threads {torch.get_num_threads()}  "
-          f"{platform.processor() or platform.machine()}  dataset {args.dataset}")
+    where = (torch.cuda.get_device_name(args.device) if args.device.startswith("cuda")
+             else platform.processor() or platform.machine())
+    print(f"torch {torch.__version__}  threads {torch.get_num_threads()}  {where}  "
+          f"dataset {args.dataset}")
+    mem = "peak_gpu_mb" if args.device.startswith("cuda") else "peak_mb"
     results = {}
     for case in CASES:
         cmd = [sys.executable, __file__, "--worker", case, "--dataset", args.dataset,
-               "--root", args.root, "--batches", str(args.batches)]
+               "--root", args.root, "--batches", str(args.batches), "--device", args.device]
         done = subprocess.run(cmd, check=True, capture_output=True, text=True)
         results[case] = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"  {case:14} {json.dumps(results[case])}", flush=True)
@@ -171,17 +192,17 @@ def main(argv: Optional[list[str]] = None) -> None:
     speedup = pyg["seconds_per_epoch"] / lg["seconds_per_epoch"]
     print(f"\nLightGCN epoch: glt {lg['seconds_per_epoch']:.1f}s, PyG "
           f"{pyg['seconds_per_epoch']:.1f}s -> glt {speedup:.2f}x faster; "
-          f"peak {lg['peak_mb']:.0f} MB vs {pyg['peak_mb']:.0f} MB")
+          f"peak {lg[mem]:.0f} MB vs {pyg[mem]:.0f} MB")
     ev, dense = results["eval-glt"], results["eval-dense"]
     print(f"Evaluation: glt {ev['seconds']:.2f}s, dense {dense['seconds']:.2f}s -> glt "
-          f"{dense['seconds'] / ev['seconds']:.2f}x faster; peak {ev['peak_mb']:.0f} MB vs "
-          f"{dense['peak_mb']:.0f} MB; same recall@20: "
+          f"{dense['seconds'] / ev['seconds']:.2f}x faster; peak {ev[mem]:.0f} MB vs "
+          f"{dense[mem]:.0f} MB; same recall@20: "
           f"{abs(ev['recall@20'] - dense['recall@20']) < 1e-9}")
     ug = results["ultragcn-glt"]
     ratio = ug["seconds_per_epoch"] / lg["seconds_per_epoch"]
     print(f"UltraGCN epoch (official preset): {ug['seconds_per_epoch']:.1f}s "
           f"(setup {ug['setup_seconds']:.1f}s), {ratio:.2f}x LightGCN's; "
-          f"peak {ug['peak_mb']:.0f} MB")
+          f"peak {ug[mem]:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ times LargeGT's token sampler (K=100) over all nodes.
 
     python benchmarks/bench_sampler.py               # full size
     python benchmarks/bench_sampler.py --scale 0.1   # a tenth of the nodes and edges
+    python benchmarks/bench_sampler.py --device cuda # adds glt's torch path on the GPU
 """
 from __future__ import annotations
 
@@ -101,6 +102,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--fanouts", type=int, nargs="+", default=[15, 10, 5])
     parser.add_argument("--tokens", type=int, default=100, help="K for the token sampler (0: skip)")
+    parser.add_argument("--device", default="cpu", help="also time glt's torch path on this "
+                        "device (e.g. cuda)")
     args = parser.parse_args(argv)
     n, e = int(NUM_NODES * args.scale), int(NUM_EDGES * args.scale)
     print(f"glt {glt.__version__}  torch {torch.__version__}  "
@@ -116,6 +119,14 @@ def main(argv: Optional[list[str]] = None) -> None:
     glt_numba = NeighborSampler(graph, args.fanouts, engine="numba")
     glt_torch = NeighborSampler(graph, args.fanouts, engine="torch")
     peers = {"glt torch path": lambda s: glt_torch.sample(s, seed=0).edge_id.numel()}
+    if args.device != "cpu":
+        on_device = NeighborSampler(graph.to(args.device), args.fanouts, engine="torch")
+
+        def device_run(seeds: torch.Tensor) -> int:
+            count = on_device.sample(seeds.to(args.device), seed=0).edge_id.numel()
+            torch.cuda.synchronize()
+            return count
+        peers[f"glt torch {args.device}"] = device_run
     for name, make in (("DGL sample_blocks", dgl_sampler), ("PyG NeighborSampler", pyg_sampler)):
         run = make(graph, args.fanouts)
         if run is not None:

@@ -46,6 +46,12 @@ class LightGCN(nn.Module):
         self.embedding = nn.Parameter(torch.empty(graph.num_nodes, dim))
         nn.init.normal_(self.embedding, std=init_std)
 
+    def _apply(self, fn, recurse: bool = True):  # ``.to(device)`` moves the graph too
+        super()._apply(fn, recurse)
+        if self.graph.device != self.embedding.device:
+            self.graph = self.graph.to(self.embedding.device)
+        return self
+
     def propagate(self) -> Tensor:
         """``[U + I, dim]`` layer-mean embeddings."""
         adj = gcn_norm(self.graph, add_self_loops=False)

@@ -64,7 +64,7 @@ def pretrain_generator(cvae: CVAE, raw_x: Tensor, data: NodeDataset,
 
     from glt.models import GCN
 
-    gcn = GCN(data.num_features, 32, data.num_classes, dropout=0.5)
+    gcn = GCN(data.num_features, 32, data.num_classes, dropout=0.5).to(raw_x.device)
     opt = torch.optim.Adam(gcn.parameters(), lr=0.01, weight_decay=5e-4)
     train, y = data.train_mask, data.y[data.train_mask]
 

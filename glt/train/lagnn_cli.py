@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "generator instead of selecting one by uncertainty (much faster on CPU)")
     p.add_argument("--compare", action="store_true", help="also train the plain backbone "
                    "with its paper settings")
+    p.add_argument("--device", default="cpu")
     p.add_argument("--out", default=None)
     p.add_argument("--quiet", action="store_true")
     return p
@@ -63,18 +64,18 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     for key in ("epochs", "cvae_epochs", "samples", "num_inputs"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
-    data = load_planetoid(args.dataset, args.root)
+    data = load_planetoid(args.dataset, args.root).to(args.device)
     raw_x = data.x
     data.x = row_normalize(raw_x)
     start = time.perf_counter()
     if args.generator and os.path.exists(args.generator):
-        cvae = CVAE.load(args.generator)
+        cvae = CVAE.load(args.generator, map_location=args.device)
         if cvae.num_features != raw_x.size(1):
             raise ValueError(f"the generator in {args.generator} was trained on "
                              f"{cvae.num_features} features; {data.name} has {raw_x.size(1)}")
     else:
         torch.manual_seed(args.seed)
-        cvae = CVAE(raw_x.size(1))
+        cvae = CVAE(raw_x.size(1)).to(args.device)
         if args.no_select:
             train_cvae(cvae, raw_x, data.graph, settings["cvae_epochs"], settings["cvae_batch"],
                        settings["cvae_lr"])
@@ -103,7 +104,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         "test_acc_std": summary["test_acc_std"], "val_acc_mean": summary["val_acc"],
         "runs": args.runs, "seconds": summary["seconds"], "cvae_seconds": cvae_seconds,
         "settings": settings, "per_run": summary["per_run"],
-        "hardware": platform.processor() or platform.machine()}
+        "device": str(args.device), "hardware": platform.processor() or platform.machine()}
     print(f"LA-{args.model.upper()} on {data.name}: test acc "
           f"{100 * result['test_acc_mean']:.2f} +- {100 * result['test_acc_std']:.2f} over "
           f"{args.runs} runs", flush=True)

@@ -71,6 +71,10 @@ def rank_metrics(scorer: Scorer, train: CSRGraph, test: CSRGraph, ks: Sequence[i
     test_keys = (test.row() * num_items + test.col).sort().values  # membership by binary search
     for chunk in users.split(chunk_size):
         scores = scorer(chunk).float()
+        if scores.device != train.device:  # score where the model lives, mask there too
+            train, test_deg = train.to(scores.device), test_deg.to(scores.device)
+            test_keys = test_keys.to(scores.device)
+        chunk = chunk.to(scores.device)
         if scores.shape != (chunk.numel(), num_items):
             raise ValueError(f"expected the scorer to return [{chunk.numel()}, {num_items}], "
                              f"got {tuple(scores.shape)}")

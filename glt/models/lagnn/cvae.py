@@ -144,7 +144,7 @@ def train_cvae(model: CVAE, x: Tensor, graph: CSRGraph, epochs: int = 10, batch_
     model.train()
     history, step = [], 0
     for _ in range(epochs):
-        order = torch.randperm(neighbour.numel(), generator=generator)
+        order = torch.randperm(neighbour.numel(), generator=generator, device=x.device)
         total = 0.0
         for idx in order.split(batch_size):
             loss = model.loss(x[neighbour[idx]], x[centre[idx]])
