@@ -120,7 +120,7 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
             break
         model.train()
         t0 = time.perf_counter()
-        total, count = 0.0, 0
+        total, count = torch.zeros((), device=device), 0  # summed on the device: no sync per step
         batches = model.batches(sampler, config.batch_size, gen)
         for batch in tqdm(batches, desc=f"epoch {state.epoch + 1}", leave=False,
                           disable=not progress):
@@ -128,13 +128,13 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
             loss = model.loss(*batch)
             loss.backward()
             opt.step()
-            total += float(loss.detach())
+            total += loss.detach()
             count += 1
+        mean_loss = float(total) / max(count, 1)
         seconds = time.perf_counter() - t0
         state.seconds_train += seconds
         state.epoch += 1
-        record: dict[str, Any] = {"epoch": state.epoch, "loss": total / max(count, 1),
-                                  "seconds": seconds}
+        record: dict[str, Any] = {"epoch": state.epoch, "loss": mean_loss, "seconds": seconds}
         if state.epoch % config.eval_every == 0 or state.epoch == config.epochs:
             model.eval()
             metrics = evaluate(model, data, config.ks, config.eval_chunk)
