@@ -59,7 +59,7 @@ def dense_metrics(user_emb, item_emb, train, test, k: int = 20) -> dict[str, flo
     hits = relevant.gather(1, top).double()
     n_test = relevant.sum(1).double()
     keep = n_test > 0
-    discount = 1 / torch.log2(torch.arange(2, k + 2, dtype=torch.float64))
+    discount = 1 / torch.log2(torch.arange(2, k + 2, dtype=torch.float64, device=scores.device))
     ideal = torch.cat([torch.zeros(1, dtype=torch.float64), discount.cumsum(0)])
     dcg = (hits * discount).sum(1)
     return {"recall@20": float((hits.sum(1)[keep] / n_test[keep]).mean()),

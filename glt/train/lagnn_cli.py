@@ -108,6 +108,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     print(f"LA-{args.model.upper()} on {data.name}: test acc "
           f"{100 * result['test_acc_mean']:.2f} +- {100 * result['test_acc_std']:.2f} over "
           f"{args.runs} runs", flush=True)
+    write_result(args.out, result)  # kept even if the comparison below is cut short
     if args.compare:
         plain = dict(PLAIN_PRESETS[args.model])
         base = repeat_runs(model_factory(args.model, data.num_features, data.num_classes, plain),
@@ -119,11 +120,17 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
                               "val_acc_mean": base["val_acc"], "seconds": base["seconds"]}
         print(f"{args.model.upper()} on {data.name}: test acc {100 * base['test_acc']:.2f} +- "
               f"{100 * base['test_acc_std']:.2f}", flush=True)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=2)
+        write_result(args.out, result)
     return result
+
+
+def write_result(path: Optional[str], result: dict[str, Any]) -> None:
+    """Write ``result`` as JSON to ``path`` (if given) atomically."""
+    if path:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path + ".tmp", "w") as f:
+            json.dump(result, f, indent=2)
+        os.replace(path + ".tmp", path)
 
 
 if __name__ == "__main__":
