@@ -213,6 +213,14 @@ class CSRGraph:
             None if self.edge_weight is None else self.edge_weight[keep],
             self._edge_ids()[keep], self.num_nodes, self.num_cols)
 
+    def to_undirected(self) -> "CSRGraph":
+        """``A + A^T`` without weights, each ``(i, j)`` kept once (PyG's
+        ``to_undirected``); ``edge_id`` is not carried."""
+        self._require_square("to_undirected")
+        n = self.num_nodes
+        keys = torch.cat([self.row() * n + self.col, self.col * n + self.row()]).unique()
+        return CSRGraph._from_coo(keys // n, keys % n, None, None, n, n)
+
     def add_self_loops(self, fill_value: float = 1.0) -> "CSRGraph":
         """A copy with one extra ``i -> i`` entry of weight ``fill_value`` per node
         (existing self-loops stay). Added entries get ``edge_id = -1``."""

@@ -159,3 +159,13 @@ def test_from_networkx_directed_with_string_nodes():
     assert edge_set(g.edge_index()) == [(0, 1), (1, 2), (2, 2)]
     with pytest.raises(ValueError, match="expected every edge to carry the attribute 'w'"):
         CSRGraph.from_networkx(nxg, weight="w")
+
+
+def test_to_undirected_matches_pyg():
+    from torch_geometric.utils import to_undirected
+    ei = torch.tensor([[0, 1, 1, 2, 3, 3], [1, 0, 2, 2, 0, 0]])
+    g = CSRGraph.from_edge_index(ei, 5).to_undirected()
+    ref = to_undirected(ei, num_nodes=5)
+    assert g.edge_index().tolist() == ref.tolist()
+    with pytest.raises(ValueError, match="square"):
+        CSRGraph.from_edge_index(ei, 4, num_cols=5).to_undirected()

@@ -11,6 +11,8 @@ from torch import Tensor, nn
 from glt.datasets.node import NodeDataset
 from glt.models.lagnn.cvae import CVAE, train_cvae
 from glt.models.lagnn.model import consistency_loss
+from glt.samplers.loader import MiniBatch
+from glt.train.minibatch import BatchLoss, BatchPredict
 from glt.train.node import Predict
 
 
@@ -26,23 +28,56 @@ def augmentation(cvae: CVAE, raw_x: Tensor, x: Tensor, num_inputs: int,
     return draw
 
 
+def batch_augmentation(cvae: CVAE, raw_x: Tensor, x: Tensor, num_inputs: int,
+                       normalize: Callable[[Tensor], Tensor]
+                       ) -> Callable[[Tensor], list[Tensor]]:
+    """As :func:`augmentation` for the nodes of a mini-batch: ``draw(nodes [n])``
+    returns ``x[nodes]`` and ``num_inputs - 1`` sets generated for those nodes only."""
+    def draw(nodes: Tensor) -> list[Tensor]:
+        cond = raw_x[nodes]
+        return [x[nodes]] + [normalize(cvae.generate(cond)) for _ in range(num_inputs - 1)]
+    return draw
+
+
+def la_loss(logits: Callable[[], Tensor], rows: Tensor | slice, y: Tensor, samples: int,
+            lam: float, temperature: float) -> Tensor:
+    """Mean NLL of ``logits()[rows]`` against ``y`` over ``samples`` calls (each on
+    freshly generated sets) plus ``lam`` x the consistency loss at ``temperature``
+    over all rows of ``logits()``."""
+    log_probs = [F.log_softmax(logits(), dim=-1) for _ in range(samples)]
+    nll = torch.stack([F.nll_loss(lp[rows], y) for lp in log_probs]).mean()
+    return nll + lam * consistency_loss(log_probs, temperature)
+
+
 def la_objective(draw: Callable[[], list[Tensor]], samples: int, lam: float,
                  temperature: float) -> tuple[Predict, Predict]:
     """``(train_loss, predict)`` for :func:`glt.train.node.train_full_batch`:
-    the loss averages the training NLL of ``samples`` passes, each on freshly
-    generated sets, and adds ``lam`` x the consistency loss at ``temperature``;
-    prediction uses one fresh draw."""
+    :func:`la_loss` on the training nodes; prediction uses one fresh draw."""
     if samples < 1:
         raise ValueError(f"expected samples >= 1, got {samples}")
 
     def train_loss(model: nn.Module, data: NodeDataset) -> Tensor:
-        log_probs = [F.log_softmax(model(draw(), data.graph), dim=-1) for _ in range(samples)]
-        nll = torch.stack([F.nll_loss(lp[data.train_mask], data.y[data.train_mask])
-                           for lp in log_probs]).mean()
-        return nll + lam * consistency_loss(log_probs, temperature)
+        return la_loss(lambda: model(draw(), data.graph), data.train_mask,
+                       data.y[data.train_mask], samples, lam, temperature)
 
     def predict(model: nn.Module, data: NodeDataset) -> Tensor:
         return model(draw(), data.graph)
+    return train_loss, predict
+
+
+def la_batch_objective(draw: Callable[[Tensor], list[Tensor]], samples: int, lam: float,
+                       temperature: float) -> tuple[BatchLoss, BatchPredict]:
+    """``(train_loss, predict)`` for :func:`glt.train.minibatch.train_mini_batch`:
+    :func:`la_loss` on a batch's seeds, each sample on sets generated for the batch."""
+    if samples < 1:
+        raise ValueError(f"expected samples >= 1, got {samples}")
+
+    def predict(model: nn.Module, batch: MiniBatch) -> Tensor:
+        return model(draw(batch.node), batch.graph)[:batch.batch_size]
+
+    def train_loss(model: nn.Module, batch: MiniBatch) -> Tensor:
+        return la_loss(lambda: predict(model, batch), slice(None), batch.y, samples, lam,
+                       temperature)
     return train_loss, predict
 
 

@@ -1,6 +1,10 @@
-"""Command line for local augmentation on Planetoid (``scripts/train_lagnn.py``):
-pretrain (or load) the CVAE generator, then train LA-GCN / LA-GAT / LA-SAGE and,
-with ``--compare``, the plain backbone with the same settings, side by side."""
+"""Command line for local augmentation (``scripts/train_lagnn.py``): pretrain (or
+load) the CVAE generator, then train LA-GCN / LA-GAT / LA-SAGE and, with
+``--compare``, the plain backbone with the same settings, side by side.
+
+Planetoid sets train full-batch with the LA-GNN code's Planetoid settings;
+ogbn-arxiv full-batch (GCN / SAGE, symmetrised graph) and ogbn-products in
+mini-batches of sampled neighbourhoods (SAGE), scored by OGB's Evaluator."""
 from __future__ import annotations
 
 import argparse
@@ -9,42 +13,55 @@ import os
 import platform
 import sys
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
+from torch import Tensor
 
-from glt.datasets import PLANETOID_NAMES, load_planetoid, row_normalize
+from glt.datasets import PLANETOID_NAMES, NodeDataset, load_ogb, load_planetoid, row_normalize
 from glt.models.lagnn import CVAE, la_backbone, train_cvae
-from glt.train.lagnn import augmentation, la_objective, pretrain_generator
-from glt.train.node import repeat_runs
+from glt.train.lagnn import (augmentation, batch_augmentation, la_batch_objective,
+                             la_objective, pretrain_generator)
+from glt.train.minibatch import train_mini_batch
+from glt.train.node import repeat_runs, train_full_batch
 from glt.train.node_cli import PRESETS as PLAIN_PRESETS, model_factory
 
 _CVAE = dict(cvae_epochs=10, cvae_batch=64, cvae_lr=0.01, num_models=100, warmup=200,
-             update_epochs=20)
+             update_epochs=20, select=True)
 _GCN = dict(epochs=2000, lr=0.01, hidden=8, num_inputs=2, samples=4, dropout=0.5, lam=1.0,
-            temperature=0.5, weight_decay=5e-4, heads=1, **_CVAE)
+            temperature=0.5, weight_decay=5e-4, heads=1, num_layers=2, mode="full",
+            **_CVAE)
 _GAT = dict(_GCN, epochs=1000, dropout=0.6, heads=4)
-# model -> dataset -> the settings of the LA-GNN code's Planetoid runs (num_inputs =
-# its --concat generated sets + the features themselves)
+# OGB runs (the issue's settings: arxiv 500 epochs, hidden 128, 2 samples; products
+# SAGE, fanouts [15, 10, 5], batch 1024); the generator is pretrained without the
+# uncertainty selection, which needs full-graph GCN passes
+_OGB = dict(_GCN, epochs=500, hidden=128, samples=2, num_layers=3, weight_decay=0.0,
+            cvae_epochs=1, cvae_batch=8192, cvae_lr=0.001, select=False)
+_PRODUCTS = dict(_OGB, epochs=20, hidden=256, lr=0.003, mode="mini", fanouts=[15, 10, 5],
+                 batch_size=1024)
+# model -> dataset -> settings (num_inputs = the LA-GNN code's --concat generated sets
+# + the features themselves)
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "gcn": {"cora": _GCN, "citeseer": _GCN,
+    "gcn": {"cora": _GCN, "citeseer": _GCN, "ogbn-arxiv": _OGB,
             "pubmed": dict(_GCN, epochs=300, hidden=4, num_inputs=4, lr=0.02)},
     "gat": {"cora": _GAT, "citeseer": _GAT, "pubmed": dict(_GAT, num_inputs=4, heads=2)},
-    "sage": {"cora": _GCN, "citeseer": _GCN,
+    "sage": {"cora": _GCN, "citeseer": _GCN, "ogbn-arxiv": _OGB, "ogbn-products": _PRODUCTS,
              "pubmed": dict(_GCN, epochs=300, hidden=4, num_inputs=4, lr=0.02)},
 }
+OGB_SETS = ("ogbn-arxiv", "ogbn-products")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Train LA-GCN / LA-GAT / LA-SAGE (local "
-                                "augmentation, Liu et al. 2022) on a Planetoid dataset.")
+                                "augmentation, Liu et al. 2022) on a Planetoid or OGB set.")
     p.add_argument("--model", choices=["gcn", "gat", "sage"], default="gcn")
-    p.add_argument("--dataset", choices=sorted(PLANETOID_NAMES), default="cora")
+    p.add_argument("--dataset", choices=sorted(PLANETOID_NAMES) + list(OGB_SETS),
+                   default="cora")
     p.add_argument("--root", default=None)
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     for flag, kind in (("epochs", int), ("cvae-epochs", int), ("samples", int),
-                       ("num-inputs", int)):
+                       ("num-inputs", int), ("batch-size", int)):
         p.add_argument(f"--{flag}", type=kind, default=None, help="default: the preset's")
     p.add_argument("--generator", default=None, help="load the CVAE from this file if it "
                    "exists, else pretrain and save it there")
@@ -58,63 +75,117 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
-    args = build_parser().parse_args(argv)
-    settings = dict(PRESETS[args.model][args.dataset])
-    for key in ("epochs", "cvae_epochs", "samples", "num_inputs"):
-        if getattr(args, key) is not None:
-            settings[key] = getattr(args, key)
-    data = load_planetoid(args.dataset, args.root).to(args.device)
+def preset(model: str, dataset: str) -> dict[str, Any]:
+    """The settings of ``model`` on ``dataset``; a clear error for a missing pair."""
+    if dataset not in PRESETS[model]:
+        raise ValueError(f"no LA-{model.upper()} preset for {dataset}; presets exist for "
+                         f"{sorted(PRESETS[model])}")
+    return dict(PRESETS[model][dataset])
+
+
+def _load(name: str, root: Optional[str], device: str
+          ) -> tuple[NodeDataset, Tensor, Callable[[Tensor], Tensor]]:
+    """``(data with the model's features, raw features, normalisation of generated sets)``."""
+    if name in OGB_SETS:
+        data = load_ogb(name, root)
+        if name == "ogbn-arxiv":  # directed citations: train on the symmetrised graph
+            data.graph = data.graph.to_undirected()
+        data = data.to(device)
+        return data, data.x, lambda x: x
+    data = load_planetoid(name, root).to(device)
     raw_x = data.x
     data.x = row_normalize(raw_x)
-    start = time.perf_counter()
+    return data, raw_x, row_normalize
+
+
+def _scorer(data: NodeDataset) -> Optional[Callable[[Tensor, Tensor], float]]:
+    """OGB's Evaluator as ``score(logits, y)`` for OGB sets, else None (accuracy)."""
+    if data.info is None or data.info.source != "ogb":
+        return None
+    evaluator = data.evaluator()
+
+    def score(logits: Tensor, y: Tensor) -> float:
+        return float(evaluator.eval({"y_true": y.view(-1, 1).cpu(),
+                                     "y_pred": logits.argmax(-1).view(-1, 1).cpu()})["acc"])
+    return score
+
+
+def _generator(args: argparse.Namespace, settings: dict[str, Any], data: NodeDataset,
+               raw_x: Tensor, normalize: Callable[[Tensor], Tensor]) -> CVAE:
     if args.generator and os.path.exists(args.generator):
         cvae = CVAE.load(args.generator, map_location=args.device)
         if cvae.num_features != raw_x.size(1):
             raise ValueError(f"the generator in {args.generator} was trained on "
                              f"{cvae.num_features} features; {data.name} has {raw_x.size(1)}")
+        return cvae
+    torch.manual_seed(args.seed)
+    variant = "ogb" if args.dataset in OGB_SETS else "planetoid"
+    cvae = CVAE(raw_x.size(1), variant=variant).to(args.device)
+    if args.no_select or not settings["select"]:
+        train_cvae(cvae, raw_x, data.graph, settings["cvae_epochs"], settings["cvae_batch"],
+                   settings["cvae_lr"])
     else:
-        torch.manual_seed(args.seed)
-        cvae = CVAE(raw_x.size(1)).to(args.device)
-        if args.no_select:
-            train_cvae(cvae, raw_x, data.graph, settings["cvae_epochs"], settings["cvae_batch"],
-                       settings["cvae_lr"])
-        else:
-            cvae, step = pretrain_generator(
-                cvae, raw_x, data, row_normalize, settings["cvae_epochs"],
-                settings["cvae_batch"], settings["cvae_lr"], settings["num_models"],
-                settings["warmup"], settings["update_epochs"])
-            print(f"generator selected at step {step}", flush=True)
-        if args.generator:
-            cvae.save(args.generator)
+        cvae, step = pretrain_generator(
+            cvae, raw_x, data, normalize, settings["cvae_epochs"], settings["cvae_batch"],
+            settings["cvae_lr"], settings["num_models"], settings["warmup"],
+            settings["update_epochs"])
+        print(f"generator selected at step {step}", flush=True)
+    if args.generator:
+        cvae.save(args.generator)
+    return cvae
+
+
+def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
+    args = build_parser().parse_args(argv)
+    settings = preset(args.model, args.dataset)
+    for key in ("epochs", "cvae_epochs", "samples", "num_inputs", "batch_size"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    data, raw_x, normalize = _load(args.dataset, args.root, args.device)
+    start = time.perf_counter()
+    cvae = _generator(args, settings, data, raw_x, normalize)
     cvae_seconds = time.perf_counter() - start
-    draw = augmentation(cvae, raw_x, data.x, settings["num_inputs"], row_normalize)
-    train_loss, predict = la_objective(draw, settings["samples"], settings["lam"],
-                                       settings["temperature"])
+    s = settings
+    if s["mode"] == "mini":
+        draw = batch_augmentation(cvae, raw_x, data.x, s["num_inputs"], normalize)
+        train_loss, predict = la_batch_objective(draw, s["samples"], s["lam"], s["temperature"])
+        common: dict[str, Any] = dict(train=train_mini_batch, fanouts=s["fanouts"],
+                                      batch_size=s["batch_size"], score=_scorer(data))
+    else:
+        full_draw = augmentation(cvae, raw_x, data.x, s["num_inputs"], normalize)
+        train_loss, predict = la_objective(full_draw, s["samples"], s["lam"],
+                                           s["temperature"])
+        # the LA-GNN code selects Planetoid runs by validation loss
+        common = dict(train=train_full_batch, score=_scorer(data),
+                      select="acc" if args.dataset in OGB_SETS else "loss")
 
     def make() -> torch.nn.Module:
-        return la_backbone(args.model, data.num_features, settings["hidden"], data.num_classes,
-                           settings["num_inputs"], settings["dropout"], settings["heads"])
+        return la_backbone(args.model, data.num_features, s["hidden"], data.num_classes,
+                           s["num_inputs"], s["dropout"], s["heads"], s["num_layers"])
     summary = repeat_runs(make, data, args.runs, seed=args.seed, progress=not args.quiet,
-                          epochs=settings["epochs"], lr=settings["lr"],
-                          weight_decay=settings["weight_decay"], train_loss=train_loss,
-                          predict=predict, select="loss")
+                          epochs=s["epochs"], lr=s["lr"], weight_decay=s["weight_decay"],
+                          train_loss=train_loss, predict=predict, **common)
     result: dict[str, Any] = {
         "model": f"la-{args.model}", "dataset": data.name, "test_acc_mean": summary["test_acc"],
         "test_acc_std": summary["test_acc_std"], "val_acc_mean": summary["val_acc"],
         "runs": args.runs, "seconds": summary["seconds"], "cvae_seconds": cvae_seconds,
-        "settings": settings, "per_run": summary["per_run"],
-        "device": str(args.device), "hardware": platform.processor() or platform.machine()}
+        "settings": settings, "per_run": summary["per_run"], "device": str(args.device),
+        "hardware": platform.processor() or platform.machine()}
     print(f"LA-{args.model.upper()} on {data.name}: test acc "
           f"{100 * result['test_acc_mean']:.2f} +- {100 * result['test_acc_std']:.2f} over "
           f"{args.runs} runs", flush=True)
     write_result(args.out, result)  # kept even if the comparison below is cut short
     if args.compare:
-        plain = dict(PLAIN_PRESETS[args.model])
+        if args.dataset in OGB_SETS:  # the same network with one input, same training
+            plain, extra = dict(s, patience=None), dict(common)
+        else:
+            plain, extra = dict(PLAIN_PRESETS[args.model]), {}
         base = repeat_runs(model_factory(args.model, data.num_features, data.num_classes, plain),
                            data, args.runs, seed=args.seed, progress=not args.quiet,
                            epochs=plain["epochs"], lr=plain["lr"],
-                           weight_decay=plain["weight_decay"], patience=plain["patience"])
+                           weight_decay=plain["weight_decay"],
+                           **({"patience": plain["patience"]} if plain.get("patience") else {}),
+                           **extra)
         result["backbone"] = {"model": args.model, "test_acc_mean": base["test_acc"],
                               "test_acc_std": base["test_acc_std"],
                               "val_acc_mean": base["val_acc"], "seconds": base["seconds"]}

@@ -50,13 +50,15 @@ def _train_loss(model: nn.Module, data: NodeDataset) -> Tensor:
 def train_full_batch(model: nn.Module, data: NodeDataset, epochs: int, lr: float,
                      weight_decay: float, patience: Optional[int] = None,
                      seed: int = 0, train_loss: Predict = _train_loss,
-                     predict: Predict = _predict, select: str = "acc") -> RunResult:
+                     predict: Predict = _predict, select: str = "acc",
+                     score: Optional[Callable[[Tensor, Tensor], float]] = None) -> RunResult:
     """Train ``model(x, graph) -> logits`` with Adam on ``data.train_mask``.
 
     ``train_loss(model, data)`` (default: cross-entropy on the training nodes)
     and ``predict(model, data)`` (default: ``model(data.x, data.graph)``) let
     models with other inputs (local augmentation) share the loop. ``select="loss"``
     reports the epoch of lowest validation loss instead (the LA-GNN code's rule).
+    ``score(logits, y)`` replaces accuracy (e.g. an OGB evaluator's).
 
     Every epoch evaluates validation loss/accuracy; the reported accuracies are
     those of the epoch with the best validation accuracy (ties: lower
@@ -67,6 +69,7 @@ def train_full_batch(model: nn.Module, data: NodeDataset, epochs: int, lr: float
         raise ValueError(f"expected epochs >= 1, got {epochs}")
     if select not in ("acc", "loss"):
         raise ValueError(f"expected select 'acc' or 'loss', got {select!r}")
+    score = score or accuracy
     start = time.perf_counter()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     best_val_acc, best_val_loss, best_test_acc, best_epoch = -1.0, float("inf"), 0.0, 0
@@ -82,7 +85,7 @@ def train_full_batch(model: nn.Module, data: NodeDataset, epochs: int, lr: float
         with torch.no_grad():
             out = predict(model, data)
         val_loss = float(F.cross_entropy(out[data.val_mask], data.y[data.val_mask]))
-        val_acc = accuracy(out[data.val_mask], data.y[data.val_mask])
+        val_acc = score(out[data.val_mask], data.y[data.val_mask])
         improved_acc = val_acc > best_val_acc
         if select == "loss":
             better = val_loss < best_val_loss
@@ -90,7 +93,7 @@ def train_full_batch(model: nn.Module, data: NodeDataset, epochs: int, lr: float
             better = improved_acc or (val_acc == best_val_acc and val_loss < best_val_loss)
         if better:
             best_val_acc, best_val_loss, best_epoch = val_acc, val_loss, epoch
-            best_test_acc = accuracy(out[data.test_mask], data.y[data.test_mask])
+            best_test_acc = score(out[data.test_mask], data.y[data.test_mask])
         if improved_acc or val_loss < min_val_loss:
             min_val_loss, stale = min(min_val_loss, val_loss), 0
         else:
@@ -102,8 +105,11 @@ def train_full_batch(model: nn.Module, data: NodeDataset, epochs: int, lr: float
 
 
 def repeat_runs(make_model: Callable[[], nn.Module], data: NodeDataset, runs: int,
-                seed: int = 0, progress: bool = True, **train_kwargs) -> dict:
-    """Train ``runs`` fresh models with seeds ``seed .. seed + runs - 1``.
+                seed: int = 0, progress: bool = True,
+                train: Callable[..., RunResult] = train_full_batch, **train_kwargs) -> dict:
+    """Train ``runs`` fresh models with seeds ``seed .. seed + runs - 1`` through
+    ``train(model, data, seed=..., **train_kwargs)`` (full-batch by default;
+    :func:`glt.train.minibatch.train_mini_batch` for sampled batches).
 
     Returns a summary dict: ``test_acc``/``val_acc`` means and ``*_std``, the
     mean number of ``epochs`` run, total ``seconds``, ``runs`` and ``per_run``.
@@ -115,7 +121,7 @@ def repeat_runs(make_model: Callable[[], nn.Module], data: NodeDataset, runs: in
     for r in bar:
         seed_everything(seed + r)
         model = make_model().to(data.x.device)
-        results.append(train_full_batch(model, data, seed=seed + r, **train_kwargs))
+        results.append(train(model, data, seed=seed + r, **train_kwargs))
         bar.set_postfix(test_acc=f"{results[-1].test_acc:.4f}")
     test_mean, test_std = mean_std([r.test_acc for r in results])
     val_mean, val_std = mean_std([r.val_acc for r in results])

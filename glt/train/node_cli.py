@@ -35,12 +35,13 @@ def model_factory(name: str, in_channels: int, num_classes: int,
                   settings: dict) -> Callable[[], nn.Module]:
     """A constructor of a fresh model ``name`` with ``settings`` (see ``PRESETS``)."""
     hidden, dropout = settings["hidden"], settings["dropout"]
+    layers = settings.get("num_layers", 2)
     if name == "gcn":
-        return lambda: GCN(in_channels, hidden, num_classes, dropout=dropout)
+        return lambda: GCN(in_channels, hidden, num_classes, layers, dropout=dropout)
     if name == "sage":
-        return lambda: GraphSAGE(in_channels, hidden, num_classes, dropout=dropout)
+        return lambda: GraphSAGE(in_channels, hidden, num_classes, layers, dropout=dropout)
     if name == "gat":
-        return lambda: GAT(in_channels, hidden, num_classes, heads=settings["heads"],
+        return lambda: GAT(in_channels, hidden, num_classes, layers, heads=settings["heads"],
                            dropout=dropout)
     raise ValueError(f"expected model to be one of {sorted(PRESETS)}, got {name!r}")
 

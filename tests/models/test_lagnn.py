@@ -150,3 +150,14 @@ def test_generator_selection_keeps_a_late_step(data, monkeypatch):
     assert seen == list(range(1, len(seen) + 1)) and len(seen) > 3
     assert step == 0 and chosen is cvae or 2 < step <= len(seen)
     assert chosen.num_features == data.num_features
+
+
+@pytest.mark.parametrize("kind", ["gcn", "gat", "sage"])
+def test_deeper_la_backbones(kind, data):
+    model = la_backbone(kind, data.num_features, 4, data.num_classes, num_inputs=2, heads=2,
+                        num_layers=4)
+    assert len(model.rest.convs) == 3  # two hidden layers and the output layer
+    out = model([data.x, torch.rand_like(data.x)], data.graph)
+    assert out.shape == (data.num_nodes, data.num_classes)
+    with pytest.raises(ValueError, match="num_layers >= 2"):
+        la_backbone(kind, data.num_features, 4, data.num_classes, num_inputs=2, num_layers=1)

@@ -43,3 +43,27 @@ def test_generator_selection_path(tmp_path, root, monkeypatch):
     result = lagnn_cli.main(root + ["--runs", "1", "--epochs", "2", "--cvae-epochs", "1",
                                     "--quiet"])
     assert result["settings"]["num_inputs"] == 4 and result["runs"] == 1
+
+
+@pytest.mark.parametrize("model,name,extra", [
+    ("gcn", "ogbn-arxiv", []),                                   # full batch
+    ("sage", "ogbn-products", ["--batch-size", "16"]),           # sampled mini-batches
+])
+def test_ogb_presets_run_on_fixtures(tmp_path, model, name, extra):
+    from glt.datasets.testing import write_ogb
+    write_ogb(str(tmp_path), name, num_nodes=80, num_edges=300, num_features=6)
+    out = str(tmp_path / "r.json")
+    result = lagnn_cli.main(["--model", model, "--dataset", name, "--root", str(tmp_path),
+                             "--runs", "2", "--epochs", "2", "--compare", "--quiet",
+                             "--out", out] + extra)
+    with open(out) as f:
+        written = json.load(f)
+    assert written["dataset"] == name and written["runs"] == 2
+    assert written["settings"]["mode"] == ("mini" if name == "ogbn-products" else "full")
+    for acc in (result["test_acc_mean"], result["backbone"]["test_acc_mean"]):
+        assert 0.0 <= acc <= 1.0
+
+
+def test_missing_preset_is_named():
+    with pytest.raises(ValueError, match="no LA-GAT preset for ogbn-arxiv"):
+        lagnn_cli.main(["--model", "gat", "--dataset", "ogbn-arxiv", "--quiet"])

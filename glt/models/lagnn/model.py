@@ -44,30 +44,36 @@ class LAClassifier(nn.Module):
 
 
 def la_backbone(kind: str, in_channels: int, hidden: int, num_classes: int, num_inputs: int,
-                dropout: float = 0.5, heads: int = 8) -> LAClassifier:
-    """A two-layer LA-GCN, LA-SAGE or LA-GAT with ``num_inputs`` first layers.
+                dropout: float = 0.5, heads: int = 8, num_layers: int = 2) -> LAClassifier:
+    """An LA-GCN, LA-SAGE or LA-GAT of ``num_layers`` layers whose first layer is
+    repeated once per input (``num_inputs`` of them).
 
-    GAT: first layers of ``heads`` concatenated heads with ELU, an output layer of
+    GAT: hidden layers of ``heads`` concatenated heads with ELU, an output layer of
     one head; GCN / SAGE: ReLU.
     """
     if num_inputs < 1:
         raise ValueError(f"expected num_inputs >= 1, got {num_inputs}")
-    if kind == "gcn":
-        firsts = [GCNConv(in_channels, hidden) for _ in range(num_inputs)]
-        last: nn.Module = GCNConv(num_inputs * hidden, num_classes)
-        act = F.relu
-    elif kind == "sage":
-        firsts = [SAGEConv(in_channels, hidden) for _ in range(num_inputs)]
-        last, act = SAGEConv(num_inputs * hidden, num_classes), F.relu
-    elif kind == "gat":
-        firsts = [GATConv(in_channels, hidden, heads=heads, dropout=dropout)
-                  for _ in range(num_inputs)]
-        last = GATConv(num_inputs * hidden * heads, num_classes, heads=1, concat=False,
-                       dropout=dropout)
-        act = F.elu
-    else:
+    if num_layers < 2:
+        raise ValueError(f"expected num_layers >= 2 (a first layer and an output layer), "
+                         f"got {num_layers}")
+    if kind not in ("gcn", "sage", "gat"):
         raise ValueError(f"expected kind 'gcn', 'sage' or 'gat', got {kind!r}")
-    return LAClassifier(firsts, NodeClassifier([last], dropout, act), dropout, act)
+    width = hidden * (heads if kind == "gat" else 1)  # one first layer's output size
+
+    def conv(n_in: int, n_out: int, last: bool) -> nn.Module:
+        if kind == "gcn":
+            return GCNConv(n_in, n_out)
+        if kind == "sage":
+            return SAGEConv(n_in, n_out)
+        if last:
+            return GATConv(n_in, n_out, heads=1, concat=False, dropout=dropout)
+        return GATConv(n_in, n_out, heads=heads, dropout=dropout)
+    firsts = [conv(in_channels, hidden, False) for _ in range(num_inputs)]
+    rest = [conv(num_inputs * width if i == 0 else width, hidden, False)
+            for i in range(num_layers - 2)]
+    rest.append(conv(width if rest else num_inputs * width, num_classes, True))
+    act = F.elu if kind == "gat" else F.relu
+    return LAClassifier(firsts, NodeClassifier(rest, dropout, act), dropout, act)
 
 
 def consistency_loss(log_probs: Sequence[Tensor], temperature: float) -> Tensor:
