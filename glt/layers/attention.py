@@ -1,0 +1,42 @@
+"""Dense multi-head attention over token sequences (LargeGT's local module)."""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class MultiHeadAttention(nn.Module):
+    r"""Self-attention of ``heads`` heads, each ``head_dim`` wide (LargeGT sets
+    ``head_dim`` to the hidden size, so the inner width is ``heads * head_dim``).
+
+    .. math::
+        \mathrm{head}_h = \mathrm{softmax}\Big(\frac{Q_h K_h^\top}{\sqrt{d_h}}
+        + M\Big) V_h, \qquad \mathrm{out} = [\mathrm{head}_1, \dots] W_O
+
+    with :math:`M = -\infty` on padded keys. Input ``[B, T, dim]`` -> ``[B, T, dim]``.
+    """
+
+    def __init__(self, dim: int, heads: int, head_dim: Optional[int] = None,
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        self.heads, self.head_dim = heads, head_dim or dim
+        inner = heads * self.head_dim
+        self.qkv = nn.Linear(dim, 3 * inner)
+        self.out = nn.Linear(inner, dim)
+        self.dropout = dropout
+
+    def forward(self, x: Tensor, key_padding_mask: Optional[Tensor] = None) -> Tensor:
+        """``x [B, T, dim]``; ``key_padding_mask [B, T]`` True where a token is padding."""
+        b, t, _ = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        mask = None
+        if key_padding_mask is not None:
+            mask = torch.zeros(b, 1, 1, t, dtype=x.dtype, device=x.device)
+            mask.masked_fill_(key_padding_mask.view(b, 1, 1, t), -math.inf)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+                                             dropout_p=self.dropout if self.training else 0.0)
+        return self.out(out.transpose(1, 2).reshape(b, t, -1))

@@ -1,0 +1,66 @@
+"""A k-means codebook kept by exponential moving averages (LargeGT's global module)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class EMACodebook(nn.Module):
+    r"""``C`` centroids of ``dim``-dimensional points, updated in training by
+    exponential-moving-average k-means (van den Oord et al. 2017's VQ-VAE update,
+    as GOAT and LargeGT use it):
+
+    .. math::
+        N_c \leftarrow \gamma N_c + (1 - \gamma) n_c, \quad
+        S_c \leftarrow \gamma S_c + (1 - \gamma) \textstyle\sum_{x \to c} x, \quad
+        e_c = S_c / \tilde N_c
+
+    with :math:`n_c` the batch's points nearest to centroid :math:`c`, decay
+    :math:`\gamma` and Laplace-smoothed counts
+    :math:`\tilde N_c = (N_c + \epsilon) / (N + C \epsilon) \cdot N`.
+    Points are batch-normalised (no affine) before assignment.
+    """
+
+    def __init__(self, num_codes: int, dim: int, decay: float = 0.99, eps: float = 1e-5) -> None:
+        super().__init__()
+        if num_codes < 1 or not 0.0 <= decay < 1.0:
+            raise ValueError(f"expected num_codes >= 1 and 0 <= decay < 1, got {num_codes} "
+                             f"and {decay}")
+        self.num_codes, self.dim, self.decay, self.eps = num_codes, dim, decay, eps
+        self.norm = nn.BatchNorm1d(dim, affine=False)
+        self.register_buffer("codes", torch.randn(num_codes, dim))
+        self.register_buffer("cluster_size", torch.ones(num_codes))
+        self.register_buffer("code_sum", self.codes.clone())
+
+    def assign(self, x: Tensor) -> Tensor:
+        """Index ``[n]`` of the nearest centroid of each (normalised) point ``x [n, dim]``."""
+        return torch.cdist(x, self.codes).argmin(1)
+
+    def update(self, x: Tensor) -> Tensor:
+        """Assign already normalised points ``x [n, dim]``, move the centroids
+        (in training only) and return the assignments ``[n]``."""
+        if x.dim() != 2 or x.size(1) != self.dim:
+            raise ValueError(f"expected points of shape [n, {self.dim}], got {tuple(x.shape)}")
+        x = x.detach()
+        idx = self.assign(x)
+        if self.training:
+            with torch.no_grad():
+                onehot = F.one_hot(idx, self.num_codes).to(x.dtype)
+                self.cluster_size.mul_(self.decay).add_(onehot.sum(0), alpha=1 - self.decay)
+                self.code_sum.mul_(self.decay).add_(onehot.t() @ x, alpha=1 - self.decay)
+                n = self.cluster_size.sum()
+                smoothed = (self.cluster_size + self.eps) / (n + self.num_codes * self.eps) * n
+                self.codes.copy_(self.code_sum / smoothed.unsqueeze(1))
+        return idx
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Batch-normalise ``x [n, dim]``, :meth:`update` with it and return the
+        normalised points (differentiable in ``x``)."""
+        if x.dim() != 2 or x.size(1) != self.dim:
+            raise ValueError(f"expected points of shape [n, {self.dim}], got {tuple(x.shape)}")
+        n = self.norm  # a batch of one point is normalised with the running statistics
+        x = F.batch_norm(x, n.running_mean, n.running_var, training=self.training and x.size(0) > 1,
+                         momentum=n.momentum, eps=n.eps)
+        self.update(x)
+        return x
