@@ -3,7 +3,6 @@ repeated runs, mean +- std at the best validation epoch, JSON out."""
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import sys
 import time
