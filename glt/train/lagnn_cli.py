@@ -8,7 +8,6 @@ mini-batches of sampled neighbourhoods (SAGE), scored by OGB's Evaluator."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -22,9 +21,11 @@ from glt.datasets import PLANETOID_NAMES, NodeDataset, load_ogb, load_planetoid,
 from glt.models.lagnn import CVAE, la_backbone, train_cvae
 from glt.train.lagnn import (augmentation, batch_augmentation, la_batch_objective,
                              la_objective, pretrain_generator)
+from glt.train.metrics import dataset_score
 from glt.train.minibatch import train_mini_batch
 from glt.train.node import repeat_runs, train_full_batch
 from glt.train.node_cli import PRESETS as PLAIN_PRESETS, model_factory
+from glt.train.output import write_json
 
 _CVAE = dict(cvae_epochs=10, cvae_batch=64, cvae_lr=0.01, num_models=100, warmup=200,
              update_epochs=20, select=True)
@@ -98,18 +99,6 @@ def _load(name: str, root: Optional[str], device: str
     return data, raw_x, row_normalize
 
 
-def _scorer(data: NodeDataset) -> Optional[Callable[[Tensor, Tensor], float]]:
-    """OGB's Evaluator as ``score(logits, y)`` for OGB sets, else None (accuracy)."""
-    if data.info is None or data.info.source != "ogb":
-        return None
-    evaluator = data.evaluator()
-
-    def score(logits: Tensor, y: Tensor) -> float:
-        return float(evaluator.eval({"y_true": y.view(-1, 1).cpu(),
-                                     "y_pred": logits.argmax(-1).view(-1, 1).cpu()})["acc"])
-    return score
-
-
 def _generator(args: argparse.Namespace, settings: dict[str, Any], data: NodeDataset,
                raw_x: Tensor, normalize: Callable[[Tensor], Tensor]) -> CVAE:
     if args.generator and os.path.exists(args.generator):
@@ -150,13 +139,13 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         draw = batch_augmentation(cvae, raw_x, data.x, s["num_inputs"], normalize)
         train_loss, predict = la_batch_objective(draw, s["samples"], s["lam"], s["temperature"])
         common: dict[str, Any] = dict(train=train_mini_batch, fanouts=s["fanouts"],
-                                      batch_size=s["batch_size"], score=_scorer(data))
+                                      batch_size=s["batch_size"], score=dataset_score(data))
     else:
         full_draw = augmentation(cvae, raw_x, data.x, s["num_inputs"], normalize)
         train_loss, predict = la_objective(full_draw, s["samples"], s["lam"],
                                            s["temperature"])
         # the LA-GNN code selects Planetoid runs by validation loss
-        common = dict(train=train_full_batch, score=_scorer(data),
+        common = dict(train=train_full_batch, score=dataset_score(data),
                       select="acc" if args.dataset in OGB_SETS else "loss")
 
     def make() -> torch.nn.Module:
@@ -174,7 +163,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     print(f"LA-{args.model.upper()} on {data.name}: test acc "
           f"{100 * result['test_acc_mean']:.2f} +- {100 * result['test_acc_std']:.2f} over "
           f"{args.runs} runs", flush=True)
-    write_result(args.out, result)  # kept even if the comparison below is cut short
+    write_json(args.out, result)  # kept even if the comparison below is cut short
     if args.compare:
         if args.dataset in OGB_SETS:  # the same network with one input, same training
             plain, extra = dict(s, patience=None), dict(common)
@@ -191,17 +180,8 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
                               "val_acc_mean": base["val_acc"], "seconds": base["seconds"]}
         print(f"{args.model.upper()} on {data.name}: test acc {100 * base['test_acc']:.2f} +- "
               f"{100 * base['test_acc_std']:.2f}", flush=True)
-        write_result(args.out, result)
+        write_json(args.out, result)
     return result
-
-
-def write_result(path: Optional[str], result: dict[str, Any]) -> None:
-    """Write ``result`` as JSON to ``path`` (if given) atomically."""
-    if path:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path + ".tmp", "w") as f:
-            json.dump(result, f, indent=2)
-        os.replace(path + ".tmp", path)
 
 
 if __name__ == "__main__":

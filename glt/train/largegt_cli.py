@@ -12,9 +12,10 @@ import torch
 
 from glt.datasets import NodeDataset, load_dataset, row_normalize
 from glt.models.largegt import LargeGT, TokenInputs
-from glt.train.lagnn_cli import write_result
 from glt.train.largegt import train_largegt
+from glt.train.metrics import dataset_score
 from glt.train.node import repeat_runs
+from glt.train.output import write_json
 
 _BASE = dict(num_tokens=100, batch_size=1024, hidden=256, global_dim=64, num_codes=4096,
              heads=2, lr=1e-3, weight_decay=0.0, epochs=100, dropout=0.1, attn_dropout=0.1,
@@ -68,14 +69,6 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     start = time.perf_counter()
     inputs = TokenInputs(data.graph, data.x, s["num_tokens"])
     prep = time.perf_counter() - start
-    score = None
-    if source == "ogb":
-        evaluator = data.evaluator()
-
-        def score(logits: torch.Tensor, y: torch.Tensor) -> float:
-            return float(evaluator.eval({"y_true": y.view(-1, 1),
-                                         "y_pred": logits.argmax(-1).view(-1, 1)})["acc"])
-
     def make() -> torch.nn.Module:
         return LargeGT(data.num_features, s["hidden"], data.num_classes, s["heads"],
                        s["global_dim"], s["num_codes"], s["dropout"], s["attn_dropout"],
@@ -83,7 +76,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     summary = repeat_runs(make, data, args.runs, seed=args.seed, progress=not args.quiet,
                           train=train_largegt, inputs=inputs, batch_size=s["batch_size"],
                           epochs=s["epochs"], lr=s["lr"], weight_decay=s["weight_decay"],
-                          eval_every=s["eval_every"], score=score)
+                          eval_every=s["eval_every"], score=dataset_score(data))
     result = {"model": "largegt", "dataset": data.name, "preset": name,
               "test_acc_mean": summary["test_acc"], "test_acc_std": summary["test_acc_std"],
               "val_acc_mean": summary["val_acc"], "runs": args.runs,
@@ -93,7 +86,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     print(f"LargeGT on {data.name}: test acc {100 * result['test_acc_mean']:.2f} +- "
           f"{100 * result['test_acc_std']:.2f} over {args.runs} runs (tokens prepared in "
           f"{prep:.1f}s)", flush=True)
-    write_result(args.out, result)
+    write_json(args.out, result)
     return result
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from torch import Tensor
 
@@ -26,3 +26,16 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
         return mean, 0.0
     var = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
     return mean, math.sqrt(var)
+
+
+def dataset_score(data: Any) -> Optional[Callable[[Tensor, Tensor], float]]:
+    """``score(logits [n, C], y [n])`` by the official OGB Evaluator for an OGB
+    node set, else None (callers fall back to :func:`accuracy`)."""
+    if data.info is None or data.info.source != "ogb":
+        return None
+    evaluator = data.evaluator()
+
+    def score(logits: Tensor, y: Tensor) -> float:
+        return float(evaluator.eval({"y_true": y.view(-1, 1).cpu(),
+                                     "y_pred": logits.argmax(-1).view(-1, 1).cpu()})["acc"])
+    return score

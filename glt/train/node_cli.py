@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import platform
 import sys
 from typing import Callable, Optional
@@ -19,6 +18,7 @@ from torch import nn
 from glt.datasets import PLANETOID_NAMES, load_planetoid, row_normalize
 from glt.models import GAT, GCN, GraphSAGE
 from glt.train.node import repeat_runs
+from glt.train.output import write_json
 
 # name -> settings; None means "not used by this model"
 PRESETS: dict[str, dict] = {
@@ -90,10 +90,7 @@ def main(argv: Optional[list[str]] = None) -> dict:
           f"+- {100 * result['test_acc_std']:.2f} (val {100 * result['val_acc']:.2f} "
           f"+- {100 * result['val_acc_std']:.2f}) over {args.runs} runs, "
           f"{result['seconds']:.1f}s", flush=True)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=2)
+    write_json(args.out, result)
     return result
 
 

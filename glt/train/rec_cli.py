@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
 from typing import Any, Callable, Optional
@@ -15,6 +14,7 @@ from torch import nn
 
 from glt.datasets.rec import RecDataset, load_rec
 from glt.datasets.registry import list_datasets
+from glt.train.output import write_json
 from glt.train.recsys import RecRunState, RecTrainConfig, fit
 
 # model -> preset name -> settings (training ones go to RecTrainConfig, the rest to the model)
@@ -108,12 +108,7 @@ def run(model_name: str, make: Callable[[RecDataset, dict[str, Any]], nn.Module]
                 "threads": torch.get_num_threads(), "history": state.history}
 
     def write(state: RecRunState) -> None:
-        if args.out:
-            os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-            tmp = args.out + ".tmp"
-            with open(tmp, "w") as f:
-                json.dump(result(state), f, indent=2)
-            os.replace(tmp, args.out)
+        write_json(args.out, result(state))
 
     state = fit(model, data, config, checkpoint=args.checkpoint, progress=not args.quiet,
                 on_eval=write)

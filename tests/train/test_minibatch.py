@@ -9,13 +9,6 @@ from glt.train.minibatch import predict_nodes, train_mini_batch
 from glt.train.node import repeat_runs
 
 
-@pytest.fixture(scope="module")
-def cora():
-    data = load_planetoid("cora")
-    data.x = row_normalize(data.x)
-    return data
-
-
 def test_sage_learns_cora_from_sampled_batches(cora):
     torch.manual_seed(0)
     model = GraphSAGE(cora.num_features, 32, cora.num_classes)

@@ -1,16 +1,8 @@
 import pytest
 import torch
 
-from glt.datasets import load_planetoid, row_normalize
 from glt.models import GCN
 from glt.train import repeat_runs, train_full_batch
-
-
-@pytest.fixture(scope="module")
-def cora():
-    data = load_planetoid("cora")
-    data.x = row_normalize(data.x)
-    return data
 
 
 def test_selects_best_validation_epoch_and_stops_on_patience(cora):
