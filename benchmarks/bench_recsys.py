@@ -60,7 +60,7 @@ def dense_metrics(user_emb, item_emb, train, test, k: int = 20) -> dict[str, flo
     n_test = relevant.sum(1).double()
     keep = n_test > 0
     discount = 1 / torch.log2(torch.arange(2, k + 2, dtype=torch.float64, device=scores.device))
-    ideal = torch.cat([torch.zeros(1, dtype=torch.float64), discount.cumsum(0)])
+    ideal = torch.cat([discount.new_zeros(1), discount.cumsum(0)])
     dcg = (hits * discount).sum(1)
     return {"recall@20": float((hits.sum(1)[keep] / n_test[keep]).mean()),
             "ndcg@20": float((dcg[keep] / ideal[n_test[keep].clamp(max=k).long()]).mean())}
