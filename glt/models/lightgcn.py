@@ -1,7 +1,7 @@
 """LightGCN (He et al., SIGIR 2020, https://arxiv.org/abs/2002.02126)."""
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Optional
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +12,7 @@ from glt.graph import CSRGraph
 from glt.norm import gcn_norm
 from glt.ops import spmm
 from glt.samplers import NegativeSampler
+from glt.train.distributed import Shard
 from glt.train.ranking import Scorer, dot_scorer
 
 
@@ -65,11 +66,16 @@ class LightGCN(nn.Module):
         """``(users [U, dim], items [I, dim])`` final embeddings."""
         return self.propagate().split([self.num_users, self.num_items])
 
-    def batches(self, sampler: NegativeSampler, batch_size: int,
-                generator: torch.Generator) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    def batches(self, sampler: NegativeSampler, batch_size: int, generator: torch.Generator,
+                shard: Shard = Shard(), local: Optional[torch.Generator] = None
+                ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
         """One epoch as LightGCN's code draws it: as many BPR triples as training
-        interactions, in batches of ``batch_size``."""
-        triples = sampler.bpr(generator=generator)
+        interactions, in batches of ``batch_size``. With several ranks each draws
+        its ``1 / world_size`` share of the (independent) triples from ``local``."""
+        if shard.active:
+            triples = sampler.bpr(sampler.graph.num_edges // shard.world_size, generator=local)
+        else:
+            triples = sampler.bpr(generator=generator)
         yield from zip(*(t.split(batch_size) for t in triples))
 
     def loss(self, users: Tensor, pos: Tensor, neg: Tensor) -> Tensor:

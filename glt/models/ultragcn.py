@@ -8,7 +8,7 @@ instead of through a dense ``I x I`` matrix.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Optional
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from glt._checks import as_index
 from glt.graph import CSRGraph
 from glt.samplers import NegativeSampler
+from glt.train.distributed import Shard
 from glt.train.ranking import Scorer, dot_scorer
 
 DENSE_SCORES_LIMIT = 1 << 27  # batch x items scores computed densely up to this many
@@ -108,15 +109,20 @@ class UltraGCN(nn.Module):
         self.register_buffer("ii_neighbours", neighbours, persistent=False)
         self.register_buffer("ii_weights", weights, persistent=False)
 
-    def batches(self, sampler: NegativeSampler, batch_size: int,
-                generator: torch.Generator) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    def batches(self, sampler: NegativeSampler, batch_size: int, generator: torch.Generator,
+                shard: Shard = Shard(), local: Optional[torch.Generator] = None
+                ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
         """One epoch: every training (user, item) pair once, shuffled, with
-        ``num_negatives`` uniform items each (no exclusion, as the authors' default)."""
+        ``num_negatives`` uniform items each (no exclusion, as the authors' default).
+        With several ranks the shuffled pairs (the same ``generator`` on every rank)
+        are split across ranks and each draws its negatives from ``local``."""
         graph = sampler.graph
         order = torch.randperm(graph.num_edges, generator=generator, device=graph.device)
+        order = shard.split(order)
+        draw = local if shard.active else generator
         users, items = graph.row()[order], graph.col[order]
         for u, p in zip(users.split(batch_size), items.split(batch_size)):
-            yield u, p, sampler.negatives(u, self.num_negatives, generator=generator)
+            yield u, p, sampler.negatives(u, self.num_negatives, generator=draw)
 
     def loss(self, users: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
         """Summed loss of a batch: ``users [B]``, ``pos [B]``, ``neg [B, M]``."""

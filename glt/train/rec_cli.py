@@ -14,6 +14,7 @@ from torch import nn
 
 from glt.datasets.rec import RecDataset, load_rec
 from glt.datasets.registry import list_datasets
+from glt.train import distributed
 from glt.train.output import write_json
 from glt.train.recsys import RecRunState, RecTrainConfig, fit
 
@@ -62,7 +63,8 @@ def build_parser(model: str) -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int, default=None)
     p.add_argument("--ks", type=int, nargs="+", default=[20])
     p.add_argument("--seed", type=int, default=2020)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="under torchrun, 'cuda' means each "
+                   "rank's own GPU")
     p.add_argument("--checkpoint", default=None, help="resume from / save to this file")
     p.add_argument("--out", default=None, help="write the JSON result here (after every "
                    "evaluation)")
@@ -85,13 +87,17 @@ def settings_for(model: str, preset: str, args: argparse.Namespace) -> dict[str,
 def run(model_name: str, make: Callable[[RecDataset, dict[str, Any]], nn.Module],
         argv: Optional[list[str]] = None) -> dict[str, Any]:
     args = build_parser(model_name).parse_args(argv)
+    shard, device = distributed.init(args.device)
     data = load_rec(args.dataset, args.root)
     preset = args.preset or data.name
     settings = settings_for(model_name, preset, args)
-    print(f"{data}\npreset {preset}: {json.dumps(settings)}", flush=True)
+    if shard.is_main:
+        print(f"{data}\npreset {preset}: {json.dumps(settings)}"
+              + (f"\ndata parallel over {shard.world_size} ranks" if shard.active else ""),
+              flush=True)
     torch.manual_seed(args.seed)
     model = make(data, {k: v for k, v in settings.items() if k not in TRAIN_KEYS})
-    model = model.to(args.device)
+    model = model.to(device)
     config = RecTrainConfig(**{k: settings[k] for k in TRAIN_KEYS}, ks=tuple(args.ks),
                             metric=f"recall@{args.ks[0]}", seed=args.seed)
     k = args.ks[0]
@@ -103,7 +109,7 @@ def run(model_name: str, make: Callable[[RecDataset, dict[str, Any]], nn.Module]
                 f"ndcg@{k}": state.best.get(f"ndcg@{k}"), "best": state.best,
                 "seconds_per_epoch": state.seconds_train / max(state.epoch, 1),
                 "seconds_total": state.seconds_train, "settings": settings,
-                "seed": args.seed, "device": str(args.device),
+                "seed": args.seed, "device": str(device), "world_size": shard.world_size,
                 "hardware": platform.processor() or platform.machine(),
                 "threads": torch.get_num_threads(), "history": state.history}
 
@@ -111,9 +117,12 @@ def run(model_name: str, make: Callable[[RecDataset, dict[str, Any]], nn.Module]
         write_json(args.out, result(state))
 
     state = fit(model, data, config, checkpoint=args.checkpoint, progress=not args.quiet,
-                on_eval=write)
-    write(state)
+                on_eval=write, shard=shard)
     out = result(state)
+    distributed.finish(shard)
+    if not shard.is_main:
+        return out
+    write(state)
     print(f"{model_name} on {data.name}: best recall@{k} {out[f'recall@{k}']:.4f} ndcg@{k} "
           f"{out[f'ndcg@{k}']:.4f} at epoch {state.best_epoch} of {state.epoch}; "
           f"{out['seconds_per_epoch']:.1f}s per epoch", flush=True)

@@ -5,6 +5,12 @@ training batches), ``loss(*batch)`` and ``scorer()`` (for full-ranking
 evaluation). The loop adds evaluation every few epochs, early stopping on a
 metric, JSON-ready history, and checkpoints written atomically after every
 epoch, so a killed run resumes from its last finished epoch.
+
+Under torchrun (a :class:`~glt.train.distributed.Shard` with several ranks) each
+rank trains on its share of every epoch's batches (``generator`` is the same on
+all ranks, ``local`` is the rank's own), gradients are averaged by
+DistributedDataParallel, every rank evaluates the same weights (so they agree
+on early stopping), and rank 0 alone writes checkpoints and results.
 """
 from __future__ import annotations
 
@@ -20,12 +26,14 @@ from tqdm.auto import tqdm
 
 from glt.datasets.rec import RecDataset
 from glt.samplers import NegativeSampler
+from glt.train.distributed import LossModule, Shard, data_parallel
 from glt.train.ranking import Scorer, rank_metrics
 
 
 class RecModel(Protocol):
-    def batches(self, sampler: NegativeSampler, batch_size: int,
-                generator: torch.Generator) -> Iterable[tuple[Tensor, ...]]: ...
+    def batches(self, sampler: NegativeSampler, batch_size: int, generator: torch.Generator,
+                shard: Shard = Shard(), local: Optional[torch.Generator] = None
+                ) -> Iterable[tuple[Tensor, ...]]: ...
 
     def loss(self, *batch: Tensor) -> Tensor: ...
 
@@ -93,7 +101,8 @@ def evaluate(model: RecModel, data: RecDataset, ks: Sequence[int] = (20,),
 
 def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
         checkpoint: Optional[str] = None, progress: bool = True,
-        on_eval: Optional[Callable[[RecRunState], None]] = None) -> RecRunState:
+        on_eval: Optional[Callable[[RecRunState], None]] = None,
+        shard: Shard = Shard()) -> RecRunState:
     """Train ``model`` (a :class:`RecModel`) on ``data``; resume from ``checkpoint``
     when it exists, and write it after every epoch.
 
@@ -114,6 +123,8 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
     if checkpoint and os.path.exists(checkpoint):
         state = _load_checkpoint(checkpoint, model, opt, gen, identity)
     sampler = NegativeSampler(data.train.to(device))
+    step = data_parallel(LossModule(model, lambda m, *batch: m.loss(*batch)), shard)
+    progress = progress and shard.is_main
     while state.epoch < config.epochs:
         if config.patience is not None and state.best_epoch >= 0 and \
                 state.epoch - state.best_epoch >= config.patience:
@@ -121,11 +132,12 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
         model.train()
         t0 = time.perf_counter()
         total, count = torch.zeros((), device=device), 0  # summed on the device: no sync per step
-        batches = model.batches(sampler, config.batch_size, gen)
+        local = shard.generator(config.seed, state.epoch, device) if shard.active else None
+        batches = model.batches(sampler, config.batch_size, gen, shard, local)
         for batch in tqdm(batches, desc=f"epoch {state.epoch + 1}", leave=False,
                           disable=not progress):
             opt.zero_grad()
-            loss = model.loss(*batch)
+            loss = step(*batch)
             loss.backward()
             opt.step()
             total += loss.detach()
@@ -146,8 +158,8 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
                     f"{k} {v:.4f}" for k, v in metrics.items() if k.endswith(
                         f"@{config.ks[0]}")), flush=True)
         state.history.append(record)
-        if checkpoint:
+        if checkpoint and shard.is_main:
             _save_checkpoint(checkpoint, model, opt, gen, state, identity)
-        if "recall@" + str(config.ks[0]) in record and on_eval is not None:
+        if "recall@" + str(config.ks[0]) in record and on_eval is not None and shard.is_main:
             on_eval(state)
     return state

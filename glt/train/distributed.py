@@ -1,0 +1,121 @@
+"""Data-parallel training with ``torch.distributed`` as ``torchrun`` launches it.
+
+``torchrun --nproc_per_node 4 scripts/train_lightgcn.py ...`` starts one process
+per GPU (or per CPU worker) with ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` and the
+rendezvous address in the environment. :func:`init` joins that process group
+(NCCL on CUDA, gloo on CPU); without those variables it is a no-op and the
+scripts run in one process as before. The training loops then split each
+epoch's work across ranks (:meth:`Shard.split`), draw per-rank random samples
+from :meth:`Shard.generator`, synchronise gradients through
+:class:`~torch.nn.parallel.DistributedDataParallel`, and leave writing results
+and checkpoints to rank 0 (:attr:`Shard.is_main`).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+
+
+@dataclass(frozen=True)
+class Shard:
+    """This process's place among ``world_size`` data-parallel ranks."""
+
+    rank: int = 0
+    world_size: int = 1
+
+    def __post_init__(self) -> None:
+        if self.world_size < 1 or not 0 <= self.rank < self.world_size:
+            raise ValueError(f"expected 0 <= rank < world_size, got rank {self.rank} of "
+                             f"{self.world_size}")
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this rank writes results, checkpoints and progress."""
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.world_size > 1
+
+    def split(self, items: Tensor) -> Tensor:
+        """This rank's equal share of ``items`` ``[n]`` (the same order on every rank):
+        ``items[rank::world_size]`` cut to ``n // world_size`` entries, so every rank
+        runs the same number of steps (at most ``world_size - 1`` items are left out)."""
+        if not self.active:
+            return items
+        per_rank = items.size(0) // self.world_size
+        if per_rank == 0:
+            raise ValueError(f"cannot split {items.size(0)} items across {self.world_size} "
+                             "ranks: fewer items than ranks")
+        return items[self.rank::self.world_size][:per_rank]
+
+    def generator(self, seed: int, epoch: int, device: torch.device) -> torch.Generator:
+        """A generator for this rank's own random draws in ``epoch``: seeded from
+        (seed, epoch, rank), so ranks draw different samples and a resumed run
+        draws the same ones again."""
+        mixed = (seed * 1_000_003 + epoch) * 1_009 + self.rank
+        return torch.Generator(device=device).manual_seed(mixed % (2 ** 63))
+
+
+def init(device: str = "cpu") -> tuple[Shard, torch.device]:
+    """Join the process group described by torchrun's environment variables.
+
+    Returns this process's :class:`Shard` and its device: ``cuda:LOCAL_RANK``
+    when ``device`` is CUDA, else ``device``. Without ``WORLD_SIZE`` > 1 in the
+    environment this returns ``Shard()`` and ``torch.device(device)``.
+    """
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    dev = torch.device(device)
+    if world_size == 1:
+        return Shard(), dev
+    try:
+        rank, local_rank = int(os.environ["RANK"]), int(os.environ["LOCAL_RANK"])
+    except KeyError as err:
+        raise RuntimeError(f"WORLD_SIZE={world_size} but {err.args[0]} is not set: launch "
+                           "data-parallel runs with torchrun") from None
+    if dev.type == "cuda":
+        dev = torch.device("cuda", local_rank)
+        torch.cuda.set_device(dev)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    return Shard(rank, world_size), dev
+
+
+def data_parallel(module: nn.Module, shard: Shard) -> nn.Module:
+    """``module`` wrapped in DistributedDataParallel when ``shard`` is active
+    (gradients averaged across ranks in backward), else ``module`` itself."""
+    if not shard.active:
+        return module
+    device = next(module.parameters()).device
+    return DistributedDataParallel(module, device_ids=[device] if device.type == "cuda" else None)
+
+
+class LossModule(nn.Module):
+    """Exposes ``loss(model, *batch)`` as ``forward``, so DistributedDataParallel
+    can wrap models whose training step is not their ``forward``."""
+
+    def __init__(self, model: nn.Module, loss: Callable[..., Tensor]) -> None:
+        super().__init__()
+        self.model = model
+        self.loss = loss
+
+    def forward(self, *batch: Tensor) -> Tensor:
+        return self.loss(self.model, *batch)
+
+
+def barrier(shard: Shard) -> None:
+    """Wait for every rank (no-op in one process)."""
+    if shard.active:
+        dist.barrier()
+
+
+def finish(shard: Shard) -> None:
+    """Leave the process group (no-op in one process)."""
+    if shard.active and dist.is_initialized():
+        dist.destroy_process_group()

@@ -1,0 +1,144 @@
+"""Data parallelism: sharding properties, DDP steps against one process on the
+whole batch (2 gloo processes), and the training scripts under torchrun."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from glt.datasets import load_rec
+from glt.datasets.testing import write_lightgcn
+from glt.models.lightgcn import LightGCN
+from glt.models.ultragcn import UltraGCN
+from glt.samplers import NegativeSampler
+from glt.train.distributed import LossModule, Shard, data_parallel, init
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="module")
+def rec(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("rec") / "toy")
+    write_lightgcn(path, num_users=25, num_items=30, per_user=6)
+    data = load_rec(path)
+    data.folder = path
+    return data
+
+
+def test_split_is_an_equal_partition():
+    items = torch.randperm(11)
+    parts = [Shard(r, 3).split(items) for r in range(3)]
+    assert all(p.numel() == 3 for p in parts)
+    joined = torch.cat(parts)
+    assert joined.unique().numel() == 9 and set(joined.tolist()) <= set(items.tolist())
+    assert torch.equal(Shard().split(items), items)
+    with pytest.raises(ValueError, match="fewer items than ranks"):
+        Shard(0, 4).split(torch.arange(3))
+    with pytest.raises(ValueError, match="rank"):
+        Shard(2, 2)
+
+
+def test_rank_generators_differ_and_repeat():
+    a = Shard(0, 2).generator(7, 3, torch.device("cpu"))
+    b = Shard(1, 2).generator(7, 3, torch.device("cpu"))
+    again = Shard(0, 2).generator(7, 3, torch.device("cpu"))
+    x = torch.rand(5, generator=a)
+    assert not torch.equal(x, torch.rand(5, generator=b))
+    assert torch.equal(x, torch.rand(5, generator=again))
+
+
+def _pairs(batches):
+    return [(int(u), int(i)) for users, items, _ in batches for u, i in zip(users, items)]
+
+
+def test_ultragcn_shards_partition_the_epoch(rec):
+    model = UltraGCN(rec.train, dim=8)
+    sampler = NegativeSampler(rec.train)
+    whole = _pairs(model.batches(sampler, 7, torch.Generator().manual_seed(0)))
+    parts = [_pairs(model.batches(sampler, 7, torch.Generator().manual_seed(0), Shard(r, 2),
+                                  Shard(r, 2).generator(0, 0, torch.device("cpu"))))
+             for r in range(2)]
+    assert len(parts[0]) == len(parts[1]) == rec.train.num_edges // 2
+    assert not set(parts[0]) & set(parts[1])
+    assert set(parts[0]) | set(parts[1]) <= set(whole)
+    assert len(set(whole)) - len(set(parts[0]) | set(parts[1])) == rec.train.num_edges % 2
+
+
+def test_lightgcn_ranks_draw_their_share(rec):
+    model = LightGCN(rec.bipartite(), rec.num_users, dim=8)
+    sampler = NegativeSampler(rec.train)
+    draws = [list(model.batches(sampler, 1000, torch.Generator().manual_seed(0), Shard(r, 2),
+                                Shard(r, 2).generator(0, 0, torch.device("cpu"))))[0]
+             for r in range(2)]
+    assert all(d[0].numel() == rec.train.num_edges // 2 for d in draws)
+    assert not torch.equal(draws[0][0], draws[1][0])
+    for users, pos, neg in draws:  # positives are training pairs, negatives are not
+        assert sampler.is_positive(users, pos).all() and not sampler.is_positive(users, neg).any()
+
+
+def _ddp_worker(rank: int, init_file: str, out: str) -> None:
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2")
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    shard, _ = init("cpu")  # joins the group already made above
+    torch.manual_seed(rank)  # different initial weights: DDP must broadcast rank 0's
+    model = torch.nn.Linear(4, 3)
+    step = data_parallel(LossModule(model, lambda m, x, y: ((m(x) - y) ** 2).mean()), shard)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(8, 4, generator=g), torch.randn(8, 3, generator=g)
+    for _ in range(3):
+        opt.zero_grad()
+        step(shard.split(x), shard.split(y)).backward()
+        opt.step()
+    torch.save({k: v.detach() for k, v in model.state_dict().items()}, f"{out}.{rank}")
+    dist.destroy_process_group()
+
+
+def test_ddp_steps_equal_one_process_on_the_whole_batch(tmp_path):
+    out = str(tmp_path / "state")
+    mp.spawn(_ddp_worker, args=(str(tmp_path / "init"), out), nprocs=2, join=True)
+    states = [torch.load(f"{out}.{r}") for r in range(2)]
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 3)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(8, 4, generator=g), torch.randn(8, 3, generator=g)
+    for _ in range(3):
+        opt.zero_grad()
+        ((model(x) - y) ** 2).mean().backward()
+        opt.step()
+    for key, ref in model.state_dict().items():
+        for state in states:
+            torch.testing.assert_close(state[key], ref)
+
+
+def _torchrun(script: str, *args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+           "2", os.path.join(REPO, "scripts", script), *args]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+
+
+@pytest.mark.parametrize("script", ["train_lightgcn.py", "train_ultragcn.py"])
+def test_scripts_under_torchrun(rec, tmp_path, script):
+    out, ckpt = str(tmp_path / "r.json"), str(tmp_path / "c.pt")
+    args = ["--dataset", rec.folder, "--preset", "ml-1m", "--epochs", "2", "--eval-every", "1",
+            "--quiet", "--out", out, "--checkpoint", ckpt]
+    done = _torchrun(script, *args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("best recall@20") == 1  # rank 0 alone reports
+    result = json.load(open(out))
+    assert result["world_size"] == 2 and result["epoch"] == 2
+    assert 0.0 <= result["recall@20"] <= 1.0
+    # resume: both ranks load rank 0's checkpoint and go on to epoch 3
+    args[args.index("--epochs") + 1] = "3"
+    done = _torchrun(script, *args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    resumed = json.load(open(out))
+    assert resumed["epoch"] == 3
+    assert [h["recall@20"] for h in resumed["history"][:2]] == \
+        [h["recall@20"] for h in result["history"]]
