@@ -109,10 +109,12 @@ class LossModule(nn.Module):
         return self.loss(self.model, *batch)
 
 
-def barrier(shard: Shard) -> None:
-    """Wait for every rank (no-op in one process)."""
+def broadcast_module(module: nn.Module, shard: Shard) -> None:
+    """Copy rank 0's parameters and buffers into ``module`` on every rank (no-op in
+    one process), e.g. after rank 0 alone pretrained it."""
     if shard.active:
-        dist.barrier()
+        for tensor in module.state_dict().values():
+            dist.broadcast(tensor, src=0)
 
 
 def finish(shard: Shard) -> None:

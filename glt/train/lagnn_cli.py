@@ -21,6 +21,7 @@ from glt.datasets import PLANETOID_NAMES, NodeDataset, load_ogb, load_planetoid,
 from glt.models.lagnn import CVAE, la_backbone, train_cvae
 from glt.train.lagnn import (augmentation, batch_augmentation, la_batch_objective,
                              la_objective, pretrain_generator)
+from glt.train import distributed
 from glt.train.metrics import dataset_score
 from glt.train.minibatch import train_mini_batch
 from glt.train.node import repeat_runs, train_full_batch
@@ -84,7 +85,7 @@ def preset(model: str, dataset: str) -> dict[str, Any]:
     return dict(PRESETS[model][dataset])
 
 
-def _load(name: str, root: Optional[str], device: str
+def _load(name: str, root: Optional[str], device: torch.device
           ) -> tuple[NodeDataset, Tensor, Callable[[Tensor], Tensor]]:
     """``(data with the model's features, raw features, normalisation of generated sets)``."""
     if name in OGB_SETS:
@@ -100,26 +101,30 @@ def _load(name: str, root: Optional[str], device: str
 
 
 def _generator(args: argparse.Namespace, settings: dict[str, Any], data: NodeDataset,
-               raw_x: Tensor, normalize: Callable[[Tensor], Tensor]) -> CVAE:
+               raw_x: Tensor, normalize: Callable[[Tensor], Tensor], device: torch.device,
+               shard: distributed.Shard) -> CVAE:
+    """The generator from ``--generator``, else pretrained (by rank 0 under torchrun,
+    which hands its weights to the other ranks) and saved there."""
     if args.generator and os.path.exists(args.generator):
-        cvae = CVAE.load(args.generator, map_location=args.device)
+        cvae = CVAE.load(args.generator, map_location=device)
         if cvae.num_features != raw_x.size(1):
             raise ValueError(f"the generator in {args.generator} was trained on "
                              f"{cvae.num_features} features; {data.name} has {raw_x.size(1)}")
         return cvae
     torch.manual_seed(args.seed)
     variant = "ogb" if args.dataset in OGB_SETS else "planetoid"
-    cvae = CVAE(raw_x.size(1), variant=variant).to(args.device)
-    if args.no_select or not settings["select"]:
+    cvae = CVAE(raw_x.size(1), variant=variant).to(device)
+    if shard.is_main and (args.no_select or not settings["select"]):
         train_cvae(cvae, raw_x, data.graph, settings["cvae_epochs"], settings["cvae_batch"],
                    settings["cvae_lr"])
-    else:
+    elif shard.is_main:
         cvae, step = pretrain_generator(
             cvae, raw_x, data, normalize, settings["cvae_epochs"], settings["cvae_batch"],
             settings["cvae_lr"], settings["num_models"], settings["warmup"],
             settings["update_epochs"])
         print(f"generator selected at step {step}", flush=True)
-    if args.generator:
+    distributed.broadcast_module(cvae, shard)  # the other ranks take rank 0's generator
+    if args.generator and shard.is_main:
         cvae.save(args.generator)
     return cvae
 
@@ -130,16 +135,22 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     for key in ("epochs", "cvae_epochs", "samples", "num_inputs", "batch_size"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
-    data, raw_x, normalize = _load(args.dataset, args.root, args.device)
+    shard, device = distributed.init(args.device)
+    if shard.active and settings["mode"] != "mini":
+        raise ValueError(f"the {args.dataset} preset trains full-batch, which is not split "
+                         "across ranks: run it without torchrun (data-parallel runs need a "
+                         "mini-batch preset, e.g. ogbn-products)")
+    data, raw_x, normalize = _load(args.dataset, args.root, device)
     start = time.perf_counter()
-    cvae = _generator(args, settings, data, raw_x, normalize)
+    cvae = _generator(args, settings, data, raw_x, normalize, device, shard)
     cvae_seconds = time.perf_counter() - start
     s = settings
     if s["mode"] == "mini":
         draw = batch_augmentation(cvae, raw_x, data.x, s["num_inputs"], normalize)
         train_loss, predict = la_batch_objective(draw, s["samples"], s["lam"], s["temperature"])
         common: dict[str, Any] = dict(train=train_mini_batch, fanouts=s["fanouts"],
-                                      batch_size=s["batch_size"], score=dataset_score(data))
+                                      batch_size=s["batch_size"], score=dataset_score(data),
+                                      shard=shard)
     else:
         full_draw = augmentation(cvae, raw_x, data.x, s["num_inputs"], normalize)
         train_loss, predict = la_objective(full_draw, s["samples"], s["lam"],
@@ -151,38 +162,43 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     def make() -> torch.nn.Module:
         return la_backbone(args.model, data.num_features, s["hidden"], data.num_classes,
                            s["num_inputs"], s["dropout"], s["heads"], s["num_layers"])
-    summary = repeat_runs(make, data, args.runs, seed=args.seed, progress=not args.quiet,
+    summary = repeat_runs(make, data, args.runs, seed=args.seed, progress=not args.quiet and shard.is_main,
                           epochs=s["epochs"], lr=s["lr"], weight_decay=s["weight_decay"],
                           train_loss=train_loss, predict=predict, **common)
     result: dict[str, Any] = {
         "model": f"la-{args.model}", "dataset": data.name, "test_acc_mean": summary["test_acc"],
         "test_acc_std": summary["test_acc_std"], "val_acc_mean": summary["val_acc"],
         "runs": args.runs, "seconds": summary["seconds"], "cvae_seconds": cvae_seconds,
-        "settings": settings, "per_run": summary["per_run"], "device": str(args.device),
+        "settings": settings, "per_run": summary["per_run"], "device": str(device),
+        "world_size": shard.world_size,
         "hardware": platform.processor() or platform.machine()}
-    print(f"LA-{args.model.upper()} on {data.name}: test acc "
-          f"{100 * result['test_acc_mean']:.2f} +- {100 * result['test_acc_std']:.2f} over "
-          f"{args.runs} runs", flush=True)
-    write_json(args.out, result)  # kept even if the comparison below is cut short
-    if args.compare:
+    main_rank = shard.is_main
+    if main_rank:
+        print(f"LA-{args.model.upper()} on {data.name}: test acc "
+              f"{100 * result['test_acc_mean']:.2f} +- {100 * result['test_acc_std']:.2f} "
+              f"over {args.runs} runs", flush=True)
+        write_json(args.out, result)  # kept even if the comparison below is cut short
+    if args.compare:  # every rank trains the backbone too
         if args.dataset in OGB_SETS:  # the same network with one input, same training
             plain, extra = dict(s, patience=None), dict(common)
         else:
             plain, extra = dict(PLAIN_PRESETS[args.model]), {}
         base = repeat_runs(model_factory(args.model, data.num_features, data.num_classes, plain),
-                           data, args.runs, seed=args.seed, progress=not args.quiet,
-                           epochs=plain["epochs"], lr=plain["lr"],
-                           weight_decay=plain["weight_decay"],
+                           data, args.runs, seed=args.seed,
+                           progress=not args.quiet and main_rank, epochs=plain["epochs"],
+                           lr=plain["lr"], weight_decay=plain["weight_decay"],
                            **({"patience": plain["patience"]} if plain.get("patience") else {}),
                            **extra)
         result["backbone"] = {"model": args.model, "test_acc_mean": base["test_acc"],
                               "test_acc_std": base["test_acc_std"],
                               "val_acc_mean": base["val_acc"], "seconds": base["seconds"]}
-        print(f"{args.model.upper()} on {data.name}: test acc {100 * base['test_acc']:.2f} +- "
-              f"{100 * base['test_acc_std']:.2f}", flush=True)
-        write_json(args.out, result)
+        if main_rank:
+            print(f"{args.model.upper()} on {data.name}: test acc "
+                  f"{100 * base['test_acc']:.2f} +- {100 * base['test_acc_std']:.2f}",
+                  flush=True)
+            write_json(args.out, result)
+    distributed.finish(shard)
     return result
-
 
 if __name__ == "__main__":
     main(sys.argv[1:])

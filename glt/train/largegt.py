@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 
 from glt.datasets.node import NodeDataset
 from glt.models.largegt import TokenInputs
+from glt.train.distributed import Shard, data_parallel
 from glt.train.metrics import accuracy
 from glt.train.node import RunResult
 
@@ -26,10 +27,14 @@ def predict_tokens(model: nn.Module, inputs: TokenInputs, nodes: Tensor,
 def train_largegt(model: nn.Module, data: NodeDataset, inputs: TokenInputs, batch_size: int,
                   epochs: int, lr: float, weight_decay: float = 0.0, seed: int = 0,
                   eval_batch_size: int = 1024, eval_every: int = 1, progress: bool = False,
-                  score: Optional[Callable[[Tensor, Tensor], float]] = None) -> RunResult:
+                  score: Optional[Callable[[Tensor, Tensor], float]] = None,
+                  shard: Shard = Shard()) -> RunResult:
     """Adam on shuffled batches of training nodes, each epoch with new tokens;
     validation / test scored every ``eval_every`` epochs; reports the best
-    validation epoch (``score`` defaults to accuracy)."""
+    validation epoch (``score`` defaults to accuracy). With several ranks
+    (torchrun, ``shard``) each epoch's shuffled nodes are split across ranks,
+    each samples its own tokens, and DistributedDataParallel averages gradients
+    (and hands rank 0's buffers, the EMA codebook included, to every rank)."""
     if epochs < 1 or batch_size < 1 or eval_every < 1:
         raise ValueError(f"expected positive epochs, batch_size and eval_every, got {epochs}, "
                          f"{batch_size} and {eval_every}")
@@ -39,15 +44,19 @@ def train_largegt(model: nn.Module, data: NodeDataset, inputs: TokenInputs, batc
     train_nodes = data.train_mask.nonzero().view(-1).cpu()
     val_nodes = data.val_mask.nonzero().view(-1).cpu()
     test_nodes = data.test_mask.nonzero().view(-1).cpu()
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)  # the same order on every rank
+    net = data_parallel(model, shard)
     best_val, best_test, best_epoch = -1.0, 0.0, 0
     for epoch in range(1, epochs + 1):
         model.train()
-        order = train_nodes[torch.randperm(train_nodes.numel(), generator=gen)]
+        order = shard.split(train_nodes[torch.randperm(train_nodes.numel(), generator=gen)])
         for i, chunk in enumerate(tqdm(order.split(batch_size), desc=f"epoch {epoch}",
-                                       leave=False, disable=not progress)):
+                                       leave=False, disable=not (progress and shard.is_main))):
             optimizer.zero_grad()
-            logits = model(*inputs(chunk, seed=seed * 1_000_003 + epoch * 1009 + i))
+            token_seed = seed * 1_000_003 + epoch * 1009 + i
+            if shard.active:
+                token_seed = token_seed * shard.world_size + shard.rank
+            logits = net(*inputs(chunk, seed=token_seed))
             F.cross_entropy(logits, data.y[chunk.to(data.y.device)]).backward()
             optimizer.step()
         if epoch % eval_every and epoch != epochs:

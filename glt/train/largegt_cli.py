@@ -12,6 +12,7 @@ import torch
 
 from glt.datasets import NodeDataset, load_dataset, row_normalize
 from glt.models.largegt import LargeGT, TokenInputs
+from glt.train import distributed
 from glt.train.largegt import train_largegt
 from glt.train.metrics import dataset_score
 from glt.train.node import repeat_runs
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
+    shard, device = distributed.init(args.device)
     data = load_dataset(args.dataset, args.root)
     if not isinstance(data, NodeDataset) or data.x is None or data.y.dim() != 1:
         raise ValueError(f"{args.dataset} is not a single-label node set with features")
@@ -65,7 +67,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
             s[key] = getattr(args, key)
     if source == "planetoid":
         data.x = row_normalize(data.x)
-    data = data.to(args.device)
+    data = data.to(device)
     start = time.perf_counter()
     inputs = TokenInputs(data.graph, data.x, s["num_tokens"])
     prep = time.perf_counter() - start
@@ -73,16 +75,21 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         return LargeGT(data.num_features, s["hidden"], data.num_classes, s["heads"],
                        s["global_dim"], s["num_codes"], s["dropout"], s["attn_dropout"],
                        s["input_dropout"])
-    summary = repeat_runs(make, data, args.runs, seed=args.seed, progress=not args.quiet,
-                          train=train_largegt, inputs=inputs, batch_size=s["batch_size"],
+    summary = repeat_runs(make, data, args.runs, seed=args.seed,
+                          progress=not args.quiet and shard.is_main, train=train_largegt,
+                          shard=shard, inputs=inputs, batch_size=s["batch_size"],
                           epochs=s["epochs"], lr=s["lr"], weight_decay=s["weight_decay"],
                           eval_every=s["eval_every"], score=dataset_score(data))
     result = {"model": "largegt", "dataset": data.name, "preset": name,
               "test_acc_mean": summary["test_acc"], "test_acc_std": summary["test_acc_std"],
               "val_acc_mean": summary["val_acc"], "runs": args.runs,
               "seconds": summary["seconds"], "token_seconds": prep, "settings": s,
-              "per_run": summary["per_run"], "device": str(args.device),
+              "per_run": summary["per_run"], "device": str(device),
+              "world_size": shard.world_size,
               "hardware": platform.processor() or platform.machine()}
+    distributed.finish(shard)
+    if not shard.is_main:
+        return result
     print(f"LargeGT on {data.name}: test acc {100 * result['test_acc_mean']:.2f} +- "
           f"{100 * result['test_acc_std']:.2f} over {args.runs} runs (tokens prepared in "
           f"{prep:.1f}s)", flush=True)

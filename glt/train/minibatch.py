@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from glt.datasets.node import NodeDataset
 from glt.samplers.loader import MiniBatch, NeighborLoader
+from glt.train.distributed import Shard, data_parallel
 from glt.train.metrics import accuracy
 from glt.train.node import RunResult
 
@@ -44,7 +45,8 @@ def train_mini_batch(model: nn.Module, data: NodeDataset, fanouts: Sequence[int]
                      seed: int = 0, train_loss: BatchLoss = _loss,
                      predict: BatchPredict = _predict, eval_every: int = 1,
                      eval_batch_size: int = 4096, progress: bool = False,
-                     score: Optional[Callable[[Tensor, Tensor], float]] = None) -> RunResult:
+                     score: Optional[Callable[[Tensor, Tensor], float]] = None,
+                     shard: Shard = Shard()) -> RunResult:
     """Train ``model(x, graph) -> logits`` with Adam on batches of ``batch_size``
     training seeds and their ``fanouts`` neighbourhoods.
 
@@ -53,22 +55,29 @@ def train_mini_batch(model: nn.Module, data: NodeDataset, fanouts: Sequence[int]
     their own sampled neighbourhoods; the reported accuracies are those of the
     best validation epoch. ``train_loss(model, batch)`` and ``predict(model,
     batch)`` let models with other inputs (local augmentation) share the loop.
+
+    With several ranks (torchrun, ``shard``) each trains on an equal share of the
+    training nodes with its own sampler seed and DistributedDataParallel averages
+    the gradients; every rank evaluates the same weights on the same samples.
     """
     if epochs < 1 or eval_every < 1:
         raise ValueError(f"expected epochs >= 1 and eval_every >= 1, got {epochs} and "
                          f"{eval_every}")
     score = score or accuracy
     start = time.perf_counter()
-    loader = NeighborLoader(data.graph, fanouts, input_nodes=data.train_mask,
-                            batch_size=batch_size, shuffle=True, x=data.x, y=data.y, seed=seed)
+    train_nodes = shard.split(data.train_mask.nonzero().view(-1))
+    loader = NeighborLoader(data.graph, fanouts, input_nodes=train_nodes, batch_size=batch_size,
+                            shuffle=True, x=data.x, y=data.y,
+                            seed=seed * 1009 + shard.rank if shard.active else seed)
+    net = data_parallel(model, shard)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     val_nodes, test_nodes = data.val_mask.nonzero().view(-1), data.test_mask.nonzero().view(-1)
     best_val, best_test, best_epoch = -1.0, 0.0, 0
     for epoch in range(1, epochs + 1):
         model.train()
-        for batch in tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not progress):
+        for batch in tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not (progress and shard.is_main)):
             optimizer.zero_grad()
-            train_loss(model, batch).backward()
+            train_loss(net, batch).backward()
             optimizer.step()
         if epoch % eval_every and epoch != epochs:
             continue

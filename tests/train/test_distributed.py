@@ -142,3 +142,33 @@ def test_scripts_under_torchrun(rec, tmp_path, script):
     assert resumed["epoch"] == 3
     assert [h["recall@20"] for h in resumed["history"][:2]] == \
         [h["recall@20"] for h in result["history"]]
+
+
+@pytest.fixture(scope="module")
+def products(tmp_path_factory):
+    from glt.datasets.testing import write_ogb
+    root = str(tmp_path_factory.mktemp("ogb"))
+    write_ogb(root, "ogbn-products", num_nodes=80, num_edges=300, num_features=6)
+    return root
+
+
+@pytest.mark.parametrize("script,extra", [
+    ("train_lagnn.py", ["--model", "sage", "--batch-size", "16", "--compare",
+                        "--generator", "GEN"]),
+    ("train_largegt.py", ["--batch-size", "16", "--num-tokens", "5"]),
+])
+def test_node_scripts_under_torchrun(products, tmp_path, script, extra):
+    out = str(tmp_path / "r.json")
+    extra = [str(tmp_path / "gen.pt") if a == "GEN" else a for a in extra]
+    done = _torchrun(script, "--dataset", "ogbn-products", "--root", products, "--runs", "1",
+                     "--epochs", "2", "--quiet", "--out", out, *extra)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.load(open(out))
+    assert result["world_size"] == 2 and 0.0 <= result["test_acc_mean"] <= 1.0
+    assert done.stdout.count("test acc") == (2 if "--compare" in extra else 1)  # rank 0 only
+
+
+def test_full_batch_presets_refuse_torchrun(tmp_path):
+    done = _torchrun("train_lagnn.py", "--model", "gcn", "--runs", "1", "--epochs", "1",
+                     "--quiet")
+    assert done.returncode != 0 and "not split across ranks" in done.stderr
