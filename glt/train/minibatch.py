@@ -75,7 +75,8 @@ def train_mini_batch(model: nn.Module, data: NodeDataset, fanouts: Sequence[int]
     best_val, best_test, best_epoch = -1.0, 0.0, 0
     for epoch in range(1, epochs + 1):
         model.train()
-        for batch in tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not (progress and shard.is_main)):
+        for batch in tqdm(loader, desc=f"epoch {epoch}", leave=False,
+                          disable=not (progress and shard.is_main)):
             optimizer.zero_grad()
             train_loss(net, batch).backward()
             optimizer.step()
