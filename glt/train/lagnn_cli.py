@@ -163,7 +163,8 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         return la_backbone(args.model, data.num_features, s["hidden"], data.num_classes,
                            s["num_inputs"], s["dropout"], s["heads"], s["num_layers"])
     summary = repeat_runs(make, data, args.runs, seed=args.seed,
-                          progress=not args.quiet and shard.is_main, epochs=s["epochs"], lr=s["lr"], weight_decay=s["weight_decay"],
+                          progress=not args.quiet and shard.is_main, epochs=s["epochs"],
+                          lr=s["lr"], weight_decay=s["weight_decay"],
                           train_loss=train_loss, predict=predict, **common)
     result: dict[str, Any] = {
         "model": f"la-{args.model}", "dataset": data.name, "test_acc_mean": summary["test_acc"],
