@@ -46,7 +46,7 @@ def train_largegt(model: nn.Module, data: NodeDataset, inputs: TokenInputs, batc
     test_nodes = data.test_mask.nonzero().view(-1).cpu()
     gen = torch.Generator().manual_seed(seed)  # the same order on every rank
     net = data_parallel(model, shard)
-    best_val, best_test, best_epoch = -1.0, 0.0, 0
+    best_val, best_test, best_epoch, curve = -1.0, 0.0, 0, []
     for epoch in range(1, epochs + 1):
         model.train()
         order = shard.split(train_nodes[torch.randperm(train_nodes.numel(), generator=gen)])
@@ -65,7 +65,9 @@ def train_largegt(model: nn.Module, data: NodeDataset, inputs: TokenInputs, batc
                                 eval_batch_size, seed)
         y = data.y.cpu()
         val = score(logits[:val_nodes.numel()].cpu(), y[val_nodes])
+        curve.append((epoch, val))
         if val > best_val:
             best_val, best_epoch = val, epoch
             best_test = score(logits[val_nodes.numel():].cpu(), y[test_nodes])
-    return RunResult(seed, best_val, best_test, best_epoch, epochs, time.perf_counter() - start)
+    return RunResult(seed, best_val, best_test, best_epoch, epochs, time.perf_counter() - start,
+                     curve)

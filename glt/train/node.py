@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Optional
 
 import numpy as np
@@ -26,6 +26,7 @@ class RunResult:
     best_epoch: int
     epochs: int
     seconds: float
+    curve: list[tuple[int, float]] = field(default_factory=list)  # (epoch, validation score)
 
 
 def seed_everything(seed: int) -> None:
@@ -74,7 +75,7 @@ def train_full_batch(model: nn.Module, data: NodeDataset, epochs: int, lr: float
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     best_val_acc, best_val_loss, best_test_acc, best_epoch = -1.0, float("inf"), 0.0, 0
     min_val_loss, stale = float("inf"), 0
-    epoch = 0
+    epoch, curve = 0, []
     for epoch in range(1, epochs + 1):
         model.train()
         optimizer.zero_grad()
@@ -86,6 +87,7 @@ def train_full_batch(model: nn.Module, data: NodeDataset, epochs: int, lr: float
             out = predict(model, data)
         val_loss = float(F.cross_entropy(out[data.val_mask], data.y[data.val_mask]))
         val_acc = score(out[data.val_mask], data.y[data.val_mask])
+        curve.append((epoch, val_acc))
         improved_acc = val_acc > best_val_acc
         if select == "loss":
             better = val_loss < best_val_loss
@@ -101,7 +103,7 @@ def train_full_batch(model: nn.Module, data: NodeDataset, epochs: int, lr: float
             if patience is not None and stale >= patience:
                 break
     return RunResult(seed, best_val_acc, best_test_acc, best_epoch, epoch,
-                     time.perf_counter() - start)
+                     time.perf_counter() - start, curve)
 
 
 def repeat_runs(make_model: Callable[[], nn.Module], data: NodeDataset, runs: int,

@@ -1,0 +1,6 @@
+"""``python -m glt``: the ``glt`` command (see :mod:`glt.cli`)."""
+import sys
+
+from glt.cli import main
+
+sys.exit(main())

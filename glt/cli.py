@@ -1,0 +1,94 @@
+"""The ``glt`` command: the training scripts, the benchmarks and the reproduction
+table behind one entry point.
+
+    glt train lightgcn --dataset gowalla --device cuda
+    glt train gcn --runs 10               # gcn / gat / sage: node classification
+    glt bench sampler --scale 0.1
+    glt reproduce --quick
+
+``glt train --help`` lists the models and their presets; ``glt train MODEL
+--help`` shows that model's options (the same as its script's).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any, Callable, Optional
+
+COMMANDS = "train MODEL [options] | bench NAME [options] | reproduce [options]"
+BENCHMARKS = ("ops", "sampler", "datasets", "recsys", "lagnn", "largegt")
+
+
+def _trainers() -> dict[str, tuple[Callable[[list[str]], Any], list[str], str]]:
+    """model -> (main, leading arguments, presets line)."""
+    from glt.train import lagnn_cli, largegt_cli, node_cli, rec_cli
+    node = ", ".join(sorted(node_cli.PRESETS))
+    la = "; ".join(f"{m}: {', '.join(d)}" for m, d in lagnn_cli.PRESETS.items())
+    out: dict[str, tuple[Callable[[list[str]], Any], list[str], str]] = {
+        name: (node_cli.main, ["--model", name], f"node classification on Planetoid (cora, "
+               f"citeseer, pubmed), the {name.upper()} paper's settings")
+        for name in sorted(node_cli.PRESETS)}
+    out["node"] = (node_cli.main, [], f"--model one of {node}")
+    for name, main in (("lightgcn", rec_cli.main_lightgcn), ("ultragcn", rec_cli.main_ultragcn)):
+        out[name] = (main, [], f"presets: {', '.join(rec_cli.PRESETS[name])}")
+    out["lagnn"] = (lagnn_cli.main, [], f"--model and --dataset presets: {la}")
+    out["largegt"] = (largegt_cli.main, [], f"presets: {', '.join(largegt_cli.PRESETS)}")
+    return out
+
+
+def _train_help(trainers: dict) -> str:
+    lines = ["usage: glt train MODEL [options]   (glt train MODEL --help for the options)", "",
+             "models:"]
+    lines += [f"  {name:<9} {presets}" for name, (_, _, presets) in trainers.items()]
+    lines += ["", "Data-parallel on several GPUs: torchrun --nproc_per_node N $(which glt) "
+              "train lightgcn --device cuda ..."]
+    return "\n".join(lines)
+
+
+def benchmark_path(name: str) -> str:
+    """Path of ``benchmarks/bench_<name>.py`` in the source checkout glt runs from."""
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.path.join(repo, "benchmarks", f"bench_{name}.py")
+    if not os.path.exists(path):
+        raise SystemExit(f"glt bench: {path} not found; the benchmarks ship with the source "
+                         "checkout (pip install -e . from a clone of the repository)")
+    return path
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__.strip() + f"\n\nusage: glt {COMMANDS}")
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command == "train":
+        trainers = _trainers()
+        if not rest or rest[0] in ("-h", "--help"):
+            print(_train_help(trainers))
+            return 0
+        if rest[0] not in trainers:
+            raise SystemExit(f"glt train: unknown model {rest[0]!r}; expected one of "
+                             f"{', '.join(trainers)}")
+        run, lead, _ = trainers[rest[0]]
+        sys.argv[0] = f"glt train {rest[0]}"  # the name argparse shows in usage lines
+        run(lead + rest[1:])
+        return 0
+    if command == "bench":
+        if not rest or rest[0] in ("-h", "--help"):
+            print(f"usage: glt bench NAME [options], NAME one of {', '.join(BENCHMARKS)}; "
+                  "glt bench NAME --help for its options")
+            return 0
+        if rest[0] not in BENCHMARKS:
+            raise SystemExit(f"glt bench: unknown benchmark {rest[0]!r}; expected one of "
+                             f"{', '.join(BENCHMARKS)}")
+        return subprocess.call([sys.executable, benchmark_path(rest[0]), *rest[1:]])
+    if command == "reproduce":
+        from glt.train.reproduce import main as reproduce
+        reproduce(rest)
+        return 0
+    raise SystemExit(f"glt: unknown command {command!r}; usage: glt {COMMANDS}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""One command for the reproduction table: every implemented model on every
+dataset that can be reached, beside the paper's (or leaderboard's) figure.
+
+``python scripts/reproduce.py --quick`` trains each model briefly on the bundled
+Cora (minutes on 2 CPU cores); ``--root DIR`` adds the sets found under
+``DIR/rec/<name>/`` (LightGCN format) and ``DIR/ogb/`` (OGB releases). The table
+(markdown and JSON) and a PNG of the training curves go to ``--out``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import torch
+
+from glt.datasets.registry import dataset_info
+from glt.train.output import write_json
+
+QUICK_NOTE = "quick: shortened training, not comparable with the paper's figure"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row: ``run`` (a training command's name) with ``args``; ``quick``
+    replaces or adds options in ``--quick`` mode (``None``: skipped there)."""
+
+    model: str
+    dataset: str
+    run: str
+    args: tuple[str, ...]
+    quick: Optional[tuple[str, ...]]
+    paper: Optional[float] = None
+    source: str = ""
+
+    @property
+    def metric(self) -> str:
+        return "recall@20" if self.run in ("lightgcn", "ultragcn") else "test acc"
+
+
+def _node(model: str, paper: Optional[float], source: str, quick: tuple[str, ...]) -> Entry:
+    return Entry(model.upper(), "cora", "node", ("--model", model, "--runs", "10"),
+                 ("--runs", "1", *quick), paper, source)
+
+
+def _la(model: str, dataset: str, paper: float, quick: Optional[tuple[str, ...]],
+        runs: str = "10") -> Entry:
+    return Entry(f"LA-{model.upper()}", dataset, "lagnn",
+                 ("--model", model, "--dataset", dataset, "--runs", runs), quick, paper,
+                 "Liu et al. 2022, Tables 2-3")
+
+
+_LA_QUICK = ("--runs", "1", "--epochs", "100", "--cvae-epochs", "1", "--no-select")
+
+ENTRIES: tuple[Entry, ...] = (
+    _node("gcn", 0.815, "Kipf & Welling 2017", ()),
+    _node("gat", 0.830, "Velickovic et al. 2018", ("--epochs", "100")),
+    _node("sage", None, "", ("--epochs", "100")),
+    _la("gcn", "cora", 0.846, _LA_QUICK),
+    _la("gat", "cora", 0.847, None),
+    Entry("LargeGT", "cora", "largegt", ("--runs", "5"), ("--epochs", "50"), None, ""),
+    Entry("LightGCN", "gowalla", "lightgcn", ("--dataset", "gowalla"),
+          ("--epochs", "2", "--eval-every", "1"), 0.1830, "He et al. 2020, Table 3"),
+    Entry("LightGCN", "ml-1m", "lightgcn", ("--dataset", "ml-1m"),
+          ("--epochs", "2", "--eval-every", "1")),
+    Entry("UltraGCN", "gowalla", "ultragcn", ("--dataset", "gowalla"), None, 0.1862,
+          "Mao et al. 2021, Table 2"),
+    Entry("UltraGCN", "ml-1m", "ultragcn", ("--dataset", "ml-1m"),
+          ("--epochs", "2", "--eval-every", "1"), 0.2787, "Mao et al. 2021, Table 2"),
+    _la("gcn", "ogbn-arxiv", 0.7208, ("--runs", "1", "--epochs", "5")),
+    _la("sage", "ogbn-arxiv", 0.7230, ("--runs", "1", "--epochs", "5")),
+    _la("sage", "ogbn-products", 0.7944, ("--runs", "1", "--epochs", "1")),
+    Entry("LargeGT", "ogbn-products", "largegt", ("--dataset", "ogbn-products", "--runs", "1"),
+          ("--epochs", "1")),
+)
+
+
+def _runner(name: str) -> Callable[[list[str]], dict[str, Any]]:
+    from glt.train import lagnn_cli, largegt_cli, node_cli, rec_cli
+    return {"node": node_cli.main, "lagnn": lagnn_cli.main, "largegt": largegt_cli.main,
+            "lightgcn": rec_cli.main_lightgcn, "ultragcn": rec_cli.main_ultragcn}[name]
+
+
+def data_root(entry: Entry, root: Optional[str]) -> Optional[str]:
+    """The ``--root`` to pass for ``entry``'s dataset, or None when it is not on disk
+    (the bundled Cora always is: its root is '')."""
+    if entry.dataset == "cora":
+        return ""
+    if root is None:
+        return None
+    if entry.run in ("lightgcn", "ultragcn"):
+        rec = os.path.join(root, "rec")
+        found = os.path.exists(os.path.join(rec, entry.dataset, "train.txt"))
+        return rec if found else None
+    ogb = os.path.join(root, "ogb")
+    folder = dataset_info(entry.dataset).name.replace("-", "_")
+    return ogb if os.path.isdir(os.path.join(ogb, folder)) else None
+
+
+def _merge(args: tuple[str, ...], extra: tuple[str, ...]) -> list[str]:
+    """``args`` with the options in ``extra`` replacing theirs (``--flag value`` pairs
+    or bare ``--flag`` switches)."""
+    out, i = list(args), 0
+    while i < len(extra):
+        flag = extra[i]
+        has_value = i + 1 < len(extra) and not extra[i + 1].startswith("--")
+        if flag in out:
+            j = out.index(flag)
+            if has_value:
+                out[j + 1] = extra[i + 1]
+        else:
+            out += [flag, extra[i + 1]] if has_value else [flag]
+        i += 2 if has_value else 1
+    return out
+
+
+def _figure(entry: Entry, result: dict[str, Any]) -> float:
+    if entry.run in ("lightgcn", "ultragcn"):
+        return result["recall@20"]
+    return result["test_acc"] if entry.run == "node" else result["test_acc_mean"]
+
+
+def _curve(entry: Entry, result: dict[str, Any]) -> list[tuple[int, float]]:
+    """(epoch, validation accuracy of the first run) or (epoch, recall@20)."""
+    if entry.run in ("lightgcn", "ultragcn"):
+        return [(h["epoch"], h["recall@20"]) for h in result["history"] if "recall@20" in h]
+    return [tuple(point) for point in result["per_run"][0]["curve"]]
+
+
+def hardware(device: str) -> str:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    return f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+def run_entry(entry: Entry, root: str, quick: bool, device: str, out_dir: str
+              ) -> dict[str, Any]:
+    """Train ``entry`` and return its table row (with the curve)."""
+    args = _merge(entry.args, entry.quick) if quick else list(entry.args)
+    if root:
+        args += ["--root", root]
+    args += ["--device", device]
+    command = " ".join(["glt", "train", entry.run, *args])
+    json_out = os.path.join(out_dir, "runs", f"{entry.run}_{entry.model}_{entry.dataset}.json")
+    start = time.perf_counter()
+    result = _runner(entry.run)(args + ["--quiet", "--out", json_out])
+    runs = result.get("runs", 1)
+    return {"model": entry.model, "dataset": entry.dataset, "metric": entry.metric,
+            "glt": _figure(entry, result), "paper": entry.paper, "source": entry.source,
+            "runs": runs, "seconds": time.perf_counter() - start,
+            "hardware": hardware(device), "command": command, "curve": _curve(entry, result)}
+
+
+def table(rows: list[dict[str, Any]], quick: bool) -> str:
+    """The rows as a markdown table."""
+    lines = ["| model | dataset | metric | glt | paper | runs | time | hardware |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        scale = 100 if r["metric"] == "test acc" else 1
+        fmt = "{:.2f}" if scale == 100 else "{:.4f}"
+        paper = fmt.format(scale * r["paper"]) if r["paper"] is not None else "—"
+        lines.append(f"| {r['model']} | {r['dataset']} | {r['metric']} | "
+                     f"{fmt.format(scale * r['glt'])} | {paper} | {r['runs']} | "
+                     f"{r['seconds']:.0f} s | {r['hardware']} |")
+    if quick:
+        lines.append(f"\n({QUICK_NOTE}.)")
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict[str, Any]], path: str) -> None:
+    """Training curves: validation accuracy (node classification) and recall@20
+    (recommendation) against epochs, one line per row."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("test acc", "validation accuracy (first run)"), ("recall@20", "test recall@20")]
+    panels = [(m, label) for m, label in panels if any(r["metric"] == m for r in rows)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
+    for ax, (metric, label) in zip(axes[0], panels):
+        for r in rows:
+            if r["metric"] == metric and r["curve"]:
+                epochs, values = zip(*r["curve"])
+                ax.plot(epochs, values, label=f"{r['model']} {r['dataset']}",
+                        marker="o" if len(epochs) < 5 else None)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Train every implemented model on every dataset "
+                                "that can be reached and print glt's figures beside the "
+                                "papers'.")
+    p.add_argument("--quick", action="store_true", help="a few minutes on CPU: one short run "
+                   "per model (the figures are then not comparable with the papers')")
+    p.add_argument("--root", default=None, help="folder with rec/<name>/ (LightGCN format) and "
+                   "ogb/ (OGB releases) sets; the bundled Cora is always used")
+    p.add_argument("--only", nargs="+", default=None, help="run only these models (e.g. GCN "
+                   "LightGCN)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", default="results/reproduce", help="folder for reproduce.md, "
+                   "reproduce.json, curves.png and each run's JSON")
+    return p
+
+
+def main(argv: Optional[list[str]] = None) -> list[dict[str, Any]]:
+    args = build_parser().parse_args(argv)
+    wanted = {m.lower() for m in args.only} if args.only else None
+    rows, skipped = [], []
+    for entry in ENTRIES:
+        if wanted is not None and entry.model.lower() not in wanted:
+            continue
+        root = data_root(entry, args.root)
+        if root is None or (args.quick and entry.quick is None):
+            why = "not in --quick" if root is not None else "data not found"
+            skipped.append(f"{entry.model} on {entry.dataset} ({why})")
+            continue
+        print(f"== {entry.model} on {entry.dataset}", flush=True)
+        rows.append(run_entry(entry, root, args.quick, args.device, args.out))
+        write_json(os.path.join(args.out, "reproduce.json"), rows)  # kept if cut short
+    if not rows:
+        raise SystemExit("nothing to run: " + "; ".join(skipped))
+    text = table(rows, args.quick)
+    with open(os.path.join(args.out, "reproduce.md"), "w") as f:
+        f.write(text + "\n")
+    plot(rows, os.path.join(args.out, "curves.png"))
+    print("\n" + text)
+    if skipped:
+        print("\nskipped: " + "; ".join(skipped))
+    print(f"\nwritten: {args.out}/reproduce.md, reproduce.json, curves.png", flush=True)
+    return rows

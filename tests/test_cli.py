@@ -1,0 +1,65 @@
+"""The ``glt`` command: dispatch to the training scripts, benchmarks and reproduce."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from glt import cli
+from glt.train import rec_cli
+
+
+def test_help_lists_commands(capsys):
+    assert cli.main(["--help"]) == 0
+    assert "train MODEL" in capsys.readouterr().out
+
+
+def test_train_help_lists_models_and_presets(capsys):
+    assert cli.main(["train", "--help"]) == 0
+    out = capsys.readouterr().out
+    for model in ("gcn", "gat", "sage", "lightgcn", "ultragcn", "lagnn", "largegt"):
+        assert f"\n  {model} " in out
+    for preset in list(rec_cli.PRESETS["ultragcn"]) + ["ogbn-products", "ogbn-papers100M"]:
+        assert preset in out
+
+
+def test_train_runs_the_script_code(tmp_path):
+    out = str(tmp_path / "gcn.json")
+    assert cli.main(["train", "gcn", "--runs", "1", "--epochs", "3", "--quiet",
+                     "--out", out]) == 0
+    result = json.load(open(out))
+    assert result["model"] == "gcn" and result["runs"] == 1 and result["epochs"] == 3
+
+
+def test_model_help_is_the_scripts(capsys):
+    with pytest.raises(SystemExit) as done:
+        cli.main(["train", "ultragcn", "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: glt train ultragcn") and "--checkpoint" in out
+
+
+def test_unknown_names_are_refused():
+    with pytest.raises(SystemExit, match="unknown model 'lightgc'.*lightgcn"):
+        cli.main(["train", "lightgc"])
+    with pytest.raises(SystemExit, match="unknown benchmark 'sampling'.*sampler"):
+        cli.main(["bench", "sampling"])
+    with pytest.raises(SystemExit, match="unknown command 'fit'"):
+        cli.main(["fit"])
+
+
+def test_every_benchmark_is_found():
+    for name in cli.BENCHMARKS:
+        assert os.path.exists(cli.benchmark_path(name))
+
+
+def test_console_entry_point_and_module():
+    glt_bin = shutil.which("glt")
+    assert glt_bin is not None, "the glt console script is not installed (pip install -e .)"
+    done = subprocess.run([glt_bin, "bench", "ops", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "usage" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "glt", "train", "--help"], capture_output=True,
+                          text=True)
+    assert done.returncode == 0 and "lightgcn" in done.stdout

@@ -1,0 +1,61 @@
+"""The reproduction table: entries found by their data, quick runs, table, PNG."""
+import json
+import os
+
+import pytest
+
+from glt.datasets.testing import write_lightgcn
+from glt.train import reproduce
+
+
+def test_merge_replaces_and_adds_options():
+    merged = reproduce._merge(("--model", "gcn", "--runs", "10"),
+                              ("--runs", "1", "--epochs", "5", "--no-select"))
+    assert merged == ["--model", "gcn", "--runs", "1", "--epochs", "5", "--no-select"]
+
+
+def test_data_root_finds_what_is_on_disk(tmp_path):
+    by_name = {(e.model, e.dataset): e for e in reproduce.ENTRIES}
+    cora, lightgcn = by_name[("GCN", "cora")], by_name[("LightGCN", "ml-1m")]
+    arxiv = by_name[("LA-GCN", "ogbn-arxiv")]
+    assert reproduce.data_root(cora, None) == ""  # bundled
+    assert reproduce.data_root(lightgcn, None) is None
+    assert reproduce.data_root(lightgcn, str(tmp_path)) is None
+    write_lightgcn(str(tmp_path / "rec" / "ml-1m"))
+    assert reproduce.data_root(lightgcn, str(tmp_path)) == str(tmp_path / "rec")
+    assert reproduce.data_root(arxiv, str(tmp_path)) is None
+    os.makedirs(tmp_path / "ogb" / "ogbn_arxiv")
+    assert reproduce.data_root(arxiv, str(tmp_path)) == str(tmp_path / "ogb")
+
+
+def test_quick_table_with_recommendation_sets(tmp_path, capsys):
+    root, out = tmp_path / "data", str(tmp_path / "out")
+    write_lightgcn(str(root / "rec" / "ml-1m"), num_users=25, num_items=30, per_user=6)
+    rows = reproduce.main(["--quick", "--root", str(root), "--only", "LightGCN", "UltraGCN",
+                           "--out", out])
+    assert [(r["model"], r["dataset"]) for r in rows] == [("LightGCN", "ml-1m"),
+                                                         ("UltraGCN", "ml-1m")]
+    for r in rows:
+        assert r["metric"] == "recall@20" and 0.0 <= r["glt"] <= 1.0
+        assert [epoch for epoch, _ in r["curve"]] == [1, 2]
+        assert r["command"].startswith(f"glt train {r['model'].lower()} --dataset ml-1m")
+    assert rows[1]["paper"] == 0.2787
+    text = capsys.readouterr().out
+    assert "| UltraGCN | ml-1m | recall@20 |" in text and "0.2787" in text
+    assert "UltraGCN on gowalla (data not found)" in text
+    assert json.load(open(os.path.join(out, "reproduce.json")))[0]["model"] == "LightGCN"
+    with open(os.path.join(out, "curves.png"), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert os.path.exists(os.path.join(out, "runs", "ultragcn_UltraGCN_ml-1m.json"))
+
+
+def test_quick_node_classification_on_bundled_cora(tmp_path):
+    rows = reproduce.main(["--quick", "--only", "GCN", "--out", str(tmp_path)])
+    (row,) = rows
+    assert row["paper"] == 0.815 and row["runs"] == 1 and row["glt"] > 0.75
+    assert len(row["curve"]) == 200 and max(v for _, v in row["curve"]) > 0.75
+
+
+def test_nothing_to_run_is_said():
+    with pytest.raises(SystemExit, match="nothing to run.*UltraGCN on gowalla"):
+        reproduce.main(["--only", "UltraGCN", "--out", "unused"])
