@@ -28,3 +28,22 @@ def test_readme_datasets_example_runs():
     namespace: dict = {}
     exec(compile(example, str(README), "exec"), namespace)
     assert namespace["acc"] == 1.0 and namespace["users"] == 30
+
+
+def test_readme_own_dataset_example_runs():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    example = next(b for b in blocks if "NodeDataset(" in b)
+    namespace: dict = {}
+    exec(compile(example, str(README), "exec"), namespace)
+    run = namespace["run"]
+    assert 0.0 <= run.test_acc <= 1.0 and len(run.curve) == 20
+
+
+def test_readme_commands_name_real_models_and_benchmarks():
+    from glt import cli
+    text = README.read_text()
+    trainers = cli._trainers()
+    for model in re.findall(r"glt train ([a-z]\w*)", text):
+        assert model in trainers, model
+    for name in re.findall(r"glt bench ([a-z]\w*)", text):
+        assert name in cli.BENCHMARKS, name
