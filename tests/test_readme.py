@@ -47,3 +47,12 @@ def test_readme_commands_name_real_models_and_benchmarks():
         assert model in trainers, model
     for name in re.findall(r"glt bench ([a-z]\w*)", text):
         assert name in cli.BENCHMARKS, name
+
+
+def test_readme_models_example_runs():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    example = next(b for b in blocks if "la_backbone(" in b)
+    namespace: dict = {}
+    exec(compile(example, str(README), "exec"), namespace)
+    assert namespace["state"].epoch == 2 and 0.0 <= namespace["metrics"]["recall@20"] <= 1.0
+    assert namespace["logits"].shape == (8, 7) and namespace["la_run"].epochs == 5

@@ -1,4 +1,8 @@
-"""Full models built from glt's layers."""
+"""Models: node classifiers, the recommendation models, LA-GNN backbones and LargeGT."""
 from glt.models.gnn import GAT, GCN, GraphSAGE, NodeClassifier
+from glt.models.largegt import LargeGT, TokenInputs
+from glt.models.lightgcn import LightGCN
+from glt.models.ultragcn import UltraGCN
 
-__all__ = ["GCN", "GAT", "GraphSAGE", "NodeClassifier"]
+__all__ = ["GCN", "GAT", "GraphSAGE", "NodeClassifier", "LargeGT", "TokenInputs", "LightGCN",
+           "UltraGCN"]
