@@ -20,8 +20,9 @@ COMMANDS = "train MODEL [options] | bench NAME [options] | reproduce [options]"
 BENCHMARKS = ("ops", "sampler", "datasets", "recsys", "lagnn", "largegt")
 
 
-def _trainers() -> dict[str, tuple[Callable[[list[str]], Any], list[str], str]]:
-    """model -> (main, leading arguments, presets line)."""
+def trainers() -> dict[str, tuple[Callable[[list[str]], Any], list[str], str]]:
+    """model -> (main, leading arguments, presets line): what ``glt train MODEL``
+    and ``glt reproduce`` run."""
     from glt.train import lagnn_cli, largegt_cli, node_cli, rec_cli
     node = ", ".join(sorted(node_cli.PRESETS))
     la = "; ".join(f"{m}: {', '.join(d)}" for m, d in lagnn_cli.PRESETS.items())
@@ -63,14 +64,14 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     if command == "train":
-        trainers = _trainers()
+        known = trainers()
         if not rest or rest[0] in ("-h", "--help"):
-            print(_train_help(trainers))
+            print(_train_help(known))
             return 0
-        if rest[0] not in trainers:
+        if rest[0] not in known:
             raise SystemExit(f"glt train: unknown model {rest[0]!r}; expected one of "
-                             f"{', '.join(trainers)}")
-        run, lead, _ = trainers[rest[0]]
+                             f"{', '.join(known)}")
+        run, lead, _ = known[rest[0]]
         sys.argv[0] = f"glt train {rest[0]}"  # the name argparse shows in usage lines
         run(lead + rest[1:])
         return 0

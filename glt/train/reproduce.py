@@ -13,7 +13,7 @@ import os
 import platform
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import torch
 
@@ -78,12 +78,6 @@ ENTRIES: tuple[Entry, ...] = (
 )
 
 
-def _runner(name: str) -> Callable[[list[str]], dict[str, Any]]:
-    from glt.train import lagnn_cli, largegt_cli, node_cli, rec_cli
-    return {"node": node_cli.main, "lagnn": lagnn_cli.main, "largegt": largegt_cli.main,
-            "lightgcn": rec_cli.main_lightgcn, "ultragcn": rec_cli.main_ultragcn}[name]
-
-
 def data_root(entry: Entry, root: Optional[str]) -> Optional[str]:
     """The ``--root`` to pass for ``entry``'s dataset, or None when it is not on disk
     (the bundled Cora always is: its root is '')."""
@@ -146,7 +140,8 @@ def run_entry(entry: Entry, root: str, quick: bool, device: str, out_dir: str
     command = " ".join(["glt", "train", entry.run, *args])
     json_out = os.path.join(out_dir, "runs", f"{entry.run}_{entry.model}_{entry.dataset}.json")
     start = time.perf_counter()
-    result = _runner(entry.run)(args + ["--quiet", "--out", json_out])
+    from glt.cli import trainers
+    result = trainers()[entry.run][0](args + ["--quiet", "--out", json_out])
     runs = result.get("runs", 1)
     return {"model": entry.model, "dataset": entry.dataset, "metric": entry.metric,
             "glt": _figure(entry, result), "paper": entry.paper, "source": entry.source,
