@@ -55,11 +55,14 @@ class Shard:
                              "ranks: fewer items than ranks")
         return items[self.rank::self.world_size][:per_rank]
 
+    def seed(self, base: int) -> int:
+        """This rank's own seed derived from ``base`` (``base`` itself in one process),
+        so ranks draw different samples and a resumed run draws the same ones again."""
+        return base * self.world_size + self.rank if self.active else base
+
     def generator(self, seed: int, epoch: int, device: torch.device) -> torch.Generator:
-        """A generator for this rank's own random draws in ``epoch``: seeded from
-        (seed, epoch, rank), so ranks draw different samples and a resumed run
-        draws the same ones again."""
-        mixed = (seed * 1_000_003 + epoch) * 1_009 + self.rank
+        """A generator for this rank's own random draws in ``epoch``."""
+        mixed = self.seed(seed * 1_000_003 + epoch)
         return torch.Generator(device=device).manual_seed(mixed % (2 ** 63))
 
 

@@ -53,10 +53,7 @@ def train_largegt(model: nn.Module, data: NodeDataset, inputs: TokenInputs, batc
         for i, chunk in enumerate(tqdm(order.split(batch_size), desc=f"epoch {epoch}",
                                        leave=False, disable=not (progress and shard.is_main))):
             optimizer.zero_grad()
-            token_seed = seed * 1_000_003 + epoch * 1009 + i
-            if shard.active:
-                token_seed = token_seed * shard.world_size + shard.rank
-            logits = net(*inputs(chunk, seed=token_seed))
+            logits = net(*inputs(chunk, seed=shard.seed(seed * 1_000_003 + epoch * 1009 + i)))
             F.cross_entropy(logits, data.y[chunk.to(data.y.device)]).backward()
             optimizer.step()
         if epoch % eval_every and epoch != epochs:

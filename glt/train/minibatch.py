@@ -68,7 +68,7 @@ def train_mini_batch(model: nn.Module, data: NodeDataset, fanouts: Sequence[int]
     train_nodes = shard.split(data.train_mask.nonzero().view(-1))
     loader = NeighborLoader(data.graph, fanouts, input_nodes=train_nodes, batch_size=batch_size,
                             shuffle=True, x=data.x, y=data.y,
-                            seed=seed * 1009 + shard.rank if shard.active else seed)
+                            seed=shard.seed(seed))
     net = data_parallel(model, shard)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     val_nodes, test_nodes = data.val_mask.nonzero().view(-1), data.test_mask.nonzero().view(-1)
