@@ -37,7 +37,8 @@ def worker(case: str, scale: float, batches: int, device: str) -> dict[str, Any]
 
     from bench_sampler import NUM_EDGES, NUM_NODES, power_law_graph
     from glt.models import GraphSAGE
-    from glt.models.largegt import LargeGT, TokenInputs, hop_features
+    from glt.models.largegt import LargeGT, TokenInputs
+    from glt.propagate import hop_features
     from glt.samplers import NeighborLoader, TokenSampler
 
     n, e = int(NUM_NODES * scale), int(NUM_EDGES * scale)

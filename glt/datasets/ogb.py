@@ -174,6 +174,11 @@ def _process(info: DatasetInfo, path: str, writer: CacheWriter) -> None:
             if idx.dtype != np.int64:
                 raise ValueError(f"{f}: expected integer node ids, got {idx.dtype}")
             _check_ids(idx, num_nodes, f)
+            y = np.load(os.path.join(writer.tmp, "y.npy"), mmap_mode="r")
+            unlabelled = int((y[idx] < 0).sum()) if y.ndim == 1 else 0
+            if unlabelled:
+                raise ValueError(f"{f}: {unlabelled} of its {idx.size} nodes have no label; "
+                                 "the release looks corrupt")
             writer.save(f"split.{s}", idx)
     else:
         for s in SPLITS:

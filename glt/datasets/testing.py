@@ -105,7 +105,8 @@ def write_ogb(root: str, name: str, num_nodes: int = 60, num_edges: int = 240,
         arrays.update(node_extra)
         np.savez_compressed(os.path.join(raw, "data.npz"), **arrays)
         float_labels = labels.astype(np.float64)
-        float_labels[rng.random(num_nodes) < 0.3] = np.nan
+        unlabelled = rng.random(num_nodes) < 0.3
+        float_labels[unlabelled] = np.nan
         np.savez_compressed(os.path.join(raw, "node-label.npz"), node_label=float_labels)
     else:
         _write_csv(os.path.join(raw, "edge.csv.gz"), edge)
@@ -122,9 +123,11 @@ def write_ogb(root: str, name: str, num_nodes: int = 60, num_edges: int = 240,
             _write_csv(os.path.join(raw, f"{f}.csv.gz"), rng.integers(1, 5, (num_edges, 1)))
         if info.task == "node":
             _write_csv(os.path.join(raw, "node-label.csv.gz"), labels)
-    if info.task == "node":
+    if info.task == "node":  # the splits hold labelled nodes only
         order = rng.permutation(num_nodes)
-        cut = [num_nodes // 2, 3 * num_nodes // 4]
+        if extra["binary"]:
+            order = order[~unlabelled[order]]
+        cut = [order.size // 2, 3 * order.size // 4]
         for s, idx in zip(("train", "valid", "test"), np.split(order, cut)):
             _write_csv(os.path.join(split, f"{s}.csv.gz"), idx)
     else:

@@ -1,10 +1,8 @@
 """Dense multi-head attention over token sequences (LargeGT's local module)."""
 from __future__ import annotations
 
-import math
 from typing import Optional
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -33,10 +31,7 @@ class MultiHeadAttention(nn.Module):
         """``x [B, T, dim]``; ``key_padding_mask [B, T]`` True where a token is padding."""
         b, t, _ = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        mask = None
-        if key_padding_mask is not None:
-            mask = torch.zeros(b, 1, 1, t, dtype=x.dtype, device=x.device)
-            mask.masked_fill_(key_padding_mask.view(b, 1, 1, t), -math.inf)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+        keep = None if key_padding_mask is None else ~key_padding_mask.view(b, 1, 1, t)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=keep,
                                              dropout_p=self.dropout if self.training else 0.0)
         return self.out(out.transpose(1, 2).reshape(b, t, -1))

@@ -1,6 +1,8 @@
 """A k-means codebook kept by exponential moving averages (LargeGT's global module)."""
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -42,10 +44,11 @@ class EMACodebook(nn.Module):
         (in training only) and return the assignments ``[n]``."""
         if x.dim() != 2 or x.size(1) != self.dim:
             raise ValueError(f"expected points of shape [n, {self.dim}], got {tuple(x.shape)}")
-        x = x.detach()
-        idx = self.assign(x)
+        x = x.detach().float()  # k-means statistics in float32, also under autocast
+        with torch.autocast(x.device.type, enabled=False):
+            idx = self.assign(x)
         if self.training:
-            with torch.no_grad():
+            with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
                 onehot = F.one_hot(idx, self.num_codes).to(x.dtype)
                 self.cluster_size.mul_(self.decay).add_(onehot.sum(0), alpha=1 - self.decay)
                 self.code_sum.mul_(self.decay).add_(onehot.t() @ x, alpha=1 - self.decay)
@@ -53,6 +56,14 @@ class EMACodebook(nn.Module):
                 smoothed = (self.cluster_size + self.eps) / (n + self.num_codes * self.eps) * n
                 self.codes.copy_(self.code_sum / smoothed.unsqueeze(1))
         return idx
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any) -> None:
+        saved = state_dict.get(prefix + "codes")
+        if saved is not None and tuple(saved.shape) != tuple(self.codes.shape):
+            raise ValueError(f"the saved codebook holds {saved.shape[0]} codes of dimension "
+                             f"{saved.shape[1]}; this one holds {self.num_codes} of dimension "
+                             f"{self.dim}: it was trained on other features or settings")
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def forward(self, x: Tensor) -> Tensor:
         """Batch-normalise ``x [n, dim]``, :meth:`update` with it and return the

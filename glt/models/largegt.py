@@ -4,31 +4,17 @@ global attention to a k-means codebook."""
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from glt._checks import check_features
 from glt.graph import CSRGraph
 from glt.layers.attention import MultiHeadAttention
 from glt.layers.codebook import EMACodebook
-from glt.norm import gcn_norm
-from glt.ops import spmm
+from glt.ops import dropout
+from glt.propagate import cached_hop_features, hop_features
 from glt.samplers.tokens import TokenSampler
-
-
-def hop_features(graph: CSRGraph, x: Tensor, hops: int = 2) -> list[Tensor]:
-    r"""``[X, \hat A X, ..., \hat A^{hops} X]`` with
-    :math:`\hat A = D^{-1/2} (A + I) D^{-1/2}`, each ``[N, F]``, through glt's SpMM."""
-    check_features(x, "x", rows=graph.num_nodes)
-    adj = gcn_norm(graph)
-    out = [x]
-    with torch.no_grad():
-        for _ in range(hops):
-            out.append(spmm(adj, out[-1]))
-    return out
 
 
 class TokenInputs:
@@ -41,10 +27,18 @@ class TokenInputs:
         graph: square ``CSRGraph``.
         x: ``[N, F]`` node features.
         num_tokens: ``K``.
+        cache: a folder for the ``[N, 3, F]`` hop features: computed there in
+            streamed blocks on first use, memory-mapped afterwards (see
+            :func:`glt.propagate.cached_hop_features`); ``None`` keeps them in
+            memory on ``x``'s device.
     """
 
-    def __init__(self, graph: CSRGraph, x: Tensor, num_tokens: int) -> None:
-        self.hops = torch.stack(hop_features(graph, x), dim=1)  # [N, 3, F]
+    def __init__(self, graph: CSRGraph, x: Tensor, num_tokens: int,
+                 cache: Optional[str] = None) -> None:
+        if cache is None:
+            self.hops = torch.stack(hop_features(graph, x), dim=1)  # [N, 3, F]
+        else:
+            self.hops = cached_hop_features(graph, x, cache)
         self.x = x
         self.sampler = TokenSampler(graph, num_tokens)
 
@@ -56,9 +50,9 @@ class TokenInputs:
                  ) -> tuple[Tensor, Tensor, Tensor]:
         """``(tokens [B, 3K, F], padding mask [B, 3K], node features [B, F])``;
         a node without enough neighbours has its missing tokens masked."""
-        ids = self.sampler.sample(nodes.cpu(), seed=seed).to(self.x.device)  # [B, K]
-        pad = ids < 0
-        feats = self.hops[ids.clamp(min=0)]  # [B, K, 3, F]
+        ids = self.sampler.sample(nodes.cpu(), seed=seed)  # [B, K]
+        feats = self.hops[ids.clamp(min=0).to(self.hops.device)].to(self.x.device)  # [B, K, 3, F]
+        pad = ids.to(self.x.device) < 0
         b, k = ids.shape
         mask = pad.unsqueeze(2).expand(b, k, 3).reshape(b, 3 * k)
         return feats.reshape(b, 3 * k, -1), mask, self.x[nodes.to(self.x.device)]
@@ -85,7 +79,7 @@ class LargeGT(nn.Module):
         self.pre_norm = nn.LayerNorm(hidden)
         self.attention = MultiHeadAttention(hidden, heads, hidden, attn_dropout)
         self.final_norm = nn.LayerNorm(hidden)
-        self.readout = nn.Linear(hidden, 1)
+        self.readout = nn.Linear(2 * hidden, 1)  # scores [h_node, h_token] pairs
         self.global_in = nn.Linear(in_channels, global_dim)
         self.codebook = EMACodebook(num_codes, global_dim)
         self.q = nn.Linear(global_dim, global_dim)
@@ -96,20 +90,29 @@ class LargeGT(nn.Module):
         self.classifier = nn.Linear(hidden, num_classes)
         self.dropout, self.input_dropout = dropout, input_dropout
 
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any) -> None:
+        saved = state_dict.get(prefix + "token_mlp.0.weight")
+        if saved is not None and saved.size(1) != self.in_channels:
+            raise ValueError(f"the saved LargeGT takes {saved.size(1)} features per node; this "
+                             f"one takes {self.in_channels}: it was trained on other features")
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
     def local(self, tokens: Tensor, mask: Tensor) -> Tensor:
         """``[B, hidden]`` readout of ``tokens [B, 3K, F]`` (``mask`` True on padding)."""
         b, t, _ = tokens.shape
-        tokens = F.dropout(tokens, self.input_dropout, self.training)
+        tokens = dropout(tokens, self.input_dropout, self.training)
         h = self.token_mlp(tokens) + self.hop_embedding.repeat(t // 3, 1)
-        h = F.dropout(h, self.dropout, self.training)
+        h = dropout(h, self.dropout, self.training)
         h = h + self.attention(self.pre_norm(h), mask)
         h = self.final_norm(h)
-        weight = self.readout(h).squeeze(-1).masked_fill(mask, -math.inf).softmax(-1)
-        return (weight.unsqueeze(-1) * h).sum(1)
+        node, rest = h[:, :1], h[:, 1:]  # token 0 is the node's own X
+        score = self.readout(torch.cat([node.expand_as(rest), rest], dim=-1)).squeeze(-1)
+        weight = score.masked_fill(mask[:, 1:], -math.inf).softmax(-1)
+        return node.squeeze(1) + (weight.unsqueeze(-1) * rest).sum(1)
 
     def glob(self, x: Tensor) -> Tensor:
         """``[B, global_dim]``: attention of each node to the codebook's centroids."""
-        x = F.dropout(x, self.input_dropout, self.training)
+        x = dropout(x, self.input_dropout, self.training)
         z = self.codebook(self.global_in(x))  # normalised; EMA k-means update in training
         codes = self.codebook.codes
         scores = self.q(z) @ self.k(codes).t() / math.sqrt(z.size(1))
@@ -121,4 +124,4 @@ class LargeGT(nn.Module):
             raise ValueError(f"expected {self.in_channels} features per token and node, got "
                              f"{tokens.size(-1)} and {x.size(-1)}")
         h = torch.cat([self.local(tokens, mask), self.glob(x)], dim=-1)
-        return self.classifier(F.dropout(self.ffn(h), self.dropout, self.training))
+        return self.classifier(dropout(self.ffn(h), self.dropout, self.training))

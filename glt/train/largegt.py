@@ -1,8 +1,10 @@
 """Training of LargeGT on batches of target nodes with freshly sampled tokens."""
 from __future__ import annotations
 
+import contextlib
+import os
 import time
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -11,60 +13,95 @@ from tqdm.auto import tqdm
 
 from glt.datasets.node import NodeDataset
 from glt.models.largegt import TokenInputs
+from glt.train.checkpoint import load_checkpoint, save_checkpoint
 from glt.train.distributed import Shard, data_parallel
 from glt.train.metrics import accuracy
 from glt.train.node import RunResult
 
 
+def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
+    """bfloat16 autocast on ``device`` (CPU or CUDA) when ``enabled``: no loss
+    scaling needed, unlike float16."""
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
 @torch.no_grad()
 def predict_tokens(model: nn.Module, inputs: TokenInputs, nodes: Tensor,
-                   batch_size: int = 1024, seed: int = 0) -> Tensor:
-    """Logits ``[len(nodes), C]``, tokens sampled with ``seed``."""
+                   batch_size: int = 1024, seed: int = 0, amp: bool = False) -> Tensor:
+    """Logits ``[len(nodes), C]`` (float32), tokens sampled with ``seed``."""
     model.eval()
-    return torch.cat([model(*inputs(chunk, seed=seed)) for chunk in nodes.split(batch_size)])
+    with autocast(inputs.x.device, amp):
+        return torch.cat([model(*inputs(chunk, seed=seed)).float()
+                          for chunk in nodes.split(batch_size)])
+
+
+def _identity(model: nn.Module, data: NodeDataset, seed: int, batch_size: int, lr: float,
+              weight_decay: float) -> dict[str, Any]:
+    return {"model": type(model).__name__, "dataset": data.name, "num_nodes": data.num_nodes,
+            "seed": seed, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
+            "shapes": {k: list(v.shape) for k, v in model.state_dict().items()}}
 
 
 def train_largegt(model: nn.Module, data: NodeDataset, inputs: TokenInputs, batch_size: int,
                   epochs: int, lr: float, weight_decay: float = 0.0, seed: int = 0,
                   eval_batch_size: int = 1024, eval_every: int = 1, progress: bool = False,
                   score: Optional[Callable[[Tensor, Tensor], float]] = None,
-                  shard: Shard = Shard()) -> RunResult:
-    """Adam on shuffled batches of training nodes, each epoch with new tokens;
+                  shard: Shard = Shard(), checkpoint: Optional[str] = None,
+                  amp: bool = False) -> RunResult:
+    """AdamW on shuffled batches of training nodes, each epoch with new tokens;
     validation / test scored every ``eval_every`` epochs; reports the best
     validation epoch (``score`` defaults to accuracy). With several ranks
     (torchrun, ``shard``) each epoch's shuffled nodes are split across ranks,
     each samples its own tokens, and DistributedDataParallel averages gradients
-    (and hands rank 0's buffers, the EMA codebook included, to every rank)."""
+    (and hands rank 0's buffers, the EMA codebook included, to every rank).
+
+    ``checkpoint``: a folder; the run writes ``seed<seed>.pt`` there after every
+    epoch (rank 0) and, started again, resumes from it exactly (same batches,
+    tokens and dropout) or, when it had finished, returns its result at once.
+    ``amp``: bfloat16 autocast for the forward passes.
+    """
     if epochs < 1 or batch_size < 1 or eval_every < 1:
         raise ValueError(f"expected positive epochs, batch_size and eval_every, got {epochs}, "
                          f"{batch_size} and {eval_every}")
     score = score or accuracy
-    start = time.perf_counter()
+    device = data.y.device
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     train_nodes = data.train_mask.nonzero().view(-1).cpu()
     val_nodes = data.val_mask.nonzero().view(-1).cpu()
     test_nodes = data.test_mask.nonzero().view(-1).cpu()
     gen = torch.Generator().manual_seed(seed)  # the same order on every rank
+    state: dict[str, Any] = {"epoch": 0, "best_val": -1.0, "best_test": 0.0, "best_epoch": 0,
+                             "curve": [], "seconds": 0.0}
+    path = os.path.join(checkpoint, f"seed{seed}.pt") if checkpoint else None
+    identity = _identity(model, data, seed, batch_size, lr, weight_decay)
+    if path and os.path.exists(path):
+        state = load_checkpoint(path, identity, model, optimizer, gen)
     net = data_parallel(model, shard)
-    best_val, best_test, best_epoch, curve = -1.0, 0.0, 0, []
-    for epoch in range(1, epochs + 1):
+    while state["epoch"] < epochs:
+        start = time.perf_counter()
+        epoch = state["epoch"] = state["epoch"] + 1
         model.train()
         order = shard.split(train_nodes[torch.randperm(train_nodes.numel(), generator=gen)])
         for i, chunk in enumerate(tqdm(order.split(batch_size), desc=f"epoch {epoch}",
                                        leave=False, disable=not (progress and shard.is_main))):
             optimizer.zero_grad()
-            logits = net(*inputs(chunk, seed=shard.seed(seed * 1_000_003 + epoch * 1009 + i)))
-            F.cross_entropy(logits, data.y[chunk.to(data.y.device)]).backward()
+            with autocast(device, amp):
+                logits = net(*inputs(chunk, seed=shard.seed(seed * 1_000_003 + epoch * 1009 + i)))
+            F.cross_entropy(logits.float(), data.y[chunk.to(device)]).backward()
             optimizer.step()
-        if epoch % eval_every and epoch != epochs:
-            continue
-        logits = predict_tokens(model, inputs, torch.cat([val_nodes, test_nodes]),
-                                eval_batch_size, seed)
-        y = data.y.cpu()
-        val = score(logits[:val_nodes.numel()].cpu(), y[val_nodes])
-        curve.append((epoch, val))
-        if val > best_val:
-            best_val, best_epoch = val, epoch
-            best_test = score(logits[val_nodes.numel():].cpu(), y[test_nodes])
-    return RunResult(seed, best_val, best_test, best_epoch, epochs, time.perf_counter() - start,
-                     curve)
+        if epoch % eval_every == 0 or epoch == epochs:
+            logits = predict_tokens(model, inputs, torch.cat([val_nodes, test_nodes]),
+                                    eval_batch_size, seed, amp).cpu()
+            y = data.y.cpu()
+            val = score(logits[:val_nodes.numel()], y[val_nodes])
+            state["curve"].append((epoch, val))
+            if val > state["best_val"]:
+                state["best_val"], state["best_epoch"] = val, epoch
+                state["best_test"] = score(logits[val_nodes.numel():], y[test_nodes])
+        state["seconds"] += time.perf_counter() - start
+        if path and shard.is_main:
+            save_checkpoint(path, identity, model, optimizer, gen, state)
+    return RunResult(seed, state["best_val"], state["best_test"], state["best_epoch"],
+                     state["epoch"], state["seconds"], [tuple(c) for c in state["curve"]])

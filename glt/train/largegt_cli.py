@@ -3,6 +3,7 @@ repeated runs, mean +- std at the best validation epoch, JSON out."""
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -11,6 +12,7 @@ from typing import Any, Optional
 import torch
 
 from glt.datasets import NodeDataset, load_dataset, row_normalize
+from glt.datasets.planetoid import default_root
 from glt.models.largegt import LargeGT, TokenInputs
 from glt.train import distributed
 from glt.train.largegt import train_largegt
@@ -26,7 +28,7 @@ _BASE = dict(num_tokens=100, batch_size=1024, hidden=256, global_dim=64, num_cod
 PRESETS: dict[str, dict[str, Any]] = {
     "ogbn-products": dict(_BASE),
     "snap-patents": dict(_BASE, num_tokens=50, batch_size=2048, hidden=128),
-    "ogbn-papers100M": dict(_BASE, hidden=512, global_dim=128),
+    "ogbn-papers100M": dict(_BASE, hidden=512, global_dim=128, stream_hops=True),
     "planetoid": dict(_BASE, num_tokens=20, batch_size=140, hidden=64, global_dim=32,
                       num_codes=64, lr=4e-3, weight_decay=0.05, epochs=200, dropout=0.5,
                       attn_dropout=0.2, input_dropout=0.9, eval_every=10),
@@ -46,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     for flag in ("epochs", "num-tokens", "batch-size", "eval-every"):
         p.add_argument(f"--{flag}", type=int, default=None, help="default: the preset's")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--amp", action="store_true", help="bfloat16 mixed precision (autocast)")
+    p.add_argument("--checkpoint", default=None, help="folder of per-run checkpoints "
+                   "(seed<N>.pt, written every epoch): a killed job started again resumes "
+                   "its unfinished run and skips the finished ones")
+    p.add_argument("--hop-cache", default=None, help="folder for the [N, 3, F] hop features, "
+                   "computed there in streamed blocks once and memory-mapped afterwards "
+                   "(default: in memory; the ogbn-papers100M preset caches under "
+                   "<root>/largegt_hops/<dataset>)")
     p.add_argument("--out", default=None)
     p.add_argument("--quiet", action="store_true")
     return p
@@ -69,7 +79,10 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         data.x = row_normalize(data.x)
     data = data.to(device)
     start = time.perf_counter()
-    inputs = TokenInputs(data.graph, data.x, s["num_tokens"])
+    cache = args.hop_cache
+    if cache is None and s.get("stream_hops"):
+        cache = os.path.join(args.root or default_root(), "largegt_hops", data.name)
+    inputs = TokenInputs(data.graph, data.x, s["num_tokens"], cache=cache)
     prep = time.perf_counter() - start
     def make() -> torch.nn.Module:
         return LargeGT(data.num_features, s["hidden"], data.num_classes, s["heads"],
@@ -79,12 +92,13 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
                           progress=not args.quiet and shard.is_main, train=train_largegt,
                           shard=shard, inputs=inputs, batch_size=s["batch_size"],
                           epochs=s["epochs"], lr=s["lr"], weight_decay=s["weight_decay"],
-                          eval_every=s["eval_every"], score=dataset_score(data))
+                          eval_every=s["eval_every"], score=dataset_score(data),
+                          checkpoint=args.checkpoint, amp=args.amp)
     result = {"model": "largegt", "dataset": data.name, "preset": name,
               "test_acc_mean": summary["test_acc"], "test_acc_std": summary["test_acc_std"],
               "val_acc_mean": summary["val_acc"], "runs": args.runs,
               "seconds": summary["seconds"], "token_seconds": prep, "settings": s,
-              "per_run": summary["per_run"], "device": str(device),
+              "per_run": summary["per_run"], "device": str(device), "amp": args.amp,
               "world_size": shard.world_size,
               "hardware": platform.processor() or platform.machine()}
     distributed.finish(shard)

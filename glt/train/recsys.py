@@ -14,7 +14,6 @@ on early stopping), and rank 0 alone writes checkpoints and results.
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,6 +25,7 @@ from tqdm.auto import tqdm
 
 from glt.datasets.rec import RecDataset
 from glt.samplers import NegativeSampler
+from glt.train.checkpoint import load_checkpoint, save_checkpoint
 from glt.train.distributed import LossModule, Shard, data_parallel
 from glt.train.ranking import Scorer, rank_metrics
 
@@ -71,27 +71,6 @@ def _identity(model: nn.Module, data: RecDataset) -> dict[str, Any]:
             "num_items": data.num_items}
 
 
-def _save_checkpoint(path: str, model: nn.Module, opt: torch.optim.Optimizer,
-                     gen: torch.Generator, state: RecRunState, identity: dict) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
-    torch.save({"identity": identity, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                "generator": gen.get_state(), "state": json.dumps(asdict(state))}, tmp)
-    os.replace(tmp, path)
-
-
-def _load_checkpoint(path: str, model: nn.Module, opt: torch.optim.Optimizer,
-                     gen: torch.Generator, identity: dict) -> RecRunState:
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if ckpt.get("identity") != identity:
-        raise ValueError(f"checkpoint {path} belongs to another run: {ckpt.get('identity')}; "
-                         f"this run is {identity}. Use another checkpoint path.")
-    model.load_state_dict(ckpt["model"])
-    opt.load_state_dict(ckpt["optimizer"])
-    gen.set_state(ckpt["generator"])
-    return RecRunState(**json.loads(ckpt["state"]))
-
-
 def evaluate(model: RecModel, data: RecDataset, ks: Sequence[int] = (20,),
              chunk_size: int = 1024) -> dict[str, float]:
     """Full-ranking metrics of ``model`` on ``data``'s test interactions."""
@@ -121,7 +100,7 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
     identity = _identity(model, data)
     state = RecRunState()
     if checkpoint and os.path.exists(checkpoint):
-        state = _load_checkpoint(checkpoint, model, opt, gen, identity)
+        state = RecRunState(**load_checkpoint(checkpoint, identity, model, opt, gen))
     sampler = NegativeSampler(data.train.to(device))
     step = data_parallel(LossModule(model, lambda m, *batch: m.loss(*batch)), shard)
     progress = progress and shard.is_main
@@ -159,7 +138,7 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
                         f"@{config.ks[0]}")), flush=True)
         state.history.append(record)
         if checkpoint and shard.is_main:
-            _save_checkpoint(checkpoint, model, opt, gen, state, identity)
+            save_checkpoint(checkpoint, identity, model, opt, gen, asdict(state))
         if "recall@" + str(config.ks[0]) in record and on_eval is not None and shard.is_main:
             on_eval(state)
     return state

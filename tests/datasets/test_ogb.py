@@ -182,6 +182,17 @@ def test_row_count_mismatch_is_reported(tmp_path):
         load_ogb("ogbn-arxiv", str(tmp_path))
 
 
+def test_split_nodes_without_labels_are_reported(tmp_path):
+    path = write_ogb(str(tmp_path), "ogbn-papers100M", num_nodes=30, num_edges=60)
+    with np.load(os.path.join(path, "raw", "node-label.npz")) as f:
+        unlabelled = np.flatnonzero(np.isnan(f["node_label"][:, 0]))
+    data = load_ogb("ogbn-papers100M", str(tmp_path))
+    assert (data.y < 0).any() and data.y[data.train_mask].min() >= 0
+    _write_csv(os.path.join(path, "split", "time", "train.csv.gz"), unlabelled[:2])
+    with pytest.raises(ValueError, match="train.csv.gz: 2 of its 2 nodes have no label"):
+        load_ogb("ogbn-papers100M", str(tmp_path))
+
+
 def _zip_release(tmp_path, name: str, download_name: str) -> str:
     """A release zip laid out as OGB's (the release folder under its download name)."""
     src = tmp_path / "src"

@@ -3,25 +3,13 @@ import torch
 
 from glt.datasets import load_planetoid, row_normalize
 from glt.graph import CSRGraph
-from glt.models.largegt import LargeGT, TokenInputs, hop_features
+from glt.models.largegt import LargeGT, TokenInputs
 from glt.train.largegt import predict_tokens, train_largegt
 
 
 def _graph():
     ei = torch.tensor([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]])  # a path 0-1-2-3, node 4 alone
     return CSRGraph.from_edge_index(ei, 5)
-
-
-def test_hop_features_equal_dense_powers():
-    g, x = _graph(), torch.randn(5, 3)
-    a = torch.zeros(5, 5)
-    a[g.row(), g.col] = 1
-    a += torch.eye(5)
-    d = a.sum(1).rsqrt()
-    a_hat = d[:, None] * a * d[None, :]
-    h = hop_features(g, x)
-    torch.testing.assert_close(h[1], a_hat @ x)
-    torch.testing.assert_close(h[2], a_hat @ a_hat @ x)
 
 
 def test_token_inputs_mask_missing_tokens():
@@ -53,7 +41,7 @@ def test_learns_cora():
     torch.manual_seed(0)
     model = LargeGT(data.num_features, 64, data.num_classes, global_dim=32, num_codes=64,
                     dropout=0.5, attn_dropout=0.2, input_dropout=0.9)
-    result = train_largegt(model, data, inputs, batch_size=140, epochs=80, lr=0.004,
+    result = train_largegt(model, data, inputs, batch_size=140, epochs=160, lr=0.004,
                            weight_decay=0.05, eval_every=20)
     assert result.test_acc > 0.65
     assert predict_tokens(model, inputs, torch.arange(7)).shape == (7, data.num_classes)
@@ -74,3 +62,90 @@ def test_script_runs_on_an_ogb_fixture(tmp_path):
     assert 0.0 <= result["test_acc_mean"] <= 1.0
     with pytest.raises(ValueError, match="no preset named 'nope'"):
         largegt_cli.main(["--preset", "nope", "--quiet"])
+
+
+def _toy_data():
+    from glt.datasets import NodeDataset
+    g = torch.Generator().manual_seed(1)
+    graph = CSRGraph.from_edge_index(torch.randint(0, 60, (2, 300), generator=g), 60)
+    y = torch.randint(0, 3, (60,), generator=g)
+    x = torch.randn(60, 6, generator=g) + y.unsqueeze(1)
+    split = torch.arange(60) % 3
+    return NodeDataset("toy", graph, x, y, split == 0, split == 1, split == 2, 3)
+
+
+def _small_run(tmp_path, epochs, checkpoint=None, amp=False, init_seed=0):
+    data = _toy_data()
+    inputs = TokenInputs(data.graph, data.x, num_tokens=4)
+    torch.manual_seed(init_seed)
+    model = LargeGT(6, 8, 3, heads=2, global_dim=4, num_codes=5, dropout=0.3,
+                    input_dropout=0.2)
+    result = train_largegt(model, data, inputs, batch_size=8, epochs=epochs, lr=0.01,
+                           checkpoint=checkpoint, amp=amp)
+    return model, result
+
+
+def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
+    straight, a = _small_run(tmp_path, 4)
+    _small_run(tmp_path, 2, checkpoint=str(tmp_path))  # "killed" after epoch 2
+    resumed, b = _small_run(tmp_path, 4, checkpoint=str(tmp_path), init_seed=7)
+    assert b.curve == a.curve and b.best_epoch == a.best_epoch and b.epochs == 4
+    for p, q in zip(straight.state_dict().values(), resumed.state_dict().values()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    again, c = _small_run(tmp_path, 4, checkpoint=str(tmp_path), init_seed=9)  # finished
+    assert c.curve == a.curve and c.seconds == b.seconds
+
+
+def test_a_checkpoint_of_another_run_is_refused(tmp_path):
+    _small_run(tmp_path, 1, checkpoint=str(tmp_path))
+    data = _toy_data()
+    model = LargeGT(6, 16, 3, heads=2, global_dim=4, num_codes=5)  # another width
+    with pytest.raises(ValueError, match="belongs to another run"):
+        train_largegt(model, data, TokenInputs(data.graph, data.x, 4), batch_size=8,
+                      epochs=2, lr=0.01, checkpoint=str(tmp_path))
+
+
+def test_mixed_precision_trains_and_agrees_with_float32(tmp_path):
+    _, result = _small_run(tmp_path, 3, amp=True)
+    assert 0.0 <= result.test_acc <= 1.0 and len(result.curve) == 3
+    data = _toy_data()
+    inputs = TokenInputs(data.graph, data.x, num_tokens=4)
+    model = LargeGT(6, 8, 3, heads=2, global_dim=4, num_codes=5)
+    full = predict_tokens(model, inputs, torch.arange(60))
+    half = predict_tokens(model, inputs, torch.arange(60), amp=True)
+    assert half.dtype == torch.float32
+    torch.testing.assert_close(half, full, rtol=0.05, atol=0.05)
+
+
+def test_a_saved_model_refuses_other_features(tmp_path):
+    saved = LargeGT(6, 8, 3, global_dim=4, num_codes=5).state_dict()
+    with pytest.raises(ValueError, match="takes 6 features per node; this one takes 7"):
+        LargeGT(7, 8, 3, global_dim=4, num_codes=5).load_state_dict(saved)
+    with pytest.raises(ValueError, match="holds 5 codes of dimension 4; this one holds 5 of "
+                                         "dimension 3"):
+        LargeGT(6, 8, 3, global_dim=3, num_codes=5).load_state_dict(saved)
+
+
+def test_token_inputs_from_a_hop_cache_equal_the_in_memory_ones(tmp_path):
+    g, x = _graph(), torch.randn(5, 3)
+    a = TokenInputs(g, x, 3)(torch.tensor([0, 3, 4]), seed=2)
+    b = TokenInputs(g, x, 3, cache=str(tmp_path / "hops"))(torch.tensor([0, 3, 4]), seed=2)
+    for p, q in zip(a, b):
+        torch.testing.assert_close(p, q)
+
+
+def test_papers100m_preset_streams_hops_checkpoints_and_resumes(tmp_path):
+    import os
+
+    from glt.datasets.testing import write_ogb
+    from glt.train import largegt_cli
+    write_ogb(str(tmp_path), "ogbn-papers100M", num_nodes=80, num_edges=300, num_features=4)
+    args = ["--dataset", "ogbn-papers100M", "--root", str(tmp_path), "--epochs", "2",
+            "--num-tokens", "4", "--batch-size", "16", "--runs", "2", "--quiet", "--amp",
+            "--checkpoint", str(tmp_path / "ckpt")]
+    first = largegt_cli.main(args)
+    assert os.path.exists(tmp_path / "largegt_hops" / "ogbn-papers100M" / "hops.npy")
+    assert sorted(os.listdir(tmp_path / "ckpt")) == ["seed0.pt", "seed1.pt"]
+    assert first["amp"] and first["settings"]["hidden"] == 512
+    again = largegt_cli.main(args)  # both runs finished: read back, not retrained
+    assert again["per_run"] == first["per_run"]
