@@ -6,6 +6,7 @@ most (ogbn-papers100M)."""
 from __future__ import annotations
 
 import hashlib
+import mmap
 from typing import Optional
 
 import numpy as np
@@ -45,6 +46,16 @@ def _digest(*tensors: Optional[Tensor], samples: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def _release(out: np.memmap) -> None:
+    """Write the mapped file's dirty pages back and drop them from this process's
+    resident set (they stay in the file and the page cache): the resident set
+    then holds one block at a time, not the whole file."""
+    out.flush()
+    mapping = getattr(out, "_mmap", None)
+    if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+        mapping.madvise(mmap.MADV_DONTNEED)
+
+
 def cached_hop_features(graph: CSRGraph, x: Tensor, directory: str, hops: int = 2,
                         chunk_rows: int = 1 << 16) -> Tensor:
     r"""``[N, hops + 1, F]`` hop features (as :func:`hop_features`, stacked),
@@ -72,6 +83,7 @@ def cached_hop_features(graph: CSRGraph, x: Tensor, directory: str, hops: int = 
             out = writer.open("hops", dtype, (n, hops + 1, f))
             for a in range(0, n, chunk_rows):
                 out[a:a + chunk_rows, 0] = x[a:a + chunk_rows].cpu().numpy()
+                _release(out)
             for k in range(1, hops + 1):
                 for a in range(0, n, chunk_rows):
                     b = min(a + chunk_rows, n)
@@ -81,7 +93,7 @@ def cached_hop_features(graph: CSRGraph, x: Tensor, directory: str, hops: int = 
                                      num_cols=cols.numel(), validate=False)
                     prev = torch.from_numpy(out[cols.numpy(), k - 1])  # [U, F]
                     out[a:b, k] = spmm(block, prev).numpy()
-            out.flush()
+                    _release(out)
         cached = load_cache(directory, source)
         if cached is None:
             raise RuntimeError(f"the hop features just written to {directory} could not be "

@@ -60,7 +60,9 @@ class TokenInputs:
 
 class LargeGT(nn.Module):
     """Local module (token MLP, one pre-LayerNorm attention layer over the ``3K``
-    tokens, final LayerNorm, attention-weighted readout) and global module
+    tokens, final LayerNorm, readout as in the authors' code: the node's own
+    token plus the other tokens weighted by a softmax of a linear score of
+    ``[h_node, h_token]``) and global module
     (queries from the node's features, keys and values from an EMA k-means
     codebook of ``num_codes`` centroids, ``log(cluster size)`` attention bias),
     concatenated, then a feed-forward block and a classifier.
