@@ -61,7 +61,7 @@ ENTRIES: tuple[Entry, ...] = (
     _node("sage", None, "", ("--epochs", "100")),
     _la("gcn", "cora", 0.846, _LA_QUICK),
     _la("gat", "cora", 0.847, None),
-    Entry("LargeGT", "cora", "largegt", ("--runs", "5"), ("--runs", "1", "--epochs", "50")),
+    Entry("LargeGT", "cora", "largegt", ("--runs", "10"), ("--runs", "1", "--epochs", "100")),
     Entry("LightGCN", "gowalla", "lightgcn", ("--dataset", "gowalla"),
           ("--epochs", "2", "--eval-every", "1"), 0.1830, "He et al. 2020, Table 3"),
     Entry("LightGCN", "ml-1m", "lightgcn", ("--dataset", "ml-1m"),
