@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from typing import Any, Callable, Optional
@@ -26,7 +25,7 @@ from glt.train.metrics import dataset_score
 from glt.train.minibatch import train_mini_batch
 from glt.train.node import repeat_runs, train_full_batch
 from glt.train.node_cli import PRESETS as PLAIN_PRESETS, model_factory
-from glt.train.output import write_json
+from glt.train.output import hardware, write_json
 
 _CVAE = dict(cvae_epochs=10, cvae_batch=64, cvae_lr=0.01, num_models=100, warmup=200,
              update_epochs=20, select=True)
@@ -172,7 +171,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         "runs": args.runs, "seconds": summary["seconds"], "cvae_seconds": cvae_seconds,
         "settings": settings, "per_run": summary["per_run"], "device": str(device),
         "world_size": shard.world_size,
-        "hardware": platform.processor() or platform.machine()}
+        "hardware": hardware(args.device)}
     main_rank = shard.is_main
     if main_rank:
         print(f"LA-{args.model.upper()} on {data.name}: test acc "

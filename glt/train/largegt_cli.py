@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 from typing import Any, Optional
@@ -18,7 +17,7 @@ from glt.train import distributed
 from glt.train.largegt import train_largegt
 from glt.train.metrics import dataset_score
 from glt.train.node import repeat_runs
-from glt.train.output import write_json
+from glt.train.output import hardware, write_json
 
 _BASE = dict(num_tokens=100, batch_size=1024, hidden=256, global_dim=64, num_codes=4096,
              heads=2, lr=1e-3, weight_decay=0.0, epochs=100, dropout=0.1, attn_dropout=0.1,
@@ -100,7 +99,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
               "seconds": summary["seconds"], "token_seconds": prep, "settings": s,
               "per_run": summary["per_run"], "device": str(device), "amp": args.amp,
               "world_size": shard.world_size,
-              "hardware": platform.processor() or platform.machine()}
+              "hardware": hardware(args.device)}
     distributed.finish(shard)
     if not shard.is_main:
         return result

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
 import sys
 from typing import Callable, Optional
 
@@ -18,7 +17,7 @@ from torch import nn
 from glt.datasets import PLANETOID_NAMES, load_planetoid, row_normalize
 from glt.models import GAT, GCN, GraphSAGE
 from glt.train.node import repeat_runs
-from glt.train.output import write_json
+from glt.train.output import hardware, write_json
 
 # name -> settings; None means "not used by this model"
 PRESETS: dict[str, dict] = {
@@ -84,7 +83,7 @@ def main(argv: Optional[list[str]] = None) -> dict:
                           epochs=settings["epochs"], lr=settings["lr"],
                           weight_decay=settings["weight_decay"], patience=settings["patience"])
     result = {"model": args.model, "dataset": data.name, **summary, "settings": settings,
-              "device": str(args.device), "hardware": platform.processor() or platform.machine(),
+              "device": str(args.device), "hardware": hardware(args.device),
               "threads": torch.get_num_threads()}
     print(f"{args.model} on {data.name}: test acc {100 * result['test_acc']:.2f} "
           f"+- {100 * result['test_acc_std']:.2f} (val {100 * result['val_acc']:.2f} "

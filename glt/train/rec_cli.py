@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 from typing import Any, Callable, Optional
 
@@ -15,7 +14,7 @@ from torch import nn
 from glt.datasets.rec import RecDataset, load_rec
 from glt.datasets.registry import list_datasets
 from glt.train import distributed
-from glt.train.output import write_json
+from glt.train.output import hardware, write_json
 from glt.train.recsys import RecRunState, RecTrainConfig, fit
 
 # model -> preset name -> settings (training ones go to RecTrainConfig, the rest to the model)
@@ -110,7 +109,7 @@ def run(model_name: str, make: Callable[[RecDataset, dict[str, Any]], nn.Module]
                 "seconds_per_epoch": state.seconds_train / max(state.epoch, 1),
                 "seconds_total": state.seconds_train, "settings": settings,
                 "seed": args.seed, "device": str(device), "world_size": shard.world_size,
-                "hardware": platform.processor() or platform.machine(),
+                "hardware": hardware(args.device),
                 "threads": torch.get_num_threads(), "history": state.history}
 
     def write(state: RecRunState) -> None:

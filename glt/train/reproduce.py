@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from dataclasses import dataclass
 from typing import Any, Optional
 
-import torch
 
 from glt.datasets.registry import dataset_info
-from glt.train.output import write_json
+from glt.train.output import hardware, write_json
 
 QUICK_NOTE = "quick: shortened training, not comparable with the paper's figure"
 
@@ -122,12 +120,6 @@ def _curve(entry: Entry, result: dict[str, Any]) -> list[tuple[int, float]]:
     if entry.run in ("lightgcn", "ultragcn"):
         return [(h["epoch"], h["recall@20"]) for h in result["history"] if "recall@20" in h]
     return [tuple(point) for point in result["per_run"][0]["curve"]]
-
-
-def hardware(device: str) -> str:
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return torch.cuda.get_device_name()
-    return f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
 
 
 def run_entry(entry: Entry, root: str, quick: bool, device: str, out_dir: str
