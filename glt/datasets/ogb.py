@@ -168,13 +168,13 @@ def _process(info: DatasetInfo, path: str, writer: CacheWriter) -> None:
         num_nodes = _process_csv(info, raw, writer)
     split_dir = os.path.join(path, "split", info.split)
     if info.task == "node":
+        y = np.load(os.path.join(writer.tmp, "y.npy"), mmap_mode="r")
         for s in SPLITS:
             f = os.path.join(split_dir, f"{s}.csv.gz")
             idx = _read_csv(f).reshape(-1)
             if idx.dtype != np.int64:
                 raise ValueError(f"{f}: expected integer node ids, got {idx.dtype}")
             _check_ids(idx, num_nodes, f)
-            y = np.load(os.path.join(writer.tmp, "y.npy"), mmap_mode="r")
             unlabelled = int((y[idx] < 0).sum()) if y.ndim == 1 else 0
             if unlabelled:
                 raise ValueError(f"{f}: {unlabelled} of its {idx.size} nodes have no label; "

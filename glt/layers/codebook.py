@@ -45,10 +45,9 @@ class EMACodebook(nn.Module):
         if x.dim() != 2 or x.size(1) != self.dim:
             raise ValueError(f"expected points of shape [n, {self.dim}], got {tuple(x.shape)}")
         x = x.detach().float()  # k-means statistics in float32, also under autocast
-        with torch.autocast(x.device.type, enabled=False):
+        with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
             idx = self.assign(x)
-        if self.training:
-            with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
+            if self.training:
                 onehot = F.one_hot(idx, self.num_codes).to(x.dtype)
                 self.cluster_size.mul_(self.decay).add_(onehot.sum(0), alpha=1 - self.decay)
                 self.code_sum.mul_(self.decay).add_(onehot.t() @ x, alpha=1 - self.decay)

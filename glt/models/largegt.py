@@ -52,7 +52,7 @@ class TokenInputs:
         a node without enough neighbours has its missing tokens masked."""
         ids = self.sampler.sample(nodes.cpu(), seed=seed)  # [B, K]
         feats = self.hops[ids.clamp(min=0).to(self.hops.device)].to(self.x.device)  # [B, K, 3, F]
-        pad = ids.to(self.x.device) < 0
+        pad = (ids < 0).to(self.x.device)
         b, k = ids.shape
         mask = pad.unsqueeze(2).expand(b, k, 3).reshape(b, 3 * k)
         return feats.reshape(b, 3 * k, -1), mask, self.x[nodes.to(self.x.device)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from dataclasses import asdict
 from typing import Any, Callable, Optional
 
 import torch
@@ -16,7 +17,7 @@ from glt.models.largegt import TokenInputs
 from glt.train.checkpoint import load_checkpoint, save_checkpoint
 from glt.train.distributed import Shard, data_parallel
 from glt.train.metrics import accuracy
-from glt.train.node import RunResult
+from glt.train.node import RunResult, Selection
 
 
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
@@ -72,12 +73,12 @@ def train_largegt(model: nn.Module, data: NodeDataset, inputs: TokenInputs, batc
     val_nodes = data.val_mask.nonzero().view(-1).cpu()
     test_nodes = data.test_mask.nonzero().view(-1).cpu()
     gen = torch.Generator().manual_seed(seed)  # the same order on every rank
-    state: dict[str, Any] = {"epoch": 0, "best_val": -1.0, "best_test": 0.0, "best_epoch": 0,
-                             "curve": [], "seconds": 0.0}
+    state: dict[str, Any] = {"epoch": 0, "seconds": 0.0, "best": asdict(Selection())}
     path = os.path.join(checkpoint, f"seed{seed}.pt") if checkpoint else None
     identity = _identity(model, data, seed, batch_size, lr, weight_decay)
     if path and os.path.exists(path):
         state = load_checkpoint(path, identity, model, optimizer, gen)
+    best = Selection(**state["best"])
     net = data_parallel(model, shard)
     while state["epoch"] < epochs:
         start = time.perf_counter()
@@ -95,13 +96,9 @@ def train_largegt(model: nn.Module, data: NodeDataset, inputs: TokenInputs, batc
             logits = predict_tokens(model, inputs, torch.cat([val_nodes, test_nodes]),
                                     eval_batch_size, seed, amp).cpu()
             y = data.y.cpu()
-            val = score(logits[:val_nodes.numel()], y[val_nodes])
-            state["curve"].append((epoch, val))
-            if val > state["best_val"]:
-                state["best_val"], state["best_epoch"] = val, epoch
-                state["best_test"] = score(logits[val_nodes.numel():], y[test_nodes])
+            best.update(epoch, logits, y[val_nodes], y[test_nodes], score)
         state["seconds"] += time.perf_counter() - start
+        state["best"] = asdict(best)
         if path and shard.is_main:
             save_checkpoint(path, identity, model, optimizer, gen, state)
-    return RunResult(seed, state["best_val"], state["best_test"], state["best_epoch"],
-                     state["epoch"], state["seconds"], [tuple(c) for c in state["curve"]])
+    return best.result(seed, state["epoch"], state["seconds"])

@@ -15,7 +15,7 @@ from glt.datasets.node import NodeDataset
 from glt.samplers.loader import MiniBatch, NeighborLoader
 from glt.train.distributed import Shard, data_parallel
 from glt.train.metrics import accuracy
-from glt.train.node import RunResult
+from glt.train.node import RunResult, Selection
 
 BatchLoss = Callable[[nn.Module, MiniBatch], Tensor]
 BatchPredict = Callable[[nn.Module, MiniBatch], Tensor]  # -> logits of the seeds [B, C]
@@ -72,7 +72,7 @@ def train_mini_batch(model: nn.Module, data: NodeDataset, fanouts: Sequence[int]
     net = data_parallel(model, shard)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     val_nodes, test_nodes = data.val_mask.nonzero().view(-1), data.test_mask.nonzero().view(-1)
-    best_val, best_test, best_epoch, curve = -1.0, 0.0, 0, []
+    best = Selection()
     for epoch in range(1, epochs + 1):
         model.train()
         for batch in tqdm(loader, desc=f"epoch {epoch}", leave=False,
@@ -84,10 +84,5 @@ def train_mini_batch(model: nn.Module, data: NodeDataset, fanouts: Sequence[int]
             continue
         logits = predict_nodes(model, data, torch.cat([val_nodes, test_nodes]), fanouts,
                                eval_batch_size, predict, seed)
-        val = score(logits[:val_nodes.numel()], data.y[val_nodes])
-        curve.append((epoch, val))
-        if val > best_val:
-            best_val, best_epoch = val, epoch
-            best_test = score(logits[val_nodes.numel():], data.y[test_nodes])
-    return RunResult(seed, best_val, best_test, best_epoch, epochs, time.perf_counter() - start,
-                     curve)
+        best.update(epoch, logits, data.y[val_nodes], data.y[test_nodes], score)
+    return best.result(seed, epochs, time.perf_counter() - start)

@@ -29,6 +29,31 @@ class RunResult:
     curve: list[tuple[int, float]] = field(default_factory=list)  # (epoch, validation score)
 
 
+@dataclass
+class Selection:
+    """Best-validation selection over a run's evaluations: every validation score
+    goes on ``curve``, the test score is read at each improvement."""
+
+    val: float = -1.0
+    test: float = 0.0
+    epoch: int = 0
+    curve: list[tuple[int, float]] = field(default_factory=list)
+
+    def update(self, epoch: int, logits: Tensor, y_val: Tensor, y_test: Tensor,
+               score: Callable[[Tensor, Tensor], float]) -> None:
+        """Score ``logits [n_val + n_test, C]`` (validation rows first) of ``epoch``."""
+        n = y_val.numel()
+        val = score(logits[:n], y_val)
+        self.curve.append((epoch, val))
+        if val > self.val:
+            self.val, self.epoch = val, epoch
+            self.test = score(logits[n:], y_test)
+
+    def result(self, seed: int, epochs: int, seconds: float) -> RunResult:
+        return RunResult(seed, self.val, self.test, self.epoch, epochs, seconds,
+                         [tuple(point) for point in self.curve])
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA)."""
     random.seed(seed)

@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Optional
 
-
 from glt.datasets.registry import dataset_info
 from glt.train.output import hardware, write_json
 
