@@ -101,6 +101,15 @@ class CacheWriter:
         with open(os.path.join(self.tmp, "meta.json"), "w") as f:
             json.dump({"format": FORMAT, "source": self.source, "arrays": self.names,
                        "info": self.info}, f)
-        if os.path.exists(self.directory):
-            shutil.rmtree(self.directory)
-        os.replace(self.tmp, self.directory)
+        # several processes (torchrun ranks) may build the same cache at once: the first
+        # complete copy in place stays (another may be reading it), later ones are dropped
+        if load_cache(self.directory, self.source) is None:
+            if os.path.exists(self.directory):
+                shutil.rmtree(self.directory, ignore_errors=True)  # stale or broken
+            try:
+                os.replace(self.tmp, self.directory)
+                return
+            except OSError:  # a twin's copy landed after the check
+                if load_cache(self.directory, self.source) is None:
+                    raise
+        shutil.rmtree(self.tmp, ignore_errors=True)

@@ -56,3 +56,24 @@ def test_same_name_twice_is_an_error(tmp_path):
         with CacheWriter(str(tmp_path / "c"), {}) as w:
             w.save("a", np.zeros(1))
             w.save("a", np.zeros(1))
+
+
+def test_two_processes_writing_the_same_cache_both_succeed(tmp_path, monkeypatch):
+    """torchrun ranks on one machine process a set at the same time: the writer
+    whose rename loses the race finds the other's complete cache in place and keeps it."""
+    fp, target = {"a.txt": [1, 2]}, str(tmp_path / "cache")
+    first, second = CacheWriter(target, fp), CacheWriter(target, fp)
+    second.__enter__()
+    second.save("v", np.arange(3))
+    real_replace, raced = os.replace, []
+
+    def racing(src, dst):
+        if dst == target and not raced:  # the twin finishes between rmtree and rename
+            raced.append(True)
+            second.__exit__(None, None, None)
+        return real_replace(src, dst)
+    monkeypatch.setattr(os, "replace", racing)
+    with first:
+        first.save("v", np.arange(3))
+    assert raced and load_cache(target, fp)[0]["v"].tolist() == [0, 1, 2]
+    assert sorted(os.listdir(tmp_path)) == ["cache"]
