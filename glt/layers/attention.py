@@ -27,11 +27,20 @@ class MultiHeadAttention(nn.Module):
         self.out = nn.Linear(inner, dim)
         self.dropout = dropout
 
-    def forward(self, x: Tensor, key_padding_mask: Optional[Tensor] = None) -> Tensor:
-        """``x [B, T, dim]``; ``key_padding_mask [B, T]`` True where a token is padding."""
+    def forward(self, x: Tensor, key_padding_mask: Optional[Tensor] = None,
+                num_queries: Optional[int] = None) -> Tensor:
+        """``x [B, T, dim]``; ``key_padding_mask [B, T]`` True where a token is padding.
+
+        ``num_queries``: only the first ``Q`` tokens query (all ``T`` are keys and
+        values); the output is then ``[B, Q, dim]``.
+        """
         b, t, _ = x.shape
+        nq = t if num_queries is None else num_queries
+        if not 0 < nq <= t:
+            raise ValueError(f"expected 1 <= num_queries <= {t} tokens, got {nq}")
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q = q[:, :, :nq]
         keep = None if key_padding_mask is None else ~key_padding_mask.view(b, 1, 1, t)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=keep,
                                              dropout_p=self.dropout if self.training else 0.0)
-        return self.out(out.transpose(1, 2).reshape(b, t, -1))
+        return self.out(out.transpose(1, 2).reshape(b, nq, -1))

@@ -58,25 +58,55 @@ class TokenInputs:
         return feats.reshape(b, 3 * k, -1), mask, self.x[nodes.to(self.x.device)]
 
 
+class HopLinear(nn.Module):
+    """One linear map per hop: token ``3k + j`` (hop ``j`` of ``[X, ÂX, Â²X]``)
+    goes through ``W_j``. ``[B, 3K, F]`` -> ``[B, 3K, out]``, no bias."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(3, in_channels, out_channels))
+        bound = 1 / math.sqrt(in_channels)  # nn.Linear's default initialisation
+        nn.init.uniform_(self.weight, -bound, bound)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        b, t, f = tokens.shape
+        out = torch.einsum("bkjf,jfo->bkjo", tokens.view(b, t // 3, 3, f), self.weight)
+        return out.reshape(b, t, -1)
+
+
 class LargeGT(nn.Module):
-    """Local module (token MLP, one pre-LayerNorm attention layer over the ``3K``
-    tokens, final LayerNorm, readout as in the authors' code: the node's own
-    token plus the other tokens weighted by a softmax of a linear score of
+    """Local module (token encoder, one pre-LayerNorm attention layer over the
+    ``3K`` tokens, final LayerNorm, readout as in the authors' code: the node's
+    own token plus the other tokens weighted by a softmax of a linear score of
     ``[h_node, h_token]``) and global module
     (queries from the node's features, keys and values from an EMA k-means
     codebook of ``num_codes`` centroids, ``log(cluster size)`` attention bias),
     concatenated, then a feed-forward block and a classifier.
+
+    ``token_encoder``: ``"mlp"`` (the authors': one 2-layer MLP shared by all
+    tokens) or ``"per_hop"`` (one linear map for each of ``X``, ``ÂX``,
+    ``Â²X``, fewer parameters and layers, for small labelled sets).
+    ``node_queries``: only the node's own three tokens query the attention, the
+    other tokens being keys and values (and entering the readout as encoded);
+    the attention then costs ``3 x 3K`` instead of ``3K x 3K`` per node.
 
     ``forward(tokens [B, 3K, F], mask [B, 3K], x [B, F])`` -> logits ``[B, C]``.
     """
 
     def __init__(self, in_channels: int, hidden: int, num_classes: int, heads: int = 2,
                  global_dim: int = 64, num_codes: int = 4096, dropout: float = 0.1,
-                 attn_dropout: float = 0.1, input_dropout: float = 0.0) -> None:
+                 attn_dropout: float = 0.1, input_dropout: float = 0.0,
+                 token_encoder: str = "mlp", node_queries: bool = False) -> None:
         super().__init__()
         self.in_channels = in_channels
-        self.token_mlp = nn.Sequential(nn.Linear(in_channels, hidden), nn.GELU(),
-                                       nn.Linear(hidden, hidden))
+        if token_encoder == "mlp":
+            self.token_encoder: nn.Module = nn.Sequential(
+                nn.Linear(in_channels, hidden), nn.GELU(), nn.Linear(hidden, hidden))
+        elif token_encoder == "per_hop":
+            self.token_encoder = HopLinear(in_channels, hidden)
+        else:
+            raise ValueError(f"expected token_encoder 'mlp' or 'per_hop', got {token_encoder!r}")
+        self.node_queries = node_queries
         self.hop_embedding = nn.Parameter(torch.zeros(3, hidden))  # which of X, AX, A^2X
         self.pre_norm = nn.LayerNorm(hidden)
         self.attention = MultiHeadAttention(hidden, heads, hidden, attn_dropout)
@@ -93,7 +123,7 @@ class LargeGT(nn.Module):
         self.dropout, self.input_dropout = dropout, input_dropout
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any) -> None:
-        saved = state_dict.get(prefix + "token_mlp.0.weight")
+        saved = state_dict.get(prefix + "global_in.weight")
         if saved is not None and saved.size(1) != self.in_channels:
             raise ValueError(f"the saved LargeGT takes {saved.size(1)} features per node; this "
                              f"one takes {self.in_channels}: it was trained on other features")
@@ -103,9 +133,13 @@ class LargeGT(nn.Module):
         """``[B, hidden]`` readout of ``tokens [B, 3K, F]`` (``mask`` True on padding)."""
         b, t, _ = tokens.shape
         tokens = dropout(tokens, self.input_dropout, self.training)
-        h = self.token_mlp(tokens) + self.hop_embedding.repeat(t // 3, 1)
+        h = self.token_encoder(tokens) + self.hop_embedding.repeat(t // 3, 1)
         h = dropout(h, self.dropout, self.training)
-        h = h + self.attention(self.pre_norm(h), mask)
+        if self.node_queries:  # the node's tokens 0-2 attend; the others stay as encoded
+            att = self.attention(self.pre_norm(h), mask, num_queries=3)
+            h = torch.cat([h[:, :3] + att, h[:, 3:]], dim=1)
+        else:
+            h = h + self.attention(self.pre_norm(h), mask)
         h = self.final_norm(h)
         node, rest = h[:, :1], h[:, 1:]  # token 0 is the node's own X
         score = self.readout(torch.cat([node.expand_as(rest), rest], dim=-1)).squeeze(-1)

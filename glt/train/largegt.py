@@ -38,10 +38,14 @@ def predict_tokens(model: nn.Module, inputs: TokenInputs, nodes: Tensor,
                           for chunk in nodes.split(batch_size)])
 
 
+_OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
+
+
 def _identity(model: nn.Module, data: NodeDataset, seed: int, batch_size: int, lr: float,
-              weight_decay: float) -> dict[str, Any]:
+              weight_decay: float, optimizer: str) -> dict[str, Any]:
     return {"model": type(model).__name__, "dataset": data.name, "num_nodes": data.num_nodes,
             "seed": seed, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
+            "optimizer": optimizer,
             "shapes": {k: list(v.shape) for k, v in model.state_dict().items()}}
 
 
@@ -50,8 +54,8 @@ def train_largegt(model: nn.Module, data: NodeDataset, inputs: TokenInputs, batc
                   eval_batch_size: int = 1024, eval_every: int = 1, progress: bool = False,
                   score: Optional[Callable[[Tensor, Tensor], float]] = None,
                   shard: Shard = Shard(), checkpoint: Optional[str] = None,
-                  amp: bool = False) -> RunResult:
-    """AdamW on shuffled batches of training nodes, each epoch with new tokens;
+                  amp: bool = False, optimizer: str = "adamw") -> RunResult:
+    """AdamW (or Adam) on shuffled batches of training nodes, each epoch with new tokens;
     validation / test scored every ``eval_every`` epochs; reports the best
     validation epoch (``score`` defaults to accuracy). With several ranks
     (torchrun, ``shard``) each epoch's shuffled nodes are split across ranks,
@@ -62,22 +66,27 @@ def train_largegt(model: nn.Module, data: NodeDataset, inputs: TokenInputs, batc
     epoch (rank 0) and, started again, resumes from it exactly (same batches,
     tokens and dropout) or, when it had finished, returns its result at once.
     ``amp``: bfloat16 autocast for the forward passes.
+    ``optimizer``: ``"adamw"`` (decoupled weight decay, the authors') or
+    ``"adam"`` (``weight_decay`` as an L2 term in the gradient, the usual
+    Planetoid setting of GCN and GAT).
     """
     if epochs < 1 or batch_size < 1 or eval_every < 1:
         raise ValueError(f"expected positive epochs, batch_size and eval_every, got {epochs}, "
                          f"{batch_size} and {eval_every}")
+    if optimizer not in _OPTIMIZERS:
+        raise ValueError(f"expected optimizer in {sorted(_OPTIMIZERS)}, got {optimizer!r}")
     score = score or accuracy
     device = data.y.device
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    identity = _identity(model, data, seed, batch_size, lr, weight_decay, optimizer)
+    opt = _OPTIMIZERS[optimizer](model.parameters(), lr=lr, weight_decay=weight_decay)
     train_nodes = data.train_mask.nonzero().view(-1).cpu()
     val_nodes = data.val_mask.nonzero().view(-1).cpu()
     test_nodes = data.test_mask.nonzero().view(-1).cpu()
     gen = torch.Generator().manual_seed(seed)  # the same order on every rank
     state: dict[str, Any] = {"epoch": 0, "seconds": 0.0, "best": asdict(Selection())}
     path = os.path.join(checkpoint, f"seed{seed}.pt") if checkpoint else None
-    identity = _identity(model, data, seed, batch_size, lr, weight_decay)
     if path and os.path.exists(path):
-        state = load_checkpoint(path, identity, model, optimizer, gen)
+        state = load_checkpoint(path, identity, model, opt, gen)
     best = Selection(**state["best"])
     net = data_parallel(model, shard)
     while state["epoch"] < epochs:
@@ -87,11 +96,11 @@ def train_largegt(model: nn.Module, data: NodeDataset, inputs: TokenInputs, batc
         order = shard.split(train_nodes[torch.randperm(train_nodes.numel(), generator=gen)])
         for i, chunk in enumerate(tqdm(order.split(batch_size), desc=f"epoch {epoch}",
                                        leave=False, disable=not (progress and shard.is_main))):
-            optimizer.zero_grad()
+            opt.zero_grad()
             with autocast(device, amp):
                 logits = net(*inputs(chunk, seed=shard.seed(seed * 1_000_003 + epoch * 1009 + i)))
             F.cross_entropy(logits.float(), data.y[chunk.to(device)]).backward()
-            optimizer.step()
+            opt.step()
         if epoch % eval_every == 0 or epoch == epochs:
             logits = predict_tokens(model, inputs, torch.cat([val_nodes, test_nodes]),
                                     eval_batch_size, seed, amp).cpu()
@@ -100,5 +109,5 @@ def train_largegt(model: nn.Module, data: NodeDataset, inputs: TokenInputs, batc
         state["seconds"] += time.perf_counter() - start
         state["best"] = asdict(best)
         if path and shard.is_main:
-            save_checkpoint(path, identity, model, optimizer, gen, state)
+            save_checkpoint(path, identity, model, opt, gen, state)
     return best.result(seed, state["epoch"], state["seconds"])

@@ -26,6 +26,10 @@ def test_attention_matches_a_per_head_loop_with_padding():
     x2 = x.clone()
     x2[0, 2] += 100.0
     torch.testing.assert_close(att(x2, pad)[0, [0, 1, 3]], out[0, [0, 1, 3]])
+    # only the first tokens querying: their rows of the full attention
+    torch.testing.assert_close(att(x, pad, num_queries=2), out[:, :2], atol=1e-6, rtol=1e-6)
+    with pytest.raises(ValueError, match="num_queries"):
+        att(x, pad, num_queries=6)
 
 
 def test_ema_update_matches_the_formula():

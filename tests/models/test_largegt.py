@@ -40,11 +40,33 @@ def test_learns_cora():
     inputs = TokenInputs(data.graph, data.x, num_tokens=20)
     torch.manual_seed(0)
     model = LargeGT(data.num_features, 64, data.num_classes, global_dim=32, num_codes=64,
-                    dropout=0.5, attn_dropout=0.2, input_dropout=0.9)
-    result = train_largegt(model, data, inputs, batch_size=140, epochs=160, lr=0.004,
-                           weight_decay=0.05, eval_every=20)
-    assert result.test_acc > 0.65
+                    dropout=0.5, attn_dropout=0.2, input_dropout=0.9, token_encoder="per_hop",
+                    node_queries=True)
+    result = train_largegt(model, data, inputs, batch_size=140, epochs=160, lr=0.01,
+                           weight_decay=5e-4, eval_every=20, optimizer="adam")
+    assert result.test_acc > 0.75
     assert predict_tokens(model, inputs, torch.arange(7)).shape == (7, data.num_classes)
+
+
+def test_per_hop_encoder_and_node_queries():
+    torch.manual_seed(0)
+    g, x = _graph(), torch.randn(5, 3)
+    tokens, mask, nodes_x = TokenInputs(g, x, 3)(torch.arange(5), seed=0)
+    model = LargeGT(3, 8, 4, heads=2, global_dim=4, num_codes=6, token_encoder="per_hop",
+                    node_queries=True).eval()
+    # token 3k + j goes through hop j's own map
+    enc = model.token_encoder(tokens)
+    for j in range(3):
+        torch.testing.assert_close(enc[:, j::3], tokens[:, j::3] @ model.token_encoder.weight[j])
+    out = model(tokens, mask, nodes_x)
+    assert out.shape == (5, 4) and torch.isfinite(out).all()
+    # with node-only queries, a neighbour token reaches the node only as a key / value
+    # and in the readout; changing it changes the node's output
+    tokens2 = tokens.clone()
+    tokens2[0, 3:] += 1.0
+    assert not torch.allclose(model(tokens2, mask, nodes_x)[0], out[0])
+    with pytest.raises(ValueError, match="token_encoder"):
+        LargeGT(3, 8, 4, token_encoder="gru")
 
 
 def test_script_runs_on_an_ogb_fixture(tmp_path):
