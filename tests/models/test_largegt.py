@@ -60,8 +60,8 @@ def test_per_hop_encoder_and_node_queries():
         torch.testing.assert_close(enc[:, j::3], tokens[:, j::3] @ model.token_encoder.weight[j])
     out = model(tokens, mask, nodes_x)
     assert out.shape == (5, 4) and torch.isfinite(out).all()
-    # with node-only queries, a neighbour token reaches the node only as a key / value
-    # and in the readout; changing it changes the node's output
+    # with node-only queries a neighbour's tokens still reach the node (as keys and
+    # values, and in the readout)
     tokens2 = tokens.clone()
     tokens2[0, 3:] += 1.0
     assert not torch.allclose(model(tokens2, mask, nodes_x)[0], out[0])
