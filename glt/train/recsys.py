@@ -48,6 +48,8 @@ class RecTrainConfig:
     batch_size: int = 2048
     lr: float = 1e-3
     eval_every: int = 10
+    # evaluate every epoch after this one (the UltraGCN authors' schedule: 50)
+    eval_every_after: Optional[int] = None
     patience: Optional[int] = None  # epochs without a better metric before stopping
     metric: str = "recall@20"
     ks: Sequence[int] = (20,)
@@ -78,6 +80,11 @@ def evaluate(model: RecModel, data: RecDataset, ks: Sequence[int] = (20,),
         return rank_metrics(model.scorer(), data.train, data.test, ks, chunk_size)
 
 
+def _evaluates(config: RecTrainConfig, epoch: int) -> bool:
+    return epoch % config.eval_every == 0 or epoch == config.epochs or (
+        config.eval_every_after is not None and epoch > config.eval_every_after)
+
+
 def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
         checkpoint: Optional[str] = None, progress: bool = True,
         on_eval: Optional[Callable[[RecRunState], None]] = None,
@@ -85,7 +92,8 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
     """Train ``model`` (a :class:`RecModel`) on ``data``; resume from ``checkpoint``
     when it exists, and write it after every epoch.
 
-    Evaluates every ``config.eval_every`` epochs and at the last one, keeps the
+    Evaluates every ``config.eval_every`` epochs, every epoch after
+    ``config.eval_every_after`` when set, and at the last one; keeps the
     best ``config.metric`` (its epoch and all metrics) and stops early after
     ``config.patience`` epochs without improvement. ``on_eval`` sees the state
     after each evaluation (the scripts write their JSON there).
@@ -126,7 +134,7 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
         state.seconds_train += seconds
         state.epoch += 1
         record: dict[str, Any] = {"epoch": state.epoch, "loss": mean_loss, "seconds": seconds}
-        if state.epoch % config.eval_every == 0 or state.epoch == config.epochs:
+        if _evaluates(config, state.epoch):
             model.eval()
             metrics = evaluate(model, data, config.ks, config.eval_chunk)
             record.update(metrics)

@@ -58,3 +58,10 @@ def test_scripts_run(folder, tmp_path):
                               folder, "--preset", "ml-1m", "--epochs", "1", "--quiet"],
                              capture_output=True, text=True, check=True)
         assert "best recall@20" in out.stdout
+
+
+def test_eval_every_after_flag(folder):
+    result = rec_cli.main_ultragcn(["--dataset", folder, "--preset", "ml-1m", "--epochs", "4",
+                                    "--eval-every", "3", "--eval-every-after", "1", "--quiet"])
+    assert result["settings"]["eval_every_after"] == 1
+    assert [h["epoch"] for h in result["history"] if "recall@20" in h] == [2, 3, 4]

@@ -78,3 +78,11 @@ def test_bad_metric():
     data = _two_communities()
     with pytest.raises(ValueError, match="metric like 'recall@K'"):
         fit(_model(data), data, RecTrainConfig(metric="recall@50", ks=(20,)), progress=False)
+
+
+def test_eval_schedule_every_epoch_after():
+    data = _two_communities()
+    config = RecTrainConfig(epochs=10, batch_size=64, lr=0.0, eval_every=5, eval_every_after=7,
+                            ks=(5,), metric="recall@5")
+    state = fit(_model(data), data, config, progress=False)
+    assert [r["epoch"] for r in state.history if "recall@5" in r] == [5, 8, 9, 10]
