@@ -17,6 +17,9 @@ from glt.train import distributed
 from glt.train.output import hardware, write_json
 from glt.train.recsys import RecRunState, RecTrainConfig, fit
 
+# UltraGCN's official training loop, the same for every set: item-item top-10, up to
+# 2000 epochs, evaluated every 5 epochs and then every epoch after the 50th
+_ULTRA_LOOP = dict(num_neighbours=10, epochs=2000, eval_every=5, eval_every_after=50)
 # model -> preset name -> settings (training ones go to RecTrainConfig, the rest to the model)
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "lightgcn": {  # He et al. 2020, Sec. 4.1.2: the same settings on every set
@@ -24,27 +27,21 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                    epochs=1000, eval_every=10, eval_every_after=None, patience=None)
         for name in ("gowalla", "yelp2018", "amazon-book", "ml-1m")
     },
-    # Mao et al. 2021, the official per-dataset configs, evaluated as the official
-    # training loop does: every 5 epochs, then every epoch after the 50th
-    "ultragcn": {
-        "gowalla": dict(dim=64, lr=1e-4, batch_size=512, num_negatives=1500,
+    "ultragcn": {  # Mao et al. 2021, the official per-dataset configs
+        "gowalla": dict(_ULTRA_LOOP, dim=64, lr=1e-4, batch_size=512, num_negatives=1500,
                         negative_weight=300, w1=1e-6, w2=1.0, w3=1e-6, w4=1.0, gamma=1e-4,
-                        lambda_=5e-4, init_std=1e-4, num_neighbours=10, patience=150,
-                        epochs=2000, eval_every=5, eval_every_after=50),
-        "ml-1m": dict(dim=128, lr=1e-3, batch_size=1024, num_negatives=200, negative_weight=200,
-                      w1=1e-7, w2=1.0, w3=1e-7, w4=1.0, gamma=1e-4, lambda_=1e-3,
-                      init_std=1e-3, num_neighbours=10, patience=50, epochs=2000,
-                      eval_every=5, eval_every_after=50),
+                        lambda_=5e-4, init_std=1e-4, patience=150),
+        "ml-1m": dict(_ULTRA_LOOP, dim=128, lr=1e-3, batch_size=1024, num_negatives=200,
+                      negative_weight=200, w1=1e-7, w2=1.0, w3=1e-7, w4=1.0, gamma=1e-4,
+                      lambda_=1e-3, init_std=1e-3, patience=50),
         # yelp2018 / amazon-book: the official configs as published with the code;
         # not re-checked against the files here (no copy of them is available offline)
-        "yelp2018": dict(dim=64, lr=1e-4, batch_size=1024, num_negatives=800,
+        "yelp2018": dict(_ULTRA_LOOP, dim=64, lr=1e-4, batch_size=1024, num_negatives=800,
                          negative_weight=300, w1=1e-8, w2=1.0, w3=1.0, w4=1e-8, gamma=1e-4,
-                         lambda_=5e-4, init_std=1e-4, num_neighbours=10, patience=150,
-                         epochs=2000, eval_every=5, eval_every_after=50),
-        "amazon-book": dict(dim=64, lr=1e-3, batch_size=1024, num_negatives=500,
+                         lambda_=5e-4, init_std=1e-4, patience=150),
+        "amazon-book": dict(_ULTRA_LOOP, dim=64, lr=1e-3, batch_size=1024, num_negatives=500,
                             negative_weight=500, w1=1e-8, w2=1.0, w3=1.0, w4=1e-8, gamma=1e-4,
-                            lambda_=2.75, init_std=1e-4, num_neighbours=10, patience=150,
-                            epochs=2000, eval_every=5, eval_every_after=50),
+                            lambda_=2.75, init_std=1e-4, patience=150),
     },
 }
 TRAIN_KEYS = ("lr", "batch_size", "epochs", "eval_every", "eval_every_after", "patience")
