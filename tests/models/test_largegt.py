@@ -48,6 +48,29 @@ def test_learns_cora():
     assert predict_tokens(model, inputs, torch.arange(7)).shape == (7, data.num_classes)
 
 
+def test_predictions_average_the_class_probabilities_of_several_token_draws():
+    torch.manual_seed(0)
+    g, x = _graph(), torch.randn(5, 3)
+    inputs = TokenInputs(g, x, num_tokens=3)
+    model = LargeGT(3, 8, 4, heads=2, global_dim=4, num_codes=6)
+    nodes = torch.arange(5)
+    model.eval()
+    with torch.no_grad():
+        draws = [model(*inputs(nodes, seed=s)).softmax(-1) for s in range(8, 12)]  # seed 2
+        single = model(*inputs(nodes, seed=2)).log_softmax(-1)
+    out = predict_tokens(model, inputs, nodes, batch_size=2, seed=2, samples=4)
+    torch.testing.assert_close(out, (sum(draws) / 4).log())
+    torch.testing.assert_close(predict_tokens(model, inputs, nodes, seed=2), single)
+    assert not torch.allclose(draws[0], draws[1])  # the draws differ
+    with pytest.raises(ValueError, match="samples >= 1"):
+        predict_tokens(model, inputs, nodes, samples=0)
+    data = _toy_data()
+    with pytest.raises(ValueError, match="eval_samples"):
+        train_largegt(LargeGT(6, 8, 3, global_dim=4, num_codes=5), data,
+                      TokenInputs(data.graph, data.x, 4), batch_size=8, epochs=1, lr=0.01,
+                      eval_samples=0)
+
+
 def test_per_hop_encoder_and_node_queries():
     torch.manual_seed(0)
     g, x = _graph(), torch.randn(5, 3)
@@ -78,9 +101,10 @@ def test_script_runs_on_an_ogb_fixture(tmp_path):
     out = str(tmp_path / "r.json")
     result = largegt_cli.main(["--dataset", "ogbn-products", "--root", str(tmp_path),
                                "--epochs", "2", "--num-tokens", "5", "--batch-size", "7",
-                               "--runs", "2", "--quiet", "--out", out])
+                               "--runs", "2", "--eval-samples", "2", "--quiet", "--out", out])
     with open(out) as f:
-        assert json.load(f)["preset"] == "ogbn-products"
+        saved = json.load(f)
+    assert saved["preset"] == "ogbn-products" and saved["settings"]["eval_samples"] == 2
     assert 0.0 <= result["test_acc_mean"] <= 1.0
     with pytest.raises(ValueError, match="no preset named 'nope'"):
         largegt_cli.main(["--preset", "nope", "--quiet"])
