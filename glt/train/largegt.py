@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from dataclasses import asdict
@@ -42,9 +43,9 @@ def predict_tokens(model: nn.Module, inputs: TokenInputs, nodes: Tensor,
     out = []
     with autocast(inputs.x.device, amp):
         for chunk in nodes.split(batch_size):
-            probs = sum(model(*inputs(chunk, seed=seed * samples + j)).float().softmax(-1)
-                        for j in range(samples))
-            out.append((probs / samples).log())
+            draws = torch.stack([model(*inputs(chunk, seed=seed * samples + j)).float()
+                                 .log_softmax(-1) for j in range(samples)])  # [S, B, C]
+            out.append(draws.logsumexp(0) - math.log(samples))
     return torch.cat(out)
 
 
