@@ -31,31 +31,42 @@ class TokenInputs:
             streamed blocks on first use, memory-mapped afterwards (see
             :func:`glt.propagate.cached_hop_features`); ``None`` keeps them in
             memory on ``x``'s device.
+        pos: optional ``[N, pos_dim]`` positional encoding of the nodes (e.g.
+            node2vec embeddings) for :class:`LargeGT`'s global module.
     """
 
     def __init__(self, graph: CSRGraph, x: Tensor, num_tokens: int,
-                 cache: Optional[str] = None) -> None:
+                 cache: Optional[str] = None, pos: Optional[Tensor] = None) -> None:
+        if pos is not None and (pos.dim() != 2 or pos.size(0) != x.size(0)
+                                or not pos.is_floating_point()):
+            raise ValueError(f"expected a float positional encoding of shape [{x.size(0)}, "
+                             f"pos_dim], got {tuple(pos.shape)} of {pos.dtype}")
+        if pos is not None and not torch.isfinite(pos).all():
+            raise ValueError("the positional encoding holds NaN or infinite values")
         if cache is None:
             self.hops = torch.stack(hop_features(graph, x), dim=1)  # [N, 3, F]
         else:
             self.hops = cached_hop_features(graph, x, cache)
         self.x = x
+        self.pos = None if pos is None else pos.to(x.device)
         self.sampler = TokenSampler(graph, num_tokens)
 
     @property
     def num_features(self) -> int:
         return self.x.size(1)
 
-    def __call__(self, nodes: Tensor, seed: Optional[int] = None
-                 ) -> tuple[Tensor, Tensor, Tensor]:
-        """``(tokens [B, 3K, F], padding mask [B, 3K], node features [B, F])``;
-        a node without enough neighbours has its missing tokens masked."""
+    def __call__(self, nodes: Tensor, seed: Optional[int] = None) -> tuple[Tensor, ...]:
+        """``(tokens [B, 3K, F], padding mask [B, 3K], node features [B, F])``,
+        then ``pos [B, pos_dim]`` when there is a positional encoding; a node
+        without enough neighbours has its missing tokens masked."""
         ids = self.sampler.sample(nodes.cpu(), seed=seed)  # [B, K]
         feats = self.hops[ids.clamp(min=0).to(self.hops.device)].to(self.x.device)  # [B, K, 3, F]
         pad = (ids < 0).to(self.x.device)
         b, k = ids.shape
         mask = pad.unsqueeze(2).expand(b, k, 3).reshape(b, 3 * k)
-        return feats.reshape(b, 3 * k, -1), mask, self.x[nodes.to(self.x.device)]
+        nodes = nodes.to(self.x.device)
+        out = (feats.reshape(b, 3 * k, -1), mask, self.x[nodes])
+        return out if self.pos is None else out + (self.pos[nodes],)
 
 
 class HopLinear(nn.Module):
@@ -83,6 +94,12 @@ class LargeGT(nn.Module):
     codebook of ``num_codes`` centroids, ``log(cluster size)`` attention bias),
     concatenated, then a feed-forward block and a classifier.
 
+    ``pos_dim``: width of an optional positional encoding of each node (the
+    authors use node2vec embeddings): it is concatenated to the projected
+    features before the codebook, so the centroids cluster both and the
+    queries and keys see both, while the values come from the feature part of
+    the centroids only.
+
     ``token_encoder``: ``"mlp"`` (the authors': one 2-layer MLP shared by all
     tokens) or ``"per_hop"`` (one linear map for each of ``X``, ``ÂX``,
     ``Â²X``, fewer parameters and layers, for small labelled sets).
@@ -90,13 +107,15 @@ class LargeGT(nn.Module):
     other tokens being keys and values (and entering the readout as encoded);
     the attention then costs ``3 x 3K`` instead of ``3K x 3K`` per node.
 
-    ``forward(tokens [B, 3K, F], mask [B, 3K], x [B, F])`` -> logits ``[B, C]``.
+    ``forward(tokens [B, 3K, F], mask [B, 3K], x [B, F], pos [B, pos_dim])``
+    -> logits ``[B, C]`` (``pos`` only with ``pos_dim > 0``).
     """
 
     def __init__(self, in_channels: int, hidden: int, num_classes: int, heads: int = 2,
                  global_dim: int = 64, num_codes: int = 4096, dropout: float = 0.1,
                  attn_dropout: float = 0.1, input_dropout: float = 0.0,
-                 token_encoder: str = "mlp", node_queries: bool = False) -> None:
+                 token_encoder: str = "mlp", node_queries: bool = False,
+                 pos_dim: int = 0) -> None:
         super().__init__()
         self.in_channels = in_channels
         if token_encoder == "mlp":
@@ -112,10 +131,13 @@ class LargeGT(nn.Module):
         self.attention = MultiHeadAttention(hidden, heads, hidden, attn_dropout)
         self.final_norm = nn.LayerNorm(hidden)
         self.readout = nn.Linear(2 * hidden, 1)  # scores [h_node, h_token] pairs
+        if pos_dim < 0:
+            raise ValueError(f"expected pos_dim >= 0, got {pos_dim}")
+        self.global_dim, self.pos_dim = global_dim, pos_dim
         self.global_in = nn.Linear(in_channels, global_dim)
-        self.codebook = EMACodebook(num_codes, global_dim)
-        self.q = nn.Linear(global_dim, global_dim)
-        self.k = nn.Linear(global_dim, global_dim)
+        self.codebook = EMACodebook(num_codes, global_dim + pos_dim)
+        self.q = nn.Linear(global_dim + pos_dim, global_dim)
+        self.k = nn.Linear(global_dim + pos_dim, global_dim)
         self.v = nn.Linear(global_dim, global_dim)
         self.ffn = nn.Sequential(nn.Linear(hidden + global_dim, hidden), nn.GELU(),
                                  nn.Dropout(dropout), nn.Linear(hidden, hidden))
@@ -146,18 +168,32 @@ class LargeGT(nn.Module):
         weight = score.masked_fill(mask[:, 1:], -math.inf).softmax(-1)
         return node.squeeze(1) + (weight.unsqueeze(-1) * rest).sum(1)
 
-    def glob(self, x: Tensor) -> Tensor:
-        """``[B, global_dim]``: attention of each node to the codebook's centroids."""
+    def glob(self, x: Tensor, pos: Optional[Tensor] = None) -> Tensor:
+        """``[B, global_dim]``: attention of each node (features ``x [B, F]``,
+        positional encoding ``pos [B, pos_dim]``) to the codebook's centroids."""
         x = dropout(x, self.input_dropout, self.training)
-        z = self.codebook(self.global_in(x))  # normalised; EMA k-means update in training
+        h = self.global_in(x)
+        if self.pos_dim:
+            h = torch.cat([h, pos.to(h.dtype)], dim=-1)
+        z = self.codebook(h)  # normalised; EMA k-means update in training
         codes = self.codebook.codes
-        scores = self.q(z) @ self.k(codes).t() / math.sqrt(z.size(1))
+        scores = self.q(z) @ self.k(codes).t() / math.sqrt(self.global_dim)
         scores = scores + self.codebook.cluster_size.clamp(min=1e-6).log()
-        return scores.softmax(-1) @ self.v(codes)
+        return scores.softmax(-1) @ self.v(codes[:, :self.global_dim])
 
-    def forward(self, tokens: Tensor, mask: Tensor, x: Tensor) -> Tensor:
+    def forward(self, tokens: Tensor, mask: Tensor, x: Tensor,
+                pos: Optional[Tensor] = None) -> Tensor:
         if tokens.size(-1) != self.in_channels or x.size(-1) != self.in_channels:
             raise ValueError(f"expected {self.in_channels} features per token and node, got "
                              f"{tokens.size(-1)} and {x.size(-1)}")
-        h = torch.cat([self.local(tokens, mask), self.glob(x)], dim=-1)
+        if pos is None and self.pos_dim:
+            raise ValueError(f"this LargeGT takes a positional encoding of width {self.pos_dim} "
+                             f"per node; got none")
+        if pos is not None and not self.pos_dim:
+            raise ValueError("this LargeGT takes no positional encoding (pos_dim=0); got one "
+                             f"of shape {tuple(pos.shape)}")
+        if pos is not None and tuple(pos.shape) != (x.size(0), self.pos_dim):
+            raise ValueError(f"expected a positional encoding of shape "
+                             f"[{x.size(0)}, {self.pos_dim}], got {tuple(pos.shape)}")
+        h = torch.cat([self.local(tokens, mask), self.glob(x, pos)], dim=-1)
         return self.classifier(dropout(self.ffn(h), self.dropout, self.training))

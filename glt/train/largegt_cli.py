@@ -8,7 +8,9 @@ import sys
 import time
 from typing import Any, Optional
 
+import numpy as np
 import torch
+from torch import Tensor
 
 from glt.datasets import NodeDataset, load_dataset, row_normalize
 from glt.datasets.planetoid import default_root
@@ -40,6 +42,20 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def load_pos_enc(path: str, num_nodes: int) -> Tensor:
+    """``[num_nodes, d]`` positional encoding (e.g. node2vec embeddings) from a
+    ``.npy`` file or a ``.pt`` file holding one tensor (``torch.save``)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no positional encoding file {path!r}")
+    pos = (torch.from_numpy(np.load(path)) if path.endswith(".npy")
+           else torch.load(path, map_location="cpu", weights_only=True))
+    if not isinstance(pos, Tensor) or pos.dim() != 2 or pos.size(0) != num_nodes:
+        shape = tuple(pos.shape) if isinstance(pos, Tensor) else type(pos).__name__
+        raise ValueError(f"{path} should hold a [{num_nodes}, d] positional encoding (one "
+                         f"row per node), got {shape}")
+    return pos.float()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Train LargeGT (Dwivedi et al. 2023) on a node "
                                 "classification set.")
@@ -55,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-samples", type=int, default=None, help="token draws whose class "
                    "probabilities are averaged for each validation / test node (default: the "
                    "preset's)")
+    p.add_argument("--pos-enc", default=None, help="a .npy or .pt file with a [num_nodes, d] "
+                   "positional encoding (the authors use node2vec embeddings) for the global "
+                   "module's queries and codebook")
     p.add_argument("--device", default="cpu")
     p.add_argument("--amp", action="store_true", help="bfloat16 mixed precision (autocast)")
     p.add_argument("--checkpoint", default=None, help="folder of per-run checkpoints "
@@ -90,12 +109,14 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     cache = args.hop_cache
     if cache is None and s.get("stream_hops"):
         cache = os.path.join(args.root or default_root(), "largegt_hops", data.name)
-    inputs = TokenInputs(data.graph, data.x, s["num_tokens"], cache=cache)
+    pos = None if args.pos_enc is None else load_pos_enc(args.pos_enc, data.num_nodes)
+    inputs = TokenInputs(data.graph, data.x, s["num_tokens"], cache=cache, pos=pos)
     prep = time.perf_counter() - start
     def make() -> torch.nn.Module:
         return LargeGT(data.num_features, s["hidden"], data.num_classes, s["heads"],
                        s["global_dim"], s["num_codes"], s["dropout"], s["attn_dropout"],
-                       s["input_dropout"], s["token_encoder"], s["node_queries"])
+                       s["input_dropout"], s["token_encoder"], s["node_queries"],
+                       0 if pos is None else pos.size(1))
     summary = repeat_runs(make, data, args.runs, seed=args.seed,
                           progress=not args.quiet and shard.is_main, train=train_largegt,
                           shard=shard, inputs=inputs, batch_size=s["batch_size"],
@@ -107,6 +128,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
               "test_acc_mean": summary["test_acc"], "test_acc_std": summary["test_acc_std"],
               "val_acc_mean": summary["val_acc"], "runs": args.runs,
               "seconds": summary["seconds"], "token_seconds": prep, "settings": s,
+              "pos_enc": args.pos_enc,
               "per_run": summary["per_run"], "device": str(device), "amp": args.amp,
               "world_size": shard.world_size,
               "hardware": hardware(args.device)}

@@ -65,6 +65,47 @@ def test_predictions_average_the_class_probabilities_of_several_token_draws():
                       eval_samples=0)
 
 
+def test_global_module_with_a_positional_encoding_matches_a_reference():
+    torch.manual_seed(0)
+    model = LargeGT(3, 8, 4, global_dim=4, num_codes=6, pos_dim=2).eval()
+    cb = model.codebook
+    assert cb.codes.shape == (6, 6)  # centroids over [projected features, encoding]
+    cb.norm.running_mean.uniform_(-1, 1)
+    cb.norm.running_var.uniform_(0.5, 2)
+    cb.cluster_size.uniform_(0.1, 3)
+    x, pos = torch.randn(5, 3), torch.randn(5, 2)
+    h = torch.cat([x @ model.global_in.weight.t() + model.global_in.bias, pos], dim=1)
+    z = (h - cb.norm.running_mean) / torch.sqrt(cb.norm.running_var + cb.norm.eps)
+    q = z @ model.q.weight.t() + model.q.bias
+    k = cb.codes @ model.k.weight.t() + model.k.bias
+    v = cb.codes[:, :4] @ model.v.weight.t() + model.v.bias  # values: the feature part
+    att = (q @ k.t() / 2 + cb.cluster_size.log()).softmax(-1)
+    torch.testing.assert_close(model.glob(x, pos), att @ v)
+    assert not torch.allclose(model.glob(x, pos + 1), att @ v)
+
+
+def test_positional_encoding_inputs_and_errors():
+    torch.manual_seed(0)
+    g, x, pos = _graph(), torch.randn(5, 3), torch.randn(5, 2)
+    batch = TokenInputs(g, x, 3, pos=pos)(torch.tensor([4, 1]), seed=0)
+    assert len(batch) == 4
+    torch.testing.assert_close(batch[3], pos[[4, 1]])
+    model = LargeGT(3, 8, 4, global_dim=4, num_codes=6, pos_dim=2)
+    assert model(*batch).shape == (2, 4)
+    with pytest.raises(ValueError, match="positional encoding of width 2 per node; got none"):
+        model(*batch[:3])
+    with pytest.raises(ValueError, match="no positional encoding"):
+        LargeGT(3, 8, 4, global_dim=4, num_codes=6)(*batch)
+    with pytest.raises(ValueError, match=r"shape \[2, 2\], got \(2, 3\)"):
+        model(*batch[:3], torch.randn(2, 3))
+    with pytest.raises(ValueError, match=r"shape \[5, pos_dim\]"):
+        TokenInputs(g, x, 3, pos=torch.randn(4, 2))
+    with pytest.raises(ValueError, match="NaN"):
+        TokenInputs(g, x, 3, pos=torch.full((5, 2), float("nan")))
+    with pytest.raises(ValueError, match="dimension 6; this one holds 6 of dimension 4"):
+        LargeGT(3, 8, 4, global_dim=4, num_codes=6).load_state_dict(model.state_dict())
+
+
 def test_per_hop_encoder_and_node_queries():
     torch.manual_seed(0)
     g, x = _graph(), torch.randn(5, 3)
@@ -102,6 +143,26 @@ def test_script_runs_on_an_ogb_fixture(tmp_path):
     assert 0.0 <= result["test_acc_mean"] <= 1.0
     with pytest.raises(ValueError, match="no preset named 'nope'"):
         largegt_cli.main(["--preset", "nope", "--quiet"])
+
+
+def test_script_takes_a_positional_encoding_file(tmp_path):
+    import numpy as np
+
+    from glt.datasets.testing import write_ogb
+    from glt.train import largegt_cli
+    write_ogb(str(tmp_path), "ogbn-products", num_nodes=60, num_edges=240, num_features=4)
+    args = ["--dataset", "ogbn-products", "--root", str(tmp_path), "--epochs", "1",
+            "--num-tokens", "3", "--batch-size", "16", "--quiet"]
+    np.save(tmp_path / "pos.npy", np.random.default_rng(0).normal(size=(60, 5)))
+    torch.save(torch.randn(60, 3), tmp_path / "pos.pt")
+    for name in ("pos.npy", "pos.pt"):
+        result = largegt_cli.main(args + ["--pos-enc", str(tmp_path / name)])
+        assert result["pos_enc"].endswith(name) and 0.0 <= result["test_acc_mean"] <= 1.0
+    np.save(tmp_path / "short.npy", np.zeros((59, 5)))
+    with pytest.raises(ValueError, match=r"should hold a \[60, d\] positional encoding"):
+        largegt_cli.main(args + ["--pos-enc", str(tmp_path / "short.npy")])
+    with pytest.raises(FileNotFoundError, match="no positional encoding file"):
+        largegt_cli.main(args + ["--pos-enc", str(tmp_path / "missing.pt")])
 
 
 def _toy_data():
