@@ -27,21 +27,19 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                    epochs=1000, eval_every=10, eval_every_after=None, patience=None)
         for name in ("gowalla", "yelp2018", "amazon-book", "ml-1m")
     },
-    "ultragcn": {  # Mao et al. 2021, the official per-dataset configs
+    "ultragcn": {  # Mao et al. 2021, the official per-dataset <name>_config.ini files
         "gowalla": dict(_ULTRA_LOOP, dim=64, lr=1e-4, batch_size=512, num_negatives=1500,
                         negative_weight=300, w1=1e-6, w2=1.0, w3=1e-6, w4=1.0, gamma=1e-4,
                         lambda_=5e-4, init_std=1e-4, patience=150),
         "ml-1m": dict(_ULTRA_LOOP, dim=128, lr=1e-3, batch_size=1024, num_negatives=200,
                       negative_weight=200, w1=1e-7, w2=1.0, w3=1e-7, w4=1.0, gamma=1e-4,
                       lambda_=1e-3, init_std=1e-3, patience=50),
-        # yelp2018 / amazon-book: the official configs as published with the code;
-        # not re-checked against the files here (no copy of them is available offline)
-        "yelp2018": dict(_ULTRA_LOOP, dim=64, lr=1e-4, batch_size=1024, num_negatives=800,
-                         negative_weight=300, w1=1e-8, w2=1.0, w3=1.0, w4=1e-8, gamma=1e-4,
-                         lambda_=5e-4, init_std=1e-4, patience=150),
+        "yelp2018": dict(_ULTRA_LOOP, dim=64, lr=1e-3, batch_size=1024, num_negatives=800,
+                         negative_weight=300, w1=1e-8, w2=1.0, w3=1e-8, w4=1.0, gamma=1e-4,
+                         lambda_=5e-4, init_std=1e-4, patience=15),
         "amazon-book": dict(_ULTRA_LOOP, dim=64, lr=1e-3, batch_size=1024, num_negatives=500,
                             negative_weight=500, w1=1e-8, w2=1.0, w3=1.0, w4=1e-8, gamma=1e-4,
-                            lambda_=2.75, init_std=1e-4, patience=150),
+                            lambda_=2.75, init_std=1e-4, patience=15),
     },
 }
 TRAIN_KEYS = ("lr", "batch_size", "epochs", "eval_every", "eval_every_after", "patience")

@@ -46,6 +46,40 @@ def test_resume_from_checkpoint(folder, tmp_path):
                                "--quiet", "--checkpoint", ckpt])
 
 
+# The training fields of UltraGCN's official <name>_config.ini files (the authors'
+# code reads them with configparser): the presets must carry exactly these
+_OFFICIAL_INI = {
+    "gowalla": "embedding_dim=64\ninitial_weight=1e-4\nlearning_rate=1e-4\nbatch_size=512\n"
+               "early_stop_epoch=150\nw1=1e-6\nw2=1\nw3=1e-6\nw4=1\nnegative_num=1500\n"
+               "negative_weight=300\ngamma=1e-4\nlambda=5e-4\nii_neighbor_num=10",
+    "ml-1m": "embedding_dim=128\ninitial_weight=1e-3\nlearning_rate=1e-3\nbatch_size=1024\n"
+             "early_stop_epoch=50\nw1=1e-7\nw2=1\nw3=1e-7\nw4=1\nnegative_num=200\n"
+             "negative_weight=200\ngamma=1e-4\nlambda=1e-3\nii_neighbor_num=10",
+    "yelp2018": "embedding_dim=64\ninitial_weight=1e-4\nlearning_rate=1e-3\nbatch_size=1024\n"
+                "early_stop_epoch=15\nw1=1e-8\nw2=1\nw3=1e-8\nw4=1\nnegative_num=800\n"
+                "negative_weight=300\ngamma=1e-4\nlambda=5e-4\nii_neighbor_num=10",
+    "amazon-book": "embedding_dim=64\ninitial_weight=1e-4\nlearning_rate=1e-3\n"
+                   "batch_size=1024\nearly_stop_epoch=15\nw1=1e-8\nw2=1\nw3=1\nw4=1e-8\n"
+                   "negative_num=500\nnegative_weight=500\ngamma=1e-4\nlambda=2.75\n"
+                   "ii_neighbor_num=10",
+}
+_INI_TO_PRESET = {"embedding_dim": "dim", "initial_weight": "init_std", "learning_rate": "lr",
+                  "batch_size": "batch_size", "early_stop_epoch": "patience",
+                  "negative_num": "num_negatives", "negative_weight": "negative_weight",
+                  "lambda": "lambda_", "ii_neighbor_num": "num_neighbours",
+                  **{k: k for k in ("w1", "w2", "w3", "w4", "gamma")}}
+
+
+@pytest.mark.parametrize("name", sorted(_OFFICIAL_INI))
+def test_ultragcn_presets_match_official_configs(name):
+    import configparser
+    ini = configparser.ConfigParser()
+    ini.read_string("[Training]\n" + _OFFICIAL_INI[name])
+    preset = rec_cli.PRESETS["ultragcn"][name]
+    for key, value in ini["Training"].items():
+        assert preset[_INI_TO_PRESET[key]] == pytest.approx(float(value)), (name, key)
+
+
 def test_unknown_preset(folder):
     with pytest.raises(ValueError, match="unknown preset 'netflix' for ultragcn; expected one "
                                          "of \\['amazon-book', 'gowalla', 'ml-1m', 'yelp2018'\\]"):
