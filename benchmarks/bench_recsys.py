@@ -4,12 +4,17 @@ On one LightGCN-format set (default: gowalla from ``../shared/data/rec``):
 
 - LightGCN training: the same BPR loop (same triples, batch 2048, Adam, decay
   1e-4, 3 layers, dim 64) over ``glt.models.LightGCN`` and over
-  ``torch_geometric.nn.models.LightGCN``; seconds per batch and the implied
-  seconds per epoch.
+  ``torch_geometric.nn.models.LightGCN``, and over the authors' propagation
+  (``torch.sparse.mm`` with a COO ``D^-1/2 A D^-1/2``, as LightGCN-PyTorch's
+  ``computer()``); seconds per batch and the implied seconds per epoch.
 - Evaluation: glt's chunked full ranking (recall/ndcg/precision/hit@20) against
   a straightforward implementation that scores every user against every item
   at once (one dense users x items matrix), on the same embeddings.
-- UltraGCN training with the dataset's official preset: seconds per batch and epoch.
+- UltraGCN training with the dataset's official preset: seconds per batch and
+  epoch, and the item-item top-K construction, for glt and for the authors'
+  formulation (a dense items x items weight matrix cut row by row to its top K;
+  a loss gathering ``[B, negatives, d]`` item rows), on the same batches from the
+  same initial embeddings; both report their first batch's loss, which must agree.
 
 Each case runs in a fresh subprocess that reports its peak memory above the
 memory after its imports (with ``--device cuda``: peak GPU memory above the
@@ -31,7 +36,8 @@ from typing import Any, Optional
 
 from _memory import status_mb
 
-CASES = ("lightgcn-glt", "lightgcn-pyg", "eval-glt", "eval-dense", "ultragcn-glt")
+CASES = ("lightgcn-glt", "lightgcn-pyg", "lightgcn-ref", "eval-glt", "eval-dense",
+         "ultragcn-glt", "ultragcn-ref")
 
 
 def bpr_step(final, e0, opt, users, pos, neg, num_users: int, decay: float = 1e-4) -> float:
@@ -64,6 +70,53 @@ def dense_metrics(user_emb, item_emb, train, test, k: int = 20) -> dict[str, flo
     dcg = (hits * discount).sum(1)
     return {"recall@20": float((hits.sum(1)[keep] / n_test[keep]).mean()),
             "ndcg@20": float((dcg[keep] / ideal[n_test[keep].clamp(max=k).long()]).mean())}
+
+
+def reference_item_neighbours(train, k: int):
+    """UltraGCN's item-item graph as the authors' code builds it: ``G = R^T R``
+    (float32), a dense ``[I, I]`` matrix of ``sqrt(g_i + 1) / g_i * 1 / sqrt(g_j + 1)``,
+    multiplied row by row with ``G`` and cut to its top ``k``.
+    Returns ``(neighbours [I, k] int64, weights [I, k] float32)``."""
+    import numpy as np
+    import scipy.sparse as sp
+    import torch
+    num_users, num_items = train.shape
+    r = sp.csr_matrix((np.ones(train.num_edges, np.float32), train.col.numpy(),
+                       train.rowptr.numpy()), shape=(num_users, num_items))
+    a = (r.T @ r).tocsr()
+    g_row, g_col = np.asarray(a.sum(1)).reshape(-1), np.asarray(a.sum(0)).reshape(-1)
+    with np.errstate(divide="ignore"):
+        dense = torch.from_numpy((np.sqrt(g_row + 1) / g_row).reshape(-1, 1)
+                                 .dot((1 / np.sqrt(g_col + 1)).reshape(1, -1)))
+    neighbours, weights = torch.zeros(num_items, k), torch.zeros(num_items, k)
+    for i in range(num_items):
+        row = dense[i] * torch.from_numpy(a.getrow(i).toarray()[0])
+        weights[i], neighbours[i] = torch.topk(row, k)
+    return neighbours.long(), weights
+
+
+def reference_ultragcn_loss(user_emb, item_emb, beta_u, beta_i, neighbours, weights,
+                            users, pos, neg, p: dict[str, Any]):
+    """UltraGCN's loss as the authors' code computes it: embedding rows gathered
+    for the positives ``[B, d]``, negatives ``[B, M, d]`` and item neighbours
+    ``[B, K, d]``, per-pair weights built with ``repeat_interleave``."""
+    import torch
+    import torch.nn.functional as F
+    u, size = user_emb[users], neg.size(1)
+    pos_scores = (u * item_emb[pos]).sum(-1)
+    neg_scores = (u.unsqueeze(1) * item_emb[neg]).sum(-1)
+    pos_w = p["w1"] + p["w2"] * beta_u[users] * beta_i[pos]
+    neg_w = p["w3"] + p["w4"] * torch.repeat_interleave(beta_u[users], size) * beta_i[
+        neg.flatten()]
+    neg_loss = F.binary_cross_entropy_with_logits(
+        neg_scores, torch.zeros_like(neg_scores), weight=neg_w.view(neg_scores.size()),
+        reduction="none").mean(-1)
+    pos_loss = F.binary_cross_entropy_with_logits(
+        pos_scores, torch.ones_like(pos_scores), weight=pos_w, reduction="none")
+    loss = (pos_loss + neg_loss * p["negative_weight"]).sum()
+    loss = loss + p["gamma"] * (user_emb.pow(2).sum() + item_emb.pow(2).sum()) / 2
+    sim = (u.unsqueeze(1) * item_emb[neighbours[pos]]).sum(-1)
+    return loss + p["lambda_"] * (-weights[pos] * sim.sigmoid().log()).sum()
 
 
 def worker(case: str, dataset: str, root: Optional[str], batches: int,
@@ -107,6 +160,21 @@ def worker(case: str, dataset: str, root: Optional[str], batches: int,
             with torch.no_grad():
                 model.embedding.copy_(emb)
             final_fn, e0 = model.propagate, model.embedding
+        elif case == "lightgcn-ref":
+            e0 = torch.nn.Parameter(emb.clone())
+            model = torch.nn.ParameterList([e0])
+            src, dst = edge_index
+            deg = torch.zeros(graph.num_nodes, device=dev).index_add_(
+                0, src, torch.ones_like(src, dtype=torch.float))
+            norm = deg[src].rsqrt() * deg[dst].rsqrt()
+            adj = torch.sparse_coo_tensor(edge_index, norm, (graph.num_nodes,) * 2,
+                                          check_invariants=False).coalesce()
+
+            def final_fn():
+                layers = [e0]
+                for _ in range(3):
+                    layers.append(torch.sparse.mm(adj, layers[-1]))
+                return torch.stack(layers, dim=1).mean(dim=1)
         else:
             model = PyGLightGCN(graph.num_nodes, 64, num_layers=3).to(dev)
             with torch.no_grad():
@@ -135,25 +203,50 @@ def worker(case: str, dataset: str, root: Optional[str], batches: int,
         out["seconds"] = clock() - t0
         out["recall@20"], out["ndcg@20"] = m["recall@20"], m["ndcg@20"]
     else:
-        settings = {k: v for k, v in PRESETS["ultragcn"][data.name].items()
-                    if k not in TRAIN_KEYS}
-        size = PRESETS["ultragcn"][data.name]["batch_size"]
+        preset = PRESETS["ultragcn"][data.name]
+        settings = {k: v for k, v in preset.items() if k not in TRAIN_KEYS}
+        size, train = preset["batch_size"], data.train
+        out["batches_per_epoch"] = math.ceil(train.num_edges / size)
+        torch.manual_seed(1)  # the same initial embeddings in both cases
         t0 = clock()
-        model = UltraGCN(data.train, **settings).to(dev)
-        out["setup_seconds"] = clock() - t0
-        out["batches_per_epoch"] = math.ceil(data.train.num_edges / size)
-        opt = torch.optim.Adam(model.parameters(), lr=PRESETS["ultragcn"][data.name]["lr"])
+        if case == "ultragcn-glt":
+            model = UltraGCN(train, **settings).to(dev)
+            params = list(model.parameters())
+            out["setup_seconds"] = clock() - t0
+            out["topk_weight_sum"] = float(model.ii_weights.double().sum())
+            loss_fn = model.loss
+        else:
+            dim, std = settings["dim"], settings["init_std"]
+            params = [torch.nn.Parameter(torch.randn(n, dim, device=dev) * std)
+                      for n in train.shape]
+            neighbours, weights = reference_item_neighbours(train, settings["num_neighbours"])
+            out["setup_seconds"] = clock() - t0
+            out["topk_weight_sum"] = float(weights.double().sum())
+            d_u, d_i = train.out_degree().double(), train.in_degree().double()
+            beta_u, beta_i = ((d_u + 1).sqrt() / d_u).float(), (d_i + 1).rsqrt().float()
+            ref = [t.to(dev) for t in (beta_u, beta_i, neighbours, weights)]
+
+            def loss_fn(users, pos, neg):
+                return reference_ultragcn_loss(*params, *ref, users, pos, neg, settings)
+        out["setup_peak_mb"] = status_mb("VmHWM") - base
+        opt = torch.optim.Adam(params, lr=preset["lr"])
+        # the same shuffled pairs and negatives in both cases (UltraGCN.batches' order)
         gen = torch.Generator(device=dev).manual_seed(0)
-        it = model.batches(NegativeSampler(data.train.to(dev)), size, gen)
-        times = []
+        train, sampler = train.to(dev), NegativeSampler(train.to(dev))
+        order = torch.randperm(train.num_edges, generator=gen, device=dev)
+        pairs = zip(train.row()[order].split(size), train.col[order].split(size))
+        times, losses = [], []
         for _ in range(batches + 1):
             t0 = clock()
-            batch = next(it)
+            u, p = next(pairs)
             opt.zero_grad()
-            model.loss(*batch).backward()
+            loss = loss_fn(u, p, sampler.negatives(u, settings["num_negatives"], generator=gen))
+            loss.backward()
             opt.step()
             times.append(clock() - t0)
+            losses.append(float(loss.detach()))
         out["seconds_per_batch"] = sum(times[1:]) / batches
+        out["first_loss"] = losses[0]
     if "seconds_per_batch" in out:
         out["seconds_per_epoch"] = out["seconds_per_batch"] * out["batches_per_epoch"]
     out["peak_mb"] = status_mb("VmHWM") - base
@@ -188,22 +281,33 @@ def main(argv: Optional[list[str]] = None) -> None:
         done = subprocess.run(cmd, check=True, capture_output=True, text=True)
         results[case] = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"  {case:14} {json.dumps(results[case])}", flush=True)
-    lg, pyg = results["lightgcn-glt"], results["lightgcn-pyg"]
-    speedup = pyg["seconds_per_epoch"] / lg["seconds_per_epoch"]
-    print(f"\nLightGCN epoch: glt {lg['seconds_per_epoch']:.1f}s, PyG "
-          f"{pyg['seconds_per_epoch']:.1f}s -> glt {speedup:.2f}x faster; "
-          f"peak {lg[mem]:.0f} MB vs {pyg[mem]:.0f} MB")
+    lg = results["lightgcn-glt"]
+    print()
+    for name, case in (("PyG", "lightgcn-pyg"), ("the authors' torch.sparse.mm", "lightgcn-ref")):
+        base = results[case]
+        print(f"LightGCN epoch: glt {lg['seconds_per_epoch']:.1f}s, {name} "
+              f"{base['seconds_per_epoch']:.1f}s -> glt "
+              f"{base['seconds_per_epoch'] / lg['seconds_per_epoch']:.2f}x faster; peak "
+              f"{lg[mem]:.0f} MB vs {base[mem]:.0f} MB; last loss {lg['loss']:.6f} vs "
+              f"{base['loss']:.6f}")
     ev, dense = results["eval-glt"], results["eval-dense"]
     print(f"Evaluation: glt {ev['seconds']:.2f}s, dense {dense['seconds']:.2f}s -> glt "
           f"{dense['seconds'] / ev['seconds']:.2f}x faster; peak {ev[mem]:.0f} MB vs "
           f"{dense[mem]:.0f} MB; same recall@20: "
           f"{abs(ev['recall@20'] - dense['recall@20']) < 1e-9}")
-    ug = results["ultragcn-glt"]
+    ug, ref = results["ultragcn-glt"], results["ultragcn-ref"]
     ratio = ug["seconds_per_epoch"] / lg["seconds_per_epoch"]
-    print(f"UltraGCN epoch (official preset): {ug['seconds_per_epoch']:.1f}s "
-          f"(setup {ug['setup_seconds']:.1f}s), {ratio:.2f}x LightGCN's; "
-          f"peak {ug[mem]:.0f} MB")
-
+    agree = abs(ug["first_loss"] - ref["first_loss"]) / abs(ref["first_loss"])
+    print(f"UltraGCN epoch (official preset): glt {ug['seconds_per_epoch']:.1f}s, authors' "
+          f"formulation {ref['seconds_per_epoch']:.1f}s -> glt "
+          f"{ref['seconds_per_epoch'] / ug['seconds_per_epoch']:.2f}x faster; "
+          f"{ratio:.2f}x LightGCN's epoch; peak {ug[mem]:.0f} MB vs {ref[mem]:.0f} MB; "
+          f"first-batch loss {ug['first_loss']:.6g} vs {ref['first_loss']:.6g} "
+          f"(relative difference {agree:.1e})")
+    print(f"UltraGCN item-item top-K: glt {ug['setup_seconds']:.1f}s, authors' dense build "
+          f"{ref['setup_seconds']:.1f}s -> glt {ref['setup_seconds'] / ug['setup_seconds']:.2f}x "
+          f"faster; peak {ug['setup_peak_mb']:.0f} MB vs {ref['setup_peak_mb']:.0f} MB; sum of the "
+          f"top-K weights {ug['topk_weight_sum']:.6g} vs {ref['topk_weight_sum']:.6g}")
 
 if __name__ == "__main__":
     main()
