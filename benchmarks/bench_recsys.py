@@ -232,7 +232,8 @@ def worker(case: str, dataset: str, root: Optional[str], batches: int,
         opt = torch.optim.Adam(params, lr=preset["lr"])
         # the same shuffled pairs and negatives in both cases (UltraGCN.batches' order)
         gen = torch.Generator(device=dev).manual_seed(0)
-        train, sampler = train.to(dev), NegativeSampler(train.to(dev))
+        train = train.to(dev)
+        sampler = NegativeSampler(train)
         order = torch.randperm(train.num_edges, generator=gen, device=dev)
         pairs = zip(train.row()[order].split(size), train.col[order].split(size))
         times, losses = [], []
