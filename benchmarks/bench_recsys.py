@@ -310,5 +310,6 @@ def main(argv: Optional[list[str]] = None) -> None:
           f"faster; peak {ug['setup_peak_mb']:.0f} MB vs {ref['setup_peak_mb']:.0f} MB; sum of the "
           f"top-K weights {ug['topk_weight_sum']:.6g} vs {ref['topk_weight_sum']:.6g}")
 
+
 if __name__ == "__main__":
     main()
