@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "exists, else pretrain and save it there")
     p.add_argument("--no-select", action="store_true", help="keep the last pretrained "
                    "generator instead of selecting one by uncertainty (much faster on CPU)")
+    p.add_argument("--init", choices=["glorot", "lagnn"], default="glorot",
+                   help="LA-GCN's initialisation: glt's layers' own (Glorot, zero bias) "
+                   "or the LA-GNN code's (weight and bias ~ N(-1/sqrt(out), 1/sqrt(out)^2))")
     p.add_argument("--compare", action="store_true", help="also train the plain backbone "
                    "with its paper settings")
     p.add_argument("--device", default="cpu")
@@ -131,6 +134,9 @@ def _generator(args: argparse.Namespace, settings: dict[str, Any], data: NodeDat
 def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     settings = preset(args.model, args.dataset)
+    if args.init != "glorot" and args.model != "gcn":
+        raise ValueError(f"--init {args.init} applies to LA-GCN only, not {args.model}")
+    settings["init"] = args.init
     for key in ("epochs", "cvae_epochs", "samples", "num_inputs", "batch_size"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
@@ -160,7 +166,8 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
 
     def make() -> torch.nn.Module:
         return la_backbone(args.model, data.num_features, s["hidden"], data.num_classes,
-                           s["num_inputs"], s["dropout"], s["heads"], s["num_layers"])
+                           s["num_inputs"], s["dropout"], s["heads"], s["num_layers"],
+                           init=s["init"])
     summary = repeat_runs(make, data, args.runs, seed=args.seed,
                           progress=not args.quiet and shard.is_main, epochs=s["epochs"],
                           lr=s["lr"], weight_decay=s["weight_decay"],

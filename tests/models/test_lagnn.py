@@ -95,6 +95,30 @@ def test_la_backbones_branch_per_input(kind, data):
         model(xs[:2], data.graph)
 
 
+def test_lagnn_init_follows_the_la_gnn_code():
+    """Weight and bias ~ N(-1/sqrt(out), 1/sqrt(out)^2) in every GCN layer (the LA-GNN
+    code's ``normal_(-stdv, stdv)``), against glt's Glorot weights and zero bias."""
+    torch.manual_seed(0)
+    model = la_backbone("gcn", 2000, 16, 64, num_inputs=2, num_layers=3, init="lagnn")
+    convs = list(model.firsts) + list(model.rest.convs)
+    assert len(convs) == 4
+    for conv in convs:
+        out = conv.lin.weight.size(0)
+        s = out ** -0.5
+        w = conv.lin.weight.detach().double()
+        n = w.numel()
+        assert abs(w.mean().item() + s) < 5 * s / n ** 0.5
+        assert abs(w.std().item() - s) < 5 * s / (2 * n) ** 0.5
+        assert conv.bias.mean().item() < 0 and conv.bias.abs().max().item() < 7 * s
+    plain = la_backbone("gcn", 2000, 16, 64, num_inputs=2, num_layers=3)
+    assert (plain.firsts[0].bias == 0).all()
+    assert abs(plain.firsts[0].lin.weight.mean().item()) < 1e-3
+    with pytest.raises(ValueError, match="expected init one of"):
+        la_backbone("gcn", 8, 4, 3, num_inputs=2, init="kaiming")
+    with pytest.raises(ValueError, match="GCN initialisation; got kind 'gat'"):
+        la_backbone("gat", 8, 4, 3, num_inputs=2, init="lagnn")
+
+
 def test_consistency_loss_formula():
     torch.manual_seed(0)
     logps = [F.log_softmax(torch.randn(5, 3), 1) for _ in range(3)]

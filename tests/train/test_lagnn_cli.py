@@ -67,3 +67,13 @@ def test_ogb_presets_run_on_fixtures(tmp_path, model, name, extra):
 def test_missing_preset_is_named():
     with pytest.raises(ValueError, match="no LA-GAT preset for ogbn-arxiv"):
         lagnn_cli.main(["--model", "gat", "--dataset", "ogbn-arxiv", "--quiet"])
+
+
+def test_lagnn_init_flag(tmp_path, root):
+    out = str(tmp_path / "r.json")
+    lagnn_cli.main(root + ["--runs", "1", "--epochs", "2", "--cvae-epochs", "1", "--no-select",
+                           "--quiet", "--init", "lagnn", "--out", out])
+    with open(out) as f:
+        assert json.load(f)["settings"]["init"] == "lagnn"
+    with pytest.raises(ValueError, match="--init lagnn applies to LA-GCN only, not gat"):
+        lagnn_cli.main(root + ["--model", "gat", "--init", "lagnn", "--quiet"])

@@ -43,14 +43,36 @@ class LAClassifier(nn.Module):
         return self.rest(torch.cat(hidden, dim=-1), graph)
 
 
+INITS = ("glorot", "lagnn")
+
+
+def lagnn_init_(conv: GCNConv) -> None:
+    r"""The LA-GNN code's ``GraphConvolution`` initialisation: weight and bias drawn
+    from :math:`\mathcal{N}(-s, s^2)`, :math:`s = 1/\sqrt{\text{out}}` (its
+    ``normal_(-stdv, stdv)``: mean ``-s``, std ``s``)."""
+    s = conv.lin.weight.size(0) ** -0.5
+    with torch.no_grad():
+        conv.lin.weight.normal_(-s, s)
+        if conv.bias is not None:
+            conv.bias.normal_(-s, s)
+
+
 def la_backbone(kind: str, in_channels: int, hidden: int, num_classes: int, num_inputs: int,
-                dropout: float = 0.5, heads: int = 8, num_layers: int = 2) -> LAClassifier:
+                dropout: float = 0.5, heads: int = 8, num_layers: int = 2,
+                init: str = "glorot") -> LAClassifier:
     """An LA-GCN, LA-SAGE or LA-GAT of ``num_layers`` layers whose first layer is
     repeated once per input (``num_inputs`` of them).
 
     GAT: hidden layers of ``heads`` concatenated heads with ELU, an output layer of
-    one head; GCN / SAGE: ReLU.
+    one head; GCN / SAGE: ReLU. ``init="lagnn"`` (GCN only) initialises every
+    layer as the LA-GNN code does (:func:`lagnn_init_`); the default keeps the
+    layers' own (Glorot weights, zero bias).
     """
+    if init not in INITS:
+        raise ValueError(f"expected init one of {INITS}, got {init!r}")
+    if init == "lagnn" and kind != "gcn":
+        raise ValueError(f"init 'lagnn' is the LA-GNN code's GCN initialisation; "
+                         f"got kind {kind!r}")
     if num_inputs < 1:
         raise ValueError(f"expected num_inputs >= 1, got {num_inputs}")
     if num_layers < 2:
@@ -73,6 +95,9 @@ def la_backbone(kind: str, in_channels: int, hidden: int, num_classes: int, num_
             for i in range(num_layers - 2)]
     rest.append(conv(width if rest else num_inputs * width, num_classes, True))
     act = F.elu if kind == "gat" else F.relu
+    if init == "lagnn":
+        for layer in firsts + rest:
+            lagnn_init_(layer)
     return LAClassifier(firsts, NodeClassifier(rest, dropout, act), dropout, act)
 
 
