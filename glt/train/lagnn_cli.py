@@ -29,14 +29,17 @@ from glt.train.output import hardware, write_json
 
 _CVAE = dict(cvae_epochs=10, cvae_batch=64, cvae_lr=0.01, num_models=100, warmup=200,
              update_epochs=20, select=True)
-_GCN = dict(epochs=2000, lr=0.01, hidden=8, num_inputs=2, samples=4, dropout=0.5, lam=1.0,
-            temperature=0.5, weight_decay=5e-4, heads=1, num_layers=2, mode="full",
-            **_CVAE)
-_GAT = dict(_GCN, epochs=1000, dropout=0.6, heads=4)
+# Planetoid: the LA-GNN code's semi.sh; its GCN layers' initialisation ("lagnn") and
+# its LA-GAT's ELU slope 0.2
+_PLANETOID = dict(epochs=2000, lr=0.01, hidden=8, num_inputs=2, samples=4, dropout=0.5,
+                  lam=1.0, temperature=0.5, weight_decay=5e-4, heads=1, num_layers=2,
+                  mode="full", init="glorot", **_CVAE)
+_GCN = dict(_PLANETOID, init="lagnn")
+_GAT = dict(_PLANETOID, epochs=1000, dropout=0.6, heads=4, elu_alpha=0.2)
 # OGB runs (the issue's settings: arxiv 500 epochs, hidden 128, 2 samples; products
 # SAGE, fanouts [15, 10, 5], batch 1024); the generator is pretrained without the
 # uncertainty selection, which needs full-graph GCN passes
-_OGB = dict(_GCN, epochs=500, hidden=128, samples=2, num_layers=3, weight_decay=0.0,
+_OGB = dict(_PLANETOID, epochs=500, hidden=128, samples=2, num_layers=3, weight_decay=0.0,
             cvae_epochs=1, cvae_batch=8192, cvae_lr=0.001, select=False)
 _PRODUCTS = dict(_OGB, epochs=20, hidden=256, lr=0.003, mode="mini", fanouts=[15, 10, 5],
                  batch_size=1024)
@@ -46,8 +49,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "gcn": {"cora": _GCN, "citeseer": _GCN, "ogbn-arxiv": _OGB,
             "pubmed": dict(_GCN, epochs=300, hidden=4, num_inputs=4, lr=0.02)},
     "gat": {"cora": _GAT, "citeseer": _GAT, "pubmed": dict(_GAT, num_inputs=4, heads=2)},
-    "sage": {"cora": _GCN, "citeseer": _GCN, "ogbn-arxiv": _OGB, "ogbn-products": _PRODUCTS,
-             "pubmed": dict(_GCN, epochs=300, hidden=4, num_inputs=4, lr=0.02)},
+    "sage": {"cora": _PLANETOID, "citeseer": _PLANETOID, "ogbn-arxiv": _OGB,
+             "ogbn-products": _PRODUCTS,
+             "pubmed": dict(_PLANETOID, epochs=300, hidden=4, num_inputs=4, lr=0.02)},
 }
 OGB_SETS = ("ogbn-arxiv", "ogbn-products")
 
@@ -68,9 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "exists, else pretrain and save it there")
     p.add_argument("--no-select", action="store_true", help="keep the last pretrained "
                    "generator instead of selecting one by uncertainty (much faster on CPU)")
-    p.add_argument("--init", choices=["glorot", "lagnn"], default="glorot",
+    p.add_argument("--init", choices=["glorot", "lagnn"], default=None,
                    help="LA-GCN's initialisation: glt's layers' own (Glorot, zero bias) "
-                   "or the LA-GNN code's (weight and bias ~ N(-1/sqrt(out), 1/sqrt(out)^2))")
+                   "or the LA-GNN code's (weight and bias ~ N(-1/sqrt(out), 1/sqrt(out)^2)); "
+                   "default: the preset's (lagnn on Planetoid, glorot on OGB)")
     p.add_argument("--compare", action="store_true", help="also train the plain backbone "
                    "with its paper settings")
     p.add_argument("--device", default="cpu")
@@ -134,9 +139,10 @@ def _generator(args: argparse.Namespace, settings: dict[str, Any], data: NodeDat
 def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     settings = preset(args.model, args.dataset)
-    if args.init != "glorot" and args.model != "gcn":
-        raise ValueError(f"--init {args.init} applies to LA-GCN only, not {args.model}")
-    settings["init"] = args.init
+    if args.init is not None:
+        if args.init != "glorot" and args.model != "gcn":
+            raise ValueError(f"--init {args.init} applies to LA-GCN only, not {args.model}")
+        settings["init"] = args.init
     for key in ("epochs", "cvae_epochs", "samples", "num_inputs", "batch_size"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
@@ -167,7 +173,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     def make() -> torch.nn.Module:
         return la_backbone(args.model, data.num_features, s["hidden"], data.num_classes,
                            s["num_inputs"], s["dropout"], s["heads"], s["num_layers"],
-                           init=s["init"])
+                           init=s["init"], elu_alpha=s.get("elu_alpha"))
     summary = repeat_runs(make, data, args.runs, seed=args.seed,
                           progress=not args.quiet and shard.is_main, epochs=s["epochs"],
                           lr=s["lr"], weight_decay=s["weight_decay"],

@@ -119,6 +119,26 @@ def test_lagnn_init_follows_the_la_gnn_code():
         la_backbone("gat", 8, 4, 3, num_inputs=2, init="lagnn")
 
 
+def test_la_gat_elu_slope(data):
+    """LA-GAT with the LA-GNN code's ``F.elu(conv(x), alpha=0.2)`` after each first
+    layer: the output equals the rest of the network applied to the concatenated
+    ``h if h > 0 else 0.2 * (exp(h) - 1)`` of the first layers' outputs."""
+    torch.manual_seed(0)
+    model = la_backbone("gat", data.num_features, 4, data.num_classes, num_inputs=2, heads=2,
+                        elu_alpha=0.2).eval()
+    xs = [data.x, torch.rand_like(data.x)]
+    h = [conv(x, data.graph) for conv, x in zip(model.firsts, xs)]
+    assert all((t < 0).any() for t in h)
+    expected = model.rest(torch.cat([torch.where(t > 0, t, 0.2 * (t.exp() - 1)) for t in h], 1),
+                          data.graph)
+    assert torch.allclose(model(xs, data.graph), expected, atol=1e-6)
+    plain = la_backbone("gat", data.num_features, 4, data.num_classes, num_inputs=2, heads=2)
+    plain.load_state_dict(model.state_dict())
+    assert not torch.allclose(plain.eval()(xs, data.graph), expected, atol=1e-4)
+    with pytest.raises(ValueError, match="elu_alpha sets LA-GAT's ELU; got kind 'gcn'"):
+        la_backbone("gcn", 8, 4, 3, num_inputs=2, elu_alpha=0.2)
+
+
 def test_consistency_loss_formula():
     torch.manual_seed(0)
     logps = [F.log_softmax(torch.randn(5, 3), 1) for _ in range(3)]

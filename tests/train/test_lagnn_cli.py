@@ -64,16 +64,30 @@ def test_ogb_presets_run_on_fixtures(tmp_path, model, name, extra):
         assert 0.0 <= acc <= 1.0
 
 
+def test_presets_follow_the_la_gnn_code():
+    """semi.sh's Planetoid settings, the GCN layers' initialisation and LA-GAT's ELU
+    slope (``--alpha 0.2``); OGB and SAGE keep glt's layers' initialisation."""
+    for name in ("cora", "citeseer", "pubmed"):
+        assert lagnn_cli.preset("gcn", name)["init"] == "lagnn"
+        assert lagnn_cli.preset("gat", name)["elu_alpha"] == 0.2
+        assert lagnn_cli.preset("sage", name)["init"] == "glorot"
+    assert lagnn_cli.preset("gcn", "ogbn-arxiv")["init"] == "glorot"
+    gat = lagnn_cli.preset("gat", "cora")
+    assert (gat["epochs"], gat["lr"], gat["heads"], gat["dropout"]) == (1000, 0.01, 4, 0.6)
+
+
 def test_missing_preset_is_named():
     with pytest.raises(ValueError, match="no LA-GAT preset for ogbn-arxiv"):
         lagnn_cli.main(["--model", "gat", "--dataset", "ogbn-arxiv", "--quiet"])
 
 
-def test_lagnn_init_flag(tmp_path, root):
+@pytest.mark.parametrize("flag, init", [([], "lagnn"), (["--init", "glorot"], "glorot")])
+def test_lagnn_init_flag(tmp_path, root, flag, init):
+    """Planetoid LA-GCN presets use the LA-GNN code's initialisation unless told."""
     out = str(tmp_path / "r.json")
     lagnn_cli.main(root + ["--runs", "1", "--epochs", "2", "--cvae-epochs", "1", "--no-select",
-                           "--quiet", "--init", "lagnn", "--out", out])
+                           "--quiet", "--out", out] + flag)
     with open(out) as f:
-        assert json.load(f)["settings"]["init"] == "lagnn"
+        assert json.load(f)["settings"]["init"] == init
     with pytest.raises(ValueError, match="--init lagnn applies to LA-GCN only, not gat"):
         lagnn_cli.main(root + ["--model", "gat", "--init", "lagnn", "--quiet"])

@@ -3,7 +3,8 @@ each generated feature set) gets its own first layer; their outputs are
 concatenated and fed to the rest of the backbone."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from functools import partial
+from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -59,12 +60,13 @@ def lagnn_init_(conv: GCNConv) -> None:
 
 def la_backbone(kind: str, in_channels: int, hidden: int, num_classes: int, num_inputs: int,
                 dropout: float = 0.5, heads: int = 8, num_layers: int = 2,
-                init: str = "glorot") -> LAClassifier:
+                init: str = "glorot", elu_alpha: Optional[float] = None) -> LAClassifier:
     """An LA-GCN, LA-SAGE or LA-GAT of ``num_layers`` layers whose first layer is
     repeated once per input (``num_inputs`` of them).
 
-    GAT: hidden layers of ``heads`` concatenated heads with ELU, an output layer of
-    one head; GCN / SAGE: ReLU. ``init="lagnn"`` (GCN only) initialises every
+    GAT: hidden layers of ``heads`` concatenated heads with ELU (``elu_alpha``,
+    default 1; the LA-GNN code's LA-GAT uses 0.2), an output layer of one head;
+    GCN / SAGE: ReLU. ``init="lagnn"`` (GCN only) initialises every
     layer as the LA-GNN code does (:func:`lagnn_init_`); the default keeps the
     layers' own (Glorot weights, zero bias).
     """
@@ -73,6 +75,8 @@ def la_backbone(kind: str, in_channels: int, hidden: int, num_classes: int, num_
     if init == "lagnn" and kind != "gcn":
         raise ValueError(f"init 'lagnn' is the LA-GNN code's GCN initialisation; "
                          f"got kind {kind!r}")
+    if elu_alpha is not None and kind != "gat":
+        raise ValueError(f"elu_alpha sets LA-GAT's ELU; got kind {kind!r}")
     if num_inputs < 1:
         raise ValueError(f"expected num_inputs >= 1, got {num_inputs}")
     if num_layers < 2:
@@ -94,7 +98,8 @@ def la_backbone(kind: str, in_channels: int, hidden: int, num_classes: int, num_
     rest = [conv(num_inputs * width if i == 0 else width, hidden, False)
             for i in range(num_layers - 2)]
     rest.append(conv(width if rest else num_inputs * width, num_classes, True))
-    act = F.elu if kind == "gat" else F.relu
+    act = partial(F.elu, alpha=1.0 if elu_alpha is None else elu_alpha) \
+        if kind == "gat" else F.relu
     if init == "lagnn":
         for layer in firsts + rest:
             lagnn_init_(layer)
