@@ -9,8 +9,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from glt.datasets.node import NodeDataset
+from glt.models.gnn import GCN
 from glt.models.lagnn.cvae import CVAE, train_cvae
-from glt.models.lagnn.model import consistency_loss
+from glt.models.lagnn.model import INITS, consistency_loss, lagnn_init_
 from glt.samplers.loader import MiniBatch
 from glt.train.minibatch import BatchLoss, BatchPredict
 from glt.train.node import Predict
@@ -81,10 +82,23 @@ def la_batch_objective(draw: Callable[[Tensor], list[Tensor]], samples: int, lam
     return train_loss, predict
 
 
+def selection_gcn(num_features: int, num_classes: int, init: str = "lagnn") -> GCN:
+    """The 2-layer, 32-hidden GCN that scores generators in :func:`pretrain_generator`,
+    initialised as the LA-GNN code's (``"lagnn"``) or with Glorot weights."""
+    if init not in INITS:
+        raise ValueError(f"expected init one of {INITS}, got {init!r}")
+    gcn = GCN(num_features, 32, num_classes, dropout=0.5)
+    if init == "lagnn":
+        for conv in gcn.convs:
+            lagnn_init_(conv)
+    return gcn
+
+
 def pretrain_generator(cvae: CVAE, raw_x: Tensor, data: NodeDataset,
                        normalize: Callable[[Tensor], Tensor], epochs: int = 10,
                        batch_size: int = 64, lr: float = 0.01, num_models: int = 100,
-                       warmup: int = 200, update_epochs: int = 20) -> tuple[CVAE, int]:
+                       warmup: int = 200, update_epochs: int = 20,
+                       init: str = "lagnn") -> tuple[CVAE, int]:
     """Pretrain ``cvae`` and keep the generator the LA-GNN paper selects (its
     Algorithm 2): a GCN (32 hidden) is warmed up for 100 epochs on the real
     features; after every CVAE step, features generated for all nodes are scored
@@ -93,13 +107,13 @@ def pretrain_generator(cvae: CVAE, raw_x: Tensor, data: NodeDataset,
     nodes. A step scoring above every earlier one (after ``warmup`` steps)
     becomes the selection, and the GCN trains ``update_epochs`` epochs on its
     features. Returns ``(selected generator, its step)`` (the final generator
-    and step 0 when no step was selected).
+    and step 0 when no step was selected). The GCN starts as the LA-GNN code's
+    does (``init="lagnn"``, :func:`~glt.models.lagnn.lagnn_init_`) or from
+    Glorot weights (``"glorot"``).
     """
     import copy
 
-    from glt.models import GCN
-
-    gcn = GCN(data.num_features, 32, data.num_classes, dropout=0.5).to(raw_x.device)
+    gcn = selection_gcn(data.num_features, data.num_classes, init).to(raw_x.device)
     opt = torch.optim.Adam(gcn.parameters(), lr=0.01, weight_decay=5e-4)
     train, y = data.train_mask, data.y[data.train_mask]
 

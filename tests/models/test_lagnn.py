@@ -6,7 +6,7 @@ from glt.datasets.planetoid import read_planetoid
 from glt.datasets.testing import write_planetoid
 from glt.graph import CSRGraph
 from glt.models.lagnn import CVAE, consistency_loss, la_backbone, neighbour_pairs, train_cvae
-from glt.train.lagnn import augmentation, la_objective
+from glt.train.lagnn import augmentation, la_objective, selection_gcn
 from glt.train.node import train_full_batch
 
 
@@ -95,6 +95,29 @@ def test_la_backbones_branch_per_input(kind, data):
         model(xs[:2], data.graph)
 
 
+def _assert_lagnn_init(conv) -> None:
+    out = conv.lin.weight.size(0)
+    s = out ** -0.5
+    w = conv.lin.weight.detach().double()
+    n = w.numel()
+    assert abs(w.mean().item() + s) < 5 * s / n ** 0.5
+    assert abs(w.std().item() - s) < 5 * s / (2 * n) ** 0.5
+    assert conv.bias.mean().item() < 0 and conv.bias.abs().max().item() < 7 * s
+
+
+def test_selection_gcn_starts_as_the_la_gnn_code():
+    """The generator-scoring GCN (32 hidden) is the LA-GNN code's ``GCN``, whose
+    ``GraphConvolution`` layers draw weight and bias from N(-1/sqrt(out), 1/out)."""
+    torch.manual_seed(0)
+    gcn = selection_gcn(3000, 40)
+    assert [c.lin.weight.shape for c in gcn.convs] == [(32, 3000), (40, 32)]
+    for conv in gcn.convs:
+        _assert_lagnn_init(conv)
+    assert all((c.bias == 0).all() for c in selection_gcn(30, 4, "glorot").convs)
+    with pytest.raises(ValueError, match="expected init one of"):
+        selection_gcn(30, 4, "zeros")
+
+
 def test_lagnn_init_follows_the_la_gnn_code():
     """Weight and bias ~ N(-1/sqrt(out), 1/sqrt(out)^2) in every GCN layer (the LA-GNN
     code's ``normal_(-stdv, stdv)``), against glt's Glorot weights and zero bias."""
@@ -103,13 +126,7 @@ def test_lagnn_init_follows_the_la_gnn_code():
     convs = list(model.firsts) + list(model.rest.convs)
     assert len(convs) == 4
     for conv in convs:
-        out = conv.lin.weight.size(0)
-        s = out ** -0.5
-        w = conv.lin.weight.detach().double()
-        n = w.numel()
-        assert abs(w.mean().item() + s) < 5 * s / n ** 0.5
-        assert abs(w.std().item() - s) < 5 * s / (2 * n) ** 0.5
-        assert conv.bias.mean().item() < 0 and conv.bias.abs().max().item() < 7 * s
+        _assert_lagnn_init(conv)
     plain = la_backbone("gcn", 2000, 16, 64, num_inputs=2, num_layers=3)
     assert (plain.firsts[0].bias == 0).all()
     assert abs(plain.firsts[0].lin.weight.mean().item()) < 1e-3
