@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from glt.graph import CSRGraph, GraphLike, as_graph
-from glt.ops import segment_softmax, spmm
+from glt.ops import dropout, segment_softmax, spmm
 
 
 def _attention_graph(graph: CSRGraph, add_self_loops: bool) -> CSRGraph:
@@ -79,7 +79,7 @@ class GATConv(nn.Module):
         target = adj.row()
         score = score_src.index_select(0, adj.col) + score_dst.index_select(0, target)
         alpha = segment_softmax(F.leaky_relu(score, self.negative_slope), adj.rowptr)  # [E, H]
-        alpha_used = F.dropout(alpha, p=self.dropout, training=self.training)
+        alpha_used = dropout(alpha, self.dropout, self.training)
         out = torch.stack([spmm(adj.with_edge_weight(alpha_used[:, k]), h[:, k])
                            for k in range(heads)], dim=1)  # [N, H, C]
         out = out.reshape(num_nodes, heads * channels) if self.concat else out.mean(dim=1)

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from glt.graph import GraphLike
 from glt.layers import GATConv, GCNConv, SAGEConv
+from glt.ops import dropout
 
 
 class NodeClassifier(nn.Module):
@@ -31,7 +32,7 @@ class NodeClassifier(nn.Module):
 
     def forward(self, x: Tensor, graph: GraphLike) -> Tensor:
         for i, conv in enumerate(self.convs):
-            x = F.dropout(x, p=self.dropout, training=self.training)
+            x = dropout(x, self.dropout, self.training)
             x = conv(x, graph)
             if i < len(self.convs) - 1:
                 x = self.activation(x)

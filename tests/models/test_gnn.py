@@ -43,3 +43,36 @@ def test_layer_layout_and_shapes():
     assert GCN(10, 4, 3, num_layers=1)(x, edge_index).shape == (5, 3)
     with pytest.raises(ValueError, match="expected num_layers >= 1, got 0"):
         GCN(10, 4, 3, num_layers=0)
+
+
+
+@pytest.mark.parametrize("make", [
+    lambda: GCN(40, 64, 3, num_layers=3, dropout=0.25),
+    lambda: GAT(40, 16, 3, num_layers=3, heads=4, dropout=0.25),
+    lambda: GraphSAGE(40, 64, 3, num_layers=3, dropout=0.25),
+])
+def test_dropout_before_every_layer(make):
+    """In training mode each layer's input is the previous layer's activated output
+    (the features for the first) with entries zeroed at rate p and the rest scaled
+    by 1 / (1 - p); the inputs are large enough (>= 4096 entries) for glt's
+    parallel CPU mask. Seeded masks repeat; unseeded calls draw fresh ones."""
+    torch.manual_seed(0)
+    model = make().train()
+    x, edge_index = torch.rand(200, 40) + 0.5, torch.randint(0, 200, (2, 800))
+    inputs: list[torch.Tensor] = []
+    outputs: list[torch.Tensor] = []
+    for conv in model.convs:
+        conv.register_forward_pre_hook(lambda _, args: inputs.append(args[0]))
+        conv.register_forward_hook(lambda _, args, out: outputs.append(out))
+    torch.manual_seed(1)
+    out = model(x, edge_index)
+    clean = [x] + [model.activation(o) for o in outputs[:-1]]
+    for dropped, full in zip(inputs, clean):
+        live = full != 0
+        kept = dropped != 0
+        assert not (kept & ~live).any()
+        assert abs(1 - kept[live].float().mean().item() - 0.25) < 0.03
+        torch.testing.assert_close(dropped[kept], full[kept] / 0.75)
+    torch.manual_seed(1)
+    torch.testing.assert_close(model(x, edge_index), out)
+    assert not torch.allclose(model(x, edge_index), out)

@@ -1,0 +1,126 @@
+"""Full-batch node classification: glt's GCN / GAT / GraphSAGE against the same
+stacks built from PyG's layers, one training epoch and one inference pass.
+
+Both sides have the same layout (dropout -> conv -> activation per layer, the
+reference GCN and GAT models'), the same weights (the baseline loads glt's
+state dict and its eval output is checked against glt's) and the same input:
+a Planetoid set, row-normalised features, PyG fed ``edge_index`` as its users
+do (GCNConv with ``cached=True``). Prints ``ratio = PyG time / glt time``.
+
+    python benchmarks/bench_node.py                 # Cora
+    python benchmarks/bench_node.py --dataset pubmed --root DIR
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from typing import Callable, Optional
+
+import torch
+import torch.nn.functional as F
+import torch_geometric.nn as pyg
+from torch import Tensor, nn
+
+from glt.datasets import PLANETOID_NAMES, load_planetoid, row_normalize
+from glt.models import GAT, GCN, GraphSAGE
+from glt.models.gnn import NodeClassifier
+
+
+class PygStack(nn.Module):
+    """``F.dropout -> conv -> act`` per layer over PyG convs (the last without act)."""
+
+    def __init__(self, convs: list[nn.Module], dropout: float,
+                 activation: Callable[[Tensor], Tensor]) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(convs)
+        self.dropout, self.activation = dropout, activation
+
+    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        for i, conv in enumerate(self.convs):
+            x = conv(F.dropout(x, self.dropout, self.training), edge_index)
+            if i < len(self.convs) - 1:
+                x = self.activation(x)
+        return x
+
+
+def pyg_twin(model: NodeClassifier) -> PygStack:
+    """The PyG stack with ``model``'s layer sizes and weights."""
+    convs: list[nn.Module] = []
+    for conv in model.convs:
+        name = type(conv).__name__
+        if name == "GCNConv":
+            convs.append(pyg.GCNConv(conv.in_channels, conv.out_channels, cached=True))
+        elif name == "GATConv":
+            convs.append(pyg.GATConv(conv.in_channels, conv.out_channels, heads=conv.heads,
+                                     concat=conv.concat, dropout=conv.dropout))
+        else:
+            convs.append(pyg.SAGEConv(conv.in_channels, conv.out_channels, aggr=conv.aggr))
+    twin = PygStack(convs, model.dropout, model.activation)
+    twin.load_state_dict(model.state_dict())
+    return twin
+
+
+def epoch_seconds(model: nn.Module, x: Tensor, graph: object, y: Tensor, mask: Tensor,
+                  reps: int) -> tuple[float, float]:
+    """(training epoch, inference pass) seconds, medians of ``reps`` after a warm-up."""
+    opt = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
+
+    def train() -> None:
+        model.train()
+        opt.zero_grad()
+        F.cross_entropy(model(x, graph)[mask], y[mask]).backward()
+        opt.step()
+
+    @torch.no_grad()
+    def infer() -> None:
+        model.eval()
+        model(x, graph)
+
+    times = []
+    for fn in (train, infer):
+        fn()
+        runs = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            fn()
+            runs.append(time.perf_counter() - t0)
+        times.append(sorted(runs)[len(runs) // 2])
+    return times[0], times[1]
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=sorted(PLANETOID_NAMES), default="cora")
+    parser.add_argument("--root", default=None)
+    parser.add_argument("--reps", type=int, default=30)
+    args = parser.parse_args(argv)
+    data = load_planetoid(args.dataset, args.root)
+    x = row_normalize(data.x)
+    edge_index = torch.stack([data.graph.row(), data.graph.col])
+    print(f"torch {torch.__version__}  threads {torch.get_num_threads()}  "
+          f"{platform.processor() or platform.machine()}  {data}")
+    f, c = data.num_features, data.num_classes
+    models = {"GCN (16 hidden)": GCN(f, 16, c),
+              "GAT (8 heads x 8 hidden)": GAT(f, 8, c, heads=8),
+              "GraphSAGE (16 hidden, mean)": GraphSAGE(f, 16, c)}
+    print(f"{'model':<28} {'train glt':>10} {'train PyG':>10} {'ratio':>6} "
+          f"{'infer glt':>10} {'infer PyG':>10} {'ratio':>6}")
+    for name, model in models.items():
+        twin = pyg_twin(model)
+        with torch.no_grad():
+            model.eval()
+            twin.eval()
+            torch.testing.assert_close(model(x, data.graph), twin(x, edge_index),
+                                       rtol=1e-4, atol=1e-5)
+        g_train, g_infer = epoch_seconds(model, x, data.graph, data.y, data.train_mask,
+                                         args.reps)
+        p_train, p_infer = epoch_seconds(twin, x, edge_index, data.y, data.train_mask,
+                                         args.reps)
+        print(f"{name:<28} {g_train * 1e3:>8.1f}ms {p_train * 1e3:>8.1f}ms "
+              f"{p_train / g_train:>5.1f}x {g_infer * 1e3:>8.1f}ms {p_infer * 1e3:>8.1f}ms "
+              f"{p_infer / g_infer:>5.1f}x")
+
+
+if __name__ == "__main__":
+    main()
