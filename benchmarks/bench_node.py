@@ -8,7 +8,7 @@ a Planetoid set, row-normalised features, PyG fed ``edge_index`` as its users
 do (GCNConv with ``cached=True``). Prints ``ratio = PyG time / glt time``.
 
     python benchmarks/bench_node.py                 # Cora
-    python benchmarks/bench_node.py --dataset pubmed --root DIR
+    python benchmarks/bench_node.py --dataset pubmed --root DIR --device cuda
 """
 from __future__ import annotations
 
@@ -77,13 +77,19 @@ def epoch_seconds(model: nn.Module, x: Tensor, graph: object, y: Tensor, mask: T
         model.eval()
         model(x, graph)
 
+    def sync() -> None:
+        if x.is_cuda:
+            torch.cuda.synchronize()
+
     times = []
     for fn in (train, infer):
         fn()
         runs = []
         for _ in range(reps):
+            sync()
             t0 = time.perf_counter()
             fn()
+            sync()
             runs.append(time.perf_counter() - t0)
         times.append(sorted(runs)[len(runs) // 2])
     return times[0], times[1]
@@ -94,20 +100,23 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--dataset", choices=sorted(PLANETOID_NAMES), default="cora")
     parser.add_argument("--root", default=None)
     parser.add_argument("--reps", type=int, default=30)
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
-    data = load_planetoid(args.dataset, args.root)
+    data = load_planetoid(args.dataset, args.root).to(args.device)
     x = row_normalize(data.x)
     edge_index = torch.stack([data.graph.row(), data.graph.col])
-    print(f"torch {torch.__version__}  threads {torch.get_num_threads()}  "
-          f"{platform.processor() or platform.machine()}  {data}")
+    where = torch.cuda.get_device_name(args.device) if data.x.is_cuda else \
+        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    print(f"torch {torch.__version__}  {where}  {data}")
     f, c = data.num_features, data.num_classes
     models = {"GCN (16 hidden)": GCN(f, 16, c),
               "GAT (8 heads x 8 hidden)": GAT(f, 8, c, heads=8),
               "GraphSAGE (16 hidden, mean)": GraphSAGE(f, 16, c)}
+    models = {name: model.to(args.device) for name, model in models.items()}
     print(f"{'model':<28} {'train glt':>10} {'train PyG':>10} {'ratio':>6} "
           f"{'infer glt':>10} {'infer PyG':>10} {'ratio':>6}")
     for name, model in models.items():
-        twin = pyg_twin(model)
+        twin = pyg_twin(model).to(args.device)
         with torch.no_grad():
             model.eval()
             twin.eval()
