@@ -109,10 +109,9 @@ def main(argv: Optional[list[str]] = None) -> None:
         f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     print(f"torch {torch.__version__}  {where}  {data}")
     f, c = data.num_features, data.num_classes
-    models = {"GCN (16 hidden)": GCN(f, 16, c),
-              "GAT (8 heads x 8 hidden)": GAT(f, 8, c, heads=8),
-              "GraphSAGE (16 hidden, mean)": GraphSAGE(f, 16, c)}
-    models = {name: model.to(args.device) for name, model in models.items()}
+    models = {"GCN (16 hidden)": GCN(f, 16, c).to(args.device),
+              "GAT (8 heads x 8 hidden)": GAT(f, 8, c, heads=8).to(args.device),
+              "GraphSAGE (16 hidden, mean)": GraphSAGE(f, 16, c).to(args.device)}
     print(f"{'model':<28} {'train glt':>10} {'train PyG':>10} {'ratio':>6} "
           f"{'infer glt':>10} {'infer PyG':>10} {'ratio':>6}")
     for name, model in models.items():
