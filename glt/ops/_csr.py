@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from glt._threads import run_kernel
 from glt.ops import _kernels
 
 
@@ -71,8 +72,9 @@ def _product(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor,
     """``A @ x`` with ``reduce`` in sum/amax/amin (no autograd). ``x: [M, F]`` -> ``[n, F]``."""
     n, num_cols = rowptr.numel() - 1, x.size(0)
     if reduce == "sum" and _numba_ok(x):
-        return torch.from_numpy(_kernels.csr_sum(rowptr.numpy(), col.numpy(),
-                                                 *_numba_weight(weight, x), x.contiguous().numpy()))
+        out = run_kernel(_kernels.csr_sum, col.numel() * x.size(1), rowptr.numpy(),
+                         col.numpy(), *_numba_weight(weight, x), x.contiguous().numpy())
+        return torch.from_numpy(out)
     if _sparse_ok(x) and (reduce == "sum" or x.device.type == "cpu"):
         values = weight.to(x.dtype) if weight is not None else x.new_ones(col.numel())
         with warnings.catch_warnings():
@@ -95,8 +97,9 @@ def _arg_reduce(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor
     """Row-wise max/min with the first arg position ``k`` (``E`` for empty rows)."""
     num_entries = col.numel()
     if _numba_ok(x):
-        out, arg = _kernels.csr_arg_reduce(rowptr.numpy(), col.numpy(), *_numba_weight(weight, x),
-                                           x.detach().contiguous().numpy(), is_max)
+        out, arg = run_kernel(_kernels.csr_arg_reduce, num_entries * x.size(1), rowptr.numpy(),
+                              col.numpy(), *_numba_weight(weight, x),
+                              x.detach().contiguous().numpy(), is_max)
         return torch.from_numpy(out), torch.from_numpy(arg)
     n = rowptr.numel() - 1
     msg = x.index_select(0, col)

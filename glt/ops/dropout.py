@@ -16,6 +16,7 @@ from numba import njit, prange
 from torch import Tensor
 
 from glt._rng import _mix, stream_key
+from glt._threads import run_kernel
 
 _BLOCK = 4  # entries per 64-bit hash: 16 random bits each
 
@@ -43,8 +44,9 @@ class _Dropout(torch.autograd.Function):
         keep = torch.empty(x.shape, dtype=torch.bool)
         base = int(torch.randint(0, 2**62, (1,)))
         scale = 1.0 / (1.0 - p)
-        _dropout_mask(x.detach().reshape(-1).numpy(), out.view(-1).numpy(),
-                      keep.view(-1).numpy(), np.uint64(round(p * 65536)), scale, np.uint64(base))
+        run_kernel(_dropout_mask, x.numel(), x.detach().reshape(-1).numpy(),
+                   out.view(-1).numpy(), keep.view(-1).numpy(), np.uint64(round(p * 65536)),
+                   scale, np.uint64(base))
         ctx.save_for_backward(keep)
         ctx.scale = scale
         return out

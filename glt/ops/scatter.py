@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from typing import Optional
 
-import numba
 import torch
 from torch import Tensor
 
 from glt._checks import as_index, check_features, check_reduce, check_same_device, size_from_index
+from glt._threads import run_kernel, threads_for
 from glt.ops import _kernels
 from glt.ops._csr import REDUCTIONS, csr_reduce, needs_grad
 from glt.ops.backend import get_backend, torch_scatter
@@ -21,8 +21,9 @@ def sort_index(index: Tensor, num_groups: int) -> tuple[Tensor, Tensor]:
     """
     if index.device.type == "cpu":
         # parallel chunks cost num_chunks * num_groups counters: keep that below E
-        chunks = max(1, min(numba.get_num_threads(), index.numel() // max(num_groups, 1)))
-        ptr, perm = _kernels.counting_sort(index.numpy(), num_groups, chunks)
+        work = index.numel() + num_groups
+        chunks = max(1, min(threads_for(work), index.numel() // max(num_groups, 1)))
+        ptr, perm = run_kernel(_kernels.counting_sort, work, index.numpy(), num_groups, chunks)
         return torch.from_numpy(ptr), torch.from_numpy(perm)
     sorted_index, perm = torch.sort(index, stable=True)
     ptr = torch.searchsorted(sorted_index, torch.arange(num_groups + 1, device=index.device))

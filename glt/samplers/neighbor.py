@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from glt._checks import as_index
+from glt._threads import run_kernel
 from glt.graph import CSRGraph
 from glt.samplers import _kernels
 from glt.samplers._seed import draw_base
@@ -113,6 +114,16 @@ class NeighborSampler:
             self._local.node_map = node_map
         return node_map
 
+    def _work(self, num_seeds: int) -> int:
+        """Nodes a call on ``num_seeds`` seeds can reach at most (for :func:`run_kernel`;
+        ``-1`` fanouts counted as the mean degree)."""
+        mean_degree = self.col.numel() / max(self.num_nodes, 1)
+        work, frontier = num_seeds, float(num_seeds)
+        for fanout in self.fanouts:
+            frontier *= mean_degree if fanout < 0 else fanout
+            work += int(frontier)
+        return work
+
     def _nbr_eid(self) -> Tensor:
         """``[E, 2]`` (neighbour, edge id) pairs: one cache line per drawn entry."""
         if self._nbr_eid_cache is None:
@@ -135,7 +146,8 @@ class NeighborSampler:
         return self._sample_torch(seeds, base)
 
     def _sample_numba(self, seeds: Tensor, base: int) -> SampledSubgraph:
-        node, edge_index, eid, nodes_per_hop, edges_per_hop = _kernels.sample_khop(
+        node, edge_index, eid, nodes_per_hop, edges_per_hop = run_kernel(
+            _kernels.sample_khop, self._work(seeds.numel()),
             self.rowptr.numpy(), self._nbr_eid().numpy(), seeds.numpy(),
             np.asarray(self.fanouts, dtype=np.int64), self.replace, np.uint64(base),
             self._node_map().numpy())

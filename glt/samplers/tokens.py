@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from typing import Optional
 
-import numba
 import numpy as np
 import torch
 from torch import Tensor
 
 from glt._checks import as_index
+from glt._threads import run_kernel, threads_for
 from glt.graph import CSRGraph
 from glt.samplers import _kernels
 from glt.samplers._seed import draw_base
@@ -61,8 +61,11 @@ class TokenSampler:
         if nodes.numel() >= 2**31:  # the kernel's per-thread markers hold int32 row numbers
             raise ValueError(f"expected fewer than 2**31 nodes per call, got {nodes.numel()}: "
                              "sample in chunks")
-        threads = max(1, min(numba.get_num_threads(), nodes.numel()))
-        tokens = _kernels.two_hop_tokens(self.rowptr, self.col, nodes.numpy(),
-                                         self.num_tokens - 1, self.max_candidates,
-                                         np.uint64(draw_base(seed)), threads)
+        # work: each node's 2-hop walks (mean degree squared, capped) and the markers
+        walks = min(self.max_candidates, (self.col.size / max(self.num_nodes, 1)) ** 2)
+        work = int(nodes.numel() * walks) + self.num_nodes
+        threads = max(1, min(threads_for(work), nodes.numel()))
+        tokens = run_kernel(_kernels.two_hop_tokens, work, self.rowptr, self.col, nodes.numpy(),
+                            self.num_tokens - 1, self.max_candidates,
+                            np.uint64(draw_base(seed)), threads)
         return torch.cat([nodes.unsqueeze(1), torch.from_numpy(tokens)], dim=1)
