@@ -185,48 +185,77 @@ def sample_khop(rowptr: np.ndarray, nbr_eid: np.ndarray, seeds: np.ndarray, fano
     return nodes[:num_nodes], edge_index, eid[:num_edges], nodes_per_hop, edges_per_hop
 
 
+@njit(inline="always")
+def _first_visit(keys: np.ndarray, stamps: np.ndarray, bits: np.int64, stamp: np.int64,
+                 u: np.int64) -> bool:
+    """Add ``u`` to the set of output row ``stamp``, kept by open addressing in the
+    first ``2**bits`` slots of ``keys`` / ``stamps`` (at most half full); ``True``
+    if it was new. Slots stamped by other rows count as empty, so no row ever
+    clears the table, and each row uses only as many slots as it needs."""
+    mask = (np.int64(1) << bits) - 1
+    slot = np.int64((np.uint64(u) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits))
+    while stamps[slot] == stamp:
+        if keys[slot] == u:
+            return False
+        slot = (slot + 1) & mask
+    stamps[slot] = stamp
+    keys[slot] = u
+    return True
+
+
+@njit(inline="always")
+def _table_bits(entries: np.int64) -> np.int64:
+    """Smallest ``b >= 1`` with ``2**b`` slots at least twice ``entries + 1``
+    (the node itself and its candidates)."""
+    b = 1
+    while (np.int64(1) << b) < 2 * (entries + 1):
+        b += 1
+    return b
+
+
 @njit(parallel=True, nogil=True, cache=True)
 def two_hop_tokens(rowptr: np.ndarray, col: np.ndarray, nodes: np.ndarray, k: int,
                    max_candidates: int, base: np.uint64, num_threads: int) -> np.ndarray:
     """``k`` tokens per node drawn from the union of its 1- and 2-hop neighbours.
 
-    The union (the node itself left out) is collected with a per-thread marker
-    array, never forming ``A^2``. With at least ``k`` candidates the tokens are
+    The union (the node itself left out) is collected in a per-thread hash set
+    of ``O(max_candidates)`` slots, never forming ``A^2`` and never touching
+    memory in proportion to the graph. With at least ``k`` candidates the tokens are
     distinct; with fewer, all candidates appear and the rest repeat uniformly
     chosen ones; a node with none gets ``-1``. When a node's 2-hop walks exceed
     ``max_candidates``, the tokens are instead the first ``k`` distinct
     endpoints of up to ``8 k`` random 1- or 2-step walks. Returns ``[len(nodes), k]``.
     """
     n_out = nodes.shape[0]
-    num_nodes = rowptr.shape[0] - 1
     out = np.empty((n_out, k), np.int64)
-    mark = np.full((num_threads, num_nodes), -1, np.int32)  # last output row that saw a node
+    size = _table_bits(max(max_candidates, k))
+    key_buf = np.empty((num_threads, 1 << size), np.int64)
+    stamp_buf = np.full((num_threads, 1 << size), -1, np.int64)  # output row owning a slot
     cand_buf = np.empty((num_threads, max(max_candidates, k)), np.int64)
     pick_buf = np.empty((num_threads, k), np.int64)
     for t in prange(num_threads):
-        seen = mark[t]
+        keys, stamps = key_buf[t], stamp_buf[t]
         cand = cand_buf[t]
         pick = pick_buf[t]
         for i in range(t * n_out // num_threads, (t + 1) * n_out // num_threads):
             v = nodes[i]
             key = stream_key(base, v)
-            seen[v] = i
             n = 0
             walks = rowptr[v + 1] - rowptr[v]
             for p in range(rowptr[v], rowptr[v + 1]):
                 u = col[p]
                 walks += rowptr[u + 1] - rowptr[u]
+            bits = _table_bits(walks if walks <= max_candidates else k)
+            _first_visit(keys, stamps, bits, i, v)
             if walks <= max_candidates:
                 for p in range(rowptr[v], rowptr[v + 1]):
                     u = col[p]
-                    if seen[u] != i:
-                        seen[u] = i
+                    if _first_visit(keys, stamps, bits, i, u):
                         cand[n] = u
                         n += 1
                     for q in range(rowptr[u], rowptr[u + 1]):
                         w = col[q]
-                        if seen[w] != i:
-                            seen[w] = i
+                        if _first_visit(keys, stamps, bits, i, w):
                             cand[n] = w
                             n += 1
             else:  # too many walks to enumerate: distinct endpoints of random walks
@@ -237,8 +266,7 @@ def two_hop_tokens(rowptr: np.ndarray, col: np.ndarray, nodes: np.ndarray, k: in
                     du = rowptr[u + 1] - rowptr[u]
                     r = randint(walk_key, 2 * j + 1, du + 1)  # stop at u or step on
                     w = u if r == du else col[rowptr[u] + r]
-                    if seen[w] != i:
-                        seen[w] = i
+                    if _first_visit(keys, stamps, bits, i, w):
                         cand[n] = w
                         n += 1
                         if n == k:

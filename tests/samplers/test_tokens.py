@@ -85,3 +85,24 @@ def test_bad_input():
         TokenSampler(graph, 4).sample(torch.tensor([60]))
     with pytest.raises(ValueError, match="max_candidates"):
         TokenSampler(graph, 10, max_candidates=5)
+
+
+def test_large_ids_and_full_neighbourhoods():
+    # 300 nodes scattered over 5M ids, 3000 edges: unions of up to ~150 nodes
+    # collected for every node at once; a python-set oracle over the edge list
+    gen = torch.Generator().manual_seed(4)
+    ids = torch.randperm(5_000_000, generator=gen)[:300]
+    edge_index = ids[torch.randint(0, 300, (2, 3000), generator=gen)]
+    graph = glt.CSRGraph.from_edge_index(edge_index, 5_000_000)
+    into = {}
+    for u, v in edge_index.t().tolist():
+        into.setdefault(v, set()).add(u)
+    tokens = TokenSampler(graph, 400).sample(ids, seed=2)
+    for row, v in zip(tokens.tolist(), ids.tolist()):
+        union = set(into.get(v, ())) | {w for u in into.get(v, ()) for w in into.get(u, ())}
+        union.discard(v)
+        if union:
+            # fewer candidates than tokens: each once, then repeats of them
+            assert set(row[1:1 + len(union)]) == union and set(row[1:]) == union
+        else:
+            assert row[1:] == [-1] * 399
