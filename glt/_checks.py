@@ -38,6 +38,9 @@ def check_features(x: Tensor, name: str, rows: Optional[int] = None) -> None:
         raise TypeError(f"expected {name} to be a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():
         raise ValueError(f"expected {name} to be a floating-point tensor, got {x.dtype}")
+    if x.layout != torch.strided:
+        raise ValueError(f"expected {name} to be a dense tensor, got layout {x.layout} "
+                         "(sparse features go to layers, which project them first)")
     if x.dim() < 1:
         raise ValueError(f"expected {name} to have at least 1 dimension, got a scalar")
     if rows is not None and x.size(0) != rows:

@@ -1,6 +1,7 @@
 """GraphSAGE convolution of Hamilton et al. (NeurIPS 2017)."""
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -53,8 +54,9 @@ class SAGEConv(nn.Module):
             out = spmm(adj, F.linear(x, self.lin_l.weight), self.aggr)
             if self.lin_l.bias is not None:
                 out = out + self.lin_l.bias
-        else:
-            out = self.lin_l(spmm(adj, x, self.aggr))
+        else:  # aggregate the features themselves (dense: max needs every entry)
+            dense = x.to_dense() if x.layout == torch.sparse_csr else x
+            out = self.lin_l(spmm(adj, dense, self.aggr))
         if self.lin_r is not None:
             out = out + self.lin_r(x)
         return F.normalize(out, p=2.0, dim=-1) if self.normalize else out

@@ -16,7 +16,8 @@ from typing import Any, Callable, Optional
 import torch
 from torch import Tensor
 
-from glt.datasets import PLANETOID_NAMES, NodeDataset, load_ogb, load_planetoid, row_normalize
+from glt.datasets import (PLANETOID_NAMES, NodeDataset, load_ogb, load_planetoid, row_normalize,
+                          sparse_features)
 from glt.models.lagnn import CVAE, la_backbone, train_cvae
 from glt.train.lagnn import (augmentation, batch_augmentation, la_batch_objective,
                              la_objective, pretrain_generator)
@@ -104,6 +105,8 @@ def _load(name: str, root: Optional[str], device: torch.device
     data = load_planetoid(name, root).to(device)
     raw_x = data.x
     data.x = row_normalize(raw_x)
+    if device.type == "cpu":  # bag-of-words features: sparse products
+        data.x = sparse_features(data.x)
     return data, raw_x, row_normalize
 
 

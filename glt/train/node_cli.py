@@ -14,7 +14,7 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
-from glt.datasets import PLANETOID_NAMES, load_planetoid, row_normalize
+from glt.datasets import PLANETOID_NAMES, load_planetoid, row_normalize, sparse_features
 from glt.models import GAT, GCN, GraphSAGE
 from glt.train.node import repeat_runs
 from glt.train.output import hardware, write_json
@@ -77,6 +77,8 @@ def main(argv: Optional[list[str]] = None) -> dict:
 
     data = load_planetoid(args.dataset, args.root)
     data.x = row_normalize(data.x)
+    if torch.device(args.device).type == "cpu":  # bag-of-words features: sparse products
+        data.x = sparse_features(data.x)
     data = data.to(args.device)
     make = model_factory(args.model, data.num_features, data.num_classes, settings)
     summary = repeat_runs(make, data, args.runs, seed=args.seed, progress=not args.quiet,

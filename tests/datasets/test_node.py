@@ -1,7 +1,8 @@
+import pytest
 import torch
 
 from glt import CSRGraph
-from glt.datasets import NodeDataset, row_normalize
+from glt.datasets import NodeDataset, row_normalize, sparse_features
 
 
 def test_row_normalize_keeps_zero_rows():
@@ -17,3 +18,15 @@ def test_to_moves_everything(device):
     moved = data.to(device)
     assert moved.x.device.type == device and moved.graph.device.type == device
     assert "toy: nodes=3, edges=2, features=2, classes=2" in repr(moved)
+
+
+def test_sparse_features_only_below_the_density():
+    x = torch.zeros(50, 40)
+    x[torch.arange(50), torch.arange(50) % 40] = 1.0  # 2.5% nonzero
+    sparse = sparse_features(x)
+    assert sparse.layout == torch.sparse_csr and torch.equal(sparse.to_dense(), x)
+    assert sparse_features(x, max_density=0.01) is x
+    dense = torch.rand(50, 40) + 0.1
+    assert sparse_features(dense) is dense
+    with pytest.raises(ValueError, match="expected dense float features"):
+        sparse_features(torch.ones(5, 4, dtype=torch.long))

@@ -2,7 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from glt.datasets import load_planetoid, row_normalize
+from glt.datasets import load_planetoid, row_normalize, sparse_features
 from glt.models import GAT, GCN, GraphSAGE
 
 
@@ -76,3 +76,29 @@ def test_dropout_before_every_layer(make):
     torch.manual_seed(1)
     torch.testing.assert_close(model(x, edge_index), out)
     assert not torch.allclose(model(x, edge_index), out)
+
+
+@pytest.mark.parametrize("make", [
+    lambda f, c: GCN(f, 16, c),
+    lambda f, c: GAT(f, 8, c, heads=4),
+    lambda f, c: GraphSAGE(f, 16, c),
+    lambda f, c: GraphSAGE(f, 16, c, aggr="max"),  # aggregates the features themselves
+])
+def test_sparse_features_train_as_the_dense_ones(cora, make):
+    """Cora's features as a sparse CSR matrix: in training mode (the same seed, so
+    the same dropout masks) the logits and every gradient equal the dense run's."""
+    sparse = sparse_features(cora.x)
+    assert sparse.layout == torch.sparse_csr
+    torch.manual_seed(1)
+    model = make(cora.num_features, cora.num_classes).train()
+    grads = []
+    for x in (cora.x, sparse):
+        torch.manual_seed(2)
+        out = model(x, cora.graph)
+        model.zero_grad()
+        F.cross_entropy(out[cora.train_mask], cora.y[cora.train_mask]).backward()
+        grads.append((out.detach(), [p.grad.clone() for p in model.parameters()]))
+    (dense_out, dense_grads), (sparse_out, sparse_grads) = grads
+    assert torch.allclose(dense_out, sparse_out, atol=1e-5)
+    for a, b in zip(dense_grads, sparse_grads):
+        assert torch.allclose(a, b, atol=1e-5)

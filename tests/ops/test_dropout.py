@@ -43,3 +43,25 @@ def test_eval_small_and_bad_input():
     assert torch.equal(dropout(x, 1.0), torch.zeros_like(x))
     with pytest.raises(ValueError, match=r"dropout probability in \[0, 1\], got 1.5"):
         dropout(x, 1.5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape", [(300, 97), (7, 1001)])
+def test_sparse_csr_gets_the_dense_mask(dtype, shape):
+    torch.manual_seed(0)
+    x = (torch.rand(shape) * (torch.rand(shape) < 0.05)).to(dtype)
+    torch.manual_seed(4)
+    dense = dropout(x, 0.6)
+    torch.manual_seed(4)
+    sparse = dropout(x.to_sparse_csr(), 0.6)
+    assert sparse.layout == torch.sparse_csr
+    assert torch.equal(sparse.crow_indices(), x.to_sparse_csr().crow_indices())
+    assert torch.equal(sparse.to_dense(), dense)
+    assert dropout(x.to_sparse_csr(), 0.6, training=False).layout == torch.sparse_csr
+    assert torch.equal(dropout(x.to_sparse_csr(), 1.0).to_dense(), torch.zeros_like(x))
+
+
+def test_sparse_csr_that_requires_grad_is_refused():
+    x = torch.eye(70).to_sparse_csr().requires_grad_()
+    with pytest.raises(ValueError, match="treats it as constant input features"):
+        dropout(x, 0.5)

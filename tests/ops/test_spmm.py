@@ -89,3 +89,9 @@ def test_matches_torch_scatter_backend():
             (g2,) = torch.autograd.grad(theirs.sum(), x)
         torch.testing.assert_close(ours, theirs)
         torch.testing.assert_close(g1, g2)
+
+
+def test_sparse_x_gets_a_clear_error():
+    graph = CSRGraph.from_edge_index(torch.tensor([[0, 1], [1, 0]]), 2)
+    with pytest.raises(ValueError, match="expected x to be a dense tensor, got layout"):
+        spmm(graph, torch.eye(2).to_sparse_csr())
