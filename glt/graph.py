@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from glt._checks import as_index, check_features, size_from_index
+from glt.ops._csr import row_entries
 from glt.ops.scatter import sort_index
 from glt.ops.segment import check_ptr
 
@@ -194,6 +195,28 @@ class CSRGraph:
     def t(self) -> "CSRGraph":
         """Alias of :meth:`transpose`."""
         return self.transpose()
+
+    def submatrix(self, rows: Tensor, cols: Tensor) -> "CSRGraph":
+        """``A[rows][:, cols]``: the entries of rows ``rows [R]`` whose column is in
+        ``cols [C]`` (distinct ids), relabelled to ``[R, C]``; weights and edge ids
+        are carried, entries keep their order within a row."""
+        rows = as_index(rows, "rows", bound=self.num_nodes)
+        cols = as_index(cols, "cols", bound=self.num_cols)
+        position = torch.full((self.num_cols,), -1, dtype=torch.long, device=self.device)
+        position[cols] = torch.arange(cols.numel(), device=self.device)
+        if int((position >= 0).sum()) != cols.numel():
+            raise ValueError("expected distinct column ids in cols")
+        start = self.rowptr[rows]
+        owner, pos = row_entries(torch.arange(rows.numel(), device=self.device), start,
+                                 self.rowptr[rows + 1] - start)
+        col = position[self.col[pos]]
+        keep = col >= 0
+        owner, pos = owner[keep], pos[keep]
+        rowptr = torch.zeros(rows.numel() + 1, dtype=torch.long, device=self.device)
+        rowptr[1:] = torch.bincount(owner, minlength=rows.numel()).cumsum(0)
+        return CSRGraph(rowptr, col[keep],
+                        None if self.edge_weight is None else self.edge_weight[pos],
+                        cols.numel(), self._edge_ids()[pos], validate=False)
 
     # ------------------------------------------------------------------ self-loops
     def _require_square(self, what: str) -> None:

@@ -63,6 +63,29 @@ def test_rectangular_graph():
         g.add_self_loops()
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_submatrix_is_the_dense_block(weighted):
+    gen = torch.Generator().manual_seed(0)
+    edges = torch.randint(0, 30, (2, 200), generator=gen)  # duplicates and self-loops too
+    w = torch.rand(200, generator=gen) if weighted else None
+    g = CSRGraph.from_edge_index(edges, 30, w, num_cols=40)
+    rows = torch.tensor([7, 0, 29, 7, 12])  # any order, repeats allowed
+    cols = torch.randperm(40, generator=gen)[:17]
+    sub = g.submatrix(rows, cols)
+    assert sub.shape == (5, 17)
+    assert torch.equal(dense(sub), dense(g)[rows][:, cols])
+    for r in range(5):  # entries keep their order within a row, and their edge ids
+        start, end = g.rowptr[rows[r]], g.rowptr[rows[r] + 1]
+        expect = g.edge_id[start:end][torch.isin(g.col[start:end], cols)]
+        assert torch.equal(sub.edge_id[sub.rowptr[r]:sub.rowptr[r + 1]], expect)
+    assert torch.equal(g.submatrix(torch.arange(30), torch.arange(40)).col, g.col)
+    assert g.submatrix(torch.tensor([], dtype=torch.long), cols).shape == (0, 17)
+    with pytest.raises(ValueError, match="distinct column ids"):
+        g.submatrix(rows, torch.tensor([1, 1]))
+    with pytest.raises(ValueError, match="rows"):
+        g.submatrix(torch.tensor([30]), cols)
+
+
 def test_self_loop_helpers_match_pyg():
     w = torch.tensor([0.5, 1.0, 1.5, 2.0, 7.0, 3.0])
     g = CSRGraph.from_edge_index(EDGES, 5, w)

@@ -45,6 +45,16 @@ def rows_of(rowptr: Tensor, num_entries: int) -> Tensor:
                                    output_size=num_entries)
 
 
+def row_entries(owner: Tensor, start: Tensor, deg: Tensor) -> tuple[Tensor, Tensor]:
+    """Every entry of some CSR rows, grouped by row: ``(owner [S], position [S])``,
+    each row's ``owner`` repeated ``deg`` times beside its entries' positions
+    ``start .. start + deg - 1``. ``owner, start, deg: [R]``."""
+    rep = torch.repeat_interleave(owner, deg)
+    first = torch.repeat_interleave(deg.cumsum(0) - deg, deg)
+    offset = torch.arange(rep.numel(), device=owner.device) - first
+    return rep, torch.repeat_interleave(start, deg) + offset
+
+
 # Switches between glt's fast kernels and the portable gather/scatter path
 # (the one used for other dtypes); tests flip them to cover both on CPU.
 USE_SPARSE_KERNELS = True

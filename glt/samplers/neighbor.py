@@ -12,6 +12,7 @@ from torch import Tensor
 from glt._checks import as_index
 from glt._threads import run_kernel
 from glt.graph import CSRGraph
+from glt.ops._csr import row_entries
 from glt.samplers import _kernels
 from glt.samplers._seed import draw_base
 
@@ -194,7 +195,7 @@ class NeighborSampler:
         deg = self.rowptr[frontier + 1] - start
         positions = torch.arange(frontier.numel(), device=device)
         if fanout < 0:
-            return _all_entries(positions, start, deg)
+            return row_entries(positions, start, deg)
         if self.replace:
             owner = torch.repeat_interleave(positions, torch.where(deg > 0, fanout, 0))
             return owner, start[owner] + _uniform_below(deg[owner], gen)
@@ -202,8 +203,8 @@ class NeighborSampler:
         # ranking of every entry for nodes up to 4x over it; else rejection
         small, mid = deg <= fanout, (deg > fanout) & (deg <= 4 * fanout)
         big = ~(small | mid)
-        owner_s, pos_s = _all_entries(positions[small], start[small], deg[small])
-        owner_m, pos_m = _all_entries(positions[mid], start[mid], deg[mid])
+        owner_s, pos_s = row_entries(positions[small], start[small], deg[small])
+        owner_m, pos_m = row_entries(positions[mid], start[mid], deg[mid])
         key = torch.rand(owner_m.numel(), generator=gen, device=device)
         order = torch.argsort(key)
         order = order[torch.argsort(owner_m[order], stable=True)]  # by owner, then key
@@ -220,14 +221,6 @@ class NeighborSampler:
     def __repr__(self) -> str:
         return (f"NeighborSampler(fanouts={self.fanouts}, replace={self.replace}, "
                 f"engine={self.engine!r}, num_nodes={self.num_nodes})")
-
-
-def _all_entries(owner: Tensor, start: Tensor, deg: Tensor) -> tuple[Tensor, Tensor]:
-    """Every entry of the given rows: ``(owner [S], CSR position [S])``, grouped by row."""
-    rep = torch.repeat_interleave(owner, deg)
-    first = torch.repeat_interleave(deg.cumsum(0) - deg, deg)
-    offset = torch.arange(rep.numel(), device=owner.device) - first
-    return rep, torch.repeat_interleave(start, deg) + offset
 
 
 def _uniform_below(n: Tensor, gen: torch.Generator) -> Tensor:

@@ -9,9 +9,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from glt.datasets.node import NodeDataset
+from glt.graph import CSRGraph
 from glt.models.gnn import GCN
 from glt.models.lagnn.cvae import CVAE, train_cvae
 from glt.models.lagnn.model import INITS, consistency_loss, lagnn_init_
+from glt.norm import gcn_norm
+from glt.ops import spmm
+from glt.ops._csr import row_entries
+from glt.ops.dropout import dropout
 from glt.samplers.loader import MiniBatch
 from glt.train.minibatch import BatchLoss, BatchPredict
 from glt.train.node import Predict
@@ -94,6 +99,35 @@ def selection_gcn(num_features: int, num_classes: int, init: str = "lagnn") -> G
     return gcn
 
 
+def train_node_logits(gcn: GCN, graph: CSRGraph, train: Tensor
+                      ) -> tuple[Tensor, Callable[[Tensor], Tensor]]:
+    """The logits of a 2-layer GCN (e.g. :func:`selection_gcn`) at the training
+    nodes, computed from their 2-hop region alone.
+
+    Returns ``(region [R], logits)`` with ``logits(x [R, F]) -> [num_train, C]``
+    equal to ``gcn(x_full, graph)[train]`` for any ``x_full [N, F]`` whose rows
+    ``region`` are ``x``: the same normalised adjacency and layers, dropout drawn
+    on the rows that reach the training nodes only. ``train``: ``[N]`` mask.
+    """
+    first, second = gcn.convs
+    adj = gcn_norm(graph, first.add_self_loops, first.improved)  # rows = targets
+    seeds = train.nonzero().view(-1)
+
+    def reach(nodes: Tensor) -> Tensor:
+        start = adj.rowptr[nodes]
+        _, pos = row_entries(nodes, start, adj.rowptr[nodes + 1] - start)
+        return torch.cat([nodes, adj.col[pos]]).unique()
+    hop1 = reach(seeds)
+    region = reach(hop1)
+    to_hop1, to_seeds = adj.submatrix(hop1, region), adj.submatrix(seeds, hop1)
+
+    def logits(x: Tensor) -> Tensor:  # A (drop(x) W) computed as (A drop(x)) W: fewer rows
+        h = first.lin(spmm(to_hop1, dropout(x, gcn.dropout, gcn.training))) + first.bias
+        h = dropout(F.relu(h), gcn.dropout, gcn.training)
+        return spmm(to_seeds, second.lin(h)) + second.bias
+    return region, logits
+
+
 def pretrain_generator(cvae: CVAE, raw_x: Tensor, data: NodeDataset,
                        normalize: Callable[[Tensor], Tensor], epochs: int = 10,
                        batch_size: int = 64, lr: float = 0.01, num_models: int = 100,
@@ -101,43 +135,46 @@ def pretrain_generator(cvae: CVAE, raw_x: Tensor, data: NodeDataset,
                        init: str = "lagnn") -> tuple[CVAE, int]:
     """Pretrain ``cvae`` and keep the generator the LA-GNN paper selects (its
     Algorithm 2): a GCN (32 hidden) is warmed up for 100 epochs on the real
-    features; after every CVAE step, features generated for all nodes are scored
-    by the uncertainty the GCN shows on them over ``num_models`` dropout passes,
+    features; after every CVAE step, generated features are scored by the
+    uncertainty the GCN shows on them over ``num_models`` dropout passes,
     ``U = NLL(mean of the passes' probabilities) - mean NLL`` on the training
     nodes. A step scoring above every earlier one (after ``warmup`` steps)
     becomes the selection, and the GCN trains ``update_epochs`` epochs on its
     features. Returns ``(selected generator, its step)`` (the final generator
     and step 0 when no step was selected). The GCN starts as the LA-GNN code's
     does (``init="lagnn"``, :func:`~glt.models.lagnn.lagnn_init_`) or from
-    Glorot weights (``"glorot"``).
+    Glorot weights (``"glorot"``). The scoring passes and updates run on the
+    training nodes' 2-hop region only (:func:`train_node_logits`), the only
+    generated features they depend on.
     """
     import copy
 
     gcn = selection_gcn(data.num_features, data.num_classes, init).to(raw_x.device)
     opt = torch.optim.Adam(gcn.parameters(), lr=0.01, weight_decay=5e-4)
-    train, y = data.train_mask, data.y[data.train_mask]
+    y = data.y[data.train_mask]
+    region, train_logits = train_node_logits(gcn, data.graph, data.train_mask)
+    condition = raw_x[region]
 
-    def fit_gcn(x: Tensor, steps: int) -> None:
+    def fit_gcn(logits: Callable[[], Tensor], steps: int) -> None:
         gcn.train()
         for _ in range(steps):
             opt.zero_grad()
-            F.cross_entropy(gcn(x, data.graph)[train], y).backward()
+            F.cross_entropy(logits(), y).backward()
             opt.step()
-    fit_gcn(data.x, 100)
+    fit_gcn(lambda: gcn(data.x, data.graph)[data.train_mask], 100)
     best = {"score": -float("inf"), "cvae": None, "step": 0}
 
     def select(step: int) -> None:
-        features = normalize(cvae.generate(raw_x))
+        features = normalize(cvae.generate(condition))  # [R, F]
         gcn.train()  # dropout on: the passes differ
         with torch.no_grad():
-            probs = [F.softmax(gcn(features, data.graph)[train], dim=1)
-                     for _ in range(num_models)]
+            probs = [F.softmax(train_logits(features), dim=1) for _ in range(num_models)]
         nll = torch.stack([F.nll_loss(p.log(), y) for p in probs]).mean()
         score = float(F.nll_loss(torch.stack(probs).mean(0).log(), y) - nll)
         if score > best["score"]:
             best["score"] = score
             if step > warmup:
                 best["cvae"], best["step"] = copy.deepcopy(cvae), step
-                fit_gcn(features, update_epochs)
+                fit_gcn(lambda: train_logits(features), update_epochs)
     train_cvae(cvae, raw_x, data.graph, epochs, batch_size, lr, after_step=select)
     return (best["cvae"] or cvae), best["step"]

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from glt.graph import CSRGraph
+from glt.ops._csr import row_entries
 
 Scorer = Callable[[Tensor], Tensor]  # users [C] -> scores [C, I]
 
@@ -28,11 +29,9 @@ def dot_scorer(user_emb: Tensor, item_emb: Tensor) -> Scorer:
 
 def _rows_mask(graph: CSRGraph, users: Tensor, num_items: int) -> tuple[Tensor, Tensor]:
     """``(chunk row [n], item [n])`` of every entry of ``graph``'s rows ``users``."""
-    start, end = graph.rowptr[users], graph.rowptr[users + 1]
-    counts = end - start
-    row = torch.repeat_interleave(torch.arange(users.numel(), device=users.device), counts)
-    first = torch.repeat_interleave(start - (counts.cumsum(0) - counts), counts)
-    pos = torch.arange(row.numel(), device=users.device) + first
+    start = graph.rowptr[users]
+    row, pos = row_entries(torch.arange(users.numel(), device=users.device), start,
+                           graph.rowptr[users + 1] - start)
     return row, graph.col[pos]
 
 

@@ -6,7 +6,7 @@ from glt.datasets.planetoid import read_planetoid
 from glt.datasets.testing import write_planetoid
 from glt.graph import CSRGraph
 from glt.models.lagnn import CVAE, consistency_loss, la_backbone, neighbour_pairs, train_cvae
-from glt.train.lagnn import augmentation, la_objective, selection_gcn
+from glt.train.lagnn import augmentation, la_objective, selection_gcn, train_node_logits
 from glt.train.node import train_full_batch
 
 
@@ -191,6 +191,47 @@ def test_sampler_equals_decoding(variant):
     fast = model.sampler(c)(torch.Generator().manual_seed(5))
     z = torch.randn(7, 3, generator=torch.Generator().manual_seed(5))
     assert torch.allclose(fast, model.decode(z, c), atol=1e-6)
+
+
+def test_train_node_logits_equal_the_full_gcn_on_the_2_hop_region():
+    """The generator-scoring passes run on the training nodes' 2-hop region: same
+    logits and gradients as the full GCN at those nodes (networkx gives the region)."""
+    import networkx as nx
+    gen = torch.Generator().manual_seed(0)
+    n = 300
+    src = torch.randint(0, n, (500,), generator=gen)
+    dst = (src + torch.randint(1, 6, (500,), generator=gen)) % n  # local edges: a small region
+    graph = CSRGraph.from_edge_index(torch.stack([src, dst]), n).to_undirected()
+    train = torch.zeros(n, dtype=torch.bool)
+    train[torch.randperm(n, generator=gen)[:8]] = True
+    x = torch.rand(n, 20, generator=gen)
+    y = torch.randint(0, 3, (8,), generator=gen)
+    torch.manual_seed(0)
+    gcn = selection_gcn(20, 3, "glorot").double()  # live ReLUs (the LA-GNN init kills most)
+    region, logits = train_node_logits(gcn, graph, train)
+    g = graph.to_networkx()
+    ball = set()
+    for s in train.nonzero().view(-1).tolist():
+        ball |= set(nx.single_source_shortest_path_length(g.to_undirected(), s, cutoff=2))
+    assert region.tolist() == sorted(ball) and region.numel() < n
+    xd = x.double()
+    for mode, p in (("eval", 0.5), ("train", 0.0)):  # no dropout draws: exact match
+        gcn.train(mode == "train")
+        gcn.dropout = p
+        full, part = gcn(xd, graph)[train], logits(xd[region])
+        assert full.std(0).min() > 1e-3  # the nodes' logits differ
+        assert torch.allclose(part, full, atol=1e-12)
+        grads = [torch.autograd.grad(F.cross_entropy(out, y), list(gcn.parameters()))
+                 for out in (full, part)]
+        assert all(torch.allclose(a, b, atol=1e-12) for a, b in zip(*grads))
+    gcn.train()
+    gcn.dropout = 0.5
+    torch.manual_seed(1)  # dropout passes: the same spread as the full GCN's
+    with torch.no_grad():
+        full = torch.stack([gcn(xd, graph)[train] for _ in range(400)])
+        part = torch.stack([logits(xd[region]) for _ in range(400)])
+    assert torch.allclose(part.std(0), full.std(0), rtol=0.2)
+    assert torch.allclose(part.mean(0), full.mean(0), atol=0.2 * float(full.std(0).mean()))
 
 
 def test_generator_selection_keeps_a_late_step(data, monkeypatch):
