@@ -1,7 +1,7 @@
 """Full-graph node classifiers: GCN, GAT and GraphSAGE stacks on glt's layers."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional, Sequence
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -16,27 +16,46 @@ class NodeClassifier(nn.Module):
 
     The layout of the reference GCN (Kipf & Welling) and GAT (Velickovic et al.)
     models: dropout on the input features and on every hidden representation.
+    ``norms`` (one module per hidden layer, e.g. ``BatchNorm1d``) go between a
+    conv and its activation; ``input_dropout=False`` leaves the input features
+    undropped. With both, the layout is OGB's example GCN / GraphSAGE: ``conv ->
+    norm -> act -> dropout`` repeated, then the last conv.
     Returns logits ``[N, num_classes]``.
     """
 
     def __init__(self, convs: list[nn.Module], dropout: float,
-                 activation: Callable[[Tensor], Tensor]) -> None:
+                 activation: Callable[[Tensor], Tensor],
+                 norms: Optional[Sequence[nn.Module]] = None,
+                 input_dropout: bool = True) -> None:
         super().__init__()
+        if norms is not None and len(norms) != len(convs) - 1:
+            raise ValueError(f"expected one norm per hidden layer ({len(convs) - 1}), "
+                             f"got {len(norms)}")
         self.convs = nn.ModuleList(convs)
+        self.norms = None if norms is None else nn.ModuleList(norms)
         self.dropout = dropout
         self.activation = activation
+        self.input_dropout = input_dropout
 
     def reset_parameters(self) -> None:
-        for conv in self.convs:
-            conv.reset_parameters()
+        for layer in list(self.convs) + list(self.norms or []):
+            layer.reset_parameters()
 
     def forward(self, x: Tensor, graph: GraphLike) -> Tensor:
         for i, conv in enumerate(self.convs):
-            x = dropout(x, self.dropout, self.training)
+            if i > 0 or self.input_dropout:
+                x = dropout(x, self.dropout, self.training)
             x = conv(x, graph)
             if i < len(self.convs) - 1:
+                if self.norms is not None:
+                    x = self.norms[i](x)
                 x = self.activation(x)
         return x
+
+
+def batch_norms(widths: Sequence[int]) -> list[nn.Module]:
+    """One ``BatchNorm1d`` per width (OGB's example models' hidden layers)."""
+    return [nn.BatchNorm1d(w) for w in widths]
 
 
 def _widths(in_channels: int, hidden: int, out_channels: int, num_layers: int) -> list[int]:
@@ -46,22 +65,27 @@ def _widths(in_channels: int, hidden: int, out_channels: int, num_layers: int) -
 
 
 class GCN(NodeClassifier):
-    """Kipf & Welling's GCN: ``num_layers`` GCNConv with ReLU (paper: 2 layers, 16 hidden)."""
+    """Kipf & Welling's GCN: ``num_layers`` GCNConv with ReLU (paper: 2 layers, 16
+    hidden). ``batch_norm=True, input_dropout=False``: OGB's example GCN."""
 
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int,
-                 num_layers: int = 2, dropout: float = 0.5) -> None:
+                 num_layers: int = 2, dropout: float = 0.5, batch_norm: bool = False,
+                 input_dropout: bool = True) -> None:
         w = _widths(in_channels, hidden_channels, out_channels, num_layers)
-        super().__init__([GCNConv(a, b) for a, b in zip(w[:-1], w[1:])], dropout, F.relu)
+        super().__init__([GCNConv(a, b) for a, b in zip(w[:-1], w[1:])], dropout, F.relu,
+                         batch_norms(w[1:-1]) if batch_norm else None, input_dropout)
 
 
 class GraphSAGE(NodeClassifier):
-    """GraphSAGE: ``num_layers`` SAGEConv with ReLU."""
+    """GraphSAGE: ``num_layers`` SAGEConv with ReLU. ``input_dropout=False`` (and
+    ``batch_norm=True`` on ogbn-arxiv): OGB's example GraphSAGE."""
 
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int,
-                 num_layers: int = 2, dropout: float = 0.5, aggr: str = "mean") -> None:
+                 num_layers: int = 2, dropout: float = 0.5, aggr: str = "mean",
+                 batch_norm: bool = False, input_dropout: bool = True) -> None:
         w = _widths(in_channels, hidden_channels, out_channels, num_layers)
         super().__init__([SAGEConv(a, b, aggr=aggr) for a, b in zip(w[:-1], w[1:])], dropout,
-                         F.relu)
+                         F.relu, batch_norms(w[1:-1]) if batch_norm else None, input_dropout)
 
 
 class GAT(NodeClassifier):

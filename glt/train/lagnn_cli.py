@@ -28,29 +28,35 @@ from glt.train.node import repeat_runs, train_full_batch
 from glt.train.node_cli import PRESETS as PLAIN_PRESETS, model_factory
 from glt.train.output import hardware, write_json
 
-_CVAE = dict(cvae_epochs=10, cvae_batch=64, cvae_lr=0.01, num_models=100, warmup=200,
-             update_epochs=20, select=True)
+_CVAE = dict(cvae_epochs=10, cvae_batch=64, cvae_lr=0.01, cvae_steps=None, num_models=100,
+             warmup=200, update_epochs=20, select=True)
 # Planetoid: the LA-GNN code's semi.sh; its GCN layers' initialisation ("lagnn") and
 # its LA-GAT's ELU slope 0.2
 _PLANETOID = dict(epochs=2000, lr=0.01, hidden=8, num_inputs=2, samples=4, dropout=0.5,
                   lam=1.0, temperature=0.5, weight_decay=5e-4, heads=1, num_layers=2,
-                  mode="full", init="glorot", **_CVAE)
+                  mode="full", init="glorot", batch_norm=False, input_dropout=True,
+                  combine="concat", **_CVAE)
 _GCN = dict(_PLANETOID, init="lagnn")
 _GAT = dict(_PLANETOID, epochs=1000, dropout=0.6, heads=4, elu_alpha=0.2)
-# OGB runs (the issue's settings: arxiv 500 epochs, hidden 128, 2 samples; products
-# SAGE, fanouts [15, 10, 5], batch 1024); the generator is pretrained without the
-# uncertainty selection, which needs full-graph GCN passes
+# OGB: the LA-GNN code's OGB scripts (full.sh). Generators without selection, Adam
+# at lr 1e-5 for 20 steps of 64 pairs (arxiv) or 10,000 steps of 8,192 (products),
+# generated features used as decoded. arxiv: per input conv -> BatchNorm -> ReLU ->
+# dropout, no input dropout, 2 samples (GCN) or 4 (SAGE); products: one GraphSAGE
+# (no BatchNorm) on (x_hat + x) / 2, 4 samples. --compare trains OGB's example
+# models (hidden 256) with the same training.
 _OGB = dict(_PLANETOID, epochs=500, hidden=128, samples=2, num_layers=3, weight_decay=0.0,
-            cvae_epochs=1, cvae_batch=8192, cvae_lr=0.001, select=False)
-_PRODUCTS = dict(_OGB, epochs=20, hidden=256, lr=0.003, mode="mini", fanouts=[15, 10, 5],
-                 batch_size=1024)
+            batch_norm=True, input_dropout=False, baseline_hidden=256,
+            cvae_epochs=1, cvae_batch=64, cvae_lr=1e-5, cvae_steps=20, select=False)
+_PRODUCTS = dict(_OGB, epochs=20, hidden=256, lr=0.003, samples=4, batch_norm=False,
+                 combine="mean", mode="mini", fanouts=[15, 10, 5], batch_size=1024,
+                 cvae_batch=8192, cvae_steps=10_000)
 # model -> dataset -> settings (num_inputs = the LA-GNN code's --concat generated sets
 # + the features themselves)
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "gcn": {"cora": _GCN, "citeseer": _GCN, "ogbn-arxiv": _OGB,
             "pubmed": dict(_GCN, epochs=300, hidden=4, num_inputs=4, lr=0.02)},
     "gat": {"cora": _GAT, "citeseer": _GAT, "pubmed": dict(_GAT, num_inputs=4, heads=2)},
-    "sage": {"cora": _PLANETOID, "citeseer": _PLANETOID, "ogbn-arxiv": _OGB,
+    "sage": {"cora": _PLANETOID, "citeseer": _PLANETOID, "ogbn-arxiv": dict(_OGB, samples=4),
              "ogbn-products": _PRODUCTS,
              "pubmed": dict(_PLANETOID, epochs=300, hidden=4, num_inputs=4, lr=0.02)},
 }
@@ -126,7 +132,7 @@ def _generator(args: argparse.Namespace, settings: dict[str, Any], data: NodeDat
     cvae = CVAE(raw_x.size(1), variant=variant).to(device)
     if shard.is_main and (args.no_select or not settings["select"]):
         train_cvae(cvae, raw_x, data.graph, settings["cvae_epochs"], settings["cvae_batch"],
-                   settings["cvae_lr"])
+                   settings["cvae_lr"], max_steps=settings["cvae_steps"])
     elif shard.is_main:
         cvae, step = pretrain_generator(
             cvae, raw_x, data, normalize, settings["cvae_epochs"], settings["cvae_batch"],
@@ -176,7 +182,9 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     def make() -> torch.nn.Module:
         return la_backbone(args.model, data.num_features, s["hidden"], data.num_classes,
                            s["num_inputs"], s["dropout"], s["heads"], s["num_layers"],
-                           init=s["init"], elu_alpha=s.get("elu_alpha"))
+                           init=s["init"], elu_alpha=s.get("elu_alpha"),
+                           batch_norm=s["batch_norm"], input_dropout=s["input_dropout"],
+                           combine=s["combine"])
     summary = repeat_runs(make, data, args.runs, seed=args.seed,
                           progress=not args.quiet and shard.is_main, epochs=s["epochs"],
                           lr=s["lr"], weight_decay=s["weight_decay"],
@@ -195,8 +203,9 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
               f"over {args.runs} runs", flush=True)
         write_json(args.out, result)  # kept even if the comparison below is cut short
     if args.compare:  # every rank trains the backbone too
-        if args.dataset in OGB_SETS:  # the same network with one input, same training
-            plain, extra = dict(s, patience=None), dict(common)
+        if args.dataset in OGB_SETS:  # OGB's example model, the same training
+            plain = dict(s, patience=None, hidden=s["baseline_hidden"])
+            extra = dict(common)
         else:
             plain, extra = dict(PLAIN_PRESETS[args.model]), {}
         base = repeat_runs(model_factory(args.model, data.num_features, data.num_classes, plain),

@@ -35,10 +35,13 @@ def model_factory(name: str, in_channels: int, num_classes: int,
     """A constructor of a fresh model ``name`` with ``settings`` (see ``PRESETS``)."""
     hidden, dropout = settings["hidden"], settings["dropout"]
     layers = settings.get("num_layers", 2)
+    ogb = dict(batch_norm=settings.get("batch_norm", False),  # OGB's example layout
+               input_dropout=settings.get("input_dropout", True))
     if name == "gcn":
-        return lambda: GCN(in_channels, hidden, num_classes, layers, dropout=dropout)
+        return lambda: GCN(in_channels, hidden, num_classes, layers, dropout=dropout, **ogb)
     if name == "sage":
-        return lambda: GraphSAGE(in_channels, hidden, num_classes, layers, dropout=dropout)
+        return lambda: GraphSAGE(in_channels, hidden, num_classes, layers, dropout=dropout,
+                                 **ogb)
     if name == "gat":
         return lambda: GAT(in_channels, hidden, num_classes, layers, heads=settings["heads"],
                            dropout=dropout)

@@ -102,3 +102,41 @@ def test_sparse_features_train_as_the_dense_ones(cora, make):
     assert torch.allclose(dense_out, sparse_out, atol=1e-5)
     for a, b in zip(dense_grads, sparse_grads):
         assert torch.allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["gcn", "sage"])
+def test_ogb_layout_matches_pyg_stack(kind):
+    """``batch_norm=True, input_dropout=False`` is OGB's example GCN / GraphSAGE:
+    conv -> BatchNorm1d -> ReLU -> dropout, then the last conv (PyG's layers with
+    the same weights as the reference), in training (batch statistics; no
+    dropout so the masks do not matter) and in evaluation mode."""
+    from torch_geometric.nn import GCNConv as PygGCN, SAGEConv as PygSAGE
+    torch.manual_seed(0)
+    x, edges = torch.randn(30, 12), torch.randint(0, 30, (2, 90))
+    if kind == "gcn":
+        model = GCN(12, 16, 4, num_layers=3, dropout=0.0, batch_norm=True, input_dropout=False)
+        ref = [PygGCN(a, b) for a, b in ((12, 16), (16, 16), (16, 4))]
+    else:
+        model = GraphSAGE(12, 16, 4, num_layers=3, dropout=0.0, batch_norm=True,
+                          input_dropout=False)
+        ref = [PygSAGE(a, b) for a, b in ((12, 16), (16, 16), (16, 4))]
+    bns = [torch.nn.BatchNorm1d(16) for _ in range(2)]
+    for conv, theirs in zip(model.convs, ref):
+        theirs.load_state_dict(conv.state_dict() if kind == "sage" else
+                               {"lin.weight": conv.lin.weight, "bias": conv.bias})
+    assert len(model.norms) == 2 and not model.input_dropout
+
+    def reference(x):
+        for i, conv in enumerate(ref):
+            x = conv(x, edges)
+            if i < 2:
+                x = F.relu(bns[i](x))
+        return x
+    for mode in (True, False):  # batch statistics, then the running ones both kept
+        model.train(mode)
+        for bn in bns:
+            bn.train(mode)
+        assert torch.allclose(model(x, edges), reference(x), atol=1e-5)
+    assert torch.allclose(model.norms[0].running_mean, bns[0].running_mean, atol=1e-6)
+    model.reset_parameters()
+    assert float(model.norms[0].running_mean.abs().sum()) == 0.0

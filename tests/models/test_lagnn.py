@@ -50,6 +50,18 @@ def test_training_lowers_the_loss(data):
     assert history[-1] < history[0]
 
 
+def test_training_stops_after_max_steps(data):
+    steps = []
+    model = CVAE(data.num_features, hidden=8, latent=2)
+    before = [p.detach().clone() for p in model.parameters()]
+    history = train_cvae(model, data.x, data.graph, epochs=50, batch_size=8, lr=1e-5,
+                         after_step=steps.append, max_steps=20)
+    assert steps == list(range(1, 21)) and len(history) == 1
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    with pytest.raises(ValueError, match="expected max_steps >= 1, got 0"):
+        train_cvae(model, data.x, data.graph, max_steps=0)
+
+
 def test_generator_round_trips_and_checks_feature_size(tmp_path, data):
     model = CVAE(data.num_features, hidden=16, latent=4)
     path = str(tmp_path / "cvae.pt")
@@ -263,3 +275,56 @@ def test_deeper_la_backbones(kind, data):
     assert out.shape == (data.num_nodes, data.num_classes)
     with pytest.raises(ValueError, match="num_layers >= 2"):
         la_backbone(kind, data.num_features, 4, data.num_classes, num_inputs=2, num_layers=1)
+
+
+@pytest.mark.parametrize("kind", ["gcn", "sage"])
+def test_ogb_layout_is_the_la_gnn_codes(kind):
+    """``batch_norm=True, input_dropout=False``: the LA-GNN code's OGB LAGCN / LASAGE
+    (per input conv -> BatchNorm1d -> ReLU -> dropout, concatenated; middle layers
+    of the concatenated width; the last conv), rebuilt from PyG layers with the
+    same weights, in training (batch statistics, no dropout) and evaluation mode."""
+    from torch_geometric.nn import GCNConv as PygGCN, SAGEConv as PygSAGE
+    torch.manual_seed(0)
+    x, edges = torch.randn(40, 6), torch.randint(0, 40, (2, 160))
+    xs = [x, torch.rand(40, 6)]
+    model = la_backbone(kind, 6, 8, 3, num_inputs=2, dropout=0.0, num_layers=3,
+                        batch_norm=True, input_dropout=False)
+    convs = list(model.firsts) + list(model.rest.convs)
+    assert [c.out_channels for c in convs] == [8, 8, 16, 3]
+    make = PygGCN if kind == "gcn" else PygSAGE
+    ref = [make(c.in_channels, c.out_channels) for c in convs]
+    for conv, theirs in zip(convs, ref):
+        theirs.load_state_dict(conv.state_dict() if kind == "sage" else
+                               {"lin.weight": conv.lin.weight, "bias": conv.bias})
+    bns = [torch.nn.BatchNorm1d(w) for w in (8, 8, 16)]
+
+    def reference(xs):
+        h = torch.cat([F.relu(bns[k](ref[k](xs[k], edges))) for k in range(2)], dim=-1)
+        return ref[3](F.relu(bns[2](ref[2](h, edges))), edges)
+    for mode in (True, False):
+        model.train(mode)
+        for bn in bns:
+            bn.train(mode)
+        assert torch.allclose(model(xs, edges), reference(xs), atol=1e-5)
+    with pytest.raises(ValueError, match="batch_norm applies to LA-GCN and LA-SAGE"):
+        la_backbone("gat", 6, 8, 3, num_inputs=2, batch_norm=True)
+
+
+def test_mean_combination_is_one_backbone_on_the_average(data):
+    """``combine="mean"``: the LA-GNN code's ogbn-products GraphSAGE on (x_hat + x) / 2."""
+    from glt.models import GraphSAGE
+    torch.manual_seed(0)
+    model = la_backbone("sage", data.num_features, 8, data.num_classes, num_inputs=2,
+                        num_layers=3, input_dropout=False, combine="mean").eval()
+    plain = GraphSAGE(data.num_features, 8, data.num_classes, num_layers=3).eval()
+    plain.load_state_dict(model.backbone.state_dict())
+    xs = [data.x, torch.rand_like(data.x)]
+    assert torch.allclose(model(xs, data.graph), plain((xs[0] + xs[1]) / 2, data.graph),
+                          atol=1e-6)
+    assert not model.backbone.input_dropout and model.backbone.norms is None
+    sparse = [xs[0].to_sparse_csr(), xs[1]]  # sparse input features are averaged densely
+    assert torch.allclose(model(sparse, data.graph), model(xs, data.graph), atol=1e-6)
+    with pytest.raises(ValueError, match="expected 2 feature matrices"):
+        model(xs[:1], data.graph)
+    with pytest.raises(ValueError, match="expected combine"):
+        la_backbone("sage", 4, 8, 3, num_inputs=2, combine="sum")

@@ -49,9 +49,12 @@ def test_generator_selection_path(tmp_path, root, monkeypatch):
     ("gcn", "ogbn-arxiv", []),                                   # full batch
     ("sage", "ogbn-products", ["--batch-size", "16"]),           # sampled mini-batches
 ])
-def test_ogb_presets_run_on_fixtures(tmp_path, model, name, extra):
+def test_ogb_presets_run_on_fixtures(tmp_path, model, name, extra, monkeypatch):
     from glt.datasets.testing import write_ogb
     write_ogb(str(tmp_path), name, num_nodes=80, num_edges=300, num_features=6)
+    built, real = [], lagnn_cli.la_backbone
+    monkeypatch.setattr(lagnn_cli, "la_backbone",
+                        lambda *a, **kw: built.append(real(*a, **kw)) or built[-1])
     out = str(tmp_path / "r.json")
     result = lagnn_cli.main(["--model", model, "--dataset", name, "--root", str(tmp_path),
                              "--runs", "2", "--epochs", "2", "--compare", "--quiet",
@@ -62,6 +65,11 @@ def test_ogb_presets_run_on_fixtures(tmp_path, model, name, extra):
     assert written["settings"]["mode"] == ("mini" if name == "ogbn-products" else "full")
     for acc in (result["test_acc_mean"], result["backbone"]["test_acc_mean"]):
         assert 0.0 <= acc <= 1.0
+    la = built[-1]  # the preset's layout reached the model
+    if name == "ogbn-products":
+        assert type(la).__name__ == "LAMean" and la.backbone.norms is None
+    else:
+        assert len(la.norms) == 2 and not la.input_dropout
 
 
 def test_presets_follow_the_la_gnn_code():
@@ -74,6 +82,23 @@ def test_presets_follow_the_la_gnn_code():
     assert lagnn_cli.preset("gcn", "ogbn-arxiv")["init"] == "glorot"
     gat = lagnn_cli.preset("gat", "cora")
     assert (gat["epochs"], gat["lr"], gat["heads"], gat["dropout"]) == (1000, 0.01, 4, 0.6)
+
+
+def test_ogb_presets_follow_the_la_gnn_code():
+    """full.sh and the OGB scripts: arxiv LA-GCN (2 samples) / LA-SAGE (4) with batch
+    norm and no input dropout, generators trained 20 steps of 64 pairs at lr 1e-5;
+    products: one GraphSAGE on the mean input, 4 samples, 10,000 generator steps of
+    8,192 pairs; no generator selection on OGB."""
+    key = ("samples", "hidden", "num_layers", "lr", "epochs", "batch_norm", "input_dropout",
+           "combine", "cvae_batch", "cvae_lr", "cvae_steps", "select", "baseline_hidden")
+    for model, samples in (("gcn", 2), ("sage", 4)):
+        arxiv = lagnn_cli.preset(model, "ogbn-arxiv")
+        assert tuple(arxiv[k] for k in key) == (samples, 128, 3, 0.01, 500, True, False,
+                                                "concat", 64, 1e-5, 20, False, 256)
+    products = lagnn_cli.preset("sage", "ogbn-products")
+    assert tuple(products[k] for k in key) == (4, 256, 3, 0.003, 20, False, False, "mean",
+                                               8192, 1e-5, 10_000, False, 256)
+    assert products["fanouts"] == [15, 10, 5] and products["batch_size"] == 1024
 
 
 def test_missing_preset_is_named():

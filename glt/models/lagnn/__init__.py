@@ -1,7 +1,7 @@
 """Local augmentation for GNNs (LA-GNN): a conditional VAE generator and an
 input-branching wrapper around GCN, GAT or GraphSAGE."""
 from glt.models.lagnn.cvae import CVAE, neighbour_pairs, train_cvae
-from glt.models.lagnn.model import LAClassifier, consistency_loss, la_backbone
+from glt.models.lagnn.model import LAClassifier, LAMean, consistency_loss, la_backbone
 
-__all__ = ["CVAE", "neighbour_pairs", "train_cvae", "LAClassifier", "la_backbone",
+__all__ = ["CVAE", "neighbour_pairs", "train_cvae", "LAClassifier", "LAMean", "la_backbone",
            "consistency_loss"]

@@ -128,10 +128,13 @@ class CVAE(nn.Module):
 
 def train_cvae(model: CVAE, x: Tensor, graph: CSRGraph, epochs: int = 10, batch_size: int = 64,
                lr: float = 0.01, generator: Optional[torch.Generator] = None,
-               after_step: Optional[Callable[[int], None]] = None) -> list[float]:
+               after_step: Optional[Callable[[int], None]] = None,
+               max_steps: Optional[int] = None) -> list[float]:
     """Fit ``model`` on the (neighbour, centre) feature pairs of every edge of
-    ``graph``; returns the mean loss of each epoch. ``after_step(t)`` is called
-    after the ``t``-th optimiser step (1-based), e.g. to select a generator."""
+    ``graph``, in shuffled batches; returns the mean loss of each epoch (of its
+    batches run). ``after_step(t)`` is called after the ``t``-th optimiser step
+    (1-based), e.g. to select a generator; training stops after ``max_steps``
+    steps if given (the LA-GNN code's OGB generators: 20 or 10,000 steps)."""
     check_features(x, "x", rows=graph.num_nodes)
     if not torch.isfinite(x).all():
         raise ValueError("expected finite node features, got NaN or inf")
@@ -140,20 +143,24 @@ def train_cvae(model: CVAE, x: Tensor, graph: CSRGraph, epochs: int = 10, batch_
     neighbour, centre = neighbour_pairs(graph)
     if neighbour.numel() == 0:
         raise ValueError("the graph has no edges between distinct nodes: no pairs to learn from")
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f"expected max_steps >= 1, got {max_steps}")
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     history, step = [], 0
     for _ in range(epochs):
         order = torch.randperm(neighbour.numel(), generator=generator, device=x.device)
-        total = 0.0
+        total, seen = 0.0, 0
         for idx in order.split(batch_size):
             loss = model.loss(x[neighbour[idx]], x[centre[idx]])
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss.detach()) * idx.numel()
+            total, seen = total + float(loss.detach()) * idx.numel(), seen + idx.numel()
             step += 1
             if after_step is not None:
                 after_step(step)
-        history.append(total / neighbour.numel())
+            if step == max_steps:
+                return history + [total / seen]
+        history.append(total / seen)
     return history

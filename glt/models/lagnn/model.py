@@ -12,36 +12,63 @@ from torch import Tensor, nn
 
 from glt.graph import GraphLike
 from glt.layers import GATConv, GCNConv, SAGEConv
-from glt.models.gnn import NodeClassifier
+from glt.models.gnn import NodeClassifier, batch_norms
 from glt.ops.dropout import dropout
 
 
 class LAClassifier(nn.Module):
-    """``inputs[k] -> dropout -> firsts[k] -> act``, concatenated, then ``rest``
-    (a :class:`NodeClassifier`: dropout -> conv -> act ... -> conv).
+    """``inputs[k] -> dropout -> firsts[k] -> norms[k] -> act``, concatenated, then
+    ``rest`` (a :class:`NodeClassifier`: dropout -> conv -> act ... -> conv).
 
-    Returns logits ``[N, num_classes]`` for ``forward(xs, graph)`` with ``xs`` a
-    list of ``len(firsts)`` feature matrices ``[N, F]``.
+    ``input_dropout=False`` leaves the inputs undropped and ``norms`` (one per
+    input) go before the activation: the LA-GNN code's OGB models. Returns
+    logits ``[N, num_classes]`` for ``forward(xs, graph)`` with ``xs`` a list of
+    ``len(firsts)`` feature matrices ``[N, F]``.
     """
 
     def __init__(self, firsts: Sequence[nn.Module], rest: NodeClassifier, dropout: float,
-                 activation: Callable[[Tensor], Tensor]) -> None:
+                 activation: Callable[[Tensor], Tensor],
+                 norms: Optional[Sequence[nn.Module]] = None,
+                 input_dropout: bool = True) -> None:
         super().__init__()
         self.firsts = nn.ModuleList(firsts)
+        self.norms = nn.ModuleList(norms) if norms is not None else None
         self.rest = rest
         self.dropout, self.activation = dropout, activation
+        self.input_dropout = input_dropout
 
     @property
     def num_inputs(self) -> int:
         return len(self.firsts)
 
     def forward(self, xs: Sequence[Tensor], graph: GraphLike) -> Tensor:
-        if len(xs) != self.num_inputs:
-            raise ValueError(f"expected {self.num_inputs} feature matrices (the features and "
-                             f"{self.num_inputs - 1} generated sets), got {len(xs)}")
-        hidden = [self.activation(conv(dropout(x, self.dropout, self.training), graph))
-                  for conv, x in zip(self.firsts, xs)]
+        _check_inputs(xs, self.num_inputs)
+        hidden = []
+        for k, (conv, x) in enumerate(zip(self.firsts, xs)):
+            h = conv(dropout(x, self.dropout, self.training) if self.input_dropout else x, graph)
+            hidden.append(self.activation(self.norms[k](h) if self.norms is not None else h))
         return self.rest(torch.cat(hidden, dim=-1), graph)
+
+
+class LAMean(nn.Module):
+    """The mean of the inputs (the features and the generated sets) fed to one
+    ``backbone(x, graph)``: the LA-GNN code's ogbn-products GraphSAGE, which
+    trains on ``(x_hat + x) / 2``. ``forward(xs [num_inputs of [N, F]], graph)``."""
+
+    def __init__(self, backbone: nn.Module, num_inputs: int) -> None:
+        super().__init__()
+        self.backbone, self.num_inputs = backbone, num_inputs
+
+    def forward(self, xs: Sequence[Tensor], graph: GraphLike) -> Tensor:
+        _check_inputs(xs, self.num_inputs)
+        dense = [x if x.layout == torch.strided else x.to_dense() for x in xs]
+        return self.backbone(torch.stack(dense).mean(0), graph)
+
+
+def _check_inputs(xs: Sequence[Tensor], num_inputs: int) -> None:
+    if len(xs) != num_inputs:
+        raise ValueError(f"expected {num_inputs} feature matrices (the features and "
+                         f"{num_inputs - 1} generated sets), got {len(xs)}")
 
 
 INITS = ("glorot", "lagnn")
@@ -60,15 +87,25 @@ def lagnn_init_(conv: GCNConv) -> None:
 
 def la_backbone(kind: str, in_channels: int, hidden: int, num_classes: int, num_inputs: int,
                 dropout: float = 0.5, heads: int = 8, num_layers: int = 2,
-                init: str = "glorot", elu_alpha: Optional[float] = None) -> LAClassifier:
-    """An LA-GCN, LA-SAGE or LA-GAT of ``num_layers`` layers whose first layer is
-    repeated once per input (``num_inputs`` of them).
+                init: str = "glorot", elu_alpha: Optional[float] = None,
+                batch_norm: bool = False, input_dropout: bool = True,
+                combine: str = "concat") -> nn.Module:
+    """An LA-GCN, LA-SAGE or LA-GAT of ``num_layers`` layers.
+
+    ``combine="concat"`` (:class:`LAClassifier`): the first layer is repeated
+    once per input (``num_inputs`` of them), their outputs concatenated; later
+    hidden layers keep the concatenated width (``num_inputs x hidden``), as the
+    LA-GNN code's models. ``combine="mean"`` (:class:`LAMean`): one backbone on
+    the mean of the inputs.
 
     GAT: hidden layers of ``heads`` concatenated heads with ELU (``elu_alpha``,
     default 1; the LA-GNN code's LA-GAT uses 0.2), an output layer of one head;
-    GCN / SAGE: ReLU. ``init="lagnn"`` (GCN only) initialises every
-    layer as the LA-GNN code does (:func:`lagnn_init_`); the default keeps the
-    layers' own (Glorot weights, zero bias).
+    GCN / SAGE: ReLU. ``batch_norm`` (GCN / SAGE) puts a ``BatchNorm1d`` between
+    every hidden conv and its activation and ``input_dropout=False`` leaves the
+    inputs undropped: the LA-GNN code's OGB models (``conv -> norm -> act ->
+    dropout``). ``init="lagnn"`` (GCN only) initialises every layer as the LA-GNN
+    code does (:func:`lagnn_init_`); the default keeps the layers' own (Glorot
+    weights, zero bias).
     """
     if init not in INITS:
         raise ValueError(f"expected init one of {INITS}, got {init!r}")
@@ -77,6 +114,10 @@ def la_backbone(kind: str, in_channels: int, hidden: int, num_classes: int, num_
                          f"got kind {kind!r}")
     if elu_alpha is not None and kind != "gat":
         raise ValueError(f"elu_alpha sets LA-GAT's ELU; got kind {kind!r}")
+    if batch_norm and kind == "gat":
+        raise ValueError("batch_norm applies to LA-GCN and LA-SAGE, not gat")
+    if combine not in ("concat", "mean"):
+        raise ValueError(f"expected combine 'concat' or 'mean', got {combine!r}")
     if num_inputs < 1:
         raise ValueError(f"expected num_inputs >= 1, got {num_inputs}")
     if num_layers < 2:
@@ -84,7 +125,7 @@ def la_backbone(kind: str, in_channels: int, hidden: int, num_classes: int, num_
                          f"got {num_layers}")
     if kind not in ("gcn", "sage", "gat"):
         raise ValueError(f"expected kind 'gcn', 'sage' or 'gat', got {kind!r}")
-    width = hidden * (heads if kind == "gat" else 1)  # one first layer's output size
+    per_head = heads if kind == "gat" else 1
 
     def conv(n_in: int, n_out: int, last: bool) -> nn.Module:
         if kind == "gcn":
@@ -94,16 +135,24 @@ def la_backbone(kind: str, in_channels: int, hidden: int, num_classes: int, num_
         if last:
             return GATConv(n_in, n_out, heads=1, concat=False, dropout=dropout)
         return GATConv(n_in, n_out, heads=heads, dropout=dropout)
-    firsts = [conv(in_channels, hidden, False) for _ in range(num_inputs)]
-    rest = [conv(num_inputs * width if i == 0 else width, hidden, False)
-            for i in range(num_layers - 2)]
-    rest.append(conv(width if rest else num_inputs * width, num_classes, True))
     act = partial(F.elu, alpha=1.0 if elu_alpha is None else elu_alpha) \
         if kind == "gat" else F.relu
+    branches = 1 if combine == "mean" else num_inputs
+    firsts = [conv(in_channels, hidden, False) for _ in range(branches)]
+    width = branches * hidden  # hidden layers' width (per head)
+    rest = [conv(width * per_head, width, False) for _ in range(num_layers - 2)]
+    rest.append(conv(width * per_head, num_classes, True))
     if init == "lagnn":
         for layer in firsts + rest:
             lagnn_init_(layer)
-    return LAClassifier(firsts, NodeClassifier(rest, dropout, act), dropout, act)
+
+    def norms(count: int, size: int) -> Optional[list[nn.Module]]:
+        return batch_norms([size] * count) if batch_norm else None
+    if combine == "mean":
+        return LAMean(NodeClassifier(firsts + rest, dropout, act, norms(len(rest), width),
+                                     input_dropout), num_inputs)
+    return LAClassifier(firsts, NodeClassifier(rest, dropout, act, norms(len(rest) - 1, width)),
+                        dropout, act, norms(len(firsts), hidden), input_dropout)
 
 
 def consistency_loss(log_probs: Sequence[Tensor], temperature: float) -> Tensor:
