@@ -87,6 +87,16 @@ def la_batch_objective(draw: Callable[[Tensor], list[Tensor]], samples: int, lam
     return train_loss, predict
 
 
+def la_full_predict(draw: Callable[[Tensor], list[Tensor]]) -> Predict:
+    """Logits ``[N, C]`` of an LA model over the whole graph, its inputs from
+    ``draw(nodes)`` (:func:`batch_augmentation`) for every node: the
+    ``full_predict`` of :func:`glt.train.minibatch.train_mini_batch` (every
+    neighbour, as the LA-GNN code's layer-wise inference on ogbn-products)."""
+    def predict(model: nn.Module, data: NodeDataset) -> Tensor:
+        return model(draw(torch.arange(data.num_nodes, device=data.y.device)), data.graph)
+    return predict
+
+
 def selection_gcn(num_features: int, num_classes: int, init: str = "lagnn") -> GCN:
     """The 2-layer, 32-hidden GCN that scores generators in :func:`pretrain_generator`,
     initialised as the LA-GNN code's (``"lagnn"``) or with Glorot weights."""

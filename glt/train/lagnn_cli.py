@@ -20,11 +20,11 @@ from glt.datasets import (PLANETOID_NAMES, NodeDataset, load_ogb, load_planetoid
                           sparse_features)
 from glt.models.lagnn import CVAE, la_backbone, train_cvae
 from glt.train.lagnn import (augmentation, batch_augmentation, la_batch_objective,
-                             la_objective, pretrain_generator)
+                             la_full_predict, la_objective, pretrain_generator)
 from glt.train import distributed
 from glt.train.metrics import dataset_score
 from glt.train.minibatch import train_mini_batch
-from glt.train.node import repeat_runs, train_full_batch
+from glt.train.node import full_graph_predict, repeat_runs, train_full_batch
 from glt.train.node_cli import PRESETS as PLAIN_PRESETS, model_factory
 from glt.train.output import hardware, write_json
 
@@ -47,9 +47,11 @@ _GAT = dict(_PLANETOID, epochs=1000, dropout=0.6, heads=4, elu_alpha=0.2)
 _OGB = dict(_PLANETOID, epochs=500, hidden=128, samples=2, num_layers=3, weight_decay=0.0,
             batch_norm=True, input_dropout=False, baseline_hidden=256,
             cvae_epochs=1, cvae_batch=64, cvae_lr=1e-5, cvae_steps=20, select=False)
+# Validation and test nodes are scored with every neighbour (one pass over the
+# whole graph: the code's layer-wise inference) from the 6th epoch on.
 _PRODUCTS = dict(_OGB, epochs=20, hidden=256, lr=0.003, samples=4, batch_norm=False,
                  combine="mean", mode="mini", fanouts=[15, 10, 5], batch_size=1024,
-                 cvae_batch=8192, cvae_steps=10_000)
+                 cvae_batch=8192, cvae_steps=10_000, evaluate="full", eval_after=5)
 # model -> dataset -> settings (num_inputs = the LA-GNN code's --concat generated sets
 # + the features themselves)
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
@@ -75,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, kind in (("epochs", int), ("cvae-epochs", int), ("samples", int),
                        ("num-inputs", int), ("batch-size", int)):
         p.add_argument(f"--{flag}", type=kind, default=None, help="default: the preset's")
+    p.add_argument("--evaluate", choices=["full", "sampled"], default=None,
+                   help="mini-batch presets: score validation and test nodes with every "
+                   "neighbour (one pass over the whole graph) or on sampled neighbourhoods "
+                   "(less memory); default: the preset's")
     p.add_argument("--generator", default=None, help="load the CVAE from this file if it "
                    "exists, else pretrain and save it there")
     p.add_argument("--no-select", action="store_true", help="keep the last pretrained "
@@ -152,7 +158,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         if args.init != "glorot" and args.model != "gcn":
             raise ValueError(f"--init {args.init} applies to LA-GCN only, not {args.model}")
         settings["init"] = args.init
-    for key in ("epochs", "cvae_epochs", "samples", "num_inputs", "batch_size"):
+    for key in ("epochs", "cvae_epochs", "samples", "num_inputs", "batch_size", "evaluate"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
     shard, device = distributed.init(args.device)
@@ -170,7 +176,10 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         train_loss, predict = la_batch_objective(draw, s["samples"], s["lam"], s["temperature"])
         common: dict[str, Any] = dict(train=train_mini_batch, fanouts=s["fanouts"],
                                       batch_size=s["batch_size"], score=dataset_score(data),
-                                      shard=shard)
+                                      shard=shard, eval_after=s["eval_after"])
+        full = s["evaluate"] == "full"
+        la_extra = dict(full_predict=la_full_predict(draw) if full else None)
+        plain_extra = dict(common, full_predict=full_graph_predict if full else None)
     else:
         full_draw = augmentation(cvae, raw_x, data.x, s["num_inputs"], normalize)
         train_loss, predict = la_objective(full_draw, s["samples"], s["lam"],
@@ -178,6 +187,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         # the LA-GNN code selects Planetoid runs by validation loss
         common = dict(train=train_full_batch, score=dataset_score(data),
                       select="acc" if args.dataset in OGB_SETS else "loss")
+        la_extra, plain_extra = {}, dict(common)
 
     def make() -> torch.nn.Module:
         return la_backbone(args.model, data.num_features, s["hidden"], data.num_classes,
@@ -188,7 +198,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     summary = repeat_runs(make, data, args.runs, seed=args.seed,
                           progress=not args.quiet and shard.is_main, epochs=s["epochs"],
                           lr=s["lr"], weight_decay=s["weight_decay"],
-                          train_loss=train_loss, predict=predict, **common)
+                          train_loss=train_loss, predict=predict, **common, **la_extra)
     result: dict[str, Any] = {
         "model": f"la-{args.model}", "dataset": data.name, "test_acc_mean": summary["test_acc"],
         "test_acc_std": summary["test_acc_std"], "val_acc_mean": summary["val_acc"],
@@ -205,7 +215,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     if args.compare:  # every rank trains the backbone too
         if args.dataset in OGB_SETS:  # OGB's example model, the same training
             plain = dict(s, patience=None, hidden=s["baseline_hidden"])
-            extra = dict(common)
+            extra = plain_extra
         else:
             plain, extra = dict(PLAIN_PRESETS[args.model]), {}
         base = repeat_runs(model_factory(args.model, data.num_features, data.num_classes, plain),

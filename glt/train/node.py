@@ -64,7 +64,8 @@ def seed_everything(seed: int) -> None:
 Predict = Callable[[nn.Module, NodeDataset], Tensor]  # -> logits [N, C]
 
 
-def _predict(model: nn.Module, data: NodeDataset) -> Tensor:
+def full_graph_predict(model: nn.Module, data: NodeDataset) -> Tensor:
+    """``model(data.x, data.graph)``: logits ``[N, C]`` of every node from one pass."""
     return model(data.x, data.graph)
 
 
@@ -76,7 +77,7 @@ def _train_loss(model: nn.Module, data: NodeDataset) -> Tensor:
 def train_full_batch(model: nn.Module, data: NodeDataset, epochs: int, lr: float,
                      weight_decay: float, patience: Optional[int] = None,
                      seed: int = 0, train_loss: Predict = _train_loss,
-                     predict: Predict = _predict, select: str = "acc",
+                     predict: Predict = full_graph_predict, select: str = "acc",
                      score: Optional[Callable[[Tensor, Tensor], float]] = None) -> RunResult:
     """Train ``model(x, graph) -> logits`` with Adam on ``data.train_mask``.
 

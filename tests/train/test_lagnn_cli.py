@@ -48,6 +48,7 @@ def test_generator_selection_path(tmp_path, root, monkeypatch):
 @pytest.mark.parametrize("model,name,extra", [
     ("gcn", "ogbn-arxiv", []),                                   # full batch
     ("sage", "ogbn-products", ["--batch-size", "16"]),           # sampled mini-batches
+    ("sage", "ogbn-products", ["--batch-size", "16", "--evaluate", "sampled"]),
 ])
 def test_ogb_presets_run_on_fixtures(tmp_path, model, name, extra, monkeypatch):
     from glt.datasets.testing import write_ogb
@@ -68,6 +69,9 @@ def test_ogb_presets_run_on_fixtures(tmp_path, model, name, extra, monkeypatch):
     la = built[-1]  # the preset's layout reached the model
     if name == "ogbn-products":
         assert type(la).__name__ == "LAMean" and la.backbone.norms is None
+        # epochs <= 5 skipped, the last always scored; on the whole graph by default
+        assert [epoch for epoch, _ in written["per_run"][0]["curve"]] == [2]
+        assert written["settings"]["evaluate"] == ("sampled" if extra[2:] else "full")
     else:
         assert len(la.norms) == 2 and not la.input_dropout
 
@@ -99,6 +103,7 @@ def test_ogb_presets_follow_the_la_gnn_code():
     assert tuple(products[k] for k in key) == (4, 256, 3, 0.003, 20, False, False, "mean",
                                                8192, 1e-5, 10_000, False, 256)
     assert products["fanouts"] == [15, 10, 5] and products["batch_size"] == 1024
+    assert (products["evaluate"], products["eval_after"]) == ("full", 5)
 
 
 def test_missing_preset_is_named():
