@@ -139,6 +139,8 @@ def _generator(args: argparse.Namespace, settings: dict[str, Any], data: NodeDat
     if shard.is_main and (args.no_select or not settings["select"]):
         train_cvae(cvae, raw_x, data.graph, settings["cvae_epochs"], settings["cvae_batch"],
                    settings["cvae_lr"], max_steps=settings["cvae_steps"])
+        if variant == "ogb":  # generate as the LA-GNN code: batch statistics of all nodes
+            cvae.set_generation_statistics(raw_x)
     elif shard.is_main:
         cvae, step = pretrain_generator(
             cvae, raw_x, data, normalize, settings["cvae_epochs"], settings["cvae_batch"],

@@ -205,6 +205,49 @@ def test_sampler_equals_decoding(variant):
     assert torch.allclose(fast, model.decode(z, c), atol=1e-6)
 
 
+def test_ogb_generation_is_the_la_gnn_codes_whole_graph_decoding():
+    """The LA-GNN code's OGB decoder, ``Linear -> BN -> ReLU -> Linear -> BN -> tanh``,
+    run in training mode on every node at once: with the statistics set from that
+    decoding, glt generates the same rows for any subset of the nodes."""
+    torch.manual_seed(0)
+    model = CVAE(6, hidden=16, latent=3, variant="ogb")
+    train_cvae(model, torch.rand(40, 6) * 2 - 1, CSRGraph.from_edge_index(
+        torch.randint(0, 40, (2, 120)), 40), epochs=2, batch_size=16)  # non-trivial norms
+    for bn in (model.decoder[0][1], model.decoder[2]):
+        with torch.no_grad():
+            bn.weight.uniform_(0.5, 2.0)
+            bn.bias.uniform_(-0.5, 0.5)
+    x = torch.rand(200, 6) * 2 - 1
+    z = torch.randn(200, 3, generator=torch.Generator().manual_seed(4))
+    model.set_generation_statistics(x, torch.Generator().manual_seed(4))
+    first, bn1, second, bn2 = model.decoder[0][0], model.decoder[0][1], *model.decoder[1:]
+
+    def batch_norm(h, bn):  # training mode: this batch's mean and biased variance
+        return (h - h.mean(0)) / (h.var(0, unbiased=False) + bn.eps).sqrt() * bn.weight + bn.bias
+    with torch.no_grad():
+        h = F.relu(batch_norm(first(torch.cat([z, x], 1)), bn1))
+        reference = torch.tanh(batch_norm(second(h), bn2))  # [200, 6]
+        rows = torch.tensor([5, 0, 199, 42])
+        model.eval()
+        assert torch.allclose(model.decode(z[rows], x[rows]), reference[rows], atol=1e-5)
+        model.train()  # the sampler generates in eval mode whatever the model's mode
+        drawn = model.sampler(x)(torch.Generator().manual_seed(4))
+        assert torch.allclose(drawn, reference, atol=1e-5)
+    with pytest.raises(ValueError, match="only the 'ogb' variant"):
+        CVAE(6).set_generation_statistics(x)
+
+
+def test_generator_of_an_older_layout_is_named(tmp_path):
+    model = CVAE(6, hidden=8, latent=2, variant="ogb")
+    path = str(tmp_path / "g.pt")
+    model.save(path)
+    saved = torch.load(path, weights_only=True)
+    saved["state"] = {k: v for k, v in saved["state"].items() if not k.startswith("decoder.2")}
+    torch.save(saved, path)
+    with pytest.raises(ValueError, match="does not fit glt's 'ogb' CVAE layout"):
+        CVAE.load(path)
+
+
 def test_train_node_logits_equal_the_full_gcn_on_the_2_hop_region():
     """The generator-scoring passes run on the training nodes' 2-hop region: same
     logits and gradients as the full GCN at those nodes (networkx gives the region)."""

@@ -31,7 +31,10 @@ class CVAE(nn.Module):
         hidden: width of the encoder's and decoder's hidden layer (256 in the paper).
         latent: size of ``z`` (10 in the paper).
         variant: ``"planetoid"`` (sigmoid output, BCE + KL; features in [0, 1])
-            or ``"ogb"`` (batch norm, tanh output, MSE + KL).
+            or ``"ogb"`` (a batch norm after every linear layer of the encoder's
+            MLP and the decoder, tanh output, MSE + KL; the LA-GNN code's OGB model).
+            Its generations normalise with the statistics that
+            :meth:`set_generation_statistics` sets.
     """
 
     def __init__(self, num_features: int, hidden: int = 256, latent: int = 10,
@@ -48,8 +51,9 @@ class CVAE(nn.Module):
         self.encoder = block(2 * num_features)
         self.to_mu = nn.Linear(hidden, latent)
         self.to_logvar = nn.Linear(hidden, latent)
+        out_norm = [nn.BatchNorm1d(num_features)] if variant == "ogb" else []
         self.decoder = nn.Sequential(block(latent + num_features),
-                                     nn.Linear(hidden, num_features))
+                                     nn.Linear(hidden, num_features), *out_norm)
 
     def encode(self, x: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
         h = self.encoder(torch.cat([x, c], dim=-1))
@@ -103,10 +107,36 @@ class CVAE(nn.Module):
             z = torch.randn(x.size(0), self.latent, generator=generator, device=x.device)
             was_training = self.training
             self.eval()
-            out = self.decoder[1](rest(c_part + z @ w_z.t()))
+            out = self.decoder[1:](rest(c_part + z @ w_z.t()))
             self.train(was_training)
             return torch.sigmoid(out) if self.variant == "planetoid" else torch.tanh(out)
         return draw
+
+    @torch.no_grad()
+    def set_generation_statistics(self, x: Tensor,
+                                  generator: Optional[torch.Generator] = None) -> None:
+        """OGB variant: let the decoder's batch norms normalise generations with the
+        statistics of decoding every condition of ``x [N, F]`` at once (``z ~ N(0,
+        I)``), instead of the running statistics of the training pairs.
+
+        The LA-GNN code generates with its OGB generator in training mode, every
+        node in one batch, so each batch norm uses the statistics of that batch;
+        with these statistics set, generating any subset of the nodes (a
+        mini-batch) gives the rows of that whole-graph generation.
+        """
+        if self.variant != "ogb":
+            raise ValueError(f"only the 'ogb' variant has batch norms; this is {self.variant!r}")
+        check_features(x, "x")
+        z = torch.randn(x.size(0), self.latent, generator=generator, device=x.device)
+        h = torch.cat([z, x], dim=-1)
+        was_training = self.training
+        self.eval()
+        for layer in [*self.decoder[0], *self.decoder[1:]]:
+            if isinstance(layer, nn.BatchNorm1d):
+                layer.running_mean.copy_(h.mean(0))
+                layer.running_var.copy_(h.var(0, unbiased=False))  # as in training mode
+            h = layer(h)
+        self.train(was_training)
 
     def save(self, path: str) -> None:
         """Write the weights and sizes (atomically) for :meth:`load`."""
@@ -122,7 +152,12 @@ class CVAE(nn.Module):
             raise FileNotFoundError(f"no saved generator at {path}")
         saved = torch.load(path, map_location=map_location, weights_only=True)
         model = cls(**saved["config"])
-        model.load_state_dict(saved["state"])
+        try:
+            model.load_state_dict(saved["state"])
+        except RuntimeError as err:
+            raise ValueError(f"the generator in {path} does not fit glt's "
+                             f"{saved['config']['variant']!r} CVAE layout (saved by an older "
+                             f"glt?): {err}") from err
         return model
 
 
