@@ -228,7 +228,8 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
                            **extra)
         result["backbone"] = {"model": args.model, "test_acc_mean": base["test_acc"],
                               "test_acc_std": base["test_acc_std"],
-                              "val_acc_mean": base["val_acc"], "seconds": base["seconds"]}
+                              "val_acc_mean": base["val_acc"], "seconds": base["seconds"],
+                              "per_run": base["per_run"]}
         if main_rank:
             print(f"{args.model.upper()} on {data.name}: test acc "
                   f"{100 * base['test_acc']:.2f} +- {100 * base['test_acc_std']:.2f}",

@@ -25,6 +25,9 @@ def test_runs_compares_and_reuses_the_generator(tmp_path, root):
                 "seconds"):
         assert key in written
     assert written["model"] == "la-gcn" and "backbone" in written
+    plain = written["backbone"]["per_run"]  # the plain GCN's runs, seed by seed
+    assert [r["seed"] for r in plain] == [0] and plain[0]["test_acc"] == \
+        written["backbone"]["test_acc_mean"]
     second = lagnn_cli.main(args)  # loads the saved generator instead of pretraining
     assert second["cvae_seconds"] < first["cvae_seconds"]
 
