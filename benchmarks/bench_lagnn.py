@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from glt.datasets import load_planetoid, row_normalize
+from glt.memory import keep_freed_memory
 from glt.models import GCN
 from glt.models.lagnn import CVAE, la_backbone, train_cvae
 from glt.train.lagnn import augmentation, la_objective
@@ -32,13 +33,17 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="cora")
     parser.add_argument("--epochs", type=int, default=20, help="timed training epochs")
+    parser.add_argument("--glibc-defaults", action="store_true", help="leave glibc's "
+                        "allocator as it is instead of keeping freed memory for reuse, as "
+                        "glt's scripts do (glt.memory.keep_freed_memory)")
     args = parser.parse_args(argv)
+    kept = False if args.glibc_defaults else keep_freed_memory()
     settings = PRESETS["gcn"][args.dataset]
     data = load_planetoid(args.dataset)
     raw = data.x
     data.x = row_normalize(raw)
     print(f"torch {torch.__version__}  threads {torch.get_num_threads()}  "
-          f"{platform.processor() or platform.machine()}  {data}")
+          f"{platform.processor() or platform.machine()}  {data}  freed memory kept: {kept}")
     torch.manual_seed(0)
     cvae = CVAE(raw.size(1))
     t0 = time.perf_counter()

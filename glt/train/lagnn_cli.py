@@ -18,6 +18,7 @@ from torch import Tensor
 
 from glt.datasets import (PLANETOID_NAMES, NodeDataset, load_ogb, load_planetoid, row_normalize,
                           sparse_features)
+from glt.memory import keep_freed_memory
 from glt.models.lagnn import CVAE, la_backbone, train_cvae
 from glt.train.lagnn import (augmentation, batch_augmentation, la_batch_objective,
                              la_full_predict, la_objective, pretrain_generator)
@@ -155,6 +156,7 @@ def _generator(args: argparse.Namespace, settings: dict[str, Any], data: NodeDat
 
 def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
+    keep_freed_memory()
     settings = preset(args.model, args.dataset)
     if args.init is not None:
         if args.init != "glorot" and args.model != "gcn":

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from glt.datasets import NodeDataset, load_dataset, row_normalize
 from glt.datasets.planetoid import default_root
+from glt.memory import keep_freed_memory
 from glt.models.largegt import LargeGT, TokenInputs
 from glt.train import distributed
 from glt.train.largegt import train_largegt
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
+    keep_freed_memory()
     shard, device = distributed.init(args.device)
     data = load_dataset(args.dataset, args.root)
     if not isinstance(data, NodeDataset) or data.x is None or data.y.dim() != 1:

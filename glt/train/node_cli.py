@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from glt.datasets import PLANETOID_NAMES, load_planetoid, row_normalize, sparse_features
+from glt.memory import keep_freed_memory
 from glt.models import GAT, GCN, GraphSAGE
 from glt.train.node import repeat_runs
 from glt.train.output import hardware, write_json
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[list[str]] = None) -> dict:
     args = build_parser().parse_args(argv)
+    keep_freed_memory()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = dict(PRESETS[args.model])
     for key in settings:

@@ -13,6 +13,7 @@ from torch import nn
 
 from glt.datasets.rec import RecDataset, load_rec
 from glt.datasets.registry import list_datasets
+from glt.memory import keep_freed_memory
 from glt.train import distributed
 from glt.train.output import hardware, write_json
 from glt.train.recsys import RecRunState, RecTrainConfig, fit
@@ -85,6 +86,7 @@ def settings_for(model: str, preset: str, args: argparse.Namespace) -> dict[str,
 def run(model_name: str, make: Callable[[RecDataset, dict[str, Any]], nn.Module],
         argv: Optional[list[str]] = None) -> dict[str, Any]:
     args = build_parser(model_name).parse_args(argv)
+    keep_freed_memory()
     shard, device = distributed.init(args.device)
     data = load_rec(args.dataset, args.root)
     preset = args.preset or data.name
