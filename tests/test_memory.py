@@ -5,14 +5,14 @@ import pytest
 
 from glt.memory import keep_freed_memory
 
-# allocate and free a 40 MB tensor ten times (above glibc's largest adaptive
+# allocate and free a 40 MB tensor 30 times (above glibc's largest adaptive
 # mmap threshold, 32 MiB) and print the minor page faults that took
 _LOOP = """
 import resource, sys, torch
 from glt.memory import keep_freed_memory
 applied = keep_freed_memory() if sys.argv[1] == "keep" else None
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(10):
+for _ in range(30):
     t = torch.empty(10_000_000).fill_(1.0)
     del t
 print(applied, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
@@ -30,8 +30,9 @@ def test_freed_memory_is_reused_instead_of_faulted_in_again():
     _, default = _faults("default")
     applied, kept = _faults("keep")
     pages = 40_000_000 // 4096
-    assert default > 8 * pages  # every allocation mapped and faulted in afresh
-    assert applied == "True" and kept < 3 * pages  # the first ones only
+    assert default > 25 * pages  # every allocation mapped and faulted in afresh
+    # once the heap holds a few such blocks, freed ones are reused
+    assert applied == "True" and kept < 8 * pages
 
 
 def test_user_settings_are_kept_and_bad_sizes_refused(monkeypatch):
