@@ -1,6 +1,8 @@
 """Memory figures for benchmarks that run each case in a fresh subprocess."""
 from __future__ import annotations
 
+import ctypes
+
 
 def status_mb(field: str) -> float:
     """A memory figure of this process from /proc/self/status (``VmRSS``, ``VmHWM``), in MB.
@@ -10,3 +12,13 @@ def status_mb(field: str) -> float:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def reset_peak() -> None:
+    """Hand freed heap memory back to the OS (glibc's ``malloc_trim``) and restart
+    this process's ``VmHWM`` at its resident memory (Linux's ``clear_refs``), so a
+    later peak excludes the setup's (e.g. building a graph) and the resident
+    memory left is what the setup still holds."""
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")

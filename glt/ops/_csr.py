@@ -202,7 +202,7 @@ def csr_reduce(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor,
         out = _CSRSum.apply(rowptr, col, weight, x2, transpose)
         if reduce == "mean":
             count = rowptr.diff().clamp(min=1).to(out.dtype).unsqueeze(-1)
-            out = out / count
+            out = out.div_(count)  # in place: the product is not saved for backward
         return out.reshape(out.size(0), *trailing)
     is_max = reduce == "max"
     if not needs_grad(x, weight) and not return_arg and x.device.type == "cpu" and _sparse_ok(x):

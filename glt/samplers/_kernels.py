@@ -7,34 +7,13 @@ seed alone, never on the thread count or on the order threads run in.
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, prange, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit, prange
 
+from glt._prefetch import AHEAD as _AHEAD, prefetch
 from glt._rng import randint, stream_key
 
 _WALK_TRIES = 8  # random walks per wanted token where the 2-hop union is too big to list
 _FLOYD_MAX = 64  # above this many draws, a partial Fisher-Yates shuffle beats Floyd's O(k^2)
-_AHEAD = 32  # how many frontier nodes ahead the sampler prefetches
-
-
-@intrinsic
-def prefetch(typingctx, arr, idx):
-    """Hint the CPU to start loading ``arr[idx]`` into cache (no effect on results)."""
-    if not isinstance(arr, types.Array) or not isinstance(idx, types.Integer):
-        return None
-
-    def codegen(context, builder, signature, args):
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
-        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
-        fn = builder.module.declare_intrinsic(  # named llvm.prefetch.p0 (or .p0i8: older LLVM)
-            "llvm.prefetch", [i8p], ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]))
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])  # read, keep, data
-        return context.get_dummy_value()
-    return types.void(arr, idx), codegen
 
 
 @njit(inline="always")

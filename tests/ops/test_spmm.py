@@ -45,6 +45,19 @@ def test_gradcheck_features_and_weights(reduce, code_path):
     assert torch.autograd.gradcheck(f, (x, w))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("width", [1, 3, 17, 100])
+@pytest.mark.parametrize("reduce", REDUCES)
+def test_wide_rows_on_a_graph_longer_than_the_prefetch_distance(reduce, width, dtype):
+    """Rows of any width (not whole cache lines), thousands of entries: the Numba
+    kernels' prefetching path (entries ``AHEAD`` ahead) gives the gather-scatter result."""
+    graph = random_graph(num_nodes=300, num_edges=5000, seed=5, num_cols=200)
+    x = torch.randn(200, width, dtype=dtype)
+    msg = x[graph.col] * graph.edge_weight.to(dtype).unsqueeze(-1)
+    torch.testing.assert_close(spmm(graph, x, reduce),
+                               pyg_scatter(msg, graph.row(), 0, 300, reduce))
+
+
 def test_multi_dimensional_features():
     graph = random_graph(weighted=False)
     x = torch.randn(12, 2, 3)
