@@ -17,7 +17,7 @@ import sys
 from typing import Any, Callable, Optional
 
 COMMANDS = "train MODEL [options] | bench NAME [options] | reproduce [options]"
-BENCHMARKS = ("ops", "sampler", "datasets", "recsys", "node", "lagnn", "largegt")
+BENCHMARKS = ("ops", "sampler", "datasets", "recsys", "node", "lagnn", "lagnn_eval", "largegt")
 
 
 def trainers() -> dict[str, tuple[Callable[[list[str]], Any], list[str], str]]:
