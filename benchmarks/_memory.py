@@ -19,6 +19,6 @@ def reset_peak() -> None:
     this process's ``VmHWM`` at its resident memory (Linux's ``clear_refs``), so a
     later peak excludes the setup's (e.g. building a graph) and the resident
     memory left is what the setup still holds."""
-    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    ctypes.CDLL(None).malloc_trim(0)
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")

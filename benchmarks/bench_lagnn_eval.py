@@ -17,7 +17,8 @@ features, 47 classes. Cases, each in a fresh subprocess, timed under
   ``[E, 256]`` messages need about 63 GB at scale 1, so run it at a smaller scale).
 
 Peak MB = the peak resident memory (VmHWM, restarted after the setup) above the
-memory after building the graph, features, models and the adjacency format. The logits of every case are checked against glt's.
+memory after building the graph, features, models and the adjacency format.
+The logits of every case are checked against glt's.
 
     python benchmarks/bench_lagnn_eval.py --scale 0.1
     python benchmarks/bench_lagnn_eval.py --cases glt pyg-csr   # scale 1
@@ -41,7 +42,6 @@ CASES = ("glt", "pyg-csr", "pyg")
 
 def worker(case: str, scale: float, reps: int) -> dict[str, Any]:
     import torch
-    import torch.nn.functional as F
 
     from bench_sampler import NUM_EDGES, NUM_NODES, power_law_graph
     from glt.memory import keep_freed_memory
@@ -66,12 +66,8 @@ def worker(case: str, scale: float, reps: int) -> dict[str, Any]:
         def run() -> torch.Tensor:
             return predict(model, data)
     else:
-        from torch_geometric.nn import SAGEConv
-        convs = []
-        for ours in model.backbone.convs:
-            conv = SAGEConv(ours.in_channels, ours.out_channels)
-            conv.load_state_dict(ours.state_dict())
-            convs.append(conv.eval())
+        from bench_node import pyg_twin
+        twin = pyg_twin(model.backbone).eval()  # PyG's SAGEConv layers, glt's weights
         if case == "pyg-csr":
             t = graph.transpose()  # rows = targets, as PyG's adj_t
             adj = torch.sparse_csr_tensor(t.rowptr, t.col, torch.ones(t.num_edges), (n, n))
@@ -79,13 +75,7 @@ def worker(case: str, scale: float, reps: int) -> dict[str, Any]:
             adj = graph.edge_index().long()
 
         def run() -> torch.Tensor:
-            xs = draw(torch.arange(n))
-            h = torch.stack(xs).mean(0)
-            for i, conv in enumerate(convs):
-                h = conv(h, adj)
-                if i < len(convs) - 1:
-                    h = F.relu(h)
-            return h
+            return twin(torch.stack(draw(torch.arange(n))).mean(0), adj)
     reset_peak()
     base = status_mb("VmRSS")
     times = []

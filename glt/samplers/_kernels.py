@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from glt._prefetch import AHEAD as _AHEAD, prefetch
+from glt._prefetch import AHEAD, prefetch
 from glt._rng import randint, stream_key
 
 _WALK_TRIES = 8  # random walks per wanted token where the 2-hop union is too big to list
@@ -61,7 +61,7 @@ def sample_khop(rowptr: np.ndarray, nbr_eid: np.ndarray, seeds: np.ndarray, fano
 
     Each hop is four passes: degrees, draw positions, a gather of the drawn
     (neighbour, edge id) pairs, and a sequential relabelling. The passes that
-    chase random addresses prefetch ``_AHEAD`` entries ahead, so cache misses
+    chase random addresses prefetch ``AHEAD`` entries ahead, so cache misses
     overlap rather than queue.
 
     ``node_map [N]`` must be all -1; it is used as the global -> local map and
@@ -96,8 +96,8 @@ def sample_khop(rowptr: np.ndarray, nbr_eid: np.ndarray, seeds: np.ndarray, fano
         m = f_end - f_start
         count = np.empty(m, np.int64)
         for i in prange(m):
-            if i + _AHEAD < m:
-                prefetch(rowptr, nodes[f_start + i + _AHEAD])
+            if i + AHEAD < m:
+                prefetch(rowptr, nodes[f_start + i + AHEAD])
             v = nodes[f_start + i]
             d = rowptr[v + 1] - rowptr[v]
             if fanout < 0 or (not replace and d <= fanout):
@@ -134,15 +134,15 @@ def sample_khop(rowptr: np.ndarray, nbr_eid: np.ndarray, seeds: np.ndarray, fano
                     eid[o + j] += start
         end = num_edges + total
         for q in prange(num_edges, end):  # gather (neighbour, edge id) at those positions
-            if q + _AHEAD < end:  # (another thread may have rewritten it: a hint only)
-                prefetch(flat, 2 * eid[q + _AHEAD])
+            if q + AHEAD < end:  # (another thread may have rewritten it: a hint only)
+                prefetch(flat, 2 * eid[q + AHEAD])
             p = eid[q]
             src[q] = nbr_eid[p, 0]
             eid[q] = nbr_eid[p, 1]
         nodes = _grow(nodes, num_nodes + total)
         for q in range(num_edges, end):  # relabel, in order of appearance
-            if q + _AHEAD < end:
-                prefetch(node_map, src[q + _AHEAD])
+            if q + AHEAD < end:
+                prefetch(node_map, src[q + AHEAD])
             u = src[q]  # branch-free: the next lookups need not wait on this one
             lu = node_map[u]
             fresh = lu < 0
