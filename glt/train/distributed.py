@@ -12,6 +12,7 @@ and checkpoints to rank 0 (:attr:`Shard.is_main`).
 """
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 from typing import Callable
@@ -121,6 +122,10 @@ def broadcast_module(module: nn.Module, shard: Shard) -> None:
 
 
 def finish(shard: Shard) -> None:
-    """Leave the process group (no-op in one process)."""
+    """Leave the process group (no-op in one process): wait for every rank, then
+    destroy the group. Release DistributedDataParallel wrappers before calling
+    this, so no reference to the group outlives it into interpreter shutdown."""
     if shard.active and dist.is_initialized():
+        gc.collect()  # wrappers caught in reference cycles go now, not at exit
+        dist.barrier()
         dist.destroy_process_group()

@@ -15,7 +15,7 @@ from glt.datasets.testing import write_lightgcn
 from glt.models.lightgcn import LightGCN
 from glt.models.ultragcn import UltraGCN
 from glt.samplers import NegativeSampler
-from glt.train.distributed import LossModule, Shard, data_parallel, init
+from glt.train.distributed import LossModule, Shard, data_parallel, finish, init
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -95,7 +95,8 @@ def _ddp_worker(rank: int, init_file: str, out: str) -> None:
         step(shard.split(x), shard.split(y)).backward()
         opt.step()
     torch.save({k: v.detach() for k, v in model.state_dict().items()}, f"{out}.{rank}")
-    dist.destroy_process_group()
+    del step  # the DDP wrapper holds the group: release it before the group goes
+    finish(shard)
 
 
 def test_ddp_steps_equal_one_process_on_the_whole_batch(tmp_path):
