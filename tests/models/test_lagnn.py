@@ -6,8 +6,7 @@ from glt.datasets.planetoid import read_planetoid
 from glt.datasets.testing import write_planetoid
 from glt.graph import CSRGraph
 from glt.models.lagnn import CVAE, consistency_loss, la_backbone, neighbour_pairs, train_cvae
-from glt.train.lagnn import augmentation, la_objective, selection_gcn, train_node_logits
-from glt.train.node import train_full_batch
+from tests.models.lagnn_init import assert_lagnn_init
 
 
 @pytest.fixture(scope="module")
@@ -107,29 +106,6 @@ def test_la_backbones_branch_per_input(kind, data):
         model(xs[:2], data.graph)
 
 
-def _assert_lagnn_init(conv) -> None:
-    out = conv.lin.weight.size(0)
-    s = out ** -0.5
-    w = conv.lin.weight.detach().double()
-    n = w.numel()
-    assert abs(w.mean().item() + s) < 5 * s / n ** 0.5
-    assert abs(w.std().item() - s) < 5 * s / (2 * n) ** 0.5
-    assert conv.bias.mean().item() < 0 and conv.bias.abs().max().item() < 7 * s
-
-
-def test_selection_gcn_starts_as_the_la_gnn_code():
-    """The generator-scoring GCN (32 hidden) is the LA-GNN code's ``GCN``, whose
-    ``GraphConvolution`` layers draw weight and bias from N(-1/sqrt(out), 1/out)."""
-    torch.manual_seed(0)
-    gcn = selection_gcn(3000, 40)
-    assert [c.lin.weight.shape for c in gcn.convs] == [(32, 3000), (40, 32)]
-    for conv in gcn.convs:
-        _assert_lagnn_init(conv)
-    assert all((c.bias == 0).all() for c in selection_gcn(30, 4, "glorot").convs)
-    with pytest.raises(ValueError, match="expected init one of"):
-        selection_gcn(30, 4, "zeros")
-
-
 def test_lagnn_init_follows_the_la_gnn_code():
     """Weight and bias ~ N(-1/sqrt(out), 1/sqrt(out)^2) in every GCN layer (the LA-GNN
     code's ``normal_(-stdv, stdv)``), against glt's Glorot weights and zero bias."""
@@ -138,7 +114,7 @@ def test_lagnn_init_follows_the_la_gnn_code():
     convs = list(model.firsts) + list(model.rest.convs)
     assert len(convs) == 4
     for conv in convs:
-        _assert_lagnn_init(conv)
+        assert_lagnn_init(conv)
     plain = la_backbone("gcn", 2000, 16, 64, num_inputs=2, num_layers=3)
     assert (plain.firsts[0].bias == 0).all()
     assert abs(plain.firsts[0].lin.weight.mean().item()) < 1e-3
@@ -178,20 +154,6 @@ def test_consistency_loss_formula():
     assert torch.allclose(consistency_loss(logps, 0.5), expected)
     same = [logps[0]] * 3
     assert consistency_loss(same, 1.0) < 1e-12
-
-
-def test_la_training_runs_in_the_shared_loop(data):
-    torch.manual_seed(0)
-    cvae = CVAE(data.num_features, hidden=16, latent=4)
-    train_cvae(cvae, data.x, data.graph, epochs=1)
-    draw = augmentation(cvae, data.x, data.x, 3, lambda t: t)
-    train_loss, predict = la_objective(draw, samples=2, lam=1.0, temperature=0.5)
-    model = la_backbone("gcn", data.num_features, 8, data.num_classes, 3)
-    result = train_full_batch(model, data, epochs=5, lr=0.01, weight_decay=5e-4,
-                              train_loss=train_loss, predict=predict)
-    assert result.epochs == 5 and 0.0 <= result.test_acc <= 1.0
-    with pytest.raises(ValueError, match="samples >= 1"):
-        la_objective(draw, samples=0, lam=1.0, temperature=0.5)
 
 
 @pytest.mark.parametrize("variant", ["planetoid", "ogb"])
@@ -246,67 +208,6 @@ def test_generator_of_an_older_layout_is_named(tmp_path):
     torch.save(saved, path)
     with pytest.raises(ValueError, match="does not fit glt's 'ogb' CVAE layout"):
         CVAE.load(path)
-
-
-def test_train_node_logits_equal_the_full_gcn_on_the_2_hop_region():
-    """The generator-scoring passes run on the training nodes' 2-hop region: same
-    logits and gradients as the full GCN at those nodes (networkx gives the region)."""
-    import networkx as nx
-    gen = torch.Generator().manual_seed(0)
-    n = 300
-    src = torch.randint(0, n, (500,), generator=gen)
-    dst = (src + torch.randint(1, 6, (500,), generator=gen)) % n  # local edges: a small region
-    graph = CSRGraph.from_edge_index(torch.stack([src, dst]), n).to_undirected()
-    train = torch.zeros(n, dtype=torch.bool)
-    train[torch.randperm(n, generator=gen)[:8]] = True
-    x = torch.rand(n, 20, generator=gen)
-    y = torch.randint(0, 3, (8,), generator=gen)
-    torch.manual_seed(0)
-    gcn = selection_gcn(20, 3, "glorot").double()  # live ReLUs (the LA-GNN init kills most)
-    region, logits = train_node_logits(gcn, graph, train)
-    g = graph.to_networkx()
-    ball = set()
-    for s in train.nonzero().view(-1).tolist():
-        ball |= set(nx.single_source_shortest_path_length(g.to_undirected(), s, cutoff=2))
-    assert region.tolist() == sorted(ball) and region.numel() < n
-    xd = x.double()
-    for mode, p in (("eval", 0.5), ("train", 0.0)):  # no dropout draws: exact match
-        gcn.train(mode == "train")
-        gcn.dropout = p
-        full, part = gcn(xd, graph)[train], logits(xd[region])
-        assert full.std(0).min() > 1e-3  # the nodes' logits differ
-        assert torch.allclose(part, full, atol=1e-12)
-        grads = [torch.autograd.grad(F.cross_entropy(out, y), list(gcn.parameters()))
-                 for out in (full, part)]
-        assert all(torch.allclose(a, b, atol=1e-12) for a, b in zip(*grads))
-    gcn.train()
-    gcn.dropout = 0.5
-    torch.manual_seed(1)  # dropout passes: the same spread as the full GCN's
-    with torch.no_grad():
-        full = torch.stack([gcn(xd, graph)[train] for _ in range(400)])
-        part = torch.stack([logits(xd[region]) for _ in range(400)])
-    assert torch.allclose(part.std(0), full.std(0), rtol=0.2)
-    assert torch.allclose(part.mean(0), full.mean(0), atol=0.2 * float(full.std(0).mean()))
-
-
-def test_generator_selection_keeps_a_late_step(data, monkeypatch):
-    import glt.train.lagnn as lagnn
-    torch.manual_seed(0)
-    cvae = CVAE(data.num_features, hidden=16, latent=4)
-    seen = []
-    real = lagnn.train_cvae
-
-    def spy(*args, **kwargs):
-        hook = kwargs["after_step"]
-        kwargs["after_step"] = lambda t: (seen.append(t), hook(t))
-        return real(*args, **kwargs)
-    monkeypatch.setattr(lagnn, "train_cvae", spy)
-    chosen, step = lagnn.pretrain_generator(cvae, data.x, data, lambda t: t, epochs=1,
-                                            batch_size=64, num_models=3, warmup=2,
-                                            update_epochs=1)
-    assert seen == list(range(1, len(seen) + 1)) and len(seen) > 3
-    assert step == 0 and chosen is cvae or 2 < step <= len(seen)
-    assert chosen.num_features == data.num_features
 
 
 @pytest.mark.parametrize("kind", ["gcn", "gat", "sage"])

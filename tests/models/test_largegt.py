@@ -3,7 +3,6 @@ import torch
 
 from glt.graph import CSRGraph
 from glt.models.largegt import LargeGT, TokenInputs
-from glt.train.largegt import predict_tokens, train_largegt
 
 
 def _graph():
@@ -31,38 +30,6 @@ def test_forward_shapes_padding_and_bad_features():
     out.sum().backward()
     with pytest.raises(ValueError, match="expected 3 features"):
         model(torch.randn(2, 6, 5), torch.zeros(2, 6, dtype=torch.bool), torch.randn(2, 5))
-
-
-def test_learns_cora():
-    from glt.train import largegt_cli
-    # the Planetoid preset (2 tokens, per-hop token maps, node-only queries, 8 token
-    # draws averaged when scoring), seed 0, over the first 200 of its 600 epochs
-    result = largegt_cli.main(["--runs", "1", "--epochs", "200", "--eval-every", "10",
-                               "--quiet"])
-    assert result["preset"] == "planetoid" and result["test_acc_mean"] > 0.80
-
-
-def test_predictions_average_the_class_probabilities_of_several_token_draws():
-    torch.manual_seed(0)
-    g, x = _graph(), torch.randn(5, 3)
-    inputs = TokenInputs(g, x, num_tokens=3)
-    model = LargeGT(3, 8, 4, heads=2, global_dim=4, num_codes=6)
-    nodes = torch.arange(5)
-    model.eval()
-    with torch.no_grad():
-        draws = [model(*inputs(nodes, seed=s)).softmax(-1) for s in range(8, 12)]  # seed 2
-        single = model(*inputs(nodes, seed=2)).log_softmax(-1)
-    out = predict_tokens(model, inputs, nodes, batch_size=2, seed=2, samples=4)
-    torch.testing.assert_close(out, (sum(draws) / 4).log())
-    torch.testing.assert_close(predict_tokens(model, inputs, nodes, seed=2), single)
-    assert not torch.allclose(draws[0], draws[1])  # the draws differ
-    with pytest.raises(ValueError, match="samples >= 1"):
-        predict_tokens(model, inputs, nodes, samples=0)
-    data = _toy_data()
-    with pytest.raises(ValueError, match="eval_samples"):
-        train_largegt(LargeGT(6, 8, 3, global_dim=4, num_codes=5), data,
-                      TokenInputs(data.graph, data.x, 4), batch_size=8, epochs=1, lr=0.01,
-                      eval_samples=0)
 
 
 def test_global_module_with_a_positional_encoding_matches_a_reference():
@@ -127,97 +94,6 @@ def test_per_hop_encoder_and_node_queries():
         LargeGT(3, 8, 4, token_encoder="gru")
 
 
-def test_script_runs_on_an_ogb_fixture(tmp_path):
-    import json
-
-    from glt.datasets.testing import write_ogb
-    from glt.train import largegt_cli
-    write_ogb(str(tmp_path), "ogbn-products", num_nodes=60, num_edges=240, num_features=4)
-    out = str(tmp_path / "r.json")
-    result = largegt_cli.main(["--dataset", "ogbn-products", "--root", str(tmp_path),
-                               "--epochs", "2", "--num-tokens", "5", "--batch-size", "7",
-                               "--runs", "2", "--eval-samples", "2", "--quiet", "--out", out])
-    with open(out) as f:
-        saved = json.load(f)
-    assert saved["preset"] == "ogbn-products" and saved["settings"]["eval_samples"] == 2
-    assert 0.0 <= result["test_acc_mean"] <= 1.0
-    with pytest.raises(ValueError, match="no preset named 'nope'"):
-        largegt_cli.main(["--preset", "nope", "--quiet"])
-
-
-def test_script_takes_a_positional_encoding_file(tmp_path):
-    import numpy as np
-
-    from glt.datasets.testing import write_ogb
-    from glt.train import largegt_cli
-    write_ogb(str(tmp_path), "ogbn-products", num_nodes=60, num_edges=240, num_features=4)
-    args = ["--dataset", "ogbn-products", "--root", str(tmp_path), "--epochs", "1",
-            "--num-tokens", "3", "--batch-size", "16", "--quiet"]
-    np.save(tmp_path / "pos.npy", np.random.default_rng(0).normal(size=(60, 5)))
-    torch.save(torch.randn(60, 3), tmp_path / "pos.pt")
-    for name in ("pos.npy", "pos.pt"):
-        result = largegt_cli.main(args + ["--pos-enc", str(tmp_path / name)])
-        assert result["pos_enc"].endswith(name) and 0.0 <= result["test_acc_mean"] <= 1.0
-    np.save(tmp_path / "short.npy", np.zeros((59, 5)))
-    with pytest.raises(ValueError, match=r"should hold a \[60, d\] positional encoding"):
-        largegt_cli.main(args + ["--pos-enc", str(tmp_path / "short.npy")])
-    with pytest.raises(FileNotFoundError, match="no positional encoding file"):
-        largegt_cli.main(args + ["--pos-enc", str(tmp_path / "missing.pt")])
-
-
-def _toy_data():
-    from glt.datasets import NodeDataset
-    g = torch.Generator().manual_seed(1)
-    graph = CSRGraph.from_edge_index(torch.randint(0, 60, (2, 300), generator=g), 60)
-    y = torch.randint(0, 3, (60,), generator=g)
-    x = torch.randn(60, 6, generator=g) + y.unsqueeze(1)
-    split = torch.arange(60) % 3
-    return NodeDataset("toy", graph, x, y, split == 0, split == 1, split == 2, 3)
-
-
-def _small_run(tmp_path, epochs, checkpoint=None, amp=False, init_seed=0):
-    data = _toy_data()
-    inputs = TokenInputs(data.graph, data.x, num_tokens=4)
-    torch.manual_seed(init_seed)
-    model = LargeGT(6, 8, 3, heads=2, global_dim=4, num_codes=5, dropout=0.3,
-                    input_dropout=0.2)
-    result = train_largegt(model, data, inputs, batch_size=8, epochs=epochs, lr=0.01,
-                           checkpoint=checkpoint, amp=amp)
-    return model, result
-
-
-def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path):
-    straight, a = _small_run(tmp_path, 4)
-    _small_run(tmp_path, 2, checkpoint=str(tmp_path))  # "killed" after epoch 2
-    resumed, b = _small_run(tmp_path, 4, checkpoint=str(tmp_path), init_seed=7)
-    assert b.curve == a.curve and b.best_epoch == a.best_epoch and b.epochs == 4
-    for p, q in zip(straight.state_dict().values(), resumed.state_dict().values()):
-        torch.testing.assert_close(p, q, rtol=0, atol=0)
-    again, c = _small_run(tmp_path, 4, checkpoint=str(tmp_path), init_seed=9)  # finished
-    assert c.curve == a.curve and c.seconds == b.seconds
-
-
-def test_a_checkpoint_of_another_run_is_refused(tmp_path):
-    _small_run(tmp_path, 1, checkpoint=str(tmp_path))
-    data = _toy_data()
-    model = LargeGT(6, 16, 3, heads=2, global_dim=4, num_codes=5)  # another width
-    with pytest.raises(ValueError, match="belongs to another run"):
-        train_largegt(model, data, TokenInputs(data.graph, data.x, 4), batch_size=8,
-                      epochs=2, lr=0.01, checkpoint=str(tmp_path))
-
-
-def test_mixed_precision_trains_and_agrees_with_float32(tmp_path):
-    _, result = _small_run(tmp_path, 3, amp=True)
-    assert 0.0 <= result.test_acc <= 1.0 and len(result.curve) == 3
-    data = _toy_data()
-    inputs = TokenInputs(data.graph, data.x, num_tokens=4)
-    model = LargeGT(6, 8, 3, heads=2, global_dim=4, num_codes=5)
-    full = predict_tokens(model, inputs, torch.arange(60))
-    half = predict_tokens(model, inputs, torch.arange(60), amp=True)
-    assert half.dtype == torch.float32
-    torch.testing.assert_close(half, full, rtol=0.05, atol=0.05)
-
-
 def test_a_saved_model_refuses_other_features(tmp_path):
     saved = LargeGT(6, 8, 3, global_dim=4, num_codes=5).state_dict()
     with pytest.raises(ValueError, match="takes 6 features per node; this one takes 7"):
@@ -233,20 +109,3 @@ def test_token_inputs_from_a_hop_cache_equal_the_in_memory_ones(tmp_path):
     b = TokenInputs(g, x, 3, cache=str(tmp_path / "hops"))(torch.tensor([0, 3, 4]), seed=2)
     for p, q in zip(a, b):
         torch.testing.assert_close(p, q)
-
-
-def test_papers100m_preset_streams_hops_checkpoints_and_resumes(tmp_path):
-    import os
-
-    from glt.datasets.testing import write_ogb
-    from glt.train import largegt_cli
-    write_ogb(str(tmp_path), "ogbn-papers100M", num_nodes=80, num_edges=300, num_features=4)
-    args = ["--dataset", "ogbn-papers100M", "--root", str(tmp_path), "--epochs", "2",
-            "--num-tokens", "4", "--batch-size", "16", "--runs", "2", "--quiet", "--amp",
-            "--checkpoint", str(tmp_path / "ckpt")]
-    first = largegt_cli.main(args)
-    assert os.path.exists(tmp_path / "largegt_hops" / "ogbn-papers100M" / "hops.npy")
-    assert sorted(os.listdir(tmp_path / "ckpt")) == ["seed0.pt", "seed1.pt"]
-    assert first["amp"] and first["settings"]["hidden"] == 512
-    again = largegt_cli.main(args)  # both runs finished: read back, not retrained
-    assert again["per_run"] == first["per_run"]

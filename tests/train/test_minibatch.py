@@ -1,13 +1,10 @@
 import pytest
 import torch
 
-from glt.datasets import load_planetoid, row_normalize
 from glt.models import GraphSAGE
-from glt.models.lagnn import CVAE, la_backbone, train_cvae
-from glt.train.lagnn import batch_augmentation, la_batch_objective, la_full_predict
 from glt.train.metrics import accuracy
 from glt.train.minibatch import predict_nodes, train_mini_batch
-from glt.train.node import full_graph_predict, repeat_runs
+from glt.train.node import full_graph_predict
 
 
 def test_sage_learns_cora_from_sampled_batches(cora):
@@ -40,32 +37,6 @@ def test_whole_graph_evaluation_after_warm_up_epochs(cora):
     assert [epoch for epoch, _ in sampled.curve] == [4]
     with pytest.raises(ValueError, match="eval_after >= 0"):
         train_mini_batch(model, cora, [5], 64, epochs=1, lr=0.01, eval_after=-1)
-
-
-def test_local_augmentation_in_mini_batches(cora):
-    torch.manual_seed(0)
-    raw = load_planetoid("cora").x
-    cvae = CVAE(cora.num_features)
-    train_cvae(cvae, raw, cora.graph, epochs=1, batch_size=256)
-    draw = batch_augmentation(cvae, raw, cora.x, 2, row_normalize)
-    xs = draw(torch.tensor([0, 5]))
-    assert len(xs) == 2 and torch.equal(xs[0], cora.x[[0, 5]])
-    assert torch.allclose(xs[1].sum(1), torch.ones(2))  # generated, then row-normalised
-    loss, predict = la_batch_objective(draw, samples=2, lam=1.0, temperature=0.5)
-    summary = repeat_runs(lambda: la_backbone("sage", cora.num_features, 16, cora.num_classes,
-                                              2), cora, runs=1, progress=False,
-                          train=train_mini_batch, fanouts=[10, 10], batch_size=32, epochs=30,
-                          lr=0.01, weight_decay=5e-4, train_loss=loss, predict=predict,
-                          eval_every=10)
-    assert summary["test_acc"] > 0.65
-    model = la_backbone("sage", cora.num_features, 16, cora.num_classes, 2).eval()
-    torch.manual_seed(3)
-    whole = la_full_predict(draw)(model, cora)  # generated sets for every node
-    torch.manual_seed(3)
-    assert torch.equal(whole, model(draw(torch.arange(cora.num_nodes)), cora.graph))
-    assert whole.shape == (cora.num_nodes, cora.num_classes)
-    with pytest.raises(ValueError, match="samples >= 1"):
-        la_batch_objective(draw, samples=0, lam=1.0, temperature=0.5)
 
 
 def test_bad_schedule(cora):

@@ -1,0 +1,70 @@
+"""glt.train.checkpoint: a run resumed from a checkpoint continues exactly as the
+uninterrupted run; checkpoints of other runs and damaged files are refused."""
+import os
+
+import pytest
+import torch
+
+from glt.train.checkpoint import load_checkpoint, save_checkpoint
+
+IDENTITY = {"model": "mlp", "dataset": "toy", "hidden": 8}
+
+
+def _parts(seed: int):
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.5),
+                                torch.nn.Linear(8, 2))
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    return model, opt, torch.Generator().manual_seed(seed)
+
+
+def _steps(model, opt, gen, n: int) -> list[torch.Tensor]:
+    """``n`` steps drawing from ``gen`` (the batch) and the global stream (dropout)."""
+    losses = []
+    for _ in range(n):
+        x = torch.randn(16, 4, generator=gen)
+        loss = model(x).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.detach())
+    return losses
+
+
+def test_a_resumed_run_continues_as_the_uninterrupted_one(tmp_path):
+    path = str(tmp_path / "deep" / "run.pt")  # folders are made
+    model, opt, gen = _parts(0)
+    _steps(model, opt, gen, 3)
+    save_checkpoint(path, IDENTITY, model, opt, gen, {"epoch": 3, "curve": [0.5, 0.25]})
+    assert os.listdir(tmp_path / "deep") == ["run.pt"]  # no temporary file left
+    straight = _steps(model, opt, gen, 4)
+
+    model2, opt2, gen2 = _parts(1)  # other weights, optimiser moments and streams
+    torch.manual_seed(123)
+    state = load_checkpoint(path, IDENTITY, model2, opt2, gen2)
+    assert state == {"epoch": 3, "curve": [0.5, 0.25]}
+    resumed = _steps(model2, opt2, gen2, 4)
+    assert all(torch.equal(a, b) for a, b in zip(straight, resumed))
+    for p, q in zip(model.parameters(), model2.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_a_checkpoint_of_another_run_changes_nothing(tmp_path):
+    path = str(tmp_path / "run.pt")
+    model, opt, gen = _parts(0)
+    save_checkpoint(path, IDENTITY, model, opt, gen, {"epoch": 1})
+    other, opt2, gen2 = _parts(1)
+    before = [p.detach().clone() for p in other.parameters()]
+    with pytest.raises(ValueError, match="belongs to another run"):
+        load_checkpoint(path, dict(IDENTITY, hidden=16), other, opt2, gen2)
+    assert all(torch.equal(a, b) for a, b in zip(before, other.parameters()))
+
+
+def test_a_damaged_checkpoint_is_named(tmp_path):
+    path = str(tmp_path / "run.pt")
+    model, opt, gen = _parts(0)
+    save_checkpoint(path, IDENTITY, model, opt, gen, {"epoch": 1})
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) // 2)
+    with pytest.raises(ValueError, match=r"checkpoint .*run.pt is unreadable"):
+        load_checkpoint(path, IDENTITY, model, opt, gen)
