@@ -20,9 +20,9 @@ from glt.datasets import (PLANETOID_NAMES, NodeDataset, load_ogb, load_planetoid
                           sparse_features)
 from glt.memory import keep_freed_memory
 from glt.models.lagnn import CVAE, la_backbone, train_cvae
+from glt.train import distributed
 from glt.train.lagnn import (augmentation, batch_augmentation, la_batch_objective,
                              la_full_predict, la_objective, pretrain_generator)
-from glt.train import distributed
 from glt.train.metrics import dataset_score
 from glt.train.minibatch import train_mini_batch
 from glt.train.node import full_graph_predict, repeat_runs, train_full_batch
