@@ -40,3 +40,14 @@ def shared_data() -> str:
     if not os.path.isdir(path):
         pytest.skip(f"no shared data folder at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def toy(tmp_path_factory):
+    """A small Planetoid-format set (520 + 12 nodes, raw binary features), written
+    and read back by glt's Planetoid reader."""
+    from glt.datasets.planetoid import read_planetoid
+    from glt.datasets.testing import write_planetoid
+    raw = str(tmp_path_factory.mktemp("planetoid"))
+    write_planetoid(raw, "toy", num_allx=520, num_test=12)
+    return read_planetoid(raw, "toy")

@@ -2,18 +2,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from glt.datasets.planetoid import read_planetoid
-from glt.datasets.testing import write_planetoid
 from glt.graph import CSRGraph
 from glt.models.lagnn import CVAE, consistency_loss, la_backbone, neighbour_pairs, train_cvae
 from tests.models.lagnn_init import assert_lagnn_init
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    raw = str(tmp_path_factory.mktemp("planetoid"))
-    write_planetoid(raw, "toy", num_allx=520, num_test=12)
-    return read_planetoid(raw, "toy")
 
 
 def test_pairs_are_one_per_edge_without_self_loops():
@@ -42,68 +33,68 @@ def test_cvae_loss_formula_and_shapes(variant):
     assert bool(((out >= low) & (out <= high)).all())
 
 
-def test_training_lowers_the_loss(data):
+def test_training_lowers_the_loss(toy):
     torch.manual_seed(0)
-    model = CVAE(data.num_features, hidden=32, latent=4)
-    history = train_cvae(model, data.x, data.graph, epochs=3, batch_size=64, lr=0.01)
+    model = CVAE(toy.num_features, hidden=32, latent=4)
+    history = train_cvae(model, toy.x, toy.graph, epochs=3, batch_size=64, lr=0.01)
     assert history[-1] < history[0]
 
 
-def test_training_stops_after_max_steps(data):
+def test_training_stops_after_max_steps(toy):
     steps = []
-    model = CVAE(data.num_features, hidden=8, latent=2)
+    model = CVAE(toy.num_features, hidden=8, latent=2)
     before = [p.detach().clone() for p in model.parameters()]
-    history = train_cvae(model, data.x, data.graph, epochs=50, batch_size=8, lr=1e-5,
+    history = train_cvae(model, toy.x, toy.graph, epochs=50, batch_size=8, lr=1e-5,
                          after_step=steps.append, max_steps=20)
     assert steps == list(range(1, 21)) and len(history) == 1
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
     with pytest.raises(ValueError, match="expected max_steps >= 1, got 0"):
-        train_cvae(model, data.x, data.graph, max_steps=0)
+        train_cvae(model, toy.x, toy.graph, max_steps=0)
 
 
-def test_generator_round_trips_and_checks_feature_size(tmp_path, data):
-    model = CVAE(data.num_features, hidden=16, latent=4)
+def test_generator_round_trips_and_checks_feature_size(tmp_path, toy):
+    model = CVAE(toy.num_features, hidden=16, latent=4)
     path = str(tmp_path / "cvae.pt")
     model.save(path)
     loaded = CVAE.load(path)
     gen = torch.Generator().manual_seed(3)
-    a = model.generate(data.x, gen)
-    b = loaded.generate(data.x, torch.Generator().manual_seed(3))
+    a = model.generate(toy.x, gen)
+    b = loaded.generate(toy.x, torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
-    with pytest.raises(ValueError, match=f"trained on {data.num_features} features; got x with 3"):
+    with pytest.raises(ValueError, match=f"trained on {toy.num_features} features; got x with 3"):
         loaded.generate(torch.rand(4, 3))
     with pytest.raises(FileNotFoundError, match="no saved generator"):
         CVAE.load(str(tmp_path / "missing.pt"))
 
 
-def test_bad_training_input(data):
-    model = CVAE(data.num_features, hidden=8, latent=2)
-    x = data.x.clone()
+def test_bad_training_input(toy):
+    model = CVAE(toy.num_features, hidden=8, latent=2)
+    x = toy.x.clone()
     x[0, 0] = float("nan")
     with pytest.raises(ValueError, match="finite node features"):
-        train_cvae(model, x, data.graph, epochs=1)
-    lonely = CSRGraph.from_edge_index(torch.tensor([[0], [0]]), data.num_nodes)
+        train_cvae(model, x, toy.graph, epochs=1)
+    lonely = CSRGraph.from_edge_index(torch.tensor([[0], [0]]), toy.num_nodes)
     with pytest.raises(ValueError, match="no pairs"):
-        train_cvae(model, data.x, lonely, epochs=1)
+        train_cvae(model, toy.x, lonely, epochs=1)
 
 
-def test_isolated_nodes_still_get_features(data):
-    model = CVAE(data.num_features, hidden=8, latent=2)
-    out = model.generate(data.x[:3])  # conditions alone: no neighbour needed
-    assert out.shape == (3, data.num_features) and torch.isfinite(out).all()
+def test_isolated_nodes_still_get_features(toy):
+    model = CVAE(toy.num_features, hidden=8, latent=2)
+    out = model.generate(toy.x[:3])  # conditions alone: no neighbour needed
+    assert out.shape == (3, toy.num_features) and torch.isfinite(out).all()
 
 
 @pytest.mark.parametrize("kind", ["gcn", "gat", "sage"])
-def test_la_backbones_branch_per_input(kind, data):
-    model = la_backbone(kind, data.num_features, 4, data.num_classes, num_inputs=3, heads=2)
+def test_la_backbones_branch_per_input(kind, toy):
+    model = la_backbone(kind, toy.num_features, 4, toy.num_classes, num_inputs=3, heads=2)
     assert model.num_inputs == 3
-    xs = [data.x, torch.rand_like(data.x), torch.rand_like(data.x)]
-    out = model(xs, data.graph)
-    assert out.shape == (data.num_nodes, data.num_classes)
+    xs = [toy.x, torch.rand_like(toy.x), torch.rand_like(toy.x)]
+    out = model(xs, toy.graph)
+    assert out.shape == (toy.num_nodes, toy.num_classes)
     out.sum().backward()
     assert all(conv_param.grad is not None for conv_param in model.firsts[2].parameters())
     with pytest.raises(ValueError, match="expected 3 feature matrices"):
-        model(xs[:2], data.graph)
+        model(xs[:2], toy.graph)
 
 
 def test_lagnn_init_follows_the_la_gnn_code():
@@ -124,22 +115,22 @@ def test_lagnn_init_follows_the_la_gnn_code():
         la_backbone("gat", 8, 4, 3, num_inputs=2, init="lagnn")
 
 
-def test_la_gat_elu_slope(data):
+def test_la_gat_elu_slope(toy):
     """LA-GAT with the LA-GNN code's ``F.elu(conv(x), alpha=0.2)`` after each first
     layer: the output equals the rest of the network applied to the concatenated
     ``h if h > 0 else 0.2 * (exp(h) - 1)`` of the first layers' outputs."""
     torch.manual_seed(0)
-    model = la_backbone("gat", data.num_features, 4, data.num_classes, num_inputs=2, heads=2,
+    model = la_backbone("gat", toy.num_features, 4, toy.num_classes, num_inputs=2, heads=2,
                         elu_alpha=0.2).eval()
-    xs = [data.x, torch.rand_like(data.x)]
-    h = [conv(x, data.graph) for conv, x in zip(model.firsts, xs)]
+    xs = [toy.x, torch.rand_like(toy.x)]
+    h = [conv(x, toy.graph) for conv, x in zip(model.firsts, xs)]
     assert all((t < 0).any() for t in h)
     expected = model.rest(torch.cat([torch.where(t > 0, t, 0.2 * (t.exp() - 1)) for t in h], 1),
-                          data.graph)
-    assert torch.allclose(model(xs, data.graph), expected, atol=1e-6)
-    plain = la_backbone("gat", data.num_features, 4, data.num_classes, num_inputs=2, heads=2)
+                          toy.graph)
+    assert torch.allclose(model(xs, toy.graph), expected, atol=1e-6)
+    plain = la_backbone("gat", toy.num_features, 4, toy.num_classes, num_inputs=2, heads=2)
     plain.load_state_dict(model.state_dict())
-    assert not torch.allclose(plain.eval()(xs, data.graph), expected, atol=1e-4)
+    assert not torch.allclose(plain.eval()(xs, toy.graph), expected, atol=1e-4)
     with pytest.raises(ValueError, match="elu_alpha sets LA-GAT's ELU; got kind 'gcn'"):
         la_backbone("gcn", 8, 4, 3, num_inputs=2, elu_alpha=0.2)
 
@@ -211,14 +202,14 @@ def test_generator_of_an_older_layout_is_named(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["gcn", "gat", "sage"])
-def test_deeper_la_backbones(kind, data):
-    model = la_backbone(kind, data.num_features, 4, data.num_classes, num_inputs=2, heads=2,
+def test_deeper_la_backbones(kind, toy):
+    model = la_backbone(kind, toy.num_features, 4, toy.num_classes, num_inputs=2, heads=2,
                         num_layers=4)
     assert len(model.rest.convs) == 3  # two hidden layers and the output layer
-    out = model([data.x, torch.rand_like(data.x)], data.graph)
-    assert out.shape == (data.num_nodes, data.num_classes)
+    out = model([toy.x, torch.rand_like(toy.x)], toy.graph)
+    assert out.shape == (toy.num_nodes, toy.num_classes)
     with pytest.raises(ValueError, match="num_layers >= 2"):
-        la_backbone(kind, data.num_features, 4, data.num_classes, num_inputs=2, num_layers=1)
+        la_backbone(kind, toy.num_features, 4, toy.num_classes, num_inputs=2, num_layers=1)
 
 
 @pytest.mark.parametrize("kind", ["gcn", "sage"])
@@ -254,21 +245,21 @@ def test_ogb_layout_is_the_la_gnn_codes(kind):
         la_backbone("gat", 6, 8, 3, num_inputs=2, batch_norm=True)
 
 
-def test_mean_combination_is_one_backbone_on_the_average(data):
+def test_mean_combination_is_one_backbone_on_the_average(toy):
     """``combine="mean"``: the LA-GNN code's ogbn-products GraphSAGE on (x_hat + x) / 2."""
     from glt.models import GraphSAGE
     torch.manual_seed(0)
-    model = la_backbone("sage", data.num_features, 8, data.num_classes, num_inputs=2,
+    model = la_backbone("sage", toy.num_features, 8, toy.num_classes, num_inputs=2,
                         num_layers=3, input_dropout=False, combine="mean").eval()
-    plain = GraphSAGE(data.num_features, 8, data.num_classes, num_layers=3).eval()
+    plain = GraphSAGE(toy.num_features, 8, toy.num_classes, num_layers=3).eval()
     plain.load_state_dict(model.backbone.state_dict())
-    xs = [data.x, torch.rand_like(data.x)]
-    assert torch.allclose(model(xs, data.graph), plain((xs[0] + xs[1]) / 2, data.graph),
+    xs = [toy.x, torch.rand_like(toy.x)]
+    assert torch.allclose(model(xs, toy.graph), plain((xs[0] + xs[1]) / 2, toy.graph),
                           atol=1e-6)
     assert not model.backbone.input_dropout and model.backbone.norms is None
     sparse = [xs[0].to_sparse_csr(), xs[1]]  # sparse input features are averaged densely
-    assert torch.allclose(model(sparse, data.graph), model(xs, data.graph), atol=1e-6)
+    assert torch.allclose(model(sparse, toy.graph), model(xs, toy.graph), atol=1e-6)
     with pytest.raises(ValueError, match="expected 2 feature matrices"):
-        model(xs[:1], data.graph)
+        model(xs[:1], toy.graph)
     with pytest.raises(ValueError, match="expected combine"):
         la_backbone("sage", 4, 8, 3, num_inputs=2, combine="sum")

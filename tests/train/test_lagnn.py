@@ -5,8 +5,6 @@ import torch
 import torch.nn.functional as F
 
 from glt.datasets import load_planetoid, row_normalize
-from glt.datasets.planetoid import read_planetoid
-from glt.datasets.testing import write_planetoid
 from glt.graph import CSRGraph
 from glt.models.lagnn import CVAE, la_backbone, train_cvae
 from glt.train.lagnn import (augmentation, batch_augmentation, la_batch_objective,
@@ -15,13 +13,6 @@ from glt.train.lagnn import (augmentation, batch_augmentation, la_batch_objectiv
 from glt.train.minibatch import train_mini_batch
 from glt.train.node import repeat_runs, train_full_batch
 from tests.models.lagnn_init import assert_lagnn_init
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    raw = str(tmp_path_factory.mktemp("planetoid"))
-    write_planetoid(raw, "toy", num_allx=520, num_test=12)
-    return read_planetoid(raw, "toy")
 
 
 def test_la_loss_is_the_mean_nll_plus_the_consistency_term():
@@ -46,15 +37,15 @@ def test_la_loss_is_the_mean_nll_plus_the_consistency_term():
         torch.testing.assert_close(a, b)
 
 
-def test_augmentation_draws_fresh_normalised_sets(data):
+def test_augmentation_draws_fresh_normalised_sets(toy):
     torch.manual_seed(0)
-    cvae = CVAE(data.num_features, hidden=16, latent=4)
-    draw = augmentation(cvae, data.x, row_normalize(data.x), 3, row_normalize)
+    cvae = CVAE(toy.num_features, hidden=16, latent=4)
+    draw = augmentation(cvae, toy.x, row_normalize(toy.x), 3, row_normalize)
     first, second = draw(), draw()
     assert len(first) == 3 and first[0] is second[0]  # the model's own features, as given
     for generated in first[1:]:
-        assert generated.shape == data.x.shape
-        torch.testing.assert_close(generated.sum(1), torch.ones(data.num_nodes))
+        assert generated.shape == toy.x.shape
+        torch.testing.assert_close(generated.sum(1), torch.ones(toy.num_nodes))
     assert not torch.equal(first[1], first[2]) and not torch.equal(first[1], second[1])
 
 
@@ -71,14 +62,14 @@ def test_selection_gcn_starts_as_the_la_gnn_code():
         selection_gcn(30, 4, "zeros")
 
 
-def test_la_training_runs_in_the_shared_loop(data):
+def test_la_training_runs_in_the_shared_loop(toy):
     torch.manual_seed(0)
-    cvae = CVAE(data.num_features, hidden=16, latent=4)
-    train_cvae(cvae, data.x, data.graph, epochs=1)
-    draw = augmentation(cvae, data.x, data.x, 3, lambda t: t)
+    cvae = CVAE(toy.num_features, hidden=16, latent=4)
+    train_cvae(cvae, toy.x, toy.graph, epochs=1)
+    draw = augmentation(cvae, toy.x, toy.x, 3, lambda t: t)
     train_loss, predict = la_objective(draw, samples=2, lam=1.0, temperature=0.5)
-    model = la_backbone("gcn", data.num_features, 8, data.num_classes, 3)
-    result = train_full_batch(model, data, epochs=5, lr=0.01, weight_decay=5e-4,
+    model = la_backbone("gcn", toy.num_features, 8, toy.num_classes, 3)
+    result = train_full_batch(model, toy, epochs=5, lr=0.01, weight_decay=5e-4,
                               train_loss=train_loss, predict=predict)
     assert result.epochs == 5 and 0.0 <= result.test_acc <= 1.0
     with pytest.raises(ValueError, match="samples >= 1"):
@@ -126,10 +117,10 @@ def test_train_node_logits_equal_the_full_gcn_on_the_2_hop_region():
     assert torch.allclose(part.mean(0), full.mean(0), atol=0.2 * float(full.std(0).mean()))
 
 
-def test_generator_selection_keeps_a_late_step(data, monkeypatch):
+def test_generator_selection_keeps_a_late_step(toy, monkeypatch):
     import glt.train.lagnn as lagnn
     torch.manual_seed(0)
-    cvae = CVAE(data.num_features, hidden=16, latent=4)
+    cvae = CVAE(toy.num_features, hidden=16, latent=4)
     seen = []
     real = lagnn.train_cvae
 
@@ -138,12 +129,12 @@ def test_generator_selection_keeps_a_late_step(data, monkeypatch):
         kwargs["after_step"] = lambda t: (seen.append(t), hook(t))
         return real(*args, **kwargs)
     monkeypatch.setattr(lagnn, "train_cvae", spy)
-    chosen, step = lagnn.pretrain_generator(cvae, data.x, data, lambda t: t, epochs=1,
+    chosen, step = lagnn.pretrain_generator(cvae, toy.x, toy, lambda t: t, epochs=1,
                                             batch_size=64, num_models=3, warmup=2,
                                             update_epochs=1)
     assert seen == list(range(1, len(seen) + 1)) and len(seen) > 3
     assert step == 0 and chosen is cvae or 2 < step <= len(seen)
-    assert chosen.num_features == data.num_features
+    assert chosen.num_features == toy.num_features
 
 
 def test_local_augmentation_in_mini_batches(cora):
