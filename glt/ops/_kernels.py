@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from glt import _prefetch
+from glt._jit_cache import track_helpers
 from glt._prefetch import AHEAD, prefetch_row
 
 
@@ -118,3 +120,6 @@ def csr_arg_reduce(ptr: np.ndarray, idx: np.ndarray, weight: np.ndarray, has_wei
                 out[i, f] = best[f]
                 arg[i, f] = barg[f]
     return out, arg
+
+
+track_helpers(__name__, _prefetch)

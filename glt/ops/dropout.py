@@ -22,6 +22,8 @@ import torch.nn.functional as F
 from numba import njit, prange
 from torch import Tensor
 
+from glt import _rng
+from glt._jit_cache import track_helpers
 from glt._rng import _mix, stream_key
 from glt._threads import run_kernel
 
@@ -83,6 +85,9 @@ def _dropout_csr(crow: np.ndarray, col: np.ndarray, values: np.ndarray, out: np.
         for k in range(crow[i], crow[i + 1]):
             pos = np.uint64(i) * np.uint64(num_cols) + np.uint64(col[k])
             out[k] = values[k] * (scale * _keep(key, pos, t))
+
+
+track_helpers(__name__, _rng)
 
 
 def _sparse_dropout(x: Tensor, p: float) -> Tensor:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from glt import _prefetch, _rng
+from glt._jit_cache import track_helpers
 from glt._prefetch import AHEAD, prefetch
 from glt._rng import randint, stream_key
 
@@ -262,3 +264,6 @@ def two_hop_tokens(rowptr: np.ndarray, col: np.ndarray, nodes: np.ndarray, k: in
                 for j in range(n, k):
                     out[i, j] = cand[randint(key, j, n)]
     return out
+
+
+track_helpers(__name__, _prefetch, _rng)

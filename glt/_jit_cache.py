@@ -1,0 +1,56 @@
+"""Numba checks a kernel's disk cache against the kernel's own source file only:
+after an edit to a helper it inlines from another module (``glt/_rng.py``,
+``glt/_prefetch.py``) the old machine code would stay in use. Kernel modules
+call :func:`track_helpers` so that such an edit recompiles them."""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+from types import ModuleType
+
+from numba.core.registry import CPUDispatcher
+
+
+def track_helpers(module: str, *helpers: ModuleType) -> None:
+    """Empty the disk cache of every cached Numba kernel defined in ``module``
+    when the source of ``helpers`` differs from the one its cache was kept with.
+
+    Call it at the end of a kernel module: ``track_helpers(__name__, _rng)``.
+    A stamp (a hash of the helpers' sources) lies beside each kernel's cache
+    index. Uses Numba's cache objects (``Dispatcher._cache``), which glt's tests
+    check are there.
+    """
+    digest = hashlib.sha256()
+    for helper in helpers:
+        with open(helper.__file__, "rb") as f:
+            digest.update(f.read())
+    stamp = digest.hexdigest()
+    for kernel in list(vars(sys.modules[module]).values()):
+        if not isinstance(kernel, CPUDispatcher) or kernel.py_func.__module__ != module:
+            continue
+        cache_file = getattr(kernel._cache, "_cache_file", None)
+        if cache_file is None:  # a kernel without cache=True
+            continue
+        path = cache_file._index_path + ".helpers"
+        try:
+            with open(path) as f:
+                if f.read() == stamp:
+                    continue
+        except OSError:
+            pass
+        kernel._cache.flush()  # an empty index: the next call compiles and caches anew
+        _write(path, stamp)
+
+
+def _write(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` atomically; a cache folder that cannot be written
+    (Numba then keeps no cache there either) is left as it is."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path))
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError:
+        pass
