@@ -60,8 +60,8 @@ def throughput(sample: Callable[[torch.Tensor], int], batches: list[torch.Tensor
 
 def dgl_sampler(graph: glt.CSRGraph, fanouts: list[int]) -> Optional[Callable]:
     """DGL's ``NeighborSampler.sample_blocks`` on the same graph, or None when DGL won't import."""
-    try:
-        import torchdata  # noqa: F401  (DGL's graphbolt loader needs it)
+    try:  # DGL's graphbolt loader needs torchdata's datapipes (gone since torchdata 0.10)
+        import torchdata.datapipes  # noqa: F401
     except ImportError:  # graphbolt is not used here: let DGL import without it
         sys.modules.setdefault("dgl.graphbolt", types.ModuleType("dgl.graphbolt"))
     try:
