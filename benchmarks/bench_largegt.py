@@ -1,8 +1,9 @@
 """LargeGT cost beside GraphSAGE mini-batch training, on the seeded
 ogbn-products-sized graph of ``bench_sampler.py`` (100 random features, 47 classes).
 
-Cases, each in a fresh subprocess (peak memory = VmHWM above the memory after
-building the graph):
+Cases, each in a fresh subprocess that keeps freed memory for reuse as the
+training script does (peak memory = VmHWM above the memory after building the
+graph):
 
 - ``prep``: LargeGT's token preparation: ``[X, ÂX, Â²X]`` through glt's SpMM,
   then K=100 tokens for every node with the TokenSampler.
@@ -42,11 +43,13 @@ def worker(case: str, scale: float, batches: int, device: str) -> dict[str, Any]
     import torch.nn.functional as F
 
     from bench_sampler import NUM_EDGES, NUM_NODES, power_law_graph
+    from glt.memory import keep_freed_memory
     from glt.models import GraphSAGE
     from glt.models.largegt import LargeGT, TokenInputs
     from glt.propagate import cached_hop_features, hop_features
     from glt.samplers import NeighborLoader, TokenSampler
 
+    keep_freed_memory()  # as scripts/train_largegt.py
     n, e = int(NUM_NODES * scale), int(NUM_EDGES * scale)
     graph = power_law_graph(n, e)
     gen = torch.Generator().manual_seed(0)
