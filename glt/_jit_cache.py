@@ -48,9 +48,12 @@ def _write(path: str, text: str) -> None:
     """Write ``text`` to ``path`` atomically; a cache folder that cannot be written
     (Numba then keeps no cache there either) is left as it is."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path))
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    except OSError:
+        return
+    try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
         os.replace(tmp, path)
     except OSError:
-        pass
+        os.unlink(tmp)
