@@ -5,9 +5,7 @@ call :func:`track_helpers` so that such an edit recompiles them."""
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
-import tempfile
 from types import ModuleType
 
 from numba.core.registry import CPUDispatcher
@@ -41,19 +39,8 @@ def track_helpers(module: str, *helpers: ModuleType) -> None:
         except OSError:
             pass
         kernel._cache.flush()  # an empty index: the next call compiles and caches anew
-        _write(path, stamp)
-
-
-def _write(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` atomically; a cache folder that cannot be written
-    (Numba then keeps no cache there either) is left as it is."""
-    try:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError:
-        os.unlink(tmp)
+        try:  # a torn or unwritable stamp only costs another compile
+            with open(path, "w") as f:
+                f.write(stamp)
+        except OSError:
+            pass
