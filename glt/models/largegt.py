@@ -4,6 +4,7 @@ global attention to a k-means codebook."""
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any, Optional
 
 import torch
@@ -107,6 +108,17 @@ class LargeGT(nn.Module):
     other tokens being keys and values (and entering the readout as encoded);
     the attention then costs ``3 x 3K`` instead of ``3K x 3K`` per node.
 
+    ``chunk_bytes``: on CPU the local module runs over chunks of the batch's
+    nodes, each as large as keeps its biggest intermediate (the QKV projection
+    ``[chunk, 3K, 3 * heads * hidden]`` or the attention scores) under this many
+    bytes; ``None`` runs the whole batch at once (as on GPU). The nodes are
+    independent there, so the result is the same (dropout draws aside). With
+    freed memory kept for reuse (:func:`glt.memory.keep_freed_memory`, which
+    serves allocations below 256 MiB from the heap) the chunks' buffers are
+    reused instead of mapped and page-faulted afresh: a ogbn-products batch of
+    1024 nodes with ``K = 100`` trained about 2x faster on 2 CPU cores, in no
+    more memory.
+
     ``forward(tokens [B, 3K, F], mask [B, 3K], x [B, F], pos [B, pos_dim])``
     -> logits ``[B, C]`` (``pos`` only with ``pos_dim > 0``).
     """
@@ -115,8 +127,11 @@ class LargeGT(nn.Module):
                  global_dim: int = 64, num_codes: int = 4096, dropout: float = 0.1,
                  attn_dropout: float = 0.1, input_dropout: float = 0.0,
                  token_encoder: str = "mlp", node_queries: bool = False,
-                 pos_dim: int = 0) -> None:
+                 pos_dim: int = 0, chunk_bytes: Optional[int] = 64 << 20) -> None:
         super().__init__()
+        if chunk_bytes is not None and chunk_bytes <= 0:
+            raise ValueError(f"expected chunk_bytes > 0 or None, got {chunk_bytes}")
+        self.chunk_bytes = chunk_bytes
         self.in_channels = in_channels
         if token_encoder == "mlp":
             self.token_encoder: nn.Module = nn.Sequential(
@@ -152,7 +167,25 @@ class LargeGT(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args)
 
     def local(self, tokens: Tensor, mask: Tensor) -> Tensor:
-        """``[B, hidden]`` readout of ``tokens [B, 3K, F]`` (``mask`` True on padding)."""
+        """``[B, hidden]`` readout of ``tokens [B, 3K, F]`` (``mask`` True on padding),
+        in chunks of nodes on CPU (see ``chunk_bytes``)."""
+        size = self.chunk_nodes(tokens.size(1), tokens.device, tokens.element_size())
+        if size >= tokens.size(0):
+            return self._local(tokens, mask)
+        return torch.cat([self._local(t, m) for t, m in zip(tokens.split(size),
+                                                             mask.split(size))])
+
+    def chunk_nodes(self, num_tokens: int, device: torch.device, item_bytes: int = 4) -> int:
+        """Nodes per chunk of the local module for ``num_tokens`` (``3K``) tokens per
+        node: at least 1; unbounded off the CPU or with ``chunk_bytes=None``."""
+        if self.chunk_bytes is None or torch.device(device).type != "cpu":
+            return sys.maxsize
+        att = self.attention
+        queries = 3 if self.node_queries else num_tokens
+        per_node = max(3 * att.heads * att.head_dim, att.heads * queries) * num_tokens
+        return max(1, self.chunk_bytes // (per_node * item_bytes))
+
+    def _local(self, tokens: Tensor, mask: Tensor) -> Tensor:
         b, t, _ = tokens.shape
         tokens = dropout(tokens, self.input_dropout, self.training)
         h = self.token_encoder(tokens) + self.hop_embedding.repeat(t // 3, 1)

@@ -53,10 +53,10 @@ def test_download_path_fetches_missing_files(tmp_path):
     assert torch.equal(ours.x, reference.x) and torch.equal(ours.y, reference.y)
 
 
-def test_failed_download_names_url_and_leaves_no_partial_file(tmp_path):
+def test_failed_download_names_url_and_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError, match="could not download .*ind.pubmed.x"):
         load_planetoid("pubmed", root=str(tmp_path), url=(tmp_path / "nowhere").as_uri())
-    assert os.listdir(tmp_path / "PubMed" / "raw") == []
+    assert os.listdir(tmp_path) == []  # neither a partial file nor the empty PubMed/raw
 
 
 def test_missing_files_without_download(tmp_path):

@@ -109,3 +109,31 @@ def test_token_inputs_from_a_hop_cache_equal_the_in_memory_ones(tmp_path):
     b = TokenInputs(g, x, 3, cache=str(tmp_path / "hops"))(torch.tensor([0, 3, 4]), seed=2)
     for p, q in zip(a, b):
         torch.testing.assert_close(p, q)
+
+
+@pytest.mark.parametrize("node_queries", [False, True])
+def test_local_module_in_chunks_equals_the_whole_batch(node_queries):
+    torch.manual_seed(0)
+    g, x = _graph(), torch.randn(5, 3)
+    tokens, mask, _ = TokenInputs(g, x, 3)(torch.arange(5), seed=0)
+    whole = LargeGT(3, 8, 4, heads=2, global_dim=4, num_codes=6, dropout=0.0, attn_dropout=0.0,
+                    node_queries=node_queries, chunk_bytes=None)
+    queries = 3 if node_queries else 9
+    per_node = max(3 * 2 * 8, 2 * queries) * 9 * 4  # QKV projection or scores, float32
+    chunked = LargeGT(3, 8, 4, heads=2, global_dim=4, num_codes=6, dropout=0.0,
+                      attn_dropout=0.0, node_queries=node_queries, chunk_bytes=2 * per_node + 1)
+    chunked.load_state_dict(whole.state_dict())
+    assert chunked.chunk_nodes(9, tokens.device) == 2 and whole.chunk_nodes(9, "cpu") > 5
+    assert chunked.chunk_nodes(9, "meta") > 5  # only CPU batches are chunked
+    out_whole, out_chunked = whole.local(tokens, mask), chunked.local(tokens, mask)
+    torch.testing.assert_close(out_chunked, out_whole)
+    out_whole.square().sum().backward()
+    out_chunked.square().sum().backward()
+    for (name, a), b in zip(whole.named_parameters(), chunked.parameters()):
+        if a.grad is not None:
+            torch.testing.assert_close(b.grad, a.grad, msg=name)
+
+
+def test_bad_chunk_bytes():
+    with pytest.raises(ValueError, match="chunk_bytes > 0"):
+        LargeGT(3, 8, 4, chunk_bytes=0)
