@@ -5,6 +5,7 @@ import torch
 
 from glt.layers.attention import MultiHeadAttention
 from glt.layers.codebook import EMACodebook
+from glt.ops import dropout
 
 
 def test_attention_matches_a_per_head_loop_with_padding():
@@ -30,6 +31,38 @@ def test_attention_matches_a_per_head_loop_with_padding():
     torch.testing.assert_close(att(x, pad, num_queries=2), out[:, :2], atol=1e-6, rtol=1e-6)
     with pytest.raises(ValueError, match="num_queries"):
         att(x, pad, num_queries=6)
+
+
+@pytest.mark.parametrize("num_queries", [None, 2])
+def test_training_dropout_on_cpu_matches_a_per_head_loop(num_queries):
+    torch.manual_seed(0)
+    att = MultiHeadAttention(dim=6, heads=3, head_dim=4, dropout=0.3).train()
+    x = torch.randn(2, 5, 6, requires_grad=True)
+    pad = torch.tensor([[False, True, False, False, True], [True] * 5])  # row 1: no keys
+    torch.manual_seed(7)
+    out = att(x, pad, num_queries=num_queries)
+    nq = num_queries or 5
+    q, k, v = att.qkv(x).split(12, dim=-1)
+    torch.manual_seed(7)  # the same dropout draws, head by head
+    heads = []
+    for h in range(3):
+        sl = slice(4 * h, 4 * h + 4)
+        s = q[:, :nq, sl] @ k[:, :, sl].transpose(1, 2) / math.sqrt(4)
+        s = s.masked_fill(pad[:, None, :], -math.inf)
+        w = torch.nan_to_num(s.softmax(-1))  # a query with no key attends to nothing
+        heads.append(dropout(w, 0.3, True) @ v[:, :, sl])
+    ref = att.out(torch.cat(heads, dim=-1))
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out[1], att.out.bias.expand(nq, 6))
+    params = [x, att.qkv.weight, att.qkv.bias]
+    grads = torch.autograd.grad(out[0].square().sum(), params, retain_graph=True)
+    ref_grads = torch.autograd.grad(ref[0].square().sum(), params)
+    for g, r in zip(grads, ref_grads):
+        torch.testing.assert_close(g, r, atol=1e-5, rtol=1e-5)
+    grads = torch.autograd.grad(out[1].square().sum(), params)  # the query with no key
+    assert all(torch.isfinite(g).all() for g in grads) and not grads[0].any()
+    torch.manual_seed(7)
+    assert not torch.allclose(att.eval()(x, pad, num_queries=num_queries), out)
 
 
 def test_ema_update_matches_the_formula():
