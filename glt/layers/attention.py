@@ -72,7 +72,7 @@ class MultiHeadAttention(nn.Module):
         if key_padding_mask is not None:
             empty = key_padding_mask.all(-1, keepdim=True)  # [B, 1]: no key to attend to
             # (those rows keep finite scores, zeroed after the softmax: no NaN gradient)
-            shift = torch.zeros(b, 1, t, dtype=x.dtype).masked_fill_(
+            shift = torch.zeros(b, 1, t, dtype=x.dtype, device=x.device).masked_fill_(
                 (key_padding_mask & ~empty).view(b, 1, t), -math.inf)
             empty = empty.view(b, 1, 1) if empty.any() else None
         queries, outs = x[:, :nq], []
