@@ -11,7 +11,9 @@ graph):
   memory-mapped cache in a temporary folder (the ogbn-papers100M path; peak
   memory then excludes the ``[N, 3, F]`` result).
 - ``largegt``: training steps of the ogbn-products preset (hidden 256, global
-  dim 64, 4096 codes, 2 heads, K=100, batch 1024), tokens sampled per batch.
+  dim 64, 4096 codes, 2 heads, K=100, batch 1024), tokens sampled per batch;
+  ``--chunk-mb`` sets the local module's chunks (``LargeGT(chunk_bytes=...)``,
+  64 MiB by default; 0 runs the whole batch at once).
 - ``largegt-nq``: the same with ``node_queries=True`` (only the node's own three
   tokens query the attention: ``3 x 300`` scores per node instead of ``300 x 300``).
 - ``sage``: training steps of a 3-layer GraphSAGE (hidden 256) on glt's
@@ -38,7 +40,8 @@ from _memory import status_mb
 CASES = ("prep", "stream", "largegt", "largegt-nq", "sage")
 
 
-def worker(case: str, scale: float, batches: int, device: str) -> dict[str, Any]:
+def worker(case: str, scale: float, batches: int, device: str,
+           chunk_bytes: Optional[int]) -> dict[str, Any]:
     import torch
     import torch.nn.functional as F
 
@@ -80,7 +83,8 @@ def worker(case: str, scale: float, batches: int, device: str) -> dict[str, Any]
         if case.startswith("largegt"):
             inputs = TokenInputs(graph.to(device), x.to(device), 100)
             model = LargeGT(100, 256, 47, heads=2, global_dim=64, num_codes=4096,
-                            node_queries=case == "largegt-nq").to(device)
+                            node_queries=case == "largegt-nq",
+                            chunk_bytes=chunk_bytes).to(device)
 
             def batch_loss(chunk: torch.Tensor) -> torch.Tensor:
                 return F.cross_entropy(model(*inputs(chunk, seed=0)), y[chunk].to(device))
@@ -113,19 +117,23 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--batches", type=int, default=3, help="timed training batches")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--chunk-mb", type=float, default=64,
+                        help="LargeGT's chunk_bytes in MiB (0: the whole batch at once)")
     parser.add_argument("--worker", choices=CASES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args.worker, args.scale, args.batches, args.device)))
+        chunk = int(args.chunk_mb * 2 ** 20) or None
+        print(json.dumps(worker(args.worker, args.scale, args.batches, args.device, chunk)))
         return
     import torch
     print(f"torch {torch.__version__}  threads {torch.get_num_threads()}  "
           f"{platform.processor() or platform.machine()}  device {args.device}  "
-          f"scale {args.scale}")
+          f"scale {args.scale}  LargeGT chunks {args.chunk_mb:g} MiB")
     results = {}
     for case in CASES:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", case, "--scale",
-               str(args.scale), "--batches", str(args.batches), "--device", args.device]
+               str(args.scale), "--batches", str(args.batches), "--device", args.device,
+               "--chunk-mb", str(args.chunk_mb)]
         done = subprocess.run(cmd, check=True, capture_output=True, text=True)
         results[case] = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"  {case:8} {json.dumps(results[case])}", flush=True)

@@ -109,15 +109,15 @@ class LargeGT(nn.Module):
     the attention then costs ``3 x 3K`` instead of ``3K x 3K`` per node.
 
     ``chunk_bytes``: on CPU the local module runs over chunks of the batch's
-    nodes, each as large as keeps its biggest intermediate (the QKV projection
-    ``[chunk, 3K, 3 * heads * hidden]`` or the attention scores) under this many
-    bytes; ``None`` runs the whole batch at once (as on GPU). The nodes are
-    independent there, so the result is the same (dropout draws aside). With
-    freed memory kept for reuse (:func:`glt.memory.keep_freed_memory`, which
-    serves allocations below 256 MiB from the heap) the chunks' buffers are
-    reused instead of mapped and page-faulted afresh: an ogbn-products-sized batch of
-    1024 nodes with ``K = 100`` trained 2.2-2.5x faster on 2 CPU cores, in no
-    more memory.
+    nodes, each as large as keeps its biggest intermediate (at most the QKV
+    projection ``[chunk, 3K, 3 * heads * hidden]`` or the attention scores)
+    under this many bytes; ``None`` runs the whole batch at once (as on GPU).
+    The nodes are independent there, so the result is the same (dropout draws
+    aside). A chunk's buffers are small enough for the C allocator to serve
+    from its heap and reuse, where the whole batch's are mapped from the
+    kernel and page-faulted in at every step: an ogbn-products-sized batch of
+    1024 nodes with ``K = 100`` trained 2.3x faster on 2 CPU cores, for 0.6 GB
+    more peak memory (``benchmarks/RESULTS.md``).
 
     ``forward(tokens [B, 3K, F], mask [B, 3K], x [B, F], pos [B, pos_dim])``
     -> logits ``[B, C]`` (``pos`` only with ``pos_dim > 0``).
