@@ -16,6 +16,8 @@ graph):
   64 MiB by default; 0 runs the whole batch at once).
 - ``largegt-nq``: the same with ``node_queries=True`` (only the node's own three
   tokens query the attention: ``3 x 300`` scores per node instead of ``300 x 300``).
+- ``largegt-eval``: inference of the same model (evaluation mode, no gradients)
+  on batches of 1024 nodes.
 - ``sage``: training steps of a 3-layer GraphSAGE (hidden 256) on glt's
   NeighborLoader batches of 1024 seeds with fanouts [15, 10, 5].
 
@@ -37,7 +39,7 @@ from typing import Any, Optional
 
 from _memory import status_mb
 
-CASES = ("prep", "stream", "largegt", "largegt-nq", "sage")
+CASES = ("prep", "stream", "largegt", "largegt-nq", "largegt-eval", "sage")
 
 
 def worker(case: str, scale: float, batches: int, device: str,
@@ -102,9 +104,13 @@ def worker(case: str, scale: float, batches: int, device: str,
         times = []
         for chunk in chunks:  # the first step warms up
             t0 = clock()
-            opt.zero_grad()
-            batch_loss(chunk).backward()
-            opt.step()
+            if case == "largegt-eval":
+                with torch.no_grad():
+                    model.eval()(*inputs(chunk, seed=0))
+            else:
+                opt.zero_grad()
+                batch_loss(chunk).backward()
+                opt.step()
             times.append(clock() - t0)
         out["seconds_per_batch"] = sum(times[1:]) / (len(times) - 1)
         out["nodes_per_second"] = 1024 / out["seconds_per_batch"]
@@ -148,6 +154,8 @@ def main(argv: Optional[list[str]] = None) -> None:
           f"{sage['nodes_per_second']:.0f} nodes/s -> LargeGT / GraphSAGE "
           f"{lg['nodes_per_second'] / sage['nodes_per_second']:.2f}x; peak "
           f"{lg['peak_mb']:.0f} MB vs {sage['peak_mb']:.0f} MB")
+    ev = results["largegt-eval"]
+    print(f"LargeGT inference {ev['nodes_per_second']:.0f} nodes/s, peak {ev['peak_mb']:.0f} MB")
     print(f"LargeGT with node-only queries {nq['nodes_per_second']:.0f} nodes/s -> "
           f"{nq['nodes_per_second'] / sage['nodes_per_second']:.2f}x GraphSAGE, "
           f"{nq['nodes_per_second'] / lg['nodes_per_second']:.1f}x full attention; peak "
