@@ -86,7 +86,7 @@ def worker(case: str, scale: float, batches: int, device: str,
             inputs = TokenInputs(graph.to(device), x.to(device), 100)
             model = LargeGT(100, 256, 47, heads=2, global_dim=64, num_codes=4096,
                             node_queries=case == "largegt-nq",
-                            chunk_bytes=chunk_bytes).to(device)
+                            chunk_bytes=chunk_bytes).to(device).train(case != "largegt-eval")
 
             def batch_loss(chunk: torch.Tensor) -> torch.Tensor:
                 return F.cross_entropy(model(*inputs(chunk, seed=0)), y[chunk].to(device))
@@ -106,7 +106,7 @@ def worker(case: str, scale: float, batches: int, device: str,
             t0 = clock()
             if case == "largegt-eval":
                 with torch.no_grad():
-                    model.eval()(*inputs(chunk, seed=0))
+                    model(*inputs(chunk, seed=0))
             else:
                 opt.zero_grad()
                 batch_loss(chunk).backward()

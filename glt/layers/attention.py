@@ -65,8 +65,10 @@ class MultiHeadAttention(nn.Module):
         its own slices of the QKV weight (no permuted copies) and glt's dropout
         on its ``[B, Q, T]`` attention weights."""
         b, t, _ = x.shape
-        d, inner = self.head_dim, self.heads * self.head_dim
-        weight, bias = self.qkv.weight, self.qkv.bias  # rows: Q, K, V, each head by head
+        d = self.head_dim
+        # the QKV weight's rows are Q, K, V, each head by head: [3, heads, d, dim]
+        weight = self.qkv.weight.view(3, self.heads, d, -1)
+        bias = self.qkv.bias.view(3, self.heads, d)
         scale = 1 / math.sqrt(d)
         shift, empty = None, None
         if key_padding_mask is not None:
@@ -77,10 +79,9 @@ class MultiHeadAttention(nn.Module):
             empty = empty.view(b, 1, 1) if empty.any() else None
         queries, outs = x[:, :nq], []
         for head in range(self.heads):
-            rows = [slice(part * inner + head * d, part * inner + (head + 1) * d)
-                    for part in range(3)]
-            q = F.linear(queries, weight[rows[0]] * scale, bias[rows[0]] * scale)  # [B, Q, d]
-            k, v = (F.linear(x, weight[r], bias[r]) for r in rows[1:])  # [B, T, d]
+            q = F.linear(queries, weight[0, head] * scale, bias[0, head] * scale)  # [B, Q, d]
+            k = F.linear(x, weight[1, head], bias[1, head])  # [B, T, d]
+            v = F.linear(x, weight[2, head], bias[2, head])
             scores = (torch.bmm(q, k.transpose(1, 2)) if shift is None
                       else torch.baddbmm(shift, q, k.transpose(1, 2)))  # [B, Q, T]
             att = scores.softmax(-1)
