@@ -46,19 +46,21 @@ class PygStack(nn.Module):
         return x
 
 
+def pyg_conv(conv: nn.Module) -> nn.Module:
+    """PyG's layer of the kind and sizes of glt's ``conv`` (GCNConv with
+    ``cached=True``, as PyG's users run it); its parameters have the same names."""
+    name = type(conv).__name__
+    if name == "GCNConv":
+        return pyg.GCNConv(conv.in_channels, conv.out_channels, cached=True)
+    if name == "GATConv":
+        return pyg.GATConv(conv.in_channels, conv.out_channels, heads=conv.heads,
+                           concat=conv.concat, dropout=conv.dropout)
+    return pyg.SAGEConv(conv.in_channels, conv.out_channels, aggr=conv.aggr)
+
+
 def pyg_twin(model: NodeClassifier) -> PygStack:
     """The PyG stack with ``model``'s layer sizes and weights."""
-    convs: list[nn.Module] = []
-    for conv in model.convs:
-        name = type(conv).__name__
-        if name == "GCNConv":
-            convs.append(pyg.GCNConv(conv.in_channels, conv.out_channels, cached=True))
-        elif name == "GATConv":
-            convs.append(pyg.GATConv(conv.in_channels, conv.out_channels, heads=conv.heads,
-                                     concat=conv.concat, dropout=conv.dropout))
-        else:
-            convs.append(pyg.SAGEConv(conv.in_channels, conv.out_channels, aggr=conv.aggr))
-    twin = PygStack(convs, model.dropout, model.activation)
+    twin = PygStack([pyg_conv(conv) for conv in model.convs], model.dropout, model.activation)
     twin.load_state_dict(model.state_dict())
     return twin
 
