@@ -21,6 +21,21 @@ def _attention_graph(graph: CSRGraph, add_self_loops: bool) -> CSRGraph:
     return graph.cached(("gat_adj", add_self_loops), compute)
 
 
+def _heads_graph(adj: CSRGraph, heads: int) -> CSRGraph:
+    """``heads`` copies of ``adj [N, N]`` down the diagonal of one ``[H * N, H * N]``
+    graph: head ``k``'s rows and columns are ``k * N .. (k + 1) * N``, its entries
+    ``k * E .. (k + 1) * E`` in ``adj``'s order. One spmm over it aggregates every
+    head at once. Cached on ``adj``."""
+    def compute() -> CSRGraph:
+        n, e = adj.num_nodes, adj.num_edges
+        shift = torch.arange(heads, device=adj.device).unsqueeze(1)  # [H, 1]
+        rowptr = torch.cat([(adj.rowptr[:-1] + shift * e).reshape(-1),
+                            adj.rowptr.new_full((1,), heads * e)])
+        col = (adj.col + shift * n).reshape(-1)
+        return CSRGraph(rowptr, col, num_cols=heads * n, validate=False)
+    return adj.cached(("gat_heads", heads), compute)
+
+
 class GATConv(nn.Module):
     r"""Multi-head graph attention, https://arxiv.org/abs/1710.10903.
 
@@ -80,8 +95,13 @@ class GATConv(nn.Module):
         score = score_src.index_select(0, adj.col) + score_dst.index_select(0, target)
         alpha = segment_softmax(F.leaky_relu(score, self.negative_slope), adj.rowptr)  # [E, H]
         alpha_used = dropout(alpha, self.dropout, self.training)
-        out = torch.stack([spmm(adj.with_edge_weight(alpha_used[:, k]), h[:, k])
-                           for k in range(heads)], dim=1)  # [N, H, C]
+        if heads == 1:
+            out = spmm(adj.with_edge_weight(alpha_used.view(-1)), h.view(num_nodes, channels))
+            out = out.view(num_nodes, 1, channels)
+        else:  # every head in one spmm over the block-diagonal graph of the heads
+            big = _heads_graph(adj, heads).with_edge_weight(alpha_used.t().reshape(-1))
+            out = spmm(big, h.transpose(0, 1).reshape(heads * num_nodes, channels))
+            out = out.view(heads, num_nodes, channels).transpose(0, 1)  # [N, H, C]
         out = out.reshape(num_nodes, heads * channels) if self.concat else out.mean(dim=1)
         if self.bias is not None:
             out = out + self.bias
