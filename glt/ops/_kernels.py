@@ -122,4 +122,61 @@ def csr_arg_reduce(ptr: np.ndarray, idx: np.ndarray, weight: np.ndarray, has_wei
     return out, arg
 
 
+@njit(parallel=True, cache=True)
+def segment_shift_max(ptr: np.ndarray, src: np.ndarray) -> np.ndarray:
+    """``src [E, H]`` (C-contiguous) less the column-wise maximum of each run
+    ``[ptr[i], ptr[i+1])``: every run's maxima become 0."""
+    n = ptr.shape[0] - 1
+    heads = src.shape[1]
+    out = np.empty_like(src)
+    top = np.empty((n, heads), src.dtype)
+    for i in prange(n):
+        best = top[i]
+        best[:] = -np.inf
+        for k in range(ptr[i], ptr[i + 1]):
+            for h in range(heads):
+                best[h] = max(best[h], src[k, h])
+        for k in range(ptr[i], ptr[i + 1]):
+            for h in range(heads):
+                out[k, h] = src[k, h] - best[h]
+    return out
+
+
+@njit(parallel=True, cache=True)
+def segment_normalize_(ptr: np.ndarray, x: np.ndarray) -> None:
+    """In place, ``x[k] /= (sum of x over k's run) + 1e-16`` column-wise, ``x [E, H]``."""
+    n = ptr.shape[0] - 1
+    heads = x.shape[1]
+    total = np.zeros((n, heads), x.dtype)
+    for i in prange(n):
+        acc = total[i]
+        for k in range(ptr[i], ptr[i + 1]):
+            for h in range(heads):
+                acc[h] += x[k, h]
+        for h in range(heads):
+            acc[h] = 1 / (acc[h] + 1e-16)
+        for k in range(ptr[i], ptr[i + 1]):
+            for h in range(heads):
+                x[k, h] *= acc[h]
+
+
+@njit(parallel=True, cache=True)
+def segment_softmax_backward(ptr: np.ndarray, out: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """Gradient of a softmax within each run given its output ``out [E, H]`` and
+    the output's gradient ``grad [E, H]``: ``out * (grad - sum(out * grad))``."""
+    n = ptr.shape[0] - 1
+    heads = out.shape[1]
+    grad_src = np.empty_like(out)
+    dot = np.zeros((n, heads), out.dtype)
+    for i in prange(n):
+        acc = dot[i]
+        for k in range(ptr[i], ptr[i + 1]):
+            for h in range(heads):
+                acc[h] += out[k, h] * grad[k, h]
+        for k in range(ptr[i], ptr[i + 1]):
+            for h in range(heads):
+                grad_src[k, h] = out[k, h] * (grad[k, h] - acc[h])
+    return grad_src
+
+
 track_helpers(__name__, _prefetch)
