@@ -19,7 +19,7 @@ from torch import Tensor
 from glt.datasets import (PLANETOID_NAMES, NodeDataset, load_ogb, load_planetoid, row_normalize,
                           sparse_features)
 from glt.memory import keep_freed_memory
-from glt.models.lagnn import CVAE, la_backbone, train_cvae
+from glt.models.lagnn import CVAE, la_backbone, read_lagnn_code_generator, train_cvae
 from glt.train import distributed
 from glt.train.lagnn import (augmentation, batch_augmentation, la_batch_objective,
                              la_full_predict, la_objective, pretrain_generator)
@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(less memory); default: the preset's")
     p.add_argument("--generator", default=None, help="load the CVAE from this file if it "
                    "exists, else pretrain and save it there")
+    p.add_argument("--lagnn-generator", default=None, metavar="FILE", help="use a generator "
+                   "saved by the LA-GNN code (its Citation/model/cora.pkl or "
+                   "OGB/model/arxiv.pkl) instead of pretraining one")
     p.add_argument("--no-select", action="store_true", help="keep the last pretrained "
                    "generator instead of selecting one by uncertainty (much faster on CPU)")
     p.add_argument("--init", choices=["glorot", "lagnn"], default=None,
@@ -126,13 +129,18 @@ def _load(name: str, root: Optional[str], device: torch.device
 def _generator(args: argparse.Namespace, settings: dict[str, Any], data: NodeDataset,
                raw_x: Tensor, normalize: Callable[[Tensor], Tensor], device: torch.device,
                shard: distributed.Shard) -> CVAE:
-    """The generator from ``--generator``, else pretrained (by rank 0 under torchrun,
-    which hands its weights to the other ranks) and saved there."""
-    if args.generator and os.path.exists(args.generator):
-        cvae = CVAE.load(args.generator, map_location=device)
+    """The generator from ``--lagnn-generator`` or ``--generator``, else pretrained
+    (by rank 0 under torchrun, which hands its weights to the other ranks) and
+    saved to ``--generator``."""
+    if args.lagnn_generator or (args.generator and os.path.exists(args.generator)):
+        path = args.lagnn_generator or args.generator
+        cvae = (read_lagnn_code_generator(path, map_location=str(device))
+                if args.lagnn_generator else CVAE.load(path, map_location=device))
         if cvae.num_features != raw_x.size(1):
-            raise ValueError(f"the generator in {args.generator} was trained on "
+            raise ValueError(f"the generator in {path} was trained on "
                              f"{cvae.num_features} features; {data.name} has {raw_x.size(1)}")
+        if args.lagnn_generator and cvae.variant == "ogb":  # generate as the LA-GNN code
+            cvae.set_generation_statistics(raw_x)
         return cvae
     torch.manual_seed(args.seed)
     variant = "ogb" if args.dataset in OGB_SETS else "planetoid"
@@ -158,6 +166,9 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     args = build_parser().parse_args(argv)
     keep_freed_memory()
     settings = preset(args.model, args.dataset)
+    if args.lagnn_generator and args.generator:
+        raise ValueError("give --generator (glt's generator file) or --lagnn-generator (the "
+                         "LA-GNN code's), not both")
     if args.init is not None:
         if args.init != "glorot" and args.model != "gcn":
             raise ValueError(f"--init {args.init} applies to LA-GCN only, not {args.model}")

@@ -1,9 +1,10 @@
 import json
 
 import pytest
+import torch
 
 from glt.datasets.testing import write_planetoid
-from glt.models.lagnn import CVAE
+from glt.models.lagnn import CVAE, write_lagnn_code_generator
 from glt.train import lagnn_cli
 
 
@@ -37,6 +38,40 @@ def test_generator_of_another_feature_size(tmp_path, root):
     CVAE(5, hidden=4, latent=2).save(gen)
     with pytest.raises(ValueError, match="trained on 5 features; PubMed has 8"):
         lagnn_cli.main(root + ["--runs", "1", "--epochs", "1", "--quiet", "--generator", gen])
+
+
+def test_the_la_gnn_codes_generator_is_used_as_it_is(tmp_path, root, monkeypatch):
+    path = str(tmp_path / "pubmed.pkl")
+    write_lagnn_code_generator(CVAE(8, hidden=4, latent=2), path)
+    monkeypatch.setattr(lagnn_cli, "pretrain_generator", None)  # no pretraining may run
+    monkeypatch.setattr(lagnn_cli, "train_cvae", None)
+    result = lagnn_cli.main(root + ["--runs", "1", "--epochs", "2", "--quiet",
+                                    "--lagnn-generator", path])
+    assert result["runs"] == 1 and 0.0 <= result["test_acc_mean"] <= 1.0
+    other = str(tmp_path / "other.pkl")
+    write_lagnn_code_generator(CVAE(5, hidden=4, latent=2), other)
+    with pytest.raises(ValueError, match="trained on 5 features; PubMed has 8"):
+        lagnn_cli.main(root + ["--runs", "1", "--epochs", "1", "--quiet",
+                               "--lagnn-generator", other])
+    with pytest.raises(ValueError, match="not both"):
+        lagnn_cli.main(root + ["--quiet", "--lagnn-generator", path, "--generator", other])
+
+
+def test_the_la_gnn_codes_ogb_generator_generates_as_the_code(tmp_path, monkeypatch):
+    """Its batch norms take the statistics of decoding every node at once."""
+    from glt.datasets.testing import write_ogb
+    write_ogb(str(tmp_path), "ogbn-arxiv", num_nodes=40, num_edges=120, num_features=6)
+    path = str(tmp_path / "arxiv.pkl")
+    write_lagnn_code_generator(CVAE(6, hidden=4, latent=2, variant="ogb"), path)
+    seen = []
+    real = lagnn_cli.augmentation
+    monkeypatch.setattr(lagnn_cli, "augmentation",
+                        lambda cvae, *a: seen.append(cvae) or real(cvae, *a))
+    lagnn_cli.main(["--dataset", "ogbn-arxiv", "--root", str(tmp_path), "--runs", "1",
+                    "--epochs", "1", "--quiet", "--lagnn-generator", path])
+    norm = seen[0].decoder[2]
+    assert int(norm.num_batches_tracked) == 0 and not torch.equal(norm.running_var,
+                                                                   torch.ones(6))
 
 
 def test_generator_selection_path(tmp_path, root, monkeypatch):
