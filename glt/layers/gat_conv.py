@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from glt.graph import CSRGraph, GraphLike, as_graph
-from glt.ops import dropout, segment_softmax, spmm
+from glt.ops import dropout, linear, segment_softmax, spmm
 
 
 def _attention_graph(graph: CSRGraph, add_self_loops: bool) -> CSRGraph:
@@ -88,7 +88,7 @@ class GATConv(nn.Module):
                 ) -> Union[Tensor, tuple[Tensor, tuple[Tensor, Tensor]]]:
         num_nodes, heads, channels = x.size(0), self.heads, self.out_channels
         adj = _attention_graph(as_graph(graph, num_nodes), self.add_self_loops)
-        h = self.lin(x).view(num_nodes, heads, channels)
+        h = linear(x, self.lin.weight).view(num_nodes, heads, channels)
         score_src = (h * self.att_src).sum(-1)  # [N, H]
         score_dst = (h * self.att_dst).sum(-1)
         target = adj.row()

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from glt.graph import GraphLike, as_graph
 from glt.norm import gcn_norm
-from glt.ops import spmm
+from glt.ops import linear, spmm
 
 
 class GCNConv(nn.Module):
@@ -52,7 +52,7 @@ class GCNConv(nn.Module):
         graph = as_graph(graph, x.size(0), edge_weight)
         adj = (gcn_norm(graph, self.add_self_loops, self.improved) if self.normalize
                else graph.transpose())
-        out = spmm(adj, self.lin(x))
+        out = spmm(adj, linear(x, self.lin.weight))
         return out + self.bias if self.bias is not None else out
 
     def extra_repr(self) -> str:

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from glt.graph import GraphLike, as_graph
-from glt.ops import spmm
+from glt.ops import linear, spmm
 
 
 class SAGEConv(nn.Module):
@@ -51,14 +51,14 @@ class SAGEConv(nn.Module):
         if adj.edge_weight is not None:  # GraphSAGE ignores edge weights, as PyG does
             adj = adj.with_edge_weight(None)
         if self.aggr != "max" and self.out_channels < self.in_channels:
-            out = spmm(adj, F.linear(x, self.lin_l.weight), self.aggr)
+            out = spmm(adj, linear(x, self.lin_l.weight), self.aggr)
             if self.lin_l.bias is not None:
                 out = out + self.lin_l.bias
         else:  # aggregate the features themselves (dense: max needs every entry)
             dense = x.to_dense() if x.layout == torch.sparse_csr else x
             out = self.lin_l(spmm(adj, dense, self.aggr))
         if self.lin_r is not None:
-            out = out + self.lin_r(x)
+            out = out + linear(x, self.lin_r.weight)
         return F.normalize(out, p=2.0, dim=-1) if self.normalize else out
 
     def extra_repr(self) -> str:
