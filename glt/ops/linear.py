@@ -1,6 +1,7 @@
 """``linear``: ``x W^T + b`` where ``x`` may be sparse CSR node features."""
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from typing import Optional
 
@@ -8,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from glt.ops._csr import _numba_ok, _product, rows_of
+from glt.ops._csr import rows_of
 from glt.ops.scatter import sort_index
 
 # Transposes of the sparsity patterns seen last, keyed by their index arrays'
@@ -20,19 +21,19 @@ _KEEP = 4
 def linear(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
     """``F.linear(x, weight, bias)``: ``x [N, F]``, ``weight [out, F]`` -> ``[N, out]``.
 
-    A sparse CSR ``x`` of constant features on CPU (:func:`glt.datasets.sparse_features`,
-    dropped by :func:`glt.ops.dropout`) runs on glt's CSR kernels, forward and
-    for the weight's gradient, whose product with ``x^T`` reuses the transpose
-    of ``x``'s sparsity pattern (computed once per pattern; dropout keeps it).
-    torch's sparse backward transposes ``x`` at every step instead. Other
-    inputs go to ``F.linear``.
+    For a sparse CSR ``x`` of constant features on CPU (:func:`glt.datasets.sparse_features`,
+    dropped by :func:`glt.ops.dropout`) the weight's gradient ``grad^T x`` is
+    taken as ``x^T grad`` with the transpose of ``x``'s sparsity pattern
+    computed once per pattern (dropout keeps it) and only the values
+    permuted at each step; torch's own sparse backward transposes ``x`` (a
+    sort) at every step. Other inputs go to ``F.linear``.
     """
-    if x.layout != torch.sparse_csr or x.requires_grad or not _numba_ok(x) \
+    if x.layout != torch.sparse_csr or x.requires_grad or x.device.type != "cpu" \
             or weight.dtype != x.dtype or weight.device != x.device:
         return F.linear(x, weight, bias)
     if weight.dim() != 2 or weight.size(1) != x.size(1):
         raise ValueError(f"expected weight [out, {x.size(1)}], got {tuple(weight.shape)}")
-    out = _SparseLinear.apply(x.crow_indices(), x.col_indices(), x.values(), weight)
+    out = _SparseLinear.apply(x, weight)
     return out if bias is None else out + bias
 
 
@@ -52,17 +53,19 @@ def _transpose(crow: Tensor, col: Tensor, num_cols: int) -> tuple[Tensor, Tensor
 
 
 class _SparseLinear(torch.autograd.Function):
-    """``x W^T`` for ``x`` given as CSR arrays; gradient for ``W`` only."""
+    """``x W^T`` for a constant sparse CSR ``x [N, F]``; gradient for ``W`` only."""
 
     @staticmethod
-    def forward(ctx, crow: Tensor, col: Tensor, values: Tensor, weight: Tensor) -> Tensor:
-        ctx.save_for_backward(crow, col, values)
-        ctx.num_cols = weight.size(1)
-        return _product(crow, col, values, weight.detach().t().contiguous())
+    def forward(ctx, x: Tensor, weight: Tensor) -> Tensor:
+        ctx.x = x
+        return torch.sparse.mm(x, weight.detach().t())
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        crow, col, values = ctx.saved_tensors
-        colptr, row, perm = _transpose(crow, col, ctx.num_cols)
-        grad_weight = _product(colptr, row, values[perm], grad.contiguous())  # [F, out]
-        return None, None, None, grad_weight.t()
+        x = ctx.x
+        colptr, row, perm = _transpose(x.crow_indices(), x.col_indices(), x.size(1))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            x_t = torch.sparse_csr_tensor(colptr, row, x.values()[perm], (x.size(1), x.size(0)),
+                                          check_invariants=False)
+        return None, torch.sparse.mm(x_t, grad).t()
