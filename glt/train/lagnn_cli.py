@@ -218,6 +218,8 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         "model": f"la-{args.model}", "dataset": data.name, "test_acc_mean": summary["test_acc"],
         "test_acc_std": summary["test_acc_std"], "val_acc_mean": summary["val_acc"],
         "runs": args.runs, "seconds": summary["seconds"], "cvae_seconds": cvae_seconds,
+        "generator": {"file": args.lagnn_generator or args.generator,
+                      "format": "lagnn-code" if args.lagnn_generator else "glt"},
         "settings": settings, "per_run": summary["per_run"], "device": str(device),
         "world_size": shard.world_size,
         "hardware": hardware(args.device)}

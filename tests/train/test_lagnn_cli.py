@@ -48,6 +48,7 @@ def test_the_la_gnn_codes_generator_is_used_as_it_is(tmp_path, root, monkeypatch
     result = lagnn_cli.main(root + ["--runs", "1", "--epochs", "2", "--quiet",
                                     "--lagnn-generator", path])
     assert result["runs"] == 1 and 0.0 <= result["test_acc_mean"] <= 1.0
+    assert result["generator"] == {"file": path, "format": "lagnn-code"}
     other = str(tmp_path / "other.pkl")
     write_lagnn_code_generator(CVAE(5, hidden=4, latent=2), other)
     with pytest.raises(ValueError, match="trained on 5 features; PubMed has 8"):
