@@ -68,8 +68,7 @@ def code_draw(cvae: CVAE, raw: Tensor, x: Tensor, num_inputs: int) -> Callable[[
     def draw() -> list[Tensor]:
         sets = []
         for _ in range(num_inputs - 1):
-            out = cvae.decode(torch.randn(raw.size(0), cvae.latent), raw)
-            sets.append(out / out.sum(1, keepdim=True))
+            sets.append(row_normalize(cvae.decode(torch.randn(raw.size(0), cvae.latent), raw)))
         return [x] + sets
     return draw
 

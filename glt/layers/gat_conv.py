@@ -25,7 +25,10 @@ def _heads_graph(adj: CSRGraph, heads: int) -> CSRGraph:
     """``heads`` copies of ``adj [N, N]`` down the diagonal of one ``[H * N, H * N]``
     graph: head ``k``'s rows and columns are ``k * N .. (k + 1) * N``, its entries
     ``k * E .. (k + 1) * E`` in ``adj``'s order. One spmm over it aggregates every
-    head at once. Cached on ``adj``."""
+    head at once. Cached on ``adj``; ``adj`` itself for one head."""
+    if heads == 1:
+        return adj
+
     def compute() -> CSRGraph:
         n, e = adj.num_nodes, adj.num_edges
         shift = torch.arange(heads, device=adj.device).unsqueeze(1)  # [H, 1]
@@ -95,13 +98,10 @@ class GATConv(nn.Module):
         score = score_src.index_select(0, adj.col) + score_dst.index_select(0, target)
         alpha = segment_softmax(F.leaky_relu(score, self.negative_slope), adj.rowptr)  # [E, H]
         alpha_used = dropout(alpha, self.dropout, self.training)
-        if heads == 1:
-            out = spmm(adj.with_edge_weight(alpha_used.view(-1)), h.view(num_nodes, channels))
-            out = out.view(num_nodes, 1, channels)
-        else:  # every head in one spmm over the block-diagonal graph of the heads
-            big = _heads_graph(adj, heads).with_edge_weight(alpha_used.t().reshape(-1))
-            out = spmm(big, h.transpose(0, 1).reshape(heads * num_nodes, channels))
-            out = out.view(heads, num_nodes, channels).transpose(0, 1)  # [N, H, C]
+        # every head in one spmm over the block-diagonal graph of the heads
+        big = _heads_graph(adj, heads).with_edge_weight(alpha_used.t().reshape(-1))
+        out = spmm(big, h.transpose(0, 1).reshape(heads * num_nodes, channels))
+        out = out.view(heads, num_nodes, channels).transpose(0, 1)  # [N, H, C]
         out = out.reshape(num_nodes, heads * channels) if self.concat else out.mean(dim=1)
         if self.bias is not None:
             out = out + self.bias

@@ -9,8 +9,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from glt.ops._csr import rows_of
-from glt.ops.scatter import sort_index
 
 # Transposes of the sparsity patterns seen last, keyed by their index arrays'
 # addresses (each entry holds those arrays, so the addresses stay theirs).
@@ -38,14 +36,15 @@ def linear(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
 
 
 def _transpose(crow: Tensor, col: Tensor, num_cols: int) -> tuple[Tensor, Tensor, Tensor]:
-    """``(colptr [F + 1], row [nnz], perm [nnz])`` of the pattern's transpose: its
-    ``k``-th entry is the pattern's entry ``perm[k]``. Cached."""
+    """:meth:`CSRGraph.csc` of the pattern ``(crow, col)``: ``(colptr [F + 1],
+    row [nnz], perm [nnz])``, the transpose's ``k``-th entry being the pattern's
+    entry ``perm[k]``. Cached."""
     key = (crow.data_ptr(), col.data_ptr(), col.numel())
     if key in _TRANSPOSES:
         _TRANSPOSES.move_to_end(key)
         return _TRANSPOSES[key][2:]
-    colptr, perm = sort_index(col, num_cols)
-    row = rows_of(crow, col.numel())[perm]
+    from glt.graph import CSRGraph  # glt.graph imports glt.ops
+    colptr, row, perm = CSRGraph(crow, col, num_cols=num_cols, validate=False).csc()
     _TRANSPOSES[key] = (crow, col, colptr, row, perm)
     if len(_TRANSPOSES) > _KEEP:
         _TRANSPOSES.popitem(last=False)
