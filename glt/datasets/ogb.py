@@ -22,6 +22,7 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
+from glt._unpickle import NUMPY, TORCH_TENSORS, read_torch_file
 from glt.datasets._cache import CacheWriter, fingerprint, load_cache
 from glt.datasets._csr import write_csr
 from glt.datasets._download import download_url
@@ -34,6 +35,7 @@ from glt.graph import CSRGraph
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "valid", "test")
+_SPLIT_TYPES = {**NUMPY, **TORCH_TENSORS}
 
 
 def load_ogb(name: str, root: Optional[str] = None, download: bool = True,
@@ -183,14 +185,14 @@ def _process(info: DatasetInfo, path: str, writer: CacheWriter) -> None:
     else:
         for s in SPLITS:
             f = os.path.join(split_dir, f"{s}.pt")
-            try:
-                part = torch.load(f, weights_only=True)
-            except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
-                raise ValueError(f"could not read {f}: {err}. The file looks corrupt") from err
+            part = read_torch_file(f, _SPLIT_TYPES)  # OGB ships NumPy arrays, legacy format
             if not isinstance(part, dict) or "edge" not in part:
                 raise ValueError(f"{f}: expected a dict with an 'edge' entry")
             for key, value in part.items():
-                value = np.asarray(torch.as_tensor(value))
+                if not isinstance(key, str) or not isinstance(value, (np.ndarray, torch.Tensor)):
+                    raise ValueError(f"{f}: expected arrays under string keys, got {key!r}: "
+                                     f"{type(value).__name__}")
+                value = value.numpy() if isinstance(value, torch.Tensor) else value
                 if key.startswith("edge"):
                     _check_ids(value, num_nodes, f"{f} [{key}]")
                 writer.save(f"split.{s}.{key}", value)

@@ -3,18 +3,17 @@
 with the public split (20 labels per class, 500 validation, 1000 test)."""
 from __future__ import annotations
 
-import io
 import logging
 import os
-import pickle
-import warnings
 from dataclasses import replace
 from importlib import resources
 from typing import Any, Optional
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
+from glt._unpickle import CONTAINERS, NUMPY, SCIPY_CSR, read_pickle
 from glt.datasets._download import download_url
 from glt.datasets.node import NodeDataset
 from glt.datasets.registry import dataset_info, list_datasets
@@ -36,23 +35,8 @@ def bundled_cora_dir() -> str:
     return str(resources.files("glt.datasets") / "_bundled" / "cora")
 
 
-class _PlanetoidUnpickler(pickle.Unpickler):
-    """Unpickles only the NumPy / SciPy / container types the Planetoid files hold."""
-
-    _ALLOWED_PREFIXES = ("numpy", "scipy.sparse")
-    _ALLOWED = {("collections", "defaultdict"), ("builtins", "list"), ("builtins", "dict"),
-                ("builtins", "set"), ("builtins", "object"), ("copyreg", "_reconstructor"),
-                ("_codecs", "encode")}
-
-    _PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
-
-    def find_class(self, module: str, name: str) -> Any:
-        checked = self._PY2_MODULES.get(module, module)
-        if checked.startswith(self._ALLOWED_PREFIXES) or (checked, name) in self._ALLOWED:
-            with warnings.catch_warnings():  # old files name scipy.sparse.csr
-                warnings.simplefilter("ignore", DeprecationWarning)
-                return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a Planetoid file")
+_PLANETOID_TYPES = {**NUMPY, **SCIPY_CSR, **CONTAINERS}
+_MAX_DENSE = 1 << 31  # entries of a dense feature matrix (PubMed's has 9.9M)
 
 
 def _read(raw_dir: str, key: str, part: str) -> Any:
@@ -61,18 +45,25 @@ def _read(raw_dir: str, key: str, part: str) -> Any:
         if part == "test.index":
             return np.loadtxt(path, dtype=np.int64, ndmin=1)
         with open(path, "rb") as f:
-            obj = _PlanetoidUnpickler(io.BytesIO(f.read()), encoding="latin1").load()
-    except FileNotFoundError:
-        raise
-    except Exception as err:  # noqa: BLE001 - any parse failure means a bad file
-        raise ValueError(f"could not read {path}: {err}. The file looks corrupt; delete it "
-                         f"and load again to re-download it.") from err
+            obj = read_pickle(f.read(), _PLANETOID_TYPES, path)
+    except ValueError as err:
+        raise ValueError(f"{err}. The file looks corrupt; delete it and load again to "
+                         f"re-download it.") from err
     if part == "graph":
-        if not isinstance(obj, dict):
-            raise ValueError(f"expected {path} to hold an adjacency dict, got "
+        if not isinstance(obj, dict) or not all(
+                type(k) is int and isinstance(v, list) and all(type(u) is int for u in v)
+                for k, v in obj.items()):
+            raise ValueError(f"expected {path} to hold an adjacency dict of integer lists, got "
                              f"{type(obj).__name__}")
         return obj
-    return np.asarray(obj.todense() if hasattr(obj, "todense") else obj, dtype=np.float32)
+    if isinstance(obj, sp.csr_matrix):
+        if obj.shape[0] * obj.shape[1] > _MAX_DENSE:
+            raise ValueError(f"{path} holds a {obj.shape[0]} x {obj.shape[1]} matrix, larger "
+                             f"than any Planetoid set ({_MAX_DENSE} entries at most)")
+        obj = obj.toarray()
+    if not isinstance(obj, np.ndarray) or obj.ndim != 2:
+        raise ValueError(f"expected {path} to hold a 2-D matrix, got {type(obj).__name__}")
+    return obj.astype(np.float32)
 
 
 def _edge_index(adjacency: dict, num_nodes: int) -> torch.Tensor:

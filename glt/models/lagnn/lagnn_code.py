@@ -4,14 +4,13 @@ SongtaoLiu0823/LAGNN), which saves its whole ``cvae_models.VAE`` module with
 read them into glt's :class:`~glt.models.lagnn.CVAE`, and write glt's generators
 so that the LA-GNN code loads them.
 
-Reading never runs code from the file: torch's weights-only unpickler takes
-the file, with the code's three classes replaced by empty modules and only
-torch's linear, batch-norm, activation and container layers allowed besides.
+Reading never runs code from the file: glt's safe reader takes it, with the
+code's three classes and torch's linear, batch-norm, activation and container
+layers read as records of their state, and tensors built by glt.
 """
 from __future__ import annotations
 
 import os
-import pickle
 import sys
 import types
 from collections import OrderedDict
@@ -19,6 +18,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from glt._unpickle import CONTAINERS, TORCH_TENSORS, Record, read_torch_file, records
 from glt.models.lagnn.cvae import CVAE
 
 _MODULE = "cvae_models"
@@ -40,6 +40,33 @@ def _classes() -> dict[str, type]:
             for name in _CLASSES}
 
 
+_LAYERS = ("torch.nn.modules.linear.Linear", "torch.nn.modules.batchnorm.BatchNorm1d",
+           "torch.nn.modules.activation.ReLU", "torch.nn.modules.activation.Sigmoid",
+           "torch.nn.modules.activation.Tanh", "torch.nn.modules.container.Sequential")
+_FILE_TYPES = {**TORCH_TENSORS, **CONTAINERS,
+               **records(*(f"{_MODULE}.{c}" for c in _CLASSES), *_LAYERS)}
+
+
+def _module_state(module: Record, prefix: str = "") -> dict[str, torch.Tensor]:
+    """The state dict of a pickled ``nn.Module`` read as a record: its parameters
+    and persistent buffers, then its children's, under dotted names."""
+    attrs = module.state if isinstance(module.state, dict) else {}
+    skip = attrs.get("_non_persistent_buffers_set") or set()
+    state = {}
+    for group in ("_parameters", "_buffers"):
+        for name, value in (attrs.get(group) or {}).items():
+            if value is None or (group == "_buffers" and name in skip):
+                continue
+            if not isinstance(value, torch.Tensor):
+                raise TypeError(f"{prefix}{name} is a {type(value).__name__}, not a tensor")
+            state[prefix + name] = value.detach()
+    for name, child in (attrs.get("_modules") or {}).items():
+        if not isinstance(child, Record):
+            raise TypeError(f"{prefix}{name} is a {type(child).__name__}, not a layer")
+        state.update(_module_state(child, f"{prefix}{name}."))
+    return state
+
+
 def _their_key(key: str, variant: str) -> str:
     """The LA-GNN code's state-dict key of glt's ``key`` (``decoder.1.weight`` ->
     ``decoder.MLP.L1.weight``)."""
@@ -52,19 +79,18 @@ def read_lagnn_code_generator(path: str, map_location: str = "cpu") -> CVAE:
     (its Planetoid or OGB variant, sizes read from the weights)."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"no generator file at {path}")
-    classes = _classes()
-    allowed = [(cls, f"{_MODULE}.{name}") for name, cls in classes.items()]
-    allowed += [nn.Linear, nn.BatchNorm1d, nn.ReLU, nn.Sigmoid, nn.Tanh, nn.Sequential]
     try:
-        with torch.serialization.safe_globals(allowed):
-            module = torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
+        module = read_torch_file(path, _FILE_TYPES)
+    except ValueError as err:
         raise ValueError(f"{path} is not a generator saved by the LA-GNN code (its whole "
                          f"{_MODULE}.VAE module): {err}") from err
-    if not isinstance(module, classes["VAE"]):
-        raise ValueError(f"{path} holds a {type(module).__name__}, not the LA-GNN code's "
-                         f"{_MODULE}.VAE")
-    state = module.state_dict()
+    if not (isinstance(module, Record) and module.cls == f"{_MODULE}.VAE"):
+        found = module.cls if isinstance(module, Record) else type(module).__name__
+        raise ValueError(f"{path} holds a {found}, not the LA-GNN code's {_MODULE}.VAE")
+    try:
+        state = {k: v.to(map_location) for k, v in _module_state(module).items()}
+    except (RecursionError, TypeError) as err:
+        raise ValueError(f"{path}: the VAE's modules are not nested layers ({err})") from err
     variant = "ogb" if "encoder.MLP.B0.weight" in state else "planetoid"
     try:
         num_features = state["decoder.MLP.L1.weight"].size(0)
