@@ -37,6 +37,15 @@ def worker(loader: str, root: str, touch: bool) -> dict:
 
     from glt.datasets import load_ogb
     torch.serialization.add_safe_globals([DataEdgeAttr, DataTensorAttr, GlobalStorage])
+    import glt.datasets.ogb as glt_ogb
+    checks = [0.0]
+    check_arrays = glt_ogb.check_arrays
+
+    def timed_check(arrays: dict) -> None:  # the invariants every cached load checks
+        t = time.perf_counter()
+        check_arrays(arrays)
+        checks[0] += time.perf_counter() - t
+    glt_ogb.check_arrays = timed_check
     base = status_mb("VmRSS")  # after imports: what the load itself adds
     t0 = time.perf_counter()
     if loader == "glt":
@@ -54,6 +63,7 @@ def worker(loader: str, root: str, touch: bool) -> dict:
         for a in arrays:
             a.reshape(-1)[:: max(1, 4096 // a.element_size())].sum()
     return {"seconds": seconds, "touch_seconds": time.perf_counter() - t0,
+            "check_seconds": checks[0],
             "peak_mb": status_mb("VmHWM") - base,
             "arrays_mb": sum(a.numel() * a.element_size() for a in arrays) / 2**20}
 
@@ -101,11 +111,12 @@ def main(argv: Optional[list[str]] = None) -> None:
         rows[f"{loader} first load (raw files)"] = run_worker(loader, root, touch=False)
         rows[f"{loader} cached load"] = run_worker(loader, root, touch=False)
         rows[f"{loader} cached load + read all"] = run_worker(loader, root, touch=True)
-    print(f"\n{'':34} {'seconds':>9} {'peak MB':>9} {'arrays MB':>10} {'peak/arrays':>12}")
+    print(f"\n{'':34} {'seconds':>9} {'of which checks':>16} {'peak MB':>9} {'arrays MB':>10} "
+          f"{'peak/arrays':>12}")
     for name, r in rows.items():
         seconds = r["seconds"] + r["touch_seconds"]
-        print(f"{name:34} {seconds:9.2f} {r['peak_mb']:9.0f} {r['arrays_mb']:10.0f} "
-              f"{r['peak_mb'] / r['arrays_mb']:12.2f}")
+        print(f"{name:34} {seconds:9.2f} {r['check_seconds']:16.2f} {r['peak_mb']:9.0f} "
+              f"{r['arrays_mb']:10.0f} {r['peak_mb'] / r['arrays_mb']:12.2f}")
     for what in ("cached load", "cached load + read all"):
         ours, theirs = rows[f"glt {what}"], rows[f"ogb {what}"]
         ratio = ((theirs["seconds"] + theirs["touch_seconds"])

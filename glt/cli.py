@@ -5,6 +5,7 @@ table behind one entry point.
     glt train gcn --runs 10               # gcn / gat / sage: node classification
     glt bench sampler --scale 0.1
     glt reproduce --quick
+    glt data verify ~/.cache/glt          # full checksums of every processed cache
 
 ``glt train --help`` lists the models and their presets; ``glt train MODEL
 --help`` shows that model's options (the same as its script's).
@@ -16,7 +17,8 @@ import subprocess
 import sys
 from typing import Any, Callable, Optional
 
-COMMANDS = "train MODEL [options] | bench NAME [options] | reproduce [options]"
+COMMANDS = ("train MODEL [options] | bench NAME [options] | reproduce [options] | "
+            "data verify ROOT")
 BENCHMARKS = ("ops", "sampler", "datasets", "recsys", "node", "lagnn", "lagnn_eval", "largegt")
 
 
@@ -57,6 +59,32 @@ def benchmark_path(name: str) -> str:
     return path
 
 
+def data_command(argv: list[str]) -> int:
+    """``glt data verify ROOT``: check every glt cache under ``ROOT`` in full
+    (shapes, dtypes, SHA-256 of each array); exit 1 when any is damaged."""
+    if len(argv) != 2 or argv[0] != "verify":
+        print("usage: glt data verify ROOT", file=sys.stderr)
+        return 2
+    from glt.datasets._cache import find_caches, verify_cache
+    root = argv[1]
+    if not os.path.isdir(root):
+        print(f"glt: error: no such folder: {root}", file=sys.stderr)
+        return 2
+    caches = find_caches(root)
+    damaged = 0
+    for cache in caches:
+        problems = verify_cache(cache)
+        damaged += bool(problems)
+        for problem in problems or ["intact"]:
+            print(f"{os.path.relpath(cache, root)}: {problem}")
+    if damaged:
+        print(f"{damaged} of {len(caches)} cache(s) damaged; the next load rebuilds a damaged "
+              "cache whose shapes or small arrays differ; delete the others to rebuild them")
+        return 1
+    print(f"{len(caches)} cache(s) intact under {root}")
+    return 0
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -84,6 +112,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             raise SystemExit(f"glt bench: unknown benchmark {rest[0]!r}; expected one of "
                              f"{', '.join(BENCHMARKS)}")
         return subprocess.call([sys.executable, benchmark_path(rest[0]), *rest[1:]])
+    if command == "data":
+        return data_command(rest)
     if command == "reproduce":
         from glt.train.reproduce import main as reproduce
         reproduce(rest)

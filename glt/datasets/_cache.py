@@ -2,24 +2,36 @@
 
 A cache folder is written under a temporary name and renamed into place only
 when complete (``meta.json`` last), so an interrupted run never leaves a
-half-written cache behind under the real name. ``meta.json`` records a
-fingerprint of the source files (path, size, modification time); a changed
-source file invalidates the cache.
+half-written cache behind under the real name; the temporary folders of a
+killed build are removed by the next build. ``meta.json`` records a
+fingerprint of the source files (path, size, modification time), a changed
+source file invalidates the cache, and for each array its shape, dtype and the
+SHA-256 of its file, taken when it was built.
+
+Every load checks each array's shape and dtype against that record and the
+checksums of the arrays up to :data:`CHECKSUM_ON_LOAD` bytes, and runs the
+loader's own invariants (``check``); any mismatch or unreadable file makes the
+loader rebuild the cache. :func:`verify_cache` checks every checksum.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import shutil
+import socket
 import tempfile
-from typing import Any, Optional
+import time
+from typing import Any, Callable, Optional
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # bump when the processed layout changes
+FORMAT = 2  # bump when the processed layout changes
+CHECKSUM_ON_LOAD = 16 << 20  # arrays up to this size are checksummed at every load
+_OWNER = "owner.json"  # in a folder being built: who builds it
 
 
 def fingerprint(base: str, paths: list[str]) -> dict[str, list[int]]:
@@ -32,30 +44,142 @@ def fingerprint(base: str, paths: list[str]) -> dict[str, list[int]]:
     return out
 
 
-def load_cache(directory: str, source: dict[str, list[int]]
+def file_sha256(path: str) -> str:
+    """The SHA-256 of a file's bytes, read in 8 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(8 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _array_problem(directory: str, name: str, record: Any, full: bool
+                   ) -> tuple[Optional[np.ndarray], Optional[str]]:
+    """``(array, None)`` when array ``name`` matches its record, else ``(None, why)``."""
+    path = os.path.join(directory, f"{name}.npy")
+    if not isinstance(record, dict) or not {"shape", "dtype", "sha256"} <= set(record):
+        return None, f"{name}: no shape / dtype / checksum record"
+    try:
+        size = os.path.getsize(path)
+        array = np.load(path, mmap_mode="c") if size > 4096 else np.load(path)
+    except Exception as err:  # noqa: BLE001 - numpy raises many types for a broken file
+        return None, f"{name}.npy is unreadable ({type(err).__name__}: {err})"
+    if list(array.shape) != record["shape"] or array.dtype.str != record["dtype"]:
+        return None, (f"{name}.npy holds {array.dtype.str} {list(array.shape)}, built as "
+                      f"{record['dtype']} {record['shape']}")
+    if (full or size <= CHECKSUM_ON_LOAD) and file_sha256(path) != record["sha256"]:
+        return None, f"{name}.npy has changed since it was built (SHA-256 mismatch)"
+    return array, None
+
+
+def load_cache(directory: str, source: dict[str, Any],
+               check: Optional[Callable[[dict[str, np.ndarray]], None]] = None
                ) -> Optional[tuple[dict[str, np.ndarray], dict[str, Any]]]:
-    """The cached ``(arrays, meta)`` if ``directory`` holds a complete cache made
-    from files with fingerprint ``source``; else ``None``. Arrays are
-    copy-on-write memory maps: pages are read on first touch and never written back."""
+    """The cached ``(arrays, meta)`` if ``directory`` holds a complete, intact
+    cache made from files with fingerprint ``source``; else ``None`` (the
+    caller rebuilds). Arrays are copy-on-write memory maps: pages are read on
+    first touch and never written back.
+
+    Intact means: every array's shape and dtype are as built, the arrays up to
+    :data:`CHECKSUM_ON_LOAD` bytes have their recorded SHA-256, and
+    ``check(arrays)`` (the loader's invariants) raises no ``ValueError``.
+    """
     meta_path = os.path.join(directory, "meta.json")
     try:
         with open(meta_path) as f:
             meta = json.load(f)
     except (OSError, ValueError):
         return None
-    if meta.get("format") != FORMAT or meta.get("source") != source:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or \
+            meta.get("source") != source or not isinstance(meta.get("arrays"), dict):
         log.info("cache %s is stale: reprocessing", directory)
         return None
     arrays = {}
-    try:
-        for name in meta["arrays"]:
-            path = os.path.join(directory, f"{name}.npy")
-            arrays[name] = (np.load(path, mmap_mode="c") if os.path.getsize(path) > 4096
-                            else np.load(path))
-    except (OSError, ValueError, KeyError) as err:
-        log.warning("cache %s is unreadable (%s): reprocessing", directory, err)
-        return None
+    for name, record in meta["arrays"].items():
+        array, problem = _array_problem(directory, name, record, full=False)
+        if problem is not None:
+            log.warning("cache %s: %s; reprocessing", directory, problem)
+            return None
+        arrays[name] = array
+    if check is not None:
+        try:
+            check(arrays)
+        except ValueError as err:
+            log.warning("cache %s fails its checks (%s); reprocessing", directory, err)
+            return None
     return arrays, meta.get("info", {})
+
+
+def verify_cache(directory: str) -> list[str]:
+    """Every problem of the cache in ``directory``: unreadable files, shapes or
+    dtypes other than built, and any file whose SHA-256 differs from the one
+    taken when it was built (read in full). An empty list: intact."""
+    try:
+        with open(os.path.join(directory, "meta.json")) as f:
+            meta = json.load(f)
+        records = meta["arrays"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        return [f"meta.json is unreadable ({err})"]
+    if meta.get("format") != FORMAT or not isinstance(records, dict):
+        return [f"format {meta.get('format')} is not glt's current {FORMAT}: it will be rebuilt"]
+    problems = []
+    for name, record in records.items():
+        problem = _array_problem(directory, name, record, full=True)[1]
+        if problem is not None:
+            problems.append(problem)
+    return problems
+
+
+def find_caches(root: str) -> list[str]:
+    """The glt cache folders under ``root`` (those holding glt's ``meta.json``)."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if ".tmp-" not in d)
+        if "meta.json" in files:
+            try:
+                with open(os.path.join(folder, "meta.json")) as f:
+                    meta = json.load(f)
+            except (OSError, ValueError):
+                continue
+            if isinstance(meta, dict) and "format" in meta and "arrays" in meta:
+                found.append(folder)
+    return found
+
+
+def _alive(owner: dict[str, Any]) -> bool:
+    """Whether the process that wrote ``owner`` may still be building."""
+    if owner.get("host") != socket.gethostname():
+        return time.time() - float(owner.get("time", 0)) < 24 * 3600
+    try:
+        os.kill(int(owner["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, KeyError, ValueError, TypeError):
+        return True
+    return True
+
+
+def remove_stale_builds(directory: str) -> list[str]:
+    """Delete the temporary folders that killed builds of ``directory`` left
+    (their builder is gone, or they carry no owner and are over an hour old)."""
+    parent, base = os.path.split(os.path.abspath(directory))
+    removed = []
+    if not os.path.isdir(parent):
+        return removed
+    for entry in os.listdir(parent):
+        tmp = os.path.join(parent, entry)
+        if not entry.startswith(base + ".tmp-") or not os.path.isdir(tmp):
+            continue
+        try:
+            with open(os.path.join(tmp, _OWNER)) as f:
+                stale = not _alive(json.load(f))
+        except (OSError, ValueError, AttributeError):
+            stale = time.time() - os.path.getmtime(tmp) > 3600
+        if stale:
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed.append(tmp)
+            log.info("removed %s, left by a build that did not finish", tmp)
+    return removed
 
 
 class CacheWriter:
@@ -78,7 +202,10 @@ class CacheWriter:
     def __enter__(self) -> "CacheWriter":
         parent = os.path.dirname(self.directory)
         os.makedirs(parent, exist_ok=True)
+        remove_stale_builds(self.directory)
         self.tmp = tempfile.mkdtemp(dir=parent, prefix=os.path.basename(self.directory) + ".tmp-")
+        with open(os.path.join(self.tmp, _OWNER), "w") as f:
+            json.dump({"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}, f)
         return self
 
     def path(self, name: str) -> str:
@@ -98,8 +225,19 @@ class CacheWriter:
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return
+        arrays = {}
+        for name in self.names:
+            path = os.path.join(self.tmp, f"{name}.npy")
+            with open(path, "rb") as f:
+                version = np.lib.format.read_magic(f)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read_header(f)
+            arrays[name] = {"shape": list(shape), "dtype": dtype.str,
+                            "sha256": file_sha256(path)}
+        os.remove(os.path.join(self.tmp, _OWNER))
         with open(os.path.join(self.tmp, "meta.json"), "w") as f:
-            json.dump({"format": FORMAT, "source": self.source, "arrays": self.names,
+            json.dump({"format": FORMAT, "source": self.source, "arrays": arrays,
                        "info": self.info}, f)
         # several processes (torchrun ranks) may build the same cache at once: the first
         # complete copy in place stays (another may be reading it), later ones are dropped

@@ -45,6 +45,56 @@ def _fill(src: np.ndarray, dst: np.ndarray, rowptr: np.ndarray, inverse: bool,
                 eid[p] = 2 * e + 1
 
 
+@njit(nogil=True, cache=True)
+def _csr_problem(rowptr: np.ndarray, col: np.ndarray, num_cols: int) -> tuple[int, int]:
+    """``(kind, position)`` of the first broken CSR invariant, ``(0, 0)`` if none:
+    1 ``rowptr[0] != 0``, 2 ``rowptr`` decreases, 3 ``rowptr[-1] != E``, 4 a
+    column outside ``[0, num_cols)``."""
+    if rowptr.shape[0] == 0 or rowptr[0] != 0:
+        return 1, 0
+    for i in range(rowptr.shape[0] - 1):
+        if rowptr[i + 1] < rowptr[i]:
+            return 2, i
+    if rowptr[rowptr.shape[0] - 1] != col.shape[0]:
+        return 3, 0
+    for k in range(col.shape[0]):
+        if col[k] < 0 or col[k] >= num_cols:
+            return 4, k
+    return 0, 0
+
+
+@njit(nogil=True, cache=True)
+def _first_outside(ids: np.ndarray, bound: int) -> int:
+    for k in range(ids.shape[0]):
+        if ids[k] < 0 or ids[k] >= bound:
+            return k
+    return -1
+
+
+def check_csr(rowptr: np.ndarray, col: np.ndarray, num_cols: int) -> None:
+    """Raise ``ValueError`` unless ``rowptr [N + 1]`` / ``col [E]`` form a valid
+    CSR matrix with ``num_cols`` columns (one pass over both)."""
+    if rowptr.dtype != np.int64 or col.dtype != np.int64 or rowptr.ndim != 1 or col.ndim != 1:
+        raise ValueError(f"rowptr and col must be 1-D int64, got {rowptr.dtype} "
+                         f"{rowptr.shape} and {col.dtype} {col.shape}")
+    kind, at = _csr_problem(rowptr, col, num_cols)
+    if kind:
+        raise ValueError(("rowptr does not start at 0", f"rowptr decreases at row {at}",
+                          f"rowptr ends at {int(rowptr[-1])}, not at E = {col.shape[0]}",
+                          f"col[{at}] = {int(col[at]) if kind == 4 else 0} is outside "
+                          f"[0, {num_cols})")[kind - 1])
+
+
+def check_ids(ids: np.ndarray, bound: int, what: str) -> None:
+    """Raise ``ValueError`` unless every integer in ``ids`` is in ``[0, bound)``."""
+    if ids.dtype.kind not in "iu":
+        raise ValueError(f"{what}: expected integer ids, got {ids.dtype}")
+    flat = ids.reshape(-1)
+    at = _first_outside(flat, bound)
+    if at >= 0:
+        raise ValueError(f"{what}: id {int(flat[at])} is outside [0, {bound})")
+
+
 def write_csr(writer: CacheWriter, src: np.ndarray, dst: np.ndarray, num_nodes: int,
               inverse: bool, with_edge_id: bool, what: str) -> None:
     """Write ``rowptr``, ``col`` (and ``edge_id``) of the graph ``src -> dst``

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from glt.datasets._cache import CacheWriter, fingerprint, load_cache
+from glt.datasets._csr import check_csr
 from glt.datasets._csr import write_csr
 from glt.datasets._download import download_url
 from glt.datasets.node import NodeDataset
@@ -49,6 +50,15 @@ def random_split(labels: torch.Tensor, train: float, valid: float, seed: int
         m[idx] = True
         masks.append(m)
     return masks[0], masks[1], masks[2]
+
+
+def _check(arrays: dict[str, np.ndarray]) -> None:
+    """The cached graph is a valid CSR with one label and year per node."""
+    num_nodes = arrays["rowptr"].shape[0] - 1
+    check_csr(arrays["rowptr"], arrays["col"], num_nodes)
+    for name in ("y", "x", "node.year"):
+        if name in arrays and arrays[name].shape[0] != num_nodes:
+            raise ValueError(f"{name} has {arrays[name].shape[0]} rows, expected {num_nodes}")
 
 
 def _process(mat_path: str, writer: CacheWriter, num_classes: int, undirected: bool) -> None:
@@ -110,15 +120,15 @@ def load_snap_patents(root: Optional[str] = None, download: bool = True, undirec
     source = fingerprint(folder, [mat_path])
     kind = "undirected" if undirected else "directed"
     cache_dir = os.path.join(folder, f"glt_processed_{kind}")
-    cached = load_cache(cache_dir, source)
+    cached = load_cache(cache_dir, source, _check)
     if cached is None:
         with CacheWriter(cache_dir, source) as writer:
             _process(mat_path, writer, int(info.num_classes), undirected)
-        cached = load_cache(cache_dir, source)
+        cached = load_cache(cache_dir, source, _check)
         if cached is None:
             raise RuntimeError(f"the cache just written to {cache_dir} could not be read back")
     t = {k: torch.from_numpy(v) for k, v in cached[0].items()}
-    graph = CSRGraph(t["rowptr"], t["col"], validate=False)
+    graph = CSRGraph(t["rowptr"], t["col"], validate=False)  # checked by _check at the load
     train, valid, test = random_split(t["y"], 0.5, 0.25, seed)
     return NodeDataset(info.name, graph, t["x"], t["y"], train, valid, test,
                        int(info.num_classes), info, {"year": t["node.year"]})

@@ -24,7 +24,7 @@ import torch
 
 from glt._unpickle import NUMPY, TORCH_TENSORS, read_torch_file
 from glt.datasets._cache import CacheWriter, fingerprint, load_cache
-from glt.datasets._csr import write_csr
+from glt.datasets._csr import check_csr, check_ids, write_csr
 from glt.datasets._download import download_url
 from glt.datasets.link import LinkDataset
 from glt.datasets.node import NodeDataset
@@ -57,12 +57,12 @@ def load_ogb(name: str, root: Optional[str] = None, download: bool = True,
     path = _release_dir(info, root if root is not None else default_root(), download, update)
     source = fingerprint(path, _source_files(info, path))
     cache_dir = os.path.join(path, "glt_processed")
-    cached = load_cache(cache_dir, source)
+    cached = load_cache(cache_dir, source, check_arrays)
     if cached is None:
         log.info("processing %s (first load; later loads use %s)", info.name, cache_dir)
         with CacheWriter(cache_dir, source) as writer:
             _process(info, path, writer)
-        cached = load_cache(cache_dir, source)
+        cached = load_cache(cache_dir, source, check_arrays)
         if cached is None:
             raise RuntimeError(f"the cache just written to {cache_dir} could not be read back")
     return _assemble(info, cached[0])
@@ -293,9 +293,38 @@ def _save_labels(writer: CacheWriter, labels: np.ndarray, num_nodes: int, what: 
 
 
 # ---------------------------------------------------------------------- assembly
+def _holds_node_ids(name: str) -> bool:
+    """Whether the split array ``name`` holds node ids: a node split
+    (``split.train``) or a link split's edges (``edge``, ``edge_neg``,
+    ``source_node``, ``target_node_neg``), not its weights or years."""
+    parts = name.split(".", 2)
+    return len(parts) == 2 or parts[2].startswith("edge") or "node" in parts[2]
+
+
+def check_arrays(arrays: dict[str, np.ndarray]) -> None:
+    """The invariants of a processed graph, checked at every cached load before
+    any kernel sees the arrays: a valid CSR, edge ids below ``E``, split ids
+    below ``N``, one row per node or edge in the per-node and per-edge arrays."""
+    if "rowptr" not in arrays or "col" not in arrays:
+        raise ValueError("no rowptr / col arrays")
+    rowptr, col = arrays["rowptr"], arrays["col"]
+    num_nodes, num_edges = rowptr.shape[0] - 1, col.shape[0]
+    check_csr(rowptr, col, num_nodes)
+    for name, array in arrays.items():
+        if name == "edge_id":
+            check_ids(array, num_edges, name)
+        if name.startswith("split.") and _holds_node_ids(name):
+            check_ids(array, num_nodes, name)
+        rows = (num_edges if name in ("edge_id", "edge_attr") or name.startswith("edge.")
+                else num_nodes if name in ("x", "y") or name.startswith("node.") else None)
+        if rows is not None and (array.ndim == 0 or array.shape[0] != rows):
+            raise ValueError(f"{name} has shape {array.shape}, expected {rows} rows")
+
+
 def _assemble(info: DatasetInfo, arrays: dict[str, np.ndarray]) -> Union[NodeDataset, LinkDataset]:
     t = {k: torch.from_numpy(v) for k, v in arrays.items()}
-    graph = CSRGraph(t["rowptr"], t["col"], edge_id=t.get("edge_id"), validate=False)
+    graph = CSRGraph(t["rowptr"], t["col"], edge_id=t.get("edge_id"),
+                     validate=False)  # checked by check_arrays at the load
     x = t.get("x")
     edge_attr = t.get("edge_attr")
     if info.task == "link":

@@ -131,15 +131,15 @@ def write_ogb(root: str, name: str, num_nodes: int = 60, num_edges: int = 240,
         for s, idx in zip(("train", "valid", "test"), np.split(order, cut)):
             _write_csv(os.path.join(split, f"{s}.csv.gz"), idx)
     else:
-        for s in ("train", "valid", "test"):
+        for s in ("train", "valid", "test"):  # as OGB ships them: NumPy arrays, legacy format
             m = max(2, num_edges // 10)
-            part = {"edge": torch.from_numpy(rng.integers(0, num_nodes, (m, 2)))}
+            part = {"edge": rng.integers(0, num_nodes, (m, 2))}
             if s != "train":
-                part["edge_neg"] = torch.from_numpy(rng.integers(0, num_nodes, (m, 2)))
+                part["edge_neg"] = rng.integers(0, num_nodes, (m, 2))
             if "edge_weight" in extra["edge_files"]:
-                part["weight"] = torch.from_numpy(rng.integers(1, 5, m))
-                part["year"] = torch.from_numpy(rng.integers(2000, 2020, m))
-            torch.save(part, os.path.join(split, f"{s}.pt"))
+                part["weight"] = rng.integers(1, 5, m)
+                part["year"] = rng.integers(2000, 2020, m)
+            torch.save(part, os.path.join(split, f"{s}.pt"), _use_new_zipfile_serialization=False)
     with open(os.path.join(path, f"RELEASE_v{info.version}.txt"), "w") as f:
         f.write(f"# Release note for {info.name}\n\n### v{info.version}: fixture\n")
     return path

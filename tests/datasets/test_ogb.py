@@ -1,6 +1,8 @@
 import builtins
 import gzip
+import json
 import os
+import socket
 import shutil
 import zipfile
 
@@ -8,7 +10,10 @@ import numpy as np
 import pytest
 import torch
 
+import glt.datasets._cache as glt_cache
 import glt.datasets.ogb as glt_ogb
+from glt.cli import main as cli_main
+from glt.datasets._cache import verify_cache
 from glt.datasets import LinkDataset, NodeDataset, load_ogb
 from glt.datasets.testing import _write_csv, write_ogb
 from glt.graph import CSRGraph
@@ -59,8 +64,17 @@ def test_node_set_equals_ogb(tmp_path, name, monkeypatch):
     assert data.num_classes == ref.num_classes
 
 
+def trust_files_for_ogb(monkeypatch):
+    """ogb 1.3.6 calls ``torch.load`` with torch's default ``weights_only=True``
+    (since torch 2.6), which refuses OGB's own split files (NumPy arrays in the
+    legacy format): the oracle is allowed to unpickle these trusted fixtures."""
+    real = torch.load
+    monkeypatch.setattr(torch, "load", lambda *a, **k: real(*a, **{**k, "weights_only": False}))
+
+
 @pytest.mark.parametrize("name", LINK_SETS)
-def test_link_set_equals_ogb(tmp_path, name):
+def test_link_set_equals_ogb(tmp_path, name, monkeypatch):
+    trust_files_for_ogb(monkeypatch)
     path = write_ogb(str(tmp_path), name, num_nodes=40, num_edges=150, seed=4)
     data = load_ogb(name, str(tmp_path), download=False)
     os.makedirs(os.path.join(path, "processed"))
@@ -245,3 +259,75 @@ def test_corrupt_binary_release_is_reported(tmp_path):
     with pytest.raises(ValueError, match="data.npz.*truncated or corrupt"):
         load_ogb("ogbn-papers100M", str(tmp_path))
     assert zipfile.is_zipfile is not None  # the module stays importable after the failure
+
+
+# ------------------------------------------------------------ damaged caches
+def _cache(tmp_path) -> str:
+    return os.path.join(str(tmp_path), "ogbn_products", "glt_processed")
+
+
+def _overwrite(path: str, offset_from_end: int, value: np.ndarray) -> None:
+    """Same-size corruption: overwrite bytes near the end of a file in place."""
+    raw = value.tobytes()
+    with open(path, "r+b") as f:
+        f.seek(-offset_from_end, os.SEEK_END)
+        f.write(raw)
+
+
+@pytest.mark.parametrize("damage", ["col", "rowptr", "x", "empty_npy", "meta"])
+def test_damaged_cache_is_rebuilt(tmp_path, damage, caplog):
+    write_ogb(str(tmp_path), "ogbn-products", num_nodes=300, num_edges=2000)
+    loaded = load_ogb("ogbn-products", str(tmp_path))  # memory maps: copy before the damage
+    first = [t.clone() for t in (loaded.graph.rowptr, loaded.graph.col, loaded.x, loaded.y)]
+    cache = _cache(tmp_path)
+    if damage == "col":  # a node id far beyond N: a kernel would read out of bounds
+        _overwrite(os.path.join(cache, "col.npy"), 8, np.array([10**12], np.int64))
+    elif damage == "rowptr":  # the row offsets no longer add up
+        _overwrite(os.path.join(cache, "rowptr.npy"), 16, np.array([7, 3], np.int64))
+    elif damage == "x":  # one feature changed: silently wrong features before
+        _overwrite(os.path.join(cache, "x.npy"), 4, np.array([123.0], np.float32))
+    elif damage == "empty_npy":
+        open(os.path.join(cache, "y.npy"), "wb").close()
+    else:
+        with open(os.path.join(cache, "meta.json"), "w") as f:
+            f.write("{ not json")
+    again = load_ogb("ogbn-products", str(tmp_path))
+    for a, b in zip(first, (again.graph.rowptr, again.graph.col, again.x, again.y)):
+        assert torch.equal(a, b)
+    assert verify_cache(cache) == []
+
+
+def test_big_arrays_are_checked_by_verify(tmp_path, monkeypatch, capsys):
+    """Arrays over CHECKSUM_ON_LOAD are checked for shape, dtype and invariants at a
+    load; a flipped feature byte there is found by ``glt data verify``."""
+    monkeypatch.setattr(glt_cache, "CHECKSUM_ON_LOAD", 0)
+    write_ogb(str(tmp_path), "ogbn-products", num_nodes=300, num_edges=2000)
+    load_ogb("ogbn-products", str(tmp_path))
+    _overwrite(os.path.join(_cache(tmp_path), "x.npy"), 4, np.array([123.0], np.float32))
+    assert load_ogb("ogbn-products", str(tmp_path)).x.view(-1)[-1] == 123.0  # not re-hashed
+    problems = verify_cache(_cache(tmp_path))
+    assert problems == ["x.npy has changed since it was built (SHA-256 mismatch)"]
+    assert cli_main(["data", "verify", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "glt_processed: x.npy has changed since it was built" in out
+    shutil.rmtree(_cache(tmp_path))
+    load_ogb("ogbn-products", str(tmp_path))
+    assert cli_main(["data", "verify", str(tmp_path)]) == 0
+    assert "1 cache(s) intact" in capsys.readouterr().out
+
+
+def test_killed_build_leftovers_are_removed(tmp_path):
+    write_ogb(str(tmp_path), "ogbn-arxiv")
+    folder = os.path.join(str(tmp_path), "ogbn_arxiv")
+    dead, alive, old = (os.path.join(folder, f"glt_processed.tmp-{k}") for k in "abc")
+    for path, owner in ((dead, {"pid": 2**22 + 17, "host": socket.gethostname(), "time": 0}),
+                        (alive, {"pid": os.getpid(), "host": socket.gethostname(),
+                                 "time": 0})):
+        os.makedirs(path)
+        with open(os.path.join(path, "owner.json"), "w") as f:
+            json.dump(owner, f)
+    os.makedirs(old)  # no owner, as a build of an older glt left it; an hour old
+    os.utime(old, (0, 0))
+    load_ogb("ogbn-arxiv", str(tmp_path))
+    left = sorted(f for f in os.listdir(folder) if f.startswith("glt_processed"))
+    assert left == ["glt_processed", "glt_processed.tmp-b"]
