@@ -1,21 +1,34 @@
-"""Atomic file download with clear errors (no prompts, no partial files)."""
+"""Atomic, verified file download with clear errors (no prompts, no partial files)."""
 from __future__ import annotations
 
+import hashlib
+import http.client
 import logging
 import os
-import shutil
 import tempfile
 import urllib.error
 import urllib.request
+import warnings
+from typing import Any, Optional
 
 log = logging.getLogger(__name__)
 
 
-def download_url(url: str, path: str, timeout: float = 60.0) -> str:
+class ChecksumError(ValueError):
+    """A downloaded file is not the registered one (its SHA-256 or size differs)."""
+
+
+def download_url(url: str, path: str, expected: Optional[dict[str, Any]] = None,
+                 timeout: float = 60.0) -> str:
     """Fetch ``url`` to ``path`` through a temporary file renamed on success.
 
-    Raises ``RuntimeError`` naming the URL when the fetch fails; a failed or
-    interrupted download leaves nothing at ``path``, nor the folders it created.
+    ``expected`` is the registry's record of the file, ``{"sha256": hex,
+    "size": bytes}``: the bytes are hashed as they arrive and checked before
+    the rename; a mismatch deletes them and raises :class:`ChecksumError`
+    naming the URL and both hashes. Without a record the file is kept with a
+    warning that it could not be verified. A failed, truncated or interrupted
+    download raises ``RuntimeError`` naming the URL and leaves nothing at
+    ``path``, nor the folders it created.
     """
     folder = os.path.dirname(os.path.abspath(path))
     created = _missing_folders(folder)
@@ -24,13 +37,22 @@ def download_url(url: str, path: str, timeout: float = 60.0) -> str:
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
     done = False
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            shutil.copyfileobj(resp, out)
+        digest, size = hashlib.sha256(), 0
+        try:
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+                announced = resp.headers.get("Content-Length")
+                for block in iter(lambda: resp.read(1 << 20), b""):
+                    digest.update(block)
+                    out.write(block)
+                    size += len(block)
+            if announced is not None and announced.isdigit() and int(announced) != size:
+                raise OSError(f"the server announced {announced} bytes and sent {size}")
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as err:
+            raise RuntimeError(f"could not download {url} to {path}: {err}. Without internet, "
+                               f"place the file there by hand.") from err
+        _verify(url, expected, digest.hexdigest(), size)
         os.replace(tmp, path)
         done = True
-    except (urllib.error.URLError, OSError, ValueError) as err:
-        raise RuntimeError(f"could not download {url} to {path}: {err}. Without internet, "
-                           f"place the file there by hand.") from err
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -41,6 +63,20 @@ def download_url(url: str, path: str, timeout: float = 60.0) -> str:
                 except OSError:
                     break
     return path
+
+
+def _verify(url: str, expected: Optional[dict[str, Any]], sha256: str, size: int) -> None:
+    if not expected or not expected.get("sha256"):
+        warnings.warn(f"no checksum is registered for {url}: the download ({size} bytes, "
+                      f"SHA-256 {sha256}) is not verified", stacklevel=3)
+        return
+    if expected.get("size") is not None and int(expected["size"]) != size:
+        raise ChecksumError(f"the download of {url} has {size} bytes, expected "
+                            f"{expected['size']} (SHA-256 expected {expected['sha256']}, got "
+                            f"{sha256}); it was deleted")
+    if expected["sha256"] != sha256:
+        raise ChecksumError(f"the download of {url} has SHA-256 {sha256}, expected "
+                            f"{expected['sha256']}; it was deleted")
 
 
 def _missing_folders(folder: str) -> list[str]:

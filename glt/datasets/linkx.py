@@ -116,7 +116,7 @@ def load_snap_patents(root: Optional[str] = None, download: bool = True, undirec
         if not download:
             raise FileNotFoundError(f"missing {mat_path}; pass download=True to fetch it "
                                     f"from {info.url}")
-        download_url(info.url, mat_path)
+        download_url(info.url, mat_path, info.file_record(info.extra["file"]))
     source = fingerprint(folder, [mat_path])
     kind = "undirected" if undirected else "directed"
     cache_dir = os.path.join(folder, f"glt_processed_{kind}")

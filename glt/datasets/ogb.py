@@ -113,7 +113,7 @@ def _source_files(info: DatasetInfo, path: str) -> list[str]:
 
 def _download(info: DatasetInfo, root: str, path: str) -> None:
     zip_path = os.path.join(root, os.path.basename(info.url))
-    download_url(info.url, zip_path)
+    download_url(info.url, zip_path, info.file_record(os.path.basename(info.url)))
     tmp = tempfile.mkdtemp(dir=root, prefix=".extract-")
     try:
         try:

@@ -143,5 +143,6 @@ def load_planetoid(name: str = "cora", root: Optional[str] = None, download: boo
                                 f"{', '.join(f'ind.{key}.{p}' for p in missing)} "
                                 f"(pass download=True to fetch them)")
     for part in missing:
-        download_url(f"{url}/ind.{key}.{part}", os.path.join(raw_dir, f"ind.{key}.{part}"))
+        download_url(f"{url}/ind.{key}.{part}", os.path.join(raw_dir, f"ind.{key}.{part}"),
+                     info.file_record(f"ind.{key}.{part}"))
     return replace(read_planetoid(raw_dir, key), info=info)

@@ -176,5 +176,5 @@ def load_rec(name: str, root: Optional[str] = None, download: bool = True) -> Re
             if not download:
                 raise FileNotFoundError(f"missing {path}; pass download=True to fetch it from "
                                         f"{info.url}/{f}")
-            download_url(f"{info.url}/{f}", path)
+            download_url(f"{info.url}/{f}", path, info.file_record(f))
     return read_rec_dir(directory, info.name, info)

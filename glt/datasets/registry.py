@@ -22,7 +22,8 @@ class DatasetInfo:
         metric: the evaluation metric of the usual benchmark (``acc``, ``hits@50``, ...).
         split: name of the standard split.
         num_classes: label classes of a node task, else ``None``.
-        extra: the remaining source-specific facts (OGB's ``add_inverse_edge``, ...).
+        extra: the remaining source-specific facts (OGB's ``add_inverse_edge``, ...,
+            and ``files``: the SHA-256 and size of each file the loader downloads).
     """
 
     name: str
@@ -35,6 +36,11 @@ class DatasetInfo:
     split: str
     num_classes: Optional[int] = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def file_record(self, name: str) -> Optional[dict[str, Any]]:
+        """The registered ``{"sha256", "size"}`` of the downloaded file ``name``,
+        or ``None`` when none is registered (the download is then not verified)."""
+        return self.extra.get("files", {}).get(name)
 
 
 _FIELDS = ("source", "title", "url", "version", "task", "metric", "split", "num_classes")

@@ -1,8 +1,12 @@
+import hashlib
+import http.server
 import os
+import threading
 
 import pytest
+import torch
 
-from glt.datasets._download import download_url
+from glt.datasets._download import ChecksumError, download_url
 
 
 def test_fetches_through_a_temporary_file(tmp_path):
@@ -28,3 +32,92 @@ def test_failure_keeps_a_folder_holding_earlier_files(tmp_path):
     with pytest.raises(RuntimeError):
         download_url((tmp_path / "missing.bin").as_uri(), str(raw / "second.bin"))
     assert os.listdir(raw) == ["first.bin"]
+
+
+# ------------------------------------------------------------ verified downloads
+class _Server:
+    """A file server on 127.0.0.1 for ``files`` (path -> bytes); ``/truncated/NAME``
+    sends half of ``files[/NAME]`` under a Content-Length of the whole."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's name
+                truncated = self.path.startswith("/truncated/")
+                body = files.get(self.path.removeprefix("/truncated"))
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2] if truncated else body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+PAYLOAD = bytes(range(256)) * 64
+WRONG = b"X" * len(PAYLOAD)
+RECORD = {"sha256": hashlib.sha256(PAYLOAD).hexdigest(), "size": len(PAYLOAD)}
+
+
+def test_verified_download_from_a_local_server(tmp_path):
+    with _Server({"/good": PAYLOAD, "/wrong": WRONG}) as base:
+        target = tmp_path / "f.bin"
+        download_url(f"{base}/good", str(target), RECORD)
+        assert target.read_bytes() == PAYLOAD
+        with pytest.raises(ChecksumError, match=(f"{base}/wrong has SHA-256 "
+                                                 f"{hashlib.sha256(WRONG).hexdigest()}, "
+                                                 f"expected {RECORD['sha256']}; it was deleted")):
+            download_url(f"{base}/wrong", str(tmp_path / "w" / "f.bin"), RECORD)
+        assert not (tmp_path / "w").exists()
+        with pytest.raises(RuntimeError, match=f"could not download {base}/truncated/good"):
+            download_url(f"{base}/truncated/good", str(tmp_path / "t" / "f.bin"), RECORD)
+        assert not (tmp_path / "t").exists()
+        with pytest.raises(ChecksumError, match="has 16384 bytes, expected 5"):
+            download_url(f"{base}/good", str(tmp_path / "s.bin"), {**RECORD, "size": 5})
+        with pytest.warns(UserWarning, match="no checksum is registered .* not verified"):
+            download_url(f"{base}/good", str(tmp_path / "u.bin"))
+
+
+def test_registered_files_carry_their_checksums(shared_data):
+    """The registry's SHA-256s are those of the real files in ../shared/data."""
+    from glt.datasets.registry import dataset_info
+    for name, folder in (("cora", "planetoid"), ("gowalla", "rec/gowalla"),
+                         ("ml-1m", "rec/ml-1m")):
+        files = dataset_info(name).extra["files"]
+        assert files
+        for file, record in files.items():
+            with open(os.path.join(shared_data, folder, file), "rb") as f:
+                data = f.read()
+            assert record == {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+
+
+def test_planetoid_download_is_verified_end_to_end(tmp_path):
+    from glt.datasets import load_planetoid
+    from glt.datasets.planetoid import RAW_FILES, bundled_cora_dir
+    files = {}
+    for part in RAW_FILES:
+        with open(os.path.join(bundled_cora_dir(), f"ind.cora.{part}"), "rb") as f:
+            files[f"/data/ind.cora.{part}"] = f.read()
+    tx = bytearray(files["/data/ind.cora.tx"])
+    tx[len(tx) // 2] ^= 1  # one flipped bit
+    tampered = dict(files, **{"/data/ind.cora.tx": bytes(tx)})
+    with _Server(tampered) as base:
+        with pytest.raises(ChecksumError, match=f"{base}/data/ind.cora.tx has SHA-256"):
+            load_planetoid("cora", str(tmp_path / "bad"), url=f"{base}/data")
+        assert not os.path.exists(tmp_path / "bad" / "Cora" / "raw" / "ind.cora.tx")
+    with _Server(files) as base:
+        data = load_planetoid("cora", str(tmp_path / "good"), url=f"{base}/data")
+    assert torch.equal(data.x, load_planetoid("cora").x)

@@ -224,7 +224,7 @@ def test_old_release_needs_update_then_downloads(tmp_path, monkeypatch):
     (old / "stale.txt").write_text("an older release without RELEASE_v1.txt")
     fetched = []
 
-    def fake_download(url, path):
+    def fake_download(url, path, expected=None):
         fetched.append(url)
         shutil.copy(archive, path)
         return path
@@ -232,13 +232,13 @@ def test_old_release_needs_update_then_downloads(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="older release.*pass update=True"):
         load_ogb("ogbn-arxiv", str(root))
     data = load_ogb("ogbn-arxiv", str(root), update=True)
-    assert fetched == ["http://snap.stanford.edu/ogb/data/nodeproppred/arxiv.zip"]
+    assert fetched == ["https://snap.stanford.edu/ogb/data/nodeproppred/arxiv.zip"]
     assert data.num_nodes == 60 and not (old / "stale.txt").exists()
     assert not os.path.exists(root / "arxiv.zip")
 
 
 def test_corrupt_download_is_deleted(tmp_path, monkeypatch):
-    def bad_download(url, path):
+    def bad_download(url, path, expected=None):
         with open(path, "wb") as f:
             f.write(b"PK\x03\x04 not really a zip")
         return path

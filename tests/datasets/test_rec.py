@@ -104,7 +104,7 @@ def test_download_fetches_from_the_authors_repository(tmp_path, monkeypatch):
     write_lightgcn(str(src), num_users=4, num_items=9)
     fetched = []
 
-    def fake_download(url, path):
+    def fake_download(url, path, expected=None):
         fetched.append(url)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(os.path.join(str(src), os.path.basename(url))) as f, open(path, "w") as out:
