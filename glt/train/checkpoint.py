@@ -1,13 +1,67 @@
 """Training checkpoints: weights, optimiser, random streams and loop state in one
-file, written atomically, refused when they belong to another run."""
+file, written atomically, refused when they belong to another run.
+
+A run's identity (:func:`run_identity`) is the model class, a fingerprint of
+the data actually trained and evaluated on (:func:`data_fingerprint`) and every
+setting that changes the computation. The settings in :data:`RESUMABLE` may
+change between a run and its resumption: they say how long to train and how
+often to look, where to run and where to write, not what is computed.
+"""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-from typing import Any
+from typing import Any, Mapping
 
 import torch
-from torch import nn
+from torch import Tensor, nn
+
+RESUMABLE = frozenset({"epochs", "eval_every", "eval_every_after", "patience", "eval_chunk",
+                       "eval_batch_size", "runs", "device", "out", "quiet", "checkpoint",
+                       "progress"})
+"""Settings a resumed run may change: more epochs, another evaluation cadence or
+patience, another device, output or checkpoint path."""
+
+
+def data_fingerprint(*arrays: Tensor) -> str:
+    """SHA-256 over the shapes, dtypes and values of ``arrays`` (in order): the
+    same only for the same data (e.g. a split's index arrays)."""
+    digest = hashlib.sha256()
+    for a in arrays:
+        a = a.detach().cpu().contiguous()
+        digest.update(f"{a.dtype}{list(a.shape)};".encode())
+        digest.update(a.view(-1).view(torch.uint8).numpy().tobytes() if a.numel() else b"")
+    return digest.hexdigest()
+
+
+def run_identity(model: nn.Module, data: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed: ``model``'s class and its
+    parameter shapes, the ``data`` fingerprint and ``settings`` less
+    :data:`RESUMABLE` (as JSON would store them)."""
+    kept = {k: v for k, v in settings.items() if k not in RESUMABLE}
+    return {"model": type(model).__name__, "data": data,
+            "shapes": {k: list(v.shape) for k, v in model.state_dict().items()},
+            "settings": json.loads(json.dumps(kept, sort_keys=True, default=str))}
+
+
+def _difference(saved: Any, current: dict[str, Any]) -> str:
+    """The first field in which a checkpoint's identity differs from this run's."""
+    if not isinstance(saved, dict):
+        return "it records no identity"
+    for field in sorted(set(saved) | set(current)):
+        if field == "settings" and isinstance(saved.get(field), dict):
+            ours, theirs = current.get(field, {}), saved[field]
+            for key in sorted(set(ours) | set(theirs)):
+                if ours.get(key) != theirs.get(key):
+                    return (f"setting {key!r} is {theirs.get(key)!r} there and "
+                            f"{ours.get(key)!r} here")
+        elif saved.get(field) != current.get(field):
+            what = {"data": "it was trained on other data (the data fingerprint differs)",
+                    "shapes": "its parameters have other shapes"}.get(field)
+            return what or f"{field!r} is {saved.get(field)!r} there and " \
+                f"{current.get(field)!r} here"
+    return ""
 
 
 def save_checkpoint(path: str, identity: dict[str, Any], model: nn.Module,
@@ -34,15 +88,18 @@ def load_checkpoint(path: str, identity: dict[str, Any], model: nn.Module,
     """Restore what :func:`save_checkpoint` wrote to ``path`` into ``model``,
     ``optimizer``, ``generator`` and the global random streams; return the loop
     state. Raises ``ValueError`` when the checkpoint's identity (model, data set,
-    sizes) is not ``identity``, before anything is changed."""
+    sizes) is not ``identity``, naming the first field that differs, before
+    anything is changed."""
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for a damaged file
         raise ValueError(f"checkpoint {path} is unreadable ({err}); delete it to start "
                          "afresh") from err
-    if ckpt.get("identity") != identity:
-        raise ValueError(f"checkpoint {path} belongs to another run: {ckpt.get('identity')}; "
-                         f"this run is {identity}. Use another checkpoint path.")
+    if not isinstance(ckpt, dict) or ckpt.get("identity") != identity:
+        why = _difference(ckpt.get("identity") if isinstance(ckpt, dict) else None, identity)
+        raise ValueError(f"checkpoint {path} belongs to another run: {why}. Use another "
+                         f"checkpoint path, or run with the checkpoint's settings (only "
+                         f"{', '.join(sorted(RESUMABLE))} may change on resume).")
     model.load_state_dict(ckpt["model"])
     optimizer.load_state_dict(ckpt["optimizer"])
     generator.set_state(ckpt["generator"])

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from glt.datasets.node import NodeDataset
 from glt.models.largegt import TokenInputs
-from glt.train.checkpoint import load_checkpoint, save_checkpoint
+from glt.train.checkpoint import data_fingerprint, load_checkpoint, run_identity, save_checkpoint
 from glt.train.distributed import Shard, data_parallel
 from glt.train.metrics import accuracy
 from glt.train.node import RunResult, Selection
@@ -52,12 +52,14 @@ def predict_tokens(model: nn.Module, inputs: TokenInputs, nodes: Tensor,
 _OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam}
 
 
-def _identity(model: nn.Module, data: NodeDataset, seed: int, batch_size: int, lr: float,
-              weight_decay: float, optimizer: str) -> dict[str, Any]:
-    return {"model": type(model).__name__, "dataset": data.name, "num_nodes": data.num_nodes,
-            "seed": seed, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
-            "optimizer": optimizer,
-            "shapes": {k: list(v.shape) for k, v in model.state_dict().items()}}
+def _identity(model: nn.Module, data: NodeDataset, settings: dict[str, Any],
+              inputs: TokenInputs) -> dict[str, Any]:
+    """The model, the graph, features, labels and split, and every setting that
+    changes the computation."""
+    extra = () if inputs.pos is None else (inputs.pos,)
+    fingerprint = data_fingerprint(data.graph.rowptr, data.graph.col, inputs.x, data.y,
+                                   data.train_mask, data.val_mask, data.test_mask, *extra)
+    return run_identity(model, fingerprint, settings)
 
 
 def train_largegt(model: nn.Module, data: NodeDataset, inputs: TokenInputs, batch_size: int,
@@ -66,7 +68,8 @@ def train_largegt(model: nn.Module, data: NodeDataset, inputs: TokenInputs, batc
                   score: Optional[Callable[[Tensor, Tensor], float]] = None,
                   shard: Shard = Shard(), checkpoint: Optional[str] = None,
                   amp: bool = False, optimizer: str = "adamw",
-                  eval_samples: int = 1) -> RunResult:
+                  eval_samples: int = 1, settings: Optional[dict[str, Any]] = None
+                  ) -> RunResult:
     """AdamW (or Adam) on shuffled batches of training nodes, each epoch with new tokens;
     validation / test scored every ``eval_every`` epochs; reports the best
     validation epoch (``score`` defaults to accuracy). With several ranks
@@ -83,6 +86,8 @@ def train_largegt(model: nn.Module, data: NodeDataset, inputs: TokenInputs, batc
     Planetoid setting of GCN and GAT).
     ``eval_samples``: token draws averaged per evaluation (see
     :func:`predict_tokens`).
+    ``settings``: the model's hyperparameters, which join the training settings
+    in the checkpoint's identity.
     """
     if min(epochs, batch_size, eval_every, eval_samples) < 1:
         raise ValueError(f"expected positive epochs, batch_size, eval_every and eval_samples, "
@@ -91,7 +96,10 @@ def train_largegt(model: nn.Module, data: NodeDataset, inputs: TokenInputs, batc
         raise ValueError(f"expected optimizer in {sorted(_OPTIMIZERS)}, got {optimizer!r}")
     score = score or accuracy
     device = data.y.device
-    identity = _identity(model, data, seed, batch_size, lr, weight_decay, optimizer)
+    identity = _identity(model, data, {**(settings or {}), "seed": seed, "batch_size": batch_size,
+                                       "lr": lr, "weight_decay": weight_decay, "amp": amp,
+                                       "optimizer": optimizer, "eval_samples": eval_samples},
+                         inputs) if checkpoint else {}
     opt = _OPTIMIZERS[optimizer](model.parameters(), lr=lr, weight_decay=weight_decay)
     train_nodes = data.train_mask.nonzero().view(-1).cpu()
     val_nodes = data.val_mask.nonzero().view(-1).cpu()

@@ -125,7 +125,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
                           epochs=s["epochs"], lr=s["lr"], weight_decay=s["weight_decay"],
                           eval_every=s["eval_every"], score=dataset_score(data),
                           checkpoint=args.checkpoint, amp=args.amp,
-                          optimizer=s["optimizer"], eval_samples=s["eval_samples"])
+                          optimizer=s["optimizer"], eval_samples=s["eval_samples"], settings=s)
     result = {"model": "largegt", "dataset": data.name, "preset": name,
               "test_acc_mean": summary["test_acc"], "test_acc_std": summary["test_acc_std"],
               "val_acc_mean": summary["val_acc"], "runs": args.runs,

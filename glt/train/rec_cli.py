@@ -117,7 +117,7 @@ def run(model_name: str, make: Callable[[RecDataset, dict[str, Any]], nn.Module]
         write_json(args.out, result(state))
 
     state = fit(model, data, config, checkpoint=args.checkpoint, progress=not args.quiet,
-                on_eval=write, shard=shard)
+                on_eval=write, shard=shard, settings=settings)
     out = result(state)
     distributed.finish(shard)
     if not shard.is_main:

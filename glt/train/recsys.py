@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from glt.datasets.rec import RecDataset
 from glt.samplers import NegativeSampler
-from glt.train.checkpoint import load_checkpoint, save_checkpoint
+from glt.train.checkpoint import data_fingerprint, load_checkpoint, run_identity, save_checkpoint
 from glt.train.distributed import LossModule, Shard, data_parallel
 from glt.train.ranking import Scorer, rank_metrics
 
@@ -68,9 +68,12 @@ class RecRunState:
     seconds_train: float = 0.0
 
 
-def _identity(model: nn.Module, data: RecDataset) -> dict[str, Any]:
-    return {"model": type(model).__name__, "dataset": data.name, "num_users": data.num_users,
-            "num_items": data.num_items}
+def _identity(model: nn.Module, data: RecDataset, config: RecTrainConfig,
+              settings: Optional[dict[str, Any]]) -> dict[str, Any]:
+    """The model, the train / test interactions and every setting that changes them."""
+    fingerprint = data_fingerprint(data.train.rowptr, data.train.col, data.test.rowptr,
+                                   data.test.col)
+    return run_identity(model, fingerprint, {**(settings or {}), **asdict(config)})
 
 
 def evaluate(model: RecModel, data: RecDataset, ks: Sequence[int] = (20,),
@@ -88,7 +91,7 @@ def _evaluates(config: RecTrainConfig, epoch: int) -> bool:
 def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
         checkpoint: Optional[str] = None, progress: bool = True,
         on_eval: Optional[Callable[[RecRunState], None]] = None,
-        shard: Shard = Shard()) -> RecRunState:
+        shard: Shard = Shard(), settings: Optional[dict[str, Any]] = None) -> RecRunState:
     """Train ``model`` (a :class:`RecModel`) on ``data``; resume from ``checkpoint``
     when it exists, and write it after every epoch.
 
@@ -96,7 +99,8 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
     ``config.eval_every_after`` when set, and at the last one; keeps the
     best ``config.metric`` (its epoch and all metrics) and stops early after
     ``config.patience`` epochs without improvement. ``on_eval`` sees the state
-    after each evaluation (the scripts write their JSON there).
+    after each evaluation (the scripts write their JSON there). ``settings``
+    (the model's hyperparameters) join ``config`` in the checkpoint's identity.
     """
     if config.metric.split("@")[0] not in ("recall", "ndcg", "precision", "hit") or \
             int(config.metric.split("@")[1]) not in config.ks:
@@ -105,7 +109,7 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
     device = next(model.parameters()).device
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     gen = torch.Generator(device=device).manual_seed(config.seed)
-    identity = _identity(model, data)
+    identity = _identity(model, data, config, settings)
     state = RecRunState()
     if checkpoint and os.path.exists(checkpoint):
         state = RecRunState(**load_checkpoint(checkpoint, identity, model, opt, gen))

@@ -73,6 +73,20 @@ def test_a_checkpoint_of_another_run_is_refused(tmp_path):
                       epochs=2, lr=0.01, checkpoint=str(tmp_path))
 
 
+def test_other_settings_or_data_are_refused_on_resume(tmp_path):
+    _small_run(tmp_path, 1, checkpoint=str(tmp_path))
+    data = _toy_data()
+    model = LargeGT(6, 8, 3, heads=2, global_dim=4, num_codes=5, dropout=0.3, input_dropout=0.2)
+    inputs = TokenInputs(data.graph, data.x, num_tokens=4)
+    with pytest.raises(ValueError, match="setting 'lr' is 0.01 there and 0.02 here"):
+        train_largegt(model, data, inputs, batch_size=8, epochs=2, lr=0.02,
+                      checkpoint=str(tmp_path))
+    data.train_mask, data.val_mask = data.val_mask, data.train_mask  # another split
+    with pytest.raises(ValueError, match="trained on other data"):
+        train_largegt(model, data, inputs, batch_size=8, epochs=2, lr=0.01,
+                      checkpoint=str(tmp_path))
+
+
 def test_mixed_precision_trains_and_agrees_with_float32(tmp_path):
     _, result = _small_run(tmp_path, 3, amp=True)
     assert 0.0 <= result.test_acc <= 1.0 and len(result.curve) == 3

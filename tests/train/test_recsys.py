@@ -66,6 +66,40 @@ def test_checkpoint_of_another_run_is_refused(tmp_path):
         fit(_model(other), other, config, checkpoint=ckpt, progress=False)
 
 
+def test_another_split_with_the_same_name_and_sizes_is_refused(tmp_path):
+    """The old identity (class, folder name, user / item counts) let this resume."""
+    data = _two_communities(seed=0)
+    ckpt = str(tmp_path / "run.pt")
+    config = RecTrainConfig(epochs=1, batch_size=64, eval_every=1, ks=(5,), metric="recall@5")
+    fit(_model(data), data, config, checkpoint=ckpt, progress=False)
+    other = _two_communities(seed=1)
+    assert (other.name, other.num_users, other.num_items) == (data.name, data.num_users,
+                                                              data.num_items)
+    with pytest.raises(ValueError, match="trained on other data"):
+        fit(_model(other), other, config, checkpoint=ckpt, progress=False)
+
+
+def test_settings_that_change_the_run_are_refused_on_resume(tmp_path):
+    data = _two_communities()
+    ckpt = str(tmp_path / "run.pt")
+    config = RecTrainConfig(epochs=1, batch_size=64, lr=1e-3, eval_every=1, ks=(5,),
+                            metric="recall@5")
+    fit(_model(data), data, config, checkpoint=ckpt, progress=False, settings={"decay": 1e-4})
+    for changed, settings, match in [
+            ({"lr": 1e-2}, {"decay": 1e-4}, "setting 'lr' is 0.001 there and 0.01 here"),
+            ({"batch_size": 32}, {"decay": 1e-4}, "setting 'batch_size' is 64 there"),
+            ({"seed": 1}, {"decay": 1e-4}, "setting 'seed'"),
+            ({}, {"decay": 1e-3}, "setting 'decay' is 0.0001 there and 0.001 here")]:
+        with pytest.raises(ValueError, match=match):
+            fit(_model(data), data, RecTrainConfig(**{**config.__dict__, **changed}),
+                checkpoint=ckpt, progress=False, settings=settings)
+    # more epochs, another evaluation cadence or patience: the same run, resumed
+    state = fit(_model(data), data, RecTrainConfig(**{**config.__dict__, "epochs": 3,
+                                                      "eval_every": 2, "patience": 5}),
+                checkpoint=ckpt, progress=False, settings={"decay": 1e-4})
+    assert state.epoch == 3 and [r["epoch"] for r in state.history] == [1, 2, 3]
+
+
 def test_early_stopping():
     data = _two_communities()
     config = RecTrainConfig(epochs=50, batch_size=64, lr=0.0, eval_every=1, patience=1,
