@@ -2,7 +2,8 @@
 "expected <arg> to be <X>, got <Y>"."""
 from __future__ import annotations
 
-from typing import Optional
+import operator
+from typing import Any, Optional
 
 import torch
 from torch import Tensor
@@ -30,6 +31,21 @@ def as_index(index: Tensor, name: str, *, length: Optional[int] = None,
         if hi >= bound:
             raise ValueError(f"expected {name} to hold ids below {bound}, got {hi}")
     return index.long()
+
+
+def as_int(value: Any, name: str, minimum: Optional[int] = None) -> int:
+    """``value`` as an int: a Python or NumPy integer (not a float such as 2.7 or
+    2.0, nor a bool), at least ``minimum`` when given."""
+    if isinstance(value, bool):
+        raise TypeError(f"expected {name} to be an integer, got {value!r}")
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(f"expected {name} to be an integer, got {value!r} "
+                        f"({type(value).__name__})") from None
+    if minimum is not None and number < minimum:
+        raise ValueError(f"expected {name} to be >= {minimum}, got {number}")
+    return number
 
 
 def check_features(x: Tensor, name: str, rows: Optional[int] = None) -> None:

@@ -101,7 +101,13 @@ def main(argv: Optional[list[str]] = None) -> int:
                              f"{', '.join(known)}")
         run, lead, _ = known[rest[0]]
         sys.argv[0] = f"glt train {rest[0]}"  # the name argparse shows in usage lines
-        run(lead + rest[1:])
+        try:
+            run(lead + rest[1:])
+        except (ValueError, FileNotFoundError, NotADirectoryError) as err:
+            if os.environ.get("GLT_DEBUG"):
+                raise
+            print(f"glt: error: {err}", file=sys.stderr)  # GLT_DEBUG=1 shows the traceback
+            return 2
         return 0
     if command == "bench":
         if not rest or rest[0] in ("-h", "--help"):

@@ -167,6 +167,9 @@ def load_rec(name: str, root: Optional[str] = None, download: bool = True) -> Re
     """
     if os.path.isdir(name):
         return read_rec_dir(name)
+    if os.sep in name or name.startswith("."):
+        raise FileNotFoundError(f"no such folder: {name} (expected a folder with train.txt "
+                                f"and test.txt, or a registered name)")
     info = dataset_info(name, source="lightgcn")
     directory = os.path.join(root if root is not None else os.path.join(default_root(), "rec"),
                              info.name)

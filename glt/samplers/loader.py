@@ -9,7 +9,7 @@ from typing import Iterator, Optional, Sequence, Union
 import torch
 from torch import Tensor
 
-from glt._checks import as_index
+from glt._checks import as_index, as_int
 from glt.graph import CSRGraph
 from glt.samplers._seed import derive, draw_base
 from glt.samplers.neighbor import NeighborSampler, SampledSubgraph
@@ -68,14 +68,12 @@ class NeighborLoader:
         self.input_nodes = as_index(input_nodes, "input_nodes", bound=n).to(graph.device)
         if self.input_nodes.numel() == 0:
             raise ValueError("expected at least one input node, got none")
-        if batch_size < 1:
-            raise ValueError(f"expected batch_size >= 1, got {batch_size}")
+        batch_size = as_int(batch_size, "batch_size", minimum=1)
         for name, t in (("x", x), ("y", y)):
             if t is not None and t.size(0) != n:
                 raise ValueError(f"expected {name} to have {n} rows (one per node), "
                                  f"got {t.size(0)}")
-        if prefetch < 0:
-            raise ValueError(f"expected prefetch >= 0, got {prefetch}")
+        prefetch = as_int(prefetch, "prefetch", minimum=0)
         self.batch_size, self.shuffle, self.drop_last = int(batch_size), shuffle, drop_last
         self.x, self.y, self.seed, self.prefetch = x, y, seed, int(prefetch)
         self.epoch = 0

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from glt._checks import as_index
+from glt._checks import as_index, as_int
 from glt._threads import run_kernel
 from glt.graph import CSRGraph
 from glt.ops._csr import row_entries
@@ -58,7 +58,7 @@ class SampledSubgraph:
 
 
 def _check_fanouts(fanouts: Sequence[int]) -> list[int]:
-    fanouts = [int(f) for f in fanouts]
+    fanouts = [as_int(f, "fanouts") for f in fanouts]
     if not fanouts:
         raise ValueError("expected at least one fanout (one per hop), got []")
     bad = [f for f in fanouts if f < -1 or f == 0]

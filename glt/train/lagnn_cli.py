@@ -21,6 +21,7 @@ from glt.datasets import (PLANETOID_NAMES, NodeDataset, load_ogb, load_planetoid
 from glt.memory import keep_freed_memory
 from glt.models.lagnn import CVAE, la_backbone, read_lagnn_code_generator, train_cvae
 from glt.train import distributed
+from glt.train.args import Parser, count, fanout, non_negative_int, preset_flag
 from glt.train.lagnn import (augmentation, batch_augmentation, la_batch_objective,
                              la_full_predict, la_objective, pretrain_generator)
 from glt.train.metrics import dataset_score
@@ -66,18 +67,20 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 OGB_SETS = ("ogbn-arxiv", "ogbn-products")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Train LA-GCN / LA-GAT / LA-SAGE (local "
+def build_parser() -> Parser:
+    p = Parser(description="Train LA-GCN / LA-GAT / LA-SAGE (local "
                                 "augmentation, Liu et al. 2022) on a Planetoid or OGB set.")
     p.add_argument("--model", choices=["gcn", "gat", "sage"], default="gcn")
     p.add_argument("--dataset", choices=sorted(PLANETOID_NAMES) + list(OGB_SETS),
                    default="cora")
     p.add_argument("--root", default=None)
-    p.add_argument("--runs", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
-    for flag, kind in (("epochs", int), ("cvae-epochs", int), ("samples", int),
-                       ("num-inputs", int), ("batch-size", int)):
-        p.add_argument(f"--{flag}", type=kind, default=None, help="default: the preset's")
+    p.add_argument("--runs", type=count, default=10)
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    for key in ("epochs", "cvae_epochs", "samples", "num_inputs", "batch_size"):
+        preset_flag(p, key, 1)
+    p.add_argument("--fanouts", type=fanout, nargs="+", default=None,
+                   help="mini-batch presets: neighbours per hop, -1 for all (default: the "
+                   "preset's)")
     p.add_argument("--evaluate", choices=["full", "sampled"], default=None,
                    help="mini-batch presets: score validation and test nodes with every "
                    "neighbour (one pass over the whole graph) or on sampled neighbourhoods "
@@ -163,7 +166,7 @@ def _generator(args: argparse.Namespace, settings: dict[str, Any], data: NodeDat
 
 
 def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_checked(argv)
     keep_freed_memory()
     settings = preset(args.model, args.dataset)
     if args.lagnn_generator and args.generator:
@@ -173,7 +176,8 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         if args.init != "glorot" and args.model != "gcn":
             raise ValueError(f"--init {args.init} applies to LA-GCN only, not {args.model}")
         settings["init"] = args.init
-    for key in ("epochs", "cvae_epochs", "samples", "num_inputs", "batch_size", "evaluate"):
+    for key in ("epochs", "cvae_epochs", "samples", "num_inputs", "batch_size", "evaluate",
+                "fanouts"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
     shard, device = distributed.init(args.device)

@@ -2,7 +2,6 @@
 repeated runs, mean +- std at the best validation epoch, JSON out."""
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -17,6 +16,7 @@ from glt.datasets.planetoid import default_root
 from glt.memory import keep_freed_memory
 from glt.models.largegt import LargeGT, TokenInputs
 from glt.train import distributed
+from glt.train.args import Parser, count, non_negative_int, preset_flag
 from glt.train.largegt import train_largegt
 from glt.train.metrics import dataset_score
 from glt.train.node import repeat_runs
@@ -57,19 +57,19 @@ def load_pos_enc(path: str, num_nodes: int) -> Tensor:
     return pos.float()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Train LargeGT (Dwivedi et al. 2023) on a node "
+def build_parser() -> Parser:
+    p = Parser(description="Train LargeGT (Dwivedi et al. 2023) on a node "
                                 "classification set.")
     p.add_argument("--dataset", default="cora", help="any registered node set (cora, "
                    "ogbn-products, snap-patents, ogbn-papers100M, ...)")
     p.add_argument("--root", default=None)
     p.add_argument("--preset", default=None, help=f"one of {sorted(PRESETS)} (default: the "
                    "dataset's, 'planetoid' for the Planetoid sets)")
-    p.add_argument("--runs", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
-    for flag in ("epochs", "num-tokens", "batch-size", "eval-every"):
-        p.add_argument(f"--{flag}", type=int, default=None, help="default: the preset's")
-    p.add_argument("--eval-samples", type=int, default=None, help="token draws whose class "
+    p.add_argument("--runs", type=count, default=1)
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    for key in ("epochs", "num_tokens", "batch_size", "eval_every"):
+        preset_flag(p, key, None)
+    p.add_argument("--eval-samples", type=count, default=None, help="token draws whose class "
                    "probabilities are averaged for each validation / test node (default: the "
                    "preset's)")
     p.add_argument("--pos-enc", default=None, help="a .npy or .pt file with a [num_nodes, d] "
@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_checked(argv)
     keep_freed_memory()
     shard, device = distributed.init(args.device)
     data = load_dataset(args.dataset, args.root)

@@ -5,7 +5,6 @@ Defaults are the papers' settings: GCN (Kipf & Welling 2017) and GAT
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -17,6 +16,7 @@ from torch import nn
 from glt.datasets import PLANETOID_NAMES, load_planetoid, row_normalize, sparse_features
 from glt.memory import keep_freed_memory
 from glt.models import GAT, GCN, GraphSAGE
+from glt.train.args import Parser, count, non_negative_int, preset_flag
 from glt.train.node import repeat_runs
 from glt.train.output import hardware, write_json
 
@@ -49,20 +49,18 @@ def model_factory(name: str, in_channels: int, num_classes: int,
     raise ValueError(f"expected model to be one of {sorted(PRESETS)}, got {name!r}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Train GCN / GraphSAGE / GAT on a Planetoid dataset "
+def build_parser() -> Parser:
+    p = Parser(description="Train GCN / GraphSAGE / GAT on a Planetoid dataset "
                                 "(default: Cora, bundled) and report test accuracy at the best "
                                 "validation epoch, mean and std over --runs.")
     p.add_argument("--model", choices=sorted(PRESETS), default="gcn")
     p.add_argument("--dataset", choices=sorted(PLANETOID_NAMES), default="cora")
     p.add_argument("--root", default=None, help="data folder (default: bundled Cora, else "
                    "$GLT_DATA or ~/.cache/glt)")
-    p.add_argument("--runs", type=int, default=10, help="seeds seed..seed+runs-1")
-    p.add_argument("--seed", type=int, default=0)
-    for flag, kind in (("hidden", int), ("dropout", float), ("lr", float),
-                       ("weight-decay", float), ("epochs", int), ("patience", int),
-                       ("heads", int)):
-        p.add_argument(f"--{flag}", type=kind, default=None, help="default: the model's preset")
+    p.add_argument("--runs", type=count, default=10, help="seeds seed..seed+runs-1")
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    for key in ("hidden", "dropout", "lr", "weight_decay", "epochs", "patience", "heads"):
+        preset_flag(p, key, None, help="default: the model's preset")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default=None, help="write the JSON result here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -70,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[list[str]] = None) -> dict:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_checked(argv)
     keep_freed_memory()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = dict(PRESETS[args.model])

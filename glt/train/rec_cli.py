@@ -15,6 +15,7 @@ from glt.datasets.rec import RecDataset, load_rec
 from glt.datasets.registry import list_datasets
 from glt.memory import keep_freed_memory
 from glt.train import distributed
+from glt.train.args import Parser, count, non_negative_int
 from glt.train.output import hardware, write_json
 from glt.train.recsys import RecRunState, RecTrainConfig, fit
 
@@ -46,8 +47,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 TRAIN_KEYS = ("lr", "batch_size", "epochs", "eval_every", "eval_every_after", "patience")
 
 
-def build_parser(model: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=f"Train {model} on a LightGCN-format recommender set "
+def build_parser(model: str) -> Parser:
+    p = Parser(description=f"Train {model} on a LightGCN-format recommender set "
                                 "and report full-ranking recall / ndcg at the best evaluation.")
     p.add_argument("--dataset", default="gowalla",
                    help=f"registered name ({', '.join(list_datasets(source='lightgcn'))}) "
@@ -56,12 +57,12 @@ def build_parser(model: str) -> argparse.ArgumentParser:
                    "(default: $GLT_DATA/rec or ~/.cache/glt/rec)")
     p.add_argument("--preset", default=None, help=f"settings by name (default: the dataset's); "
                    f"one of {sorted(PRESETS[model])}")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--eval-every", type=int, default=None)
-    p.add_argument("--eval-every-after", type=int, default=None,
+    p.add_argument("--epochs", type=count, default=None)
+    p.add_argument("--eval-every", type=count, default=None)
+    p.add_argument("--eval-every-after", type=non_negative_int, default=None,
                    help="evaluate every epoch after this one (default: the preset's)")
-    p.add_argument("--ks", type=int, nargs="+", default=[20])
-    p.add_argument("--seed", type=int, default=2020)
+    p.add_argument("--ks", type=count, nargs="+", default=[20])
+    p.add_argument("--seed", type=non_negative_int, default=2020)
     p.add_argument("--device", default="cpu", help="under torchrun, 'cuda' means each "
                    "rank's own GPU")
     p.add_argument("--checkpoint", default=None, help="resume from / save to this file")
@@ -85,7 +86,7 @@ def settings_for(model: str, preset: str, args: argparse.Namespace) -> dict[str,
 
 def run(model_name: str, make: Callable[[RecDataset, dict[str, Any]], nn.Module],
         argv: Optional[list[str]] = None) -> dict[str, Any]:
-    args = build_parser(model_name).parse_args(argv)
+    args = build_parser(model_name).parse_checked(argv)
     keep_freed_memory()
     shard, device = distributed.init(args.device)
     data = load_rec(args.dataset, args.root)

@@ -1,0 +1,142 @@
+"""Command-line arguments shared by every ``glt train`` model, checked at parse
+time before any data is loaded: typed values (counts ``>= 1``, finite positive
+rates, dropout in ``[0, 1)``, fanouts), a writable ``--out`` and an available
+``--device``. Errors are one line, ``glt: error: ...``, with exit code 2."""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import tempfile
+from typing import Any, Callable, NoReturn, Optional, Sequence
+
+import torch
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse`` with glt's errors: one line on stderr, exit code 2, no usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"glt: error: {message}\n")
+        sys.exit(2)
+
+    def parse_checked(self, argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+        """``parse_args``, then the checks that need the file system or torch:
+        ``--out`` is writable (its folder is created) and ``--device`` exists."""
+        args = self.parse_args(argv)
+        for name, check in (("out", check_writable), ("device", check_device)):
+            value = getattr(args, name, None)
+            if value is not None:
+                try:
+                    check(value)
+                except ValueError as err:
+                    self.error(f"argument --{name}: {err}")
+        return args
+
+
+def _number(text: str, kind: type) -> Any:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}"
+                                         f", got {text!r}") from None
+    return value
+
+
+def count(text: str) -> int:
+    """An integer ``>= 1`` (epochs, runs, hidden sizes, batch sizes, ...)."""
+    value = _number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An integer ``>= 0`` (seeds, epoch numbers)."""
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def rate(text: str) -> float:
+    """A finite number ``> 0`` (learning rates)."""
+    value = _number(text, float)
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
+def non_negative(text: str) -> float:
+    """A finite number ``>= 0`` (weight decay, loss weights)."""
+    value = _number(text, float)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
+    return value
+
+
+def dropout(text: str) -> float:
+    """A probability in ``[0, 1)``."""
+    value = _number(text, float)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a dropout rate in [0, 1), got {text}")
+    return value
+
+
+def fanout(text: str) -> int:
+    """Neighbours sampled per hop: an integer ``>= 1``, or ``-1`` for all."""
+    value = _number(text, int)
+    if value < 1 and value != -1:
+        raise argparse.ArgumentTypeError(f"expected a fanout >= 1 or -1 (all), got {value}")
+    return value
+
+
+TYPES: dict[str, Callable[[str], Any]] = {
+    "epochs": count, "runs": count, "hidden": count, "heads": count, "batch_size": count,
+    "eval_every": count, "eval_every_after": non_negative_int, "patience": count,
+    "num_layers": count, "num_tokens": count, "eval_samples": count, "dim": count,
+    "lr": rate, "weight_decay": non_negative, "dropout": dropout, "seed": non_negative_int,
+}
+"""The check of each setting name used by the presets (others keep their preset's type)."""
+
+
+def preset_flag(parser: argparse.ArgumentParser, key: str, example: Any,
+                help: str = "default: the preset's") -> None:
+    """Add ``--key`` (dashes for underscores) overriding preset value ``key``,
+    typed by :data:`TYPES` or by the preset value ``example``."""
+    kind = TYPES.get(key) or (count if isinstance(example, int) and not isinstance(example, bool)
+                              else non_negative if isinstance(example, float) else str)
+    parser.add_argument(f"--{key.replace('_', '-')}", type=kind, default=None, help=help)
+
+
+def check_writable(path: str) -> None:
+    """Create ``path``'s folder and check a file can be written there (before training)."""
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a folder; expected a file path")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".glt-write-check-"):
+            pass
+    except OSError as err:
+        raise ValueError(f"cannot write to {path}: {err.strerror or err}") from err
+
+
+def check_device(name: str) -> None:
+    """Check that torch device ``name`` exists on this machine."""
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(f"unknown device {name!r}: {err}") from err
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r} asked for, but CUDA is not available here")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {name!r} asked for; this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
+    elif device.type != "cpu":
+        try:
+            torch.empty(0, device=device)
+        except (RuntimeError, AssertionError) as err:
+            raise ValueError(f"device {name!r} is not available here ({err})") from err

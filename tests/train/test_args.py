@@ -1,0 +1,92 @@
+"""Arguments are checked at parse time, before any data is loaded, with one
+line ``glt: error: ...`` and exit code 2, the same for every ``glt train`` model."""
+import re
+
+import pytest
+import torch
+
+import glt.train.lagnn_cli as lagnn_cli
+import glt.train.largegt_cli as largegt_cli
+import glt.train.node_cli as node_cli
+import glt.train.rec_cli as rec_cli
+from glt.cli import main
+
+
+@pytest.fixture(autouse=True)
+def no_data(monkeypatch):
+    """Any load means the arguments were not checked first."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("data was loaded before the arguments were checked")
+    for module, name in ((rec_cli, "load_rec"), (node_cli, "load_planetoid"),
+                         (largegt_cli, "load_dataset"), (lagnn_cli, "_load")):
+        monkeypatch.setattr(module, name, refuse)
+
+
+CASES = [
+    (["lightgcn", "--epochs", "0"], "argument --epochs: expected an integer >= 1, got 0"),
+    (["ultragcn", "--epochs=-1"], "argument --epochs: expected an integer >= 1, got -1"),
+    (["lightgcn", "--eval-every", "0"], "argument --eval-every: expected an integer >= 1"),
+    (["lightgcn", "--ks", "20", "0"], "argument --ks: expected an integer >= 1, got 0"),
+    (["gcn", "--lr", "inf"], "argument --lr: expected a finite number > 0, got inf"),
+    (["gcn", "--lr", "nan"], "argument --lr: expected a finite number > 0, got nan"),
+    (["gcn", "--hidden", "0"], "argument --hidden: expected an integer >= 1, got 0"),
+    (["gat", "--dropout", "1.0"], "argument --dropout: expected a dropout rate in \\[0, 1\\)"),
+    (["sage", "--weight-decay=-1e-4"], "argument --weight-decay: expected a finite number"),
+    (["gcn", "--runs", "0"], "argument --runs: expected an integer >= 1, got 0"),
+    (["lagnn", "--fanouts", "15", "2.7"], "argument --fanouts: expected an integer, got '2.7'"),
+    (["lagnn", "--fanouts", "0"], "argument --fanouts: expected a fanout >= 1 or -1"),
+    (["lagnn", "--batch-size", "1.5"], "argument --batch-size: expected an integer, got '1.5'"),
+    (["largegt", "--num-tokens", "0"], "argument --num-tokens: expected an integer >= 1"),
+    (["largegt", "--seed=-3"], "argument --seed: expected an integer >= 0, got -3"),
+]
+
+
+@pytest.mark.parametrize("argv,message", CASES, ids=[" ".join(c[0]) for c in CASES])
+def test_bad_values_stop_at_parse_time(argv, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["train", *argv])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("glt: error: ")
+    assert re.search(message, err), err
+
+
+def test_unwritable_out_stops_before_training(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "lightgcn", "--out", str(blocker / "result.json")])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.startswith(f"glt: error: argument --out: cannot write to "
+                                              f"{blocker / 'result.json'}")
+    with pytest.raises(SystemExit):
+        main(["train", "gcn", "--out", str(tmp_path)])  # a folder, not a file
+    assert "is a folder; expected a file path" in capsys.readouterr().err
+
+
+def test_out_folder_is_created(tmp_path, monkeypatch):
+    target = tmp_path / "new" / "deeper" / "r.json"
+    with pytest.raises(AssertionError, match="data was loaded"):  # parsing passed
+        main(["train", "gcn", "--out", str(target)])
+    assert target.parent.is_dir() and list(target.parent.iterdir()) == []
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error of a CPU-only machine")
+def test_unavailable_device_stops_at_parse_time(capsys):
+    for model in ("lightgcn", "gcn", "largegt", "lagnn"):
+        with pytest.raises(SystemExit) as stop:
+            main(["train", model, "--device", "cuda"])
+        assert stop.value.code == 2
+        assert "argument --device: device 'cuda' asked for, but CUDA is not available" in \
+            capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "gcn", "--device", "gpu0"])
+    assert "argument --device: unknown device 'gpu0'" in capsys.readouterr().err
+
+
+def test_data_errors_are_one_line_too(tmp_path, monkeypatch, capsys):
+    monkeypatch.undo()  # real loaders
+    assert main(["train", "lightgcn", "--dataset", str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err == (f"glt: error: no such folder: {tmp_path / 'nowhere'} "
+                                       "(expected a folder with train.txt and test.txt, or a "
+                                       "registered name)\n")
