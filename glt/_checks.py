@@ -63,6 +63,14 @@ def check_features(x: Tensor, name: str, rows: Optional[int] = None) -> None:
         raise ValueError(f"expected {name} to have {rows} rows, got {x.size(0)}")
 
 
+def check_edge_weight(edge_weight: Tensor, num_edges: int) -> None:
+    """Check a 1-D floating ``[E]`` weight per edge."""
+    check_features(edge_weight, "edge_weight", rows=num_edges)
+    if edge_weight.dim() != 1:
+        raise ValueError(f"expected edge_weight to be 1-D (one weight per edge), got shape "
+                         f"{tuple(edge_weight.shape)}")
+
+
 def check_reduce(reduce: str, allowed: tuple[str, ...], return_arg: bool = False) -> None:
     """Check ``reduce`` is allowed, and max/min when an arg is asked for."""
     if reduce not in allowed:

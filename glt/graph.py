@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from glt._checks import as_index, check_features, size_from_index
+from glt._checks import as_index, as_int, check_edge_weight, size_from_index
 from glt.ops._csr import row_entries
 from glt.ops.scatter import sort_index
 from glt.ops.segment import check_ptr
@@ -43,17 +43,14 @@ class CSRGraph:
                  num_cols: Optional[int] = None, edge_id: Optional[Tensor] = None,
                  validate: bool = True, _structure: Optional[dict[str, Any]] = None) -> None:
         num_rows = int(rowptr.numel()) - 1
-        num_cols = num_rows if num_cols is None else int(num_cols)
+        num_cols = num_rows if num_cols is None else as_int(num_cols, "num_cols")
         if validate:
             col = as_index(col, "col", bound=num_cols)
             rowptr = check_ptr(rowptr, col.numel(), "rowptr")
             if num_cols < 0:
                 raise ValueError(f"expected num_cols to be non-negative, got {num_cols}")
             if edge_weight is not None:
-                check_features(edge_weight, "edge_weight", rows=col.numel())
-                if edge_weight.dim() != 1:
-                    raise ValueError(f"expected edge_weight to be 1-D, got shape "
-                                     f"{tuple(edge_weight.shape)}")
+                check_edge_weight(edge_weight, col.numel())
             if edge_id is not None:
                 edge_id = as_index(edge_id, "edge_id", length=col.numel())
             for name, t in (("col", col), ("edge_weight", edge_weight), ("edge_id", edge_id)):
@@ -89,11 +86,12 @@ class CSRGraph:
                              f"{tuple(edge_index.shape)}")
         if num_nodes is None:
             num_nodes = size_from_index(edge_index.reshape(-1))
-        num_cols = num_nodes if num_cols is None else num_cols
+        num_nodes = as_int(num_nodes, "num_nodes", minimum=0)
+        num_cols = num_nodes if num_cols is None else as_int(num_cols, "num_cols", minimum=0)
         row = as_index(edge_index[0], "edge_index[0] (source ids)", bound=num_nodes)
         col = as_index(edge_index[1], "edge_index[1] (target ids)", bound=num_cols)
         if edge_weight is not None:
-            check_features(edge_weight, "edge_weight", rows=row.numel())
+            check_edge_weight(edge_weight, row.numel())
         edge_id = torch.arange(row.numel(), device=row.device)
         return cls._from_coo(row, col, edge_weight, edge_id, num_nodes, num_cols)
 
@@ -285,7 +283,7 @@ class CSRGraph:
         """The same structure with other ``[E]`` weights (CSR order); structural
         caches (row index, CSC arrays) are shared with this graph."""
         if edge_weight is not None:
-            check_features(edge_weight, "edge_weight", rows=self.num_edges)
+            check_edge_weight(edge_weight, self.num_edges)
         return CSRGraph(self.rowptr, self.col, edge_weight, self.num_cols, self.edge_id,
                         validate=False, _structure=self._structure)
 

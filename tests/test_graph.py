@@ -192,3 +192,27 @@ def test_to_undirected_matches_pyg():
     assert g.edge_index().tolist() == ref.tolist()
     with pytest.raises(ValueError, match="square"):
         CSRGraph.from_edge_index(ei, 4, num_cols=5).to_undirected()
+
+
+def test_edge_weight_must_be_one_per_edge():
+    edge_index = torch.tensor([[0, 1, 2], [1, 2, 0]])
+    with pytest.raises(ValueError, match="expected edge_weight to be 1-D"):
+        CSRGraph.from_edge_index(edge_index, 3, edge_weight=torch.ones(3, 2))
+    graph = CSRGraph.from_edge_index(edge_index, 3)
+    with pytest.raises(ValueError, match="expected edge_weight to be 1-D"):
+        graph.with_edge_weight(torch.ones(3, 1))
+    with pytest.raises(ValueError, match="expected edge_weight to have 3 rows"):
+        graph.with_edge_weight(torch.ones(4))
+
+
+@pytest.mark.parametrize("num_nodes,error,message", [
+    (3.5, TypeError, "expected num_nodes to be an integer, got 3.5"),
+    (3.0, TypeError, "expected num_nodes to be an integer, got 3.0"),
+    (-1, ValueError, "expected num_nodes to be >= 0, got -1"),
+    (True, TypeError, "expected num_nodes to be an integer, got True"),
+])
+def test_sizes_must_be_non_negative_integers(num_nodes, error, message):
+    with pytest.raises(error, match=message):
+        CSRGraph.from_edge_index(torch.tensor([[0], [1]]), num_nodes)
+    with pytest.raises(error, match=message.replace("num_nodes", "num_cols")):
+        CSRGraph.from_edge_index(torch.tensor([[0], [1]]), 3, num_cols=num_nodes)

@@ -132,8 +132,15 @@ def read_rec_dir(directory: str, name: Optional[str] = None,
                  info: Optional[DatasetInfo] = None) -> RecDataset:
     """Read ``train.txt`` / ``test.txt`` of a LightGCN-format folder."""
     parts = [read_interactions(os.path.join(directory, f)) for f in FILES]
+    if parts[0][0].size == 0:
+        raise ValueError(f"{os.path.join(directory, FILES[0])} holds no interaction: nothing "
+                         "to train on")
     num_users = max(p[2] for p in parts) + 1
     num_items = max(int(p[1].max(initial=-1)) for p in parts) + 1
+    if num_users * num_items >= 1 << 62:  # pairs are keyed as user * num_items + item
+        raise ValueError(f"{directory}: ids up to {num_users - 1} (users) and {num_items - 1} "
+                         f"(items) are beyond what glt can key as pairs ({num_users} x "
+                         f"{num_items} >= 2^62); re-index the ids to 0..count-1")
     graphs = []
     for (users, items, _), file in zip(parts, FILES):
         key = torch.from_numpy(users * num_items + items)

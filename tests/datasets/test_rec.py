@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import glt.datasets.rec as rec
-from glt.datasets.rec import load_rec, read_interactions
+from glt.datasets.rec import load_rec, read_interactions, read_rec_dir
 from glt.datasets.testing import write_lightgcn
 
 # counts from ../shared/data/README.md
@@ -120,3 +120,26 @@ def test_download_fetches_from_the_authors_repository(tmp_path, monkeypatch):
 def test_unknown_name():
     with pytest.raises(ValueError, match="expected one of: amazon-book, gowalla, ml-1m, yelp2018"):
         load_rec("netflix")
+
+
+def test_ids_beyond_the_pair_key_range_are_refused(tmp_path):
+    """user * num_items + item wrapped around int64 and relabelled a pair before."""
+    (tmp_path / "train.txt").write_text(f"{2**33} 1\n0 {2**31}\n")
+    (tmp_path / "test.txt").write_text("0 2\n")
+    with pytest.raises(ValueError, match="beyond what glt can key as pairs"):
+        read_rec_dir(str(tmp_path))
+
+
+def test_empty_training_file_is_refused(tmp_path):
+    (tmp_path / "train.txt").write_text("")
+    (tmp_path / "test.txt").write_text("0 1 2\n")
+    with pytest.raises(ValueError, match="train.txt holds no interaction: nothing to train on"):
+        read_rec_dir(str(tmp_path))
+    (tmp_path / "train.txt").write_text("0\n1\n")  # users with no item at all
+    with pytest.raises(ValueError, match="holds no interaction"):
+        read_rec_dir(str(tmp_path))
+
+
+def test_a_missing_folder_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such folder: .*nowhere"):
+        load_rec(str(tmp_path / "nowhere"))

@@ -1,5 +1,7 @@
 import threading
 
+import numpy as np
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -92,3 +94,14 @@ def test_graphsage_minibatch_epoch_on_cora_learns():
             pred = model(x[batch.node], batch.graph)[:batch.batch_size].argmax(-1)
             correct += int((pred == data.y[batch.node[:batch.batch_size]]).sum())
     assert correct / int(data.test_mask.sum()) > 0.7
+
+
+def test_fanouts_and_batch_sizes_must_be_integers():
+    graph = glt.CSRGraph.from_edge_index(torch.tensor([[0, 1, 2], [1, 2, 0]]), 3)
+    with pytest.raises(TypeError, match="expected fanouts to be an integer, got 2.7"):
+        NeighborLoader(graph, [2.7])
+    with pytest.raises(TypeError, match="expected batch_size to be an integer, got 1.5"):
+        NeighborLoader(graph, [2], batch_size=1.5)
+    with pytest.raises(ValueError, match="expected batch_size to be >= 1, got 0"):
+        NeighborLoader(graph, [2], batch_size=0)
+    assert NeighborLoader(graph, [np.int64(2)], batch_size=np.int32(2)).batch_size == 2
