@@ -240,6 +240,12 @@ def _process_csv(info: DatasetInfo, raw: str, writer: CacheWriter) -> int:
     return num_nodes
 
 
+def _damaged(path: str, err: BaseException) -> ValueError:
+    return ValueError(f"could not read {path}: {err or type(err).__name__}. The file looks "
+                      f"truncated or corrupt; delete the release folder and load again to "
+                      f"re-download it")
+
+
 def _process_binary(info: DatasetInfo, raw: str, writer: CacheWriter) -> int:
     """``raw/data.npz``: each member is streamed into the cache (never all in memory)."""
     npz = os.path.join(raw, "data.npz")
@@ -262,9 +268,10 @@ def _process_binary(info: DatasetInfo, raw: str, writer: CacheWriter) -> int:
                 name = "x" if key == "node_feat" else f"node.{key}"
                 with z.open(f"{key}.npy") as src, open(writer.path(name), "wb") as dst:
                     shutil.copyfileobj(src, dst, 1 << 24)
-    except (zipfile.BadZipFile, EOFError, zlib.error) as err:
-        raise ValueError(f"could not read {npz}: {err}. The file looks truncated or corrupt; "
-                         f"delete the release folder and load again to re-download it") from err
+    except (zipfile.BadZipFile, EOFError, zlib.error, OSError, KeyError) as err:
+        raise _damaged(npz, err) from err
+    except ValueError as err:  # numpy's, for a damaged member (glt's own name the file)
+        raise (err if npz in str(err) else _damaged(npz, err)) from err
     edge_index = np.load(scratch, mmap_mode="r")
     if edge_index.ndim != 2 or edge_index.shape[0] != 2:
         raise ValueError(f"{npz}: expected edge_index of shape [2, E], got {edge_index.shape}")
@@ -277,8 +284,12 @@ def _process_binary(info: DatasetInfo, raw: str, writer: CacheWriter) -> int:
             values = np.load(os.path.join(writer.tmp, f"{name}.npy"), mmap_mode="r")
             _check_rows(values, num_nodes, f"{npz} [{name}]")
     labels_path = os.path.join(raw, "node-label.npz")
-    with np.load(labels_path) as f:
-        _save_labels(writer, f["node_label"], num_nodes, labels_path)
+    try:
+        with np.load(labels_path, allow_pickle=False) as f:
+            labels = f["node_label"]
+    except (zipfile.BadZipFile, EOFError, zlib.error, OSError, KeyError, ValueError) as err:
+        raise _damaged(labels_path, err) from err
+    _save_labels(writer, labels, num_nodes, labels_path)
     return num_nodes
 
 

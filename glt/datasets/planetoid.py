@@ -43,11 +43,16 @@ def _read(raw_dir: str, key: str, part: str) -> Any:
     path = os.path.join(raw_dir, f"ind.{key}.{part}")
     try:
         if part == "test.index":
-            return np.loadtxt(path, dtype=np.int64, ndmin=1)
+            index = np.loadtxt(path, dtype=np.int64, ndmin=1)
+            if index.ndim != 1 or index.size == 0 or index.min() < 0:
+                raise ValueError(f"could not read {path}: expected one non-negative node id "
+                                 "per line")
+            return index
         with open(path, "rb") as f:
             obj = read_pickle(f.read(), _PLANETOID_TYPES, path)
-    except ValueError as err:
-        raise ValueError(f"{err}. The file looks corrupt; delete it and load again to "
+    except (ValueError, UnicodeDecodeError) as err:
+        reason = str(err).rstrip(".") if path in str(err) else f"could not read {path}: {err}"
+        raise ValueError(f"{reason}. The file looks corrupt; delete it and load again to "
                          f"re-download it.") from err
     if part == "graph":
         if not isinstance(obj, dict) or not all(
@@ -66,15 +71,32 @@ def _read(raw_dir: str, key: str, part: str) -> Any:
     return obj.astype(np.float32)
 
 
-def _edge_index(adjacency: dict, num_nodes: int) -> torch.Tensor:
+def _edge_index(adjacency: dict, num_nodes: int, what: str) -> torch.Tensor:
     """Directed edges of the adjacency lists without self-loops or duplicates."""
     rows = np.fromiter((u for u, vs in adjacency.items() for _ in vs), dtype=np.int64)
     cols = np.fromiter((v for vs in adjacency.values() for v in vs), dtype=np.int64)
     if rows.size and (min(rows.min(), cols.min()) < 0 or max(rows.max(), cols.max()) >= num_nodes):
-        raise ValueError(f"expected the Planetoid graph to use node ids below {num_nodes}")
+        raise ValueError(f"expected {what} to use node ids in [0, {num_nodes})")
     keep = rows != cols
     key = np.unique(rows[keep] * num_nodes + cols[keep])
     return torch.from_numpy(np.stack([key // num_nodes, key % num_nodes]))
+
+
+def _check_shapes(raw_dir: str, key: str, parts: dict[str, np.ndarray]) -> None:
+    """Features and one-hot labels agree: rows of x / y, tx / ty, allx / ally;
+    one feature width; one class count."""
+    def fail(a: str, b: str, what: str) -> ValueError:
+        return ValueError(f"ind.{key}.{a} and ind.{key}.{b} in {raw_dir} disagree on {what} "
+                          f"({parts[a].shape} and {parts[b].shape}); a file looks corrupt")
+    for features, labels in (("x", "y"), ("tx", "ty"), ("allx", "ally")):
+        if parts[features].shape[0] != parts[labels].shape[0]:
+            raise fail(features, labels, "the number of rows")
+    for a, b in (("x", "tx"), ("x", "allx")):
+        if parts[a].shape[1] != parts[b].shape[1]:
+            raise fail(a, b, "the number of features")
+    for a, b in (("y", "ty"), ("y", "ally")):
+        if parts[a].shape[1] != parts[b].shape[1] or parts[a].shape[1] == 0:
+            raise fail(a, b, "the number of classes")
 
 
 def read_planetoid(raw_dir: str, name: str) -> NodeDataset:
@@ -83,7 +105,12 @@ def read_planetoid(raw_dir: str, name: str) -> NodeDataset:
     features, labels, public split and edges)."""
     key = name.lower()
     x, tx, allx, y, ty, ally, adjacency, test_index = (_read(raw_dir, key, p) for p in RAW_FILES)
+    _check_shapes(raw_dir, key, dict(zip(RAW_FILES[:6], (x, tx, allx, y, ty, ally))))
     sorted_test = np.sort(test_index)
+    if sorted_test.size != tx.shape[0] or (sorted_test[1:] == sorted_test[:-1]).any():
+        raise ValueError(f"expected ind.{key}.test.index in {raw_dir} to list {tx.shape[0]} "
+                         f"distinct node ids (one per row of ind.{key}.tx), got "
+                         f"{np.unique(test_index).size} distinct of {test_index.size}")
     if key == "citeseer":  # isolated test nodes are missing from tx/ty: zero rows
         span = int(test_index.max() - test_index.min()) + 1
         tx_ext = np.zeros((span, tx.shape[1]), np.float32)
@@ -109,7 +136,8 @@ def read_planetoid(raw_dir: str, name: str) -> NodeDataset:
     if num_train + 500 > num_nodes:
         raise ValueError(f"expected at least {num_train + 500} nodes in ind.{key}.* (train "
                          f"nodes plus 500 validation nodes), got {num_nodes}")
-    graph = CSRGraph.from_edge_index(_edge_index(adjacency, num_nodes), num_nodes)
+    what = os.path.join(raw_dir, f"ind.{key}.graph")
+    graph = CSRGraph.from_edge_index(_edge_index(adjacency, num_nodes, what), num_nodes)
     return NodeDataset(
         name=PLANETOID_NAMES.get(key, name), graph=graph, x=torch.from_numpy(features),
         y=torch.from_numpy(labels).long(), train_mask=mask(np.arange(num_train)),

@@ -76,10 +76,35 @@ def save_checkpoint(path: str, identity: dict[str, Any], model: nn.Module,
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         rng["cuda"] = torch.cuda.get_rng_state_all()
     tmp = path + ".tmp"
-    torch.save({"identity": identity, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
-                "rng": rng, "state": json.dumps(state)}, tmp)
+    payload = {"identity": identity, "model": model.state_dict(),
+               "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
+               "rng": rng, "state": json.dumps(state)}
+    torch.save({**payload, "digest": _digest(payload)}, tmp)
     os.replace(tmp, path)
+
+
+def _digest(obj: Any) -> str:
+    """SHA-256 of a checkpoint's contents (tensors by dtype, shape and bytes)."""
+    digest = hashlib.sha256()
+
+    def feed(value: Any) -> None:
+        if isinstance(value, Tensor):
+            digest.update(data_fingerprint(value).encode())
+        elif isinstance(value, Mapping):
+            digest.update(b"{")
+            for key in sorted(value, key=repr):
+                digest.update(repr(key).encode())
+                feed(value[key])
+            digest.update(b"}")
+        elif isinstance(value, (list, tuple)):
+            digest.update(b"[")
+            for item in value:
+                feed(item)
+            digest.update(b"]")
+        else:
+            digest.update(repr(value).encode())
+    feed(obj)
+    return digest.hexdigest()
 
 
 def load_checkpoint(path: str, identity: dict[str, Any], model: nn.Module,
@@ -95,8 +120,12 @@ def load_checkpoint(path: str, identity: dict[str, Any], model: nn.Module,
     except Exception as err:  # torch raises several types for a damaged file
         raise ValueError(f"checkpoint {path} is unreadable ({err}); delete it to start "
                          "afresh") from err
-    if not isinstance(ckpt, dict) or ckpt.get("identity") != identity:
-        why = _difference(ckpt.get("identity") if isinstance(ckpt, dict) else None, identity)
+    if not isinstance(ckpt, dict) or "digest" not in ckpt or \
+            ckpt["digest"] != _digest({k: v for k, v in ckpt.items() if k != "digest"}):
+        raise ValueError(f"checkpoint {path} is damaged or was not written by glt (its "
+                         "contents do not match their digest); delete it to start afresh")
+    if ckpt.get("identity") != identity:
+        why = _difference(ckpt.get("identity"), identity)
         raise ValueError(f"checkpoint {path} belongs to another run: {why}. Use another "
                          f"checkpoint path, or run with the checkpoint's settings (only "
                          f"{', '.join(sorted(RESUMABLE))} may change on resume).")
