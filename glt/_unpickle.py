@@ -30,6 +30,7 @@ import pickle
 import pickletools
 import struct
 import zipfile
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -37,7 +38,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
-__all__ = ["Global", "Record", "UnsafePickleError", "read_pickle", "read_torch_file",
+__all__ = ["ARCHIVE_ERRORS", "Global", "Record", "UnsafePickleError", "read_pickle", "read_torch_file",
            "NUMPY", "SCIPY_CSR", "CONTAINERS", "TORCH_TENSORS"]
 
 
@@ -405,9 +406,13 @@ def _load(data: bytes, allowed: dict[tuple[str, str], Global],
     return obj, unpickler.source.tell()
 
 
-_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError, TypeError,
-           AttributeError, struct.error, UnicodeDecodeError, OverflowError, MemoryError,
-           RecursionError, zipfile.BadZipFile, RuntimeError)
+ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError,
+                  NotImplementedError, RuntimeError)
+"""What ``zipfile`` (and so ``np.load`` of an ``.npz``) raises for a damaged archive:
+bad headers, CRC or version fields, a member flagged as encrypted, a truncation."""
+
+_ERRORS = (pickle.UnpicklingError, IndexError, TypeError, AttributeError, struct.error,
+           UnicodeDecodeError, OverflowError, MemoryError, RecursionError, *ARCHIVE_ERRORS)
 
 
 def _reason(err: BaseException) -> str:

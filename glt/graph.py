@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from glt._checks import as_index, as_int, check_edge_weight, size_from_index
+from glt._unpickle import ARCHIVE_ERRORS
 from glt.ops._csr import row_entries
 from glt.ops.scatter import sort_index
 from glt.ops.segment import check_ptr
@@ -333,18 +334,24 @@ class CSRGraph:
         if not os.path.exists(path):
             raise FileNotFoundError(f"no CSRGraph file at {path!r}")
         try:
-            with np.load(path) as f:
+            with np.load(path, allow_pickle=False) as f:
                 arrays = {k: f[k] for k in f.files}
-        except (OSError, ValueError, EOFError) as err:
+        except ARCHIVE_ERRORS as err:
             raise ValueError(f"could not read {path!r} as a CSRGraph .npz file: {err}") from err
         missing = {"rowptr", "col", "num_cols"} - arrays.keys()
         if missing:
             raise ValueError(f"expected {path!r} to hold the arrays rowptr, col, num_cols; "
                              f"missing {sorted(missing)}")
+        if arrays["num_cols"].shape != () or arrays["num_cols"].dtype.kind not in "iu":
+            raise ValueError(f"expected {path!r} to hold an integer num_cols, got "
+                             f"{arrays['num_cols'].dtype} of shape {arrays['num_cols'].shape}")
         opt = {k: torch.from_numpy(arrays[k]) if k in arrays else None
                for k in ("edge_weight", "edge_id")}
-        return cls(torch.from_numpy(arrays["rowptr"]), torch.from_numpy(arrays["col"]),
-                   opt["edge_weight"], int(arrays["num_cols"]), opt["edge_id"])
+        try:
+            return cls(torch.from_numpy(arrays["rowptr"]), torch.from_numpy(arrays["col"]),
+                       opt["edge_weight"], int(arrays["num_cols"]), opt["edge_id"])
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{path!r} does not hold a valid CSRGraph: {err}") from err
 
     # ------------------------------------------------------------------ conversion
     @classmethod

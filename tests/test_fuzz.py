@@ -147,6 +147,16 @@ def _generator_case(tmp_path, change):
     _clear_or_correct(lambda: read_lagnn_code_generator(path), path, cvae, same)
 
 
+def _csr_npz_case(tmp_path, change):
+    from glt.graph import CSRGraph
+    graph = CSRGraph.from_edge_index(torch.tensor([[0, 1, 2, 2], [1, 2, 0, 1]]), 3,
+                                     edge_weight=torch.tensor([1.0, 2.0, 3.0, 4.0]))
+    path = str(tmp_path / "g.npz")
+    graph.save(path)
+    _mutate(path, change)
+    _clear_or_correct(lambda: CSRGraph.load(path), path)
+
+
 CASES = {
     "planetoid": (_planetoid_case, [(p,) for p in RAW_FILES], 260_000),
     "lightgcn": (_lightgcn_case, [("train.txt",), ("test.txt",)], 400),
@@ -160,6 +170,7 @@ CASES = {
     "cache": (_cache_case, [("col.npy",), ("rowptr.npy",), ("x.npy",), ("meta.json",)], 400),
     "checkpoint": (_checkpoint_case, [()], 3000),
     "lagnn-generator": (_generator_case, [()], 3000),
+    "csr-npz": (_csr_npz_case, [()], 1200),
 }
 
 

@@ -22,7 +22,7 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
-from glt._unpickle import NUMPY, TORCH_TENSORS, read_torch_file
+from glt._unpickle import ARCHIVE_ERRORS, NUMPY, TORCH_TENSORS, read_torch_file
 from glt.datasets._cache import CacheWriter, fingerprint, load_cache
 from glt.datasets._csr import check_csr, check_ids, write_csr
 from glt.datasets._download import download_url
@@ -119,7 +119,7 @@ def _download(info: DatasetInfo, root: str, path: str) -> None:
         try:
             with zipfile.ZipFile(zip_path) as z:
                 z.extractall(tmp)
-        except (zipfile.BadZipFile, EOFError, zlib.error) as err:
+        except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError) as err:
             os.remove(zip_path)
             raise ValueError(f"the download of {info.url} is corrupt ({err}); it was deleted, "
                              f"load again to re-download") from err
@@ -268,9 +268,7 @@ def _process_binary(info: DatasetInfo, raw: str, writer: CacheWriter) -> int:
                 name = "x" if key == "node_feat" else f"node.{key}"
                 with z.open(f"{key}.npy") as src, open(writer.path(name), "wb") as dst:
                     shutil.copyfileobj(src, dst, 1 << 24)
-    except (zipfile.BadZipFile, EOFError, zlib.error, OSError, KeyError) as err:
-        raise _damaged(npz, err) from err
-    except ValueError as err:  # numpy's, for a damaged member (glt's own name the file)
+    except ARCHIVE_ERRORS as err:  # glt's own errors name the file already
         raise (err if npz in str(err) else _damaged(npz, err)) from err
     edge_index = np.load(scratch, mmap_mode="r")
     if edge_index.ndim != 2 or edge_index.shape[0] != 2:
@@ -287,7 +285,7 @@ def _process_binary(info: DatasetInfo, raw: str, writer: CacheWriter) -> int:
     try:
         with np.load(labels_path, allow_pickle=False) as f:
             labels = f["node_label"]
-    except (zipfile.BadZipFile, EOFError, zlib.error, OSError, KeyError, ValueError) as err:
+    except ARCHIVE_ERRORS as err:
         raise _damaged(labels_path, err) from err
     _save_labels(writer, labels, num_nodes, labels_path)
     return num_nodes
