@@ -11,6 +11,7 @@ the pages used.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import logging
 import os
 import shutil
@@ -39,7 +40,8 @@ _SPLIT_TYPES = {**NUMPY, **TORCH_TENSORS}
 
 
 def load_ogb(name: str, root: Optional[str] = None, download: bool = True,
-             update: bool = False) -> Union[NodeDataset, LinkDataset]:
+             update: bool = False, cache_dir: Optional[str] = None
+             ) -> Union[NodeDataset, LinkDataset]:
     """Load an OGB node (``ogbn-*``) or link (``ogbl-*``) set, with its standard split.
 
     Args:
@@ -52,11 +54,15 @@ def load_ogb(name: str, root: Optional[str] = None, download: bool = True,
         update: when the folder holds an older release (no
             ``RELEASE_v<version>.txt``), delete it and download the current one;
             otherwise that raises ``RuntimeError`` (``ogb`` would ask).
+        cache_dir: where the processed arrays go (default
+            ``<release>/glt_processed``, or ``<default_root()>/processed/<name>-<hash
+            of the release path>`` when the release folder cannot be written,
+            e.g. a shared read-only copy).
     """
     info = dataset_info(name, source="ogb")
     path = _release_dir(info, root if root is not None else default_root(), download, update)
     source = fingerprint(path, _source_files(info, path))
-    cache_dir = os.path.join(path, "glt_processed")
+    cache_dir = cache_dir or _default_cache_dir(info, path)
     cached = load_cache(cache_dir, source, check_arrays)
     if cached is None:
         log.info("processing %s (first load; later loads use %s)", info.name, cache_dir)
@@ -69,6 +75,28 @@ def load_ogb(name: str, root: Optional[str] = None, download: bool = True,
 
 
 # ---------------------------------------------------------------------- files
+def _writable(folder: str) -> bool:
+    """Whether ``folder`` is meant to be written: it has a write bit (root could
+    write a folder marked read-only) and a file can be created there."""
+    if not os.stat(folder).st_mode & 0o222:
+        return False
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".glt-write-check-"):
+            return True
+    except OSError:
+        return False
+
+
+def _default_cache_dir(info: DatasetInfo, path: str) -> str:
+    own = os.path.join(path, "glt_processed")
+    if os.path.isdir(own) or _writable(path):
+        return own
+    key = hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:12]
+    elsewhere = os.path.join(default_root(), "processed", f"{info.name}-{key}")
+    log.info("%s cannot be written: caching %s in %s", path, info.name, elsewhere)
+    return elsewhere
+
+
 def _release_dir(info: DatasetInfo, root: str, download: bool, update: bool) -> str:
     path = os.path.join(root, info.name.replace("-", "_"))
     release = f"RELEASE_v{info.version}.txt"

@@ -1,4 +1,5 @@
-"""Negative sampling for implicit-feedback recommendation (BPR, UltraGCN)."""
+"""Negative sampling: items for implicit-feedback recommendation (BPR, UltraGCN)
+and non-edges for link prediction."""
 from __future__ import annotations
 
 from typing import Optional
@@ -64,6 +65,25 @@ class NegativeSampler:
         while bool(hit.any()):
             items[hit] = self._rand_items((int(hit.sum()),), generator)
             hit = self.is_positive(users, items)
+
+    def pairs(self, num_samples: int, generator: Optional[torch.Generator] = None) -> Tensor:
+        """``[num_samples, 2]`` (row, column) pairs drawn uniformly among those that
+        are not edges of the graph (nor self-loops, on a square graph): the
+        negatives of link prediction, as PyG's ``negative_sampling``."""
+        if num_samples < 0:
+            raise ValueError(f"expected num_samples >= 0, got {num_samples}")
+        square = self.num_users == self.num_items
+        device = self._keys.device
+
+        def draw(n: int) -> tuple[Tensor, Tensor]:
+            rows = torch.randint(0, self.num_users, (n,), generator=generator, device=device)
+            return rows, self._rand_items((n,), generator)
+        rows, cols = draw(num_samples)
+        hit = self.is_positive(rows, cols) | ((rows == cols) if square else False)
+        while bool(hit.any()):
+            rows[hit], cols[hit] = draw(int(hit.sum()))
+            hit = self.is_positive(rows, cols) | ((rows == cols) if square else False)
+        return torch.stack([rows, cols], dim=1)
 
     def bpr(self, num_samples: Optional[int] = None,
             generator: Optional[torch.Generator] = None) -> tuple[Tensor, Tensor, Tensor]:

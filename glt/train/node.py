@@ -43,11 +43,15 @@ class Selection:
                score: Callable[[Tensor, Tensor], float]) -> None:
         """Score ``logits [n_val + n_test, C]`` (validation rows first) of ``epoch``."""
         n = y_val.numel()
-        val = score(logits[:n], y_val)
+        self.offer(epoch, score(logits[:n], y_val), lambda: score(logits[n:], y_test))
+
+    def offer(self, epoch: int, val: float, test: Callable[[], float]) -> None:
+        """Record validation score ``val`` of ``epoch``; on an improvement keep it
+        and read the test score (``test()``)."""
         self.curve.append((epoch, val))
         if val > self.val:
             self.val, self.epoch = val, epoch
-            self.test = score(logits[n:], y_test)
+            self.test = test()
 
     def result(self, seed: int, epochs: int, seconds: float) -> RunResult:
         return RunResult(seed, self.val, self.test, self.epoch, epochs, seconds,
