@@ -25,7 +25,7 @@ BENCHMARKS = ("ops", "sampler", "datasets", "recsys", "node", "lagnn", "lagnn_ev
 def trainers() -> dict[str, tuple[Callable[[list[str]], Any], list[str], str]]:
     """model -> (main, leading arguments, presets line): what ``glt train MODEL``
     and ``glt reproduce`` run."""
-    from glt.train import lagnn_cli, largegt_cli, node_cli, rec_cli
+    from glt.train import lagnn_cli, largegt_cli, link_cli, node_cli, rec_cli
     node = ", ".join(sorted(node_cli.PRESETS))
     la = "; ".join(f"{m}: {', '.join(d)}" for m, d in lagnn_cli.PRESETS.items())
     out: dict[str, tuple[Callable[[list[str]], Any], list[str], str]] = {
@@ -37,6 +37,8 @@ def trainers() -> dict[str, tuple[Callable[[list[str]], Any], list[str], str]]:
         out[name] = (main, [], f"presets: {', '.join(rec_cli.PRESETS[name])}")
     out["lagnn"] = (lagnn_cli.main, [], f"--model and --dataset presets: {la}")
     out["largegt"] = (largegt_cli.main, [], f"presets: {', '.join(largegt_cli.PRESETS)}")
+    out["link"] = (link_cli.main, [], f"OGB link prediction, --model gcn or sage; presets: "
+                   f"{', '.join(link_cli.PRESETS)}")
     return out
 
 

@@ -1,9 +1,10 @@
 """``LinkDataset``: a graph with edge splits for link prediction."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Optional
+from dataclasses import dataclass, field, replace
+from typing import Any, Optional, Union
 
+import torch
 from torch import Tensor
 
 from glt.datasets.registry import DatasetInfo
@@ -36,6 +37,18 @@ class LinkDataset:
     @property
     def num_nodes(self) -> int:
         return self.graph.num_nodes
+
+    def to(self, device: Union[str, torch.device]) -> "LinkDataset":
+        """A copy on ``device`` (``self`` when already there)."""
+        device = torch.device(device)
+        if device == self.graph.device:
+            return self
+        return replace(self, graph=self.graph.to(device),
+                       x=None if self.x is None else self.x.to(device),
+                       split={s: {k: v.to(device) for k, v in part.items()}
+                              for s, part in self.split.items()},
+                       edge_attr=None if self.edge_attr is None else self.edge_attr.to(device),
+                       edge_data={k: v.to(device) for k, v in self.edge_data.items()})
 
     def evaluator(self) -> Any:
         """The official ``ogb.linkproppred.Evaluator`` of an OGB set."""

@@ -1,0 +1,8 @@
+"""Train a GNN link predictor on an OGB link set with OGB's example settings.
+
+    python scripts/train_link.py --dataset ogbl-ddi --model sage --runs 10 --checkpoint ckpt/
+"""
+from glt.train.link_cli import main
+
+if __name__ == "__main__":
+    main()
