@@ -331,3 +331,80 @@ def test_killed_build_leftovers_are_removed(tmp_path):
     load_ogb("ogbn-arxiv", str(tmp_path))
     left = sorted(f for f in os.listdir(folder) if f.startswith("glt_processed"))
     assert left == ["glt_processed", "glt_processed.tmp-b"]
+
+
+# ------------------------------------------------------------ the real ogbl-ddi release
+@pytest.fixture(scope="module")
+def real_ddi(shared_data, tmp_path_factory):
+    """glt's load of the shared release and ogb's, on a copy (ogb writes processed/)."""
+    root = tmp_path_factory.mktemp("ddi")
+    shutil.copytree(os.path.join(shared_data, "ogb", "ogbl_ddi"), root / "ogbl_ddi")
+    os.chmod(root / "ogbl_ddi", 0o755)
+    os.makedirs(root / "ogbl_ddi" / "processed")  # ogb expects it
+    ours = load_ogb("ogbl-ddi", os.path.join(shared_data, "ogb"), download=False,
+                    cache_dir=str(root / "glt_cache"))
+    from ogb.linkproppred import LinkPropPredDataset
+    real_load = torch.load
+    torch.load = lambda *a, **k: real_load(*a, **{**k, "weights_only": False})
+    try:  # ogb 1.3.6 cannot read its own split files under torch's default since 2.6
+        theirs = LinkPropPredDataset("ogbl-ddi", root=str(root))
+        split = theirs.get_edge_split()
+    finally:
+        torch.load = real_load
+    return ours, theirs[0], split
+
+
+def test_real_ogbl_ddi_loads_as_ogb_reads_it(real_ddi):
+    ours, graph, split = real_ddi
+    assert ours.num_nodes == graph["num_nodes"] == 4267
+    assert ours.graph.num_edges == 2 * 1_067_911  # both directions, as ogb adds them
+    _same_csr(ours.graph, graph["edge_index"], graph["num_nodes"])
+    sizes = {s: {k: tuple(v.shape) for k, v in part.items()} for s, part in ours.split.items()}
+    assert sizes == {"train": {"edge": (1_067_911, 2)},
+                     "valid": {"edge": (133_489, 2), "edge_neg": (101_882, 2)},
+                     "test": {"edge": (133_489, 2), "edge_neg": (95_599, 2)}}
+    for part in split:
+        for key, value in split[part].items():
+            assert torch.equal(torch.as_tensor(value), ours.split[part][key])
+
+
+def test_real_ddi_cache_goes_elsewhere_when_the_release_is_read_only(shared_data, tmp_path,
+                                                                     monkeypatch):
+    monkeypatch.setenv("GLT_DATA", str(tmp_path))
+    release = os.path.join(shared_data, "ogb", "ogbl_ddi")
+    before = sorted(os.listdir(release))
+    if os.stat(release).st_mode & 0o222:
+        pytest.skip("the shared release is writable here")
+    data = load_ogb("ogbl-ddi", os.path.join(shared_data, "ogb"), download=False)
+    assert data.graph.num_edges == 2_135_822 and sorted(os.listdir(release)) == before
+    assert os.listdir(tmp_path / "processed")[0].startswith("ogbl-ddi-")
+
+
+def _layout(folder: str) -> set[str]:
+    return {os.path.relpath(os.path.join(d, f), folder) for d, _, files in os.walk(folder)
+            for f in files if not d.startswith(os.path.join(folder, "mapping"))}
+
+
+def test_link_fixture_has_the_real_release_format(shared_data, tmp_path):
+    """write_ogb's ogbl-ddi is laid out and serialised as the real release."""
+    from glt._unpickle import NUMPY, read_torch_file
+    real = os.path.join(shared_data, "ogb", "ogbl_ddi")
+    fixture = write_ogb(str(tmp_path), "ogbl-ddi")
+    assert _layout(fixture) == _layout(real)
+    for split in ("train", "valid", "test"):
+        paths = [os.path.join(f, "split", "target", f"{split}.pt") for f in (real, fixture)]
+        heads = []
+        for p in paths:
+            with open(p, "rb") as f:
+                heads.append(f.read(2))
+        assert heads[0] == heads[1] == b"\x80\x02"  # legacy serialisation, not a zip
+        a, b = (read_torch_file(p, NUMPY) for p in paths)
+        assert a.keys() == b.keys()
+        for key in a:
+            assert (a[key].dtype, a[key].ndim, a[key].shape[1]) == \
+                (b[key].dtype, b[key].ndim, b[key].shape[1]) == (np.int64, 2, 2)
+    for name in ("edge", "num-node-list", "num-edge-list"):
+        rows = [gzip.open(os.path.join(f, "raw", f"{name}.csv.gz"), "rt").readline().strip()
+                for f in (real, fixture)]
+        assert [len(r.split(",")) for r in rows][0] == [len(r.split(",")) for r in rows][1]
+        assert all(part.isdigit() for r in rows for part in r.split(","))  # no header

@@ -1,0 +1,133 @@
+"""Link prediction training: OGB's protocol on fixtures in the real release's
+format, exact resume, and clear errors for what it cannot train on."""
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from glt.datasets import load_ogb, load_planetoid
+from glt.datasets.testing import write_ogb
+from glt.graph import CSRGraph
+from glt.models.link import LinkModel, LinkPredictor, link_encoder
+from glt.samplers import NegativeSampler
+from glt.train.link import LinkTrainConfig, evaluate_link, train_link
+
+
+@pytest.fixture(scope="module")
+def ddi(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("ddi"))
+    write_ogb(root, "ogbl-ddi", num_nodes=60, num_edges=400, seed=1)
+    return load_ogb("ogbl-ddi", root)
+
+
+def _model(data, kind="sage", seed=0):
+    torch.manual_seed(seed)
+    return LinkModel(link_encoder(kind, 16, 16, 2, 0.5), LinkPredictor(16, 16, 2, 0.5),
+                     data.num_nodes, 16)
+
+
+CONFIG = LinkTrainConfig(epochs=6, batch_size=64, lr=0.01, eval_every=2, eval_batch_size=32)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(2, 30))
+def test_negative_pairs_are_never_edges_nor_self_loops(seed, n):
+    torch.manual_seed(seed)
+    edges = torch.randint(0, n, (2, n * n // 3))
+    graph = CSRGraph.from_edge_index(edges, n)
+    pairs = NegativeSampler(graph).pairs(257, torch.Generator().manual_seed(seed))
+    assert pairs.shape == (257, 2) and bool((pairs >= 0).all() and (pairs < n).all())
+    existing = set(map(tuple, edges.t().tolist()))
+    assert not any(tuple(p) in existing or p[0] == p[1] for p in pairs.tolist())
+
+
+def test_negative_pairs_are_uniform_over_non_edges():
+    graph = CSRGraph.from_edge_index(torch.tensor([[0, 1], [1, 2]]), 3)  # 4 non-edges remain
+    pairs = NegativeSampler(graph).pairs(40_000, torch.Generator().manual_seed(0))
+    counts = torch.bincount(pairs[:, 0] * 3 + pairs[:, 1], minlength=9).float() / 40_000
+    for key in (0 * 3 + 2, 1 * 3 + 0, 2 * 3 + 0, 2 * 3 + 1):
+        assert abs(float(counts[key]) - 0.25) < 0.02
+    assert float(counts.sum()) == pytest.approx(1.0)
+
+
+def _communities(ddi, n: int = 60, seed: int = 0):
+    """Two communities: edges inside them; held-out inner pairs are the positives
+    to find and pairs across them the negatives (ddi's registry entry, so OGB's
+    ddi evaluator applies)."""
+    g = torch.Generator().manual_seed(seed)
+    half = n // 2
+    inner = torch.tensor([(a, b) for a in range(n) for b in range(a + 1, n)
+                          if (a < half) == (b < half)])
+    inner = inner[torch.randperm(inner.size(0), generator=g)]
+    across = torch.tensor([(a, b) for a in range(half) for b in range(half, n)])
+    across = across[torch.randperm(across.size(0), generator=g)]
+    train, valid, test = inner[:500], inner[500:560], inner[560:620]
+    graph = CSRGraph.from_edge_index(torch.cat([train, train.flip(1)]).t(), n)
+    split = {"train": {"edge": train}, "valid": {"edge": valid, "edge_neg": across[:100]},
+             "test": {"edge": test, "edge_neg": across[100:200]}}
+    return type(ddi)("ogbl-ddi", graph, None, split, ddi.info)
+
+
+def test_training_learns_and_scores_with_ogbs_evaluator(ddi):
+    data = _communities(ddi)
+    model = _model(data)
+    before = evaluate_link(model, data, data.evaluator(), CONFIG)["valid"]
+    run = train_link(model, data, LinkTrainConfig(epochs=30, batch_size=128, lr=0.01,
+                                                  eval_every=5))
+    assert [e for e, _ in run.curve] == [5, 10, 15, 20, 25, 30]
+    assert run.val_acc > max(before, 0.8) and run.test_acc > 0.8
+    assert run.val_acc == max(v for _, v in run.curve)
+
+
+def test_a_resumed_run_equals_an_uninterrupted_one(ddi, tmp_path):
+    straight = train_link(_model(ddi), ddi, CONFIG)
+    cut = LinkTrainConfig(**{**CONFIG.__dict__, "epochs": 4})  # "killed" after epoch 4
+    train_link(_model(ddi), ddi, cut, checkpoint=str(tmp_path))
+    resumed_model = _model(ddi, seed=5)  # other weights: the checkpoint must restore them
+    resumed = train_link(resumed_model, ddi, CONFIG, checkpoint=str(tmp_path))
+    assert resumed.curve == straight.curve and resumed.test_acc == straight.test_acc
+    again = train_link(_model(ddi, seed=9), ddi, CONFIG, checkpoint=str(tmp_path))
+    assert again.curve == straight.curve  # finished: read back, not retrained
+    with pytest.raises(ValueError, match="setting 'lr' is 0.01 there and 0.02 here"):
+        train_link(_model(ddi), ddi, LinkTrainConfig(**{**CONFIG.__dict__, "lr": 0.02}),
+                   checkpoint=str(tmp_path))
+
+
+def test_uniform_negatives_and_validation_edges_as_input(tmp_path):
+    write_ogb(str(tmp_path), "ogbl-collab", num_nodes=50, num_edges=300, num_features=6)
+    collab = load_ogb("ogbl-collab", str(tmp_path))
+    torch.manual_seed(0)
+    model = LinkModel(link_encoder("gcn", 6, 8, 3, 0.0), LinkPredictor(8, 8, 3, 0.0))
+    run = train_link(model, collab, LinkTrainConfig(
+        epochs=3, batch_size=64, eval_every=1, negatives="uniform", edge_weight=True,
+        use_valid_as_input=True))
+    assert len(run.curve) == 3 and 0.0 <= run.test_acc <= 1.0
+
+
+def test_what_it_cannot_train_on_is_named(ddi, tmp_path):
+    cora = load_planetoid("cora")
+    with pytest.raises(ValueError, match="Cora is not a link-prediction set"):
+        train_link(_model(ddi), cora, CONFIG, evaluator=ddi.evaluator())
+    from ogb.linkproppred import Evaluator
+    with pytest.raises(ValueError, match="the evaluator is ogb's for ogbl-collab, not for "
+                                         "ogbl-ddi"):
+        train_link(_model(ddi), ddi, CONFIG, evaluator=Evaluator("ogbl-collab"))
+    broken = type(ddi)(ddi.name, ddi.graph, None, {"train": ddi.split["train"],
+                                                   "valid": {"edge": ddi.split["valid"]["edge"]},
+                                                   "test": ddi.split["test"]}, ddi.info)
+    with pytest.raises(ValueError, match="its valid split has no edge_neg edges"):
+        train_link(_model(ddi), broken, CONFIG)
+    with pytest.raises(ValueError, match="expected negatives 'exclude' or 'uniform'"):
+        train_link(_model(ddi), ddi, LinkTrainConfig(negatives="hard"))
+
+
+def test_release_problems_name_the_file_or_the_set(tmp_path):
+    import os
+    path = write_ogb(str(tmp_path), "ogbl-ddi")
+    os.remove(os.path.join(path, "split", "target", "valid.pt"))
+    with pytest.raises(FileNotFoundError, match="ogbl-ddi release in .* is incomplete: "
+                                                "missing split/target/valid.pt"):
+        load_ogb("ogbl-ddi", str(tmp_path), download=False)
+    os.remove(os.path.join(path, "RELEASE_v1.txt"))  # a release of another version
+    with pytest.raises(RuntimeError, match="holds an older release of ogbl-ddi"):
+        load_ogb("ogbl-ddi", str(tmp_path), download=False)
