@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from glt.graph import GraphLike
 from glt.models.gnn import GCN, GraphSAGE
-from glt.ops import dropout
+from glt.ops import dropout, pair_product
 
 
 class LinkPredictor(nn.Module):
@@ -40,7 +40,10 @@ class LinkPredictor(nn.Module):
             lin.reset_parameters()
 
     def forward(self, h_i: Tensor, h_j: Tensor) -> Tensor:
-        x = h_i * h_j
+        return self.mlp(h_i * h_j)
+
+    def mlp(self, x: Tensor) -> Tensor:
+        """Logits ``[M]`` of Hadamard products ``x [M, H]``."""
         for lin in self.lins[:-1]:
             x = dropout(torch.relu(lin(x)), self.dropout, self.training)
         return self.lins[-1](x).view(-1)
@@ -59,7 +62,7 @@ class LinkModel(nn.Module):
         embedding_dim: their size (the encoder's input size).
     """
 
-    def __init__(self, encoder: nn.Module, predictor: nn.Module,
+    def __init__(self, encoder: nn.Module, predictor: LinkPredictor,
                  num_nodes: Optional[int] = None, embedding_dim: Optional[int] = None) -> None:
         super().__init__()
         self.encoder, self.predictor = encoder, predictor
@@ -79,8 +82,9 @@ class LinkModel(nn.Module):
         return self.encoder(x, graph)
 
     def score(self, h: Tensor, edges: Tensor) -> Tensor:
-        """Logits ``[M]`` of the node pairs ``edges [M, 2]`` under ``h [N, H]``."""
-        return self.predictor(h[edges[:, 0]], h[edges[:, 1]])
+        """Logits ``[M]`` of the node pairs ``edges [M, 2]`` under ``h [N, H]``
+        (the products of the pairs through :func:`~glt.ops.pair_product`)."""
+        return self.predictor.mlp(pair_product(h, edges))
 
 
 def link_encoder(kind: str, in_channels: int, hidden: int, num_layers: int = 2,

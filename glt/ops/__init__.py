@@ -1,8 +1,9 @@
 """glt's differentiable reductions: scatter, segment, spmm and group softmax; dropout
-and a linear map that take sparse node features."""
+and a linear map that take sparse node features; the product of node pairs."""
 from glt.ops.dropout import dropout
 from glt.ops.backend import BACKENDS, get_backend, has_torch_scatter, set_backend, use_backend
 from glt.ops.linear import linear
+from glt.ops.pair import pair_product
 from glt.ops.scatter import scatter, sort_index
 from glt.ops.segment import segment
 from glt.ops.softmax import scatter_softmax, segment_softmax
@@ -10,4 +11,4 @@ from glt.ops.spmm import spmm
 
 __all__ = ["BACKENDS", "get_backend", "has_torch_scatter", "set_backend", "use_backend",
            "scatter", "segment", "spmm", "scatter_softmax", "segment_softmax", "sort_index",
-           "dropout", "linear"]
+           "dropout", "linear", "pair_product"]

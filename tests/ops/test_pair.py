@@ -1,0 +1,51 @@
+"""pair_product against the plain gather-and-multiply, values and gradients."""
+import pytest
+import torch
+
+import glt.ops.pair as pair
+from glt.ops import pair_product
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("num_pairs", [0, 7, 5000])  # 5000 x 64 runs on the thread pool
+def test_equals_gather_and_multiply(dtype, num_pairs):
+    torch.manual_seed(0)
+    h = torch.randn(50, 64, dtype=dtype, requires_grad=True)
+    pairs = torch.randint(0, 50, (num_pairs, 2))
+    grad = torch.randn(num_pairs, 64, dtype=dtype)
+    out = pair_product(h, pairs)
+    out.backward(grad)
+    ours = h.grad.clone()
+    h.grad = None
+    ref = h[pairs[:, 0]] * h[pairs[:, 1]]
+    ref.backward(grad)
+    tol = 1e-5 if dtype == torch.float32 else 1e-12  # sums of ~200 terms in another order
+    assert out.dtype == dtype and torch.allclose(out, ref, atol=tol)
+    assert torch.allclose(ours, h.grad, rtol=tol, atol=10 * tol)
+
+
+def test_gradcheck_and_self_pairs():
+    h = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
+    pairs = torch.tensor([[0, 1], [2, 2], [1, 0], [5, 3]])  # a self-pair counts twice
+    assert torch.autograd.gradcheck(lambda t: pair_product(t, pairs), (h,))
+
+
+def test_fallback_when_accumulators_would_be_large(monkeypatch):
+    monkeypatch.setattr(pair, "_MAX_ACCUMULATOR_BYTES", 0)
+    h = torch.randn(10, 4, requires_grad=True)
+    pairs = torch.randint(0, 10, (30, 2))
+    pair_product(h, pairs).sum().backward()
+    ours = h.grad.clone()
+    h.grad = None
+    (h[pairs[:, 0]] * h[pairs[:, 1]]).sum().backward()
+    assert torch.allclose(ours, h.grad, atol=1e-6)
+
+
+def test_bad_inputs():
+    h = torch.randn(4, 3)
+    with pytest.raises(ValueError, match=r"expected pairs to have shape \[M, 2\], got \(3,\)"):
+        pair_product(h, torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"expected pairs\[:, 1\] to hold ids below 4, got 4"):
+        pair_product(h, torch.tensor([[0, 4]]))
+    with pytest.raises(ValueError, match="expected h to be 2-D"):
+        pair_product(torch.randn(4), torch.tensor([[0, 1]]))
