@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -139,7 +139,8 @@ def _identity(model: LinkModel, data: LinkDataset, config: LinkTrainConfig,
 
 def train_link(model: LinkModel, data: LinkDataset, config: LinkTrainConfig,
                evaluator: Any = None, checkpoint: Optional[str] = None,
-               progress: bool = False, settings: Optional[dict[str, Any]] = None
+               progress: bool = False, settings: Optional[dict[str, Any]] = None,
+               on_eval: Optional[Callable[[int, dict[str, float]], None]] = None
                ) -> RunResult:
     """Train ``model`` on ``data``'s training edges; returns the run's Hits@K
     (``val_acc`` / ``test_acc`` hold the set's metric) at its best validation
@@ -148,6 +149,7 @@ def train_link(model: LinkModel, data: LinkDataset, config: LinkTrainConfig,
     ``evaluator``: the set's ``ogb.linkproppred.Evaluator`` (default
     ``data.evaluator()``). ``checkpoint``: a folder for ``seed<N>.pt``.
     ``settings``: the model's hyperparameters, part of the checkpoint's identity.
+    ``on_eval(epoch, {"loss", "valid", "test"})`` sees each evaluation.
     """
     evaluator = evaluator if evaluator is not None else data.evaluator()
     check_link_data(data, evaluator)
@@ -189,6 +191,8 @@ def train_link(model: LinkModel, data: LinkDataset, config: LinkTrainConfig,
         if epoch % config.eval_every == 0 or epoch == config.epochs:
             hits = evaluate_link(model, data, evaluator, config)
             best.offer(epoch, hits["valid"], lambda: hits["test"])
+            if on_eval is not None:
+                on_eval(epoch, {"loss": state["loss"][-1], **hits})
         state["seconds"] += time.perf_counter() - start
         state["best"] = asdict(best)
         if path:

@@ -87,6 +87,13 @@ def leaderboard_row(report: dict[str, Any]) -> str:
             f"{report['params']:,} | {report['hardware']} | {report['date']} |")
 
 
+def _report(seed: int) -> Any:
+    def show(epoch: int, figures: dict[str, float]) -> None:
+        print(f"seed {seed} epoch {epoch}: loss {figures['loss']:.4f} valid "
+              f"{100 * figures['valid']:.2f} test {100 * figures['test']:.2f}", flush=True)
+    return show
+
+
 def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     args = build_parser().parse_checked(argv)
     keep_freed_memory()
@@ -110,7 +117,8 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         run = train_link(model, data, LinkTrainConfig(
             **config, eval_batch_size=s["batch_size"], seed=seed,
             use_valid_as_input=args.use_valid_as_input), evaluator, args.checkpoint,
-            progress=not args.quiet, settings={"model": args.model, **s})
+            progress=not args.quiet, settings={"model": args.model, **s},
+            on_eval=None if args.quiet else _report(seed))
         results.append(run)
         if not args.quiet:
             print(f"run seed {seed}: valid {100 * run.val_acc:.2f} test {100 * run.test_acc:.2f} "

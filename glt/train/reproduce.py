@@ -35,6 +35,8 @@ class Entry:
 
     @property
     def metric(self) -> str:
+        if self.run == "link":
+            return dataset_info(self.dataset).metric
         return "recall@20" if self.run in ("lightgcn", "ultragcn") else "test acc"
 
 
@@ -75,6 +77,12 @@ ENTRIES: tuple[Entry, ...] = (
     _la("sage", "ogbn-products", 0.7944, ("--runs", "1", "--epochs", "1")),
     Entry("LargeGT", "ogbn-products", "largegt", ("--dataset", "ogbn-products", "--runs", "1"),
           ("--epochs", "1")),
+    Entry("GraphSAGE", "ogbl-ddi", "link", ("--model", "sage", "--dataset", "ogbl-ddi"),
+          ("--runs", "1", "--epochs", "1", "--eval-every", "1"), 0.5390,
+          "OGB leaderboard (its example code)"),
+    Entry("GCN", "ogbl-ddi", "link", ("--model", "gcn", "--dataset", "ogbl-ddi"),
+          ("--runs", "1", "--epochs", "1", "--eval-every", "1"), 0.3707,
+          "OGB leaderboard (its example code)"),
 )
 
 
@@ -114,6 +122,8 @@ def _merge(args: tuple[str, ...], extra: tuple[str, ...]) -> list[str]:
 def _figure(entry: Entry, result: dict[str, Any]) -> float:
     if entry.run in ("lightgcn", "ultragcn"):
         return result["recall@20"]
+    if entry.run == "link":
+        return result["test_mean"]
     return result["test_acc"] if entry.run == "node" else result["test_acc_mean"]
 
 
@@ -148,7 +158,7 @@ def table(rows: list[dict[str, Any]], quick: bool) -> str:
     lines = ["| model | dataset | metric | glt | paper | runs | time | hardware |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        scale = 100 if r["metric"] == "test acc" else 1
+        scale = 1 if r["metric"].startswith("recall") else 100
         fmt = "{:.2f}" if scale == 100 else "{:.4f}"
         paper = fmt.format(scale * r["paper"]) if r["paper"] is not None else "—"
         lines.append(f"| {r['model']} | {r['dataset']} | {r['metric']} | "
@@ -166,7 +176,8 @@ def plot(rows: list[dict[str, Any]], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("test acc", "validation accuracy (first run)"), ("recall@20", "test recall@20")]
+    panels = [("test acc", "validation accuracy (first run)"), ("recall@20", "test recall@20"),
+              ("hits@20", "validation Hits@20 (first run)")]
     panels = [(m, label) for m, label in panels if any(r["metric"] == m for r in rows)]
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
     for ax, (metric, label) in zip(axes[0], panels):

@@ -59,3 +59,16 @@ def test_quick_node_classification_on_bundled_cora(tmp_path):
 def test_nothing_to_run_is_said():
     with pytest.raises(SystemExit, match="nothing to run.*UltraGCN on gowalla"):
         reproduce.main(["--only", "UltraGCN", "--out", "unused"])
+
+
+def test_quick_link_rows_with_an_ogb_link_release(tmp_path, capsys):
+    from glt.datasets.testing import write_ogb
+    root, out = tmp_path / "data", str(tmp_path / "out")
+    write_ogb(str(root / "ogb"), "ogbl-ddi", num_nodes=60, num_edges=400)
+    rows = reproduce.main(["--quick", "--root", str(root), "--only", "GraphSAGE",
+                           "--out", out])
+    (row,) = rows
+    assert (row["model"], row["dataset"], row["metric"]) == ("GraphSAGE", "ogbl-ddi", "hits@20")
+    assert row["paper"] == 0.5390 and 0.0 <= row["glt"] <= 1.0 and len(row["curve"]) == 1
+    assert row["command"].startswith("glt train link --model sage --dataset ogbl-ddi")
+    assert "| GraphSAGE | ogbl-ddi | hits@20 |" in capsys.readouterr().out
