@@ -19,7 +19,8 @@ from typing import Any, Callable, Optional
 
 COMMANDS = ("train MODEL [options] | bench NAME [options] | reproduce [options] | "
             "data verify ROOT")
-BENCHMARKS = ("ops", "sampler", "datasets", "recsys", "node", "lagnn", "lagnn_eval", "largegt")
+BENCHMARKS = ("ops", "sampler", "datasets", "recsys", "node", "lagnn", "lagnn_eval", "largegt",
+              "link")
 
 
 def trainers() -> dict[str, tuple[Callable[[list[str]], Any], list[str], str]]:
