@@ -20,6 +20,7 @@ from torch import Tensor
 
 from glt.datasets._download import download_url
 from glt.datasets.planetoid import default_root
+from glt.datasets.rec_slice import bundled_dir
 from glt.datasets.registry import DatasetInfo, dataset_info
 from glt.graph import CSRGraph
 
@@ -162,7 +163,8 @@ def read_rec_dir(directory: str, name: Optional[str] = None,
 
 def load_rec(name: str, root: Optional[str] = None, download: bool = True) -> RecDataset:
     """Load a recommender set: a registered name (``gowalla``, ``yelp2018``,
-    ``amazon-book``, ``ml-1m``) kept in ``<root>/<name>/``, or the path of any
+    ``amazon-book``, ``ml-1m``) kept in ``<root>/<name>/``, the bundled
+    ``gowalla-slice`` (see :mod:`glt.datasets.rec_slice`), or the path of any
     folder in the LightGCN format.
 
     Args:
@@ -178,6 +180,8 @@ def load_rec(name: str, root: Optional[str] = None, download: bool = True) -> Re
         raise FileNotFoundError(f"no such folder: {name} (expected a folder with train.txt "
                                 f"and test.txt, or a registered name)")
     info = dataset_info(name, source="lightgcn")
+    if info.extra.get("bundled"):
+        return read_rec_dir(bundled_dir(), info.name, info)
     directory = os.path.join(root if root is not None else os.path.join(default_root(), "rec"),
                              info.name)
     for f in FILES:

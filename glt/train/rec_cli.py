@@ -27,7 +27,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "lightgcn": {  # He et al. 2020, Sec. 4.1.2: the same settings on every set
         name: dict(dim=64, num_layers=3, init_std=0.1, decay=1e-4, lr=1e-3, batch_size=2048,
                    epochs=1000, eval_every=10, eval_every_after=None, patience=None)
-        for name in ("gowalla", "yelp2018", "amazon-book", "ml-1m")
+        for name in ("gowalla", "yelp2018", "amazon-book", "ml-1m", "gowalla-slice")
     },
     "ultragcn": {  # Mao et al. 2021, the official per-dataset <name>_config.ini files
         "gowalla": dict(_ULTRA_LOOP, dim=64, lr=1e-4, batch_size=512, num_negatives=1500,
@@ -44,15 +44,20 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                             lambda_=2.75, init_std=1e-4, patience=15),
     },
 }
+# the bundled slice (2,000 users): gowalla's settings with the learning rate and
+# negatives of the UltraGCN authors' smaller sets, so that a few epochs show progress
+PRESETS["ultragcn"]["gowalla-slice"] = dict(PRESETS["ultragcn"]["gowalla"], lr=1e-3,
+                                            num_negatives=200, patience=50)
 TRAIN_KEYS = ("lr", "batch_size", "epochs", "eval_every", "eval_every_after", "patience")
 
 
 def build_parser(model: str) -> Parser:
     p = Parser(description=f"Train {model} on a LightGCN-format recommender set "
                                 "and report full-ranking recall / ndcg at the best evaluation.")
-    p.add_argument("--dataset", default="gowalla",
+    p.add_argument("--dataset", default="gowalla-slice",
                    help=f"registered name ({', '.join(list_datasets(source='lightgcn'))}) "
-                   "or a folder with train.txt / test.txt")
+                   "or a folder with train.txt / test.txt (default: the bundled slice of "
+                   "gowalla)")
     p.add_argument("--root", default=None, help="data folder of registered sets "
                    "(default: $GLT_DATA/rec or ~/.cache/glt/rec)")
     p.add_argument("--preset", default=None, help=f"settings by name (default: the dataset's); "
