@@ -1,17 +1,48 @@
 """Atomic, verified file download with clear errors (no prompts, no partial files)."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import logging
 import os
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
+
+from tqdm.auto import tqdm
 
 log = logging.getLogger(__name__)
+
+
+MIRROR_ENV = "GLT_DOWNLOAD_MIRROR"
+_progress = [False]
+
+
+@contextlib.contextmanager
+def download_progress() -> Iterator[None]:
+    """Show a progress bar for each download started inside the block (for
+    commands a user runs; library calls stay silent)."""
+    before = _progress[0]
+    _progress[0] = True
+    try:
+        yield
+    finally:
+        _progress[0] = before
+
+
+def mirrored(url: str) -> str:
+    """``url`` through ``$GLT_DOWNLOAD_MIRROR`` when it is set: ``https://host/path``
+    becomes ``<mirror>/host/path`` (a local copy of the sources, or a test server)."""
+    mirror = os.environ.get(MIRROR_ENV)
+    if not mirror:
+        return url
+    parts = urllib.parse.urlsplit(url)
+    return f"{mirror.rstrip('/')}/{parts.netloc}{parts.path}" + (
+        f"?{parts.query}" if parts.query else "")
 
 
 class ChecksumError(ValueError):
@@ -30,6 +61,7 @@ def download_url(url: str, path: str, expected: Optional[dict[str, Any]] = None,
     download raises ``RuntimeError`` naming the URL and leaves nothing at
     ``path``, nor the folders it created.
     """
+    url = mirrored(url)
     folder = os.path.dirname(os.path.abspath(path))
     created = _missing_folders(folder)
     os.makedirs(folder, exist_ok=True)
@@ -41,10 +73,14 @@ def download_url(url: str, path: str, expected: Optional[dict[str, Any]] = None,
         try:
             with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
                 announced = resp.headers.get("Content-Length")
-                for block in iter(lambda: resp.read(1 << 20), b""):
-                    digest.update(block)
-                    out.write(block)
-                    size += len(block)
+                total = int(announced) if announced and announced.isdigit() else None
+                with tqdm(total=total, unit="B", unit_scale=True, leave=False,
+                          desc=os.path.basename(path), disable=not _progress[0]) as bar:
+                    for block in iter(lambda: resp.read(1 << 20), b""):
+                        digest.update(block)
+                        out.write(block)
+                        size += len(block)
+                        bar.update(len(block))
             if announced is not None and announced.isdigit() and int(announced) != size:
                 raise OSError(f"the server announced {announced} bytes and sent {size}")
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as err:

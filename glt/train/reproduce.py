@@ -215,23 +215,55 @@ def build_parser() -> argparse.ArgumentParser:
                    "ogb/ (OGB releases) sets; the bundled Cora is always used")
     p.add_argument("--only", nargs="+", default=None, help="run only these models (e.g. GCN "
                    "LightGCN)")
+    p.add_argument("--download", action="store_true", help="fetch the sets that are not "
+                   "under --root (default root: $GLT_DATA or ~/.cache/glt) from their "
+                   "registered sources, verified by their checksums")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default="results/reproduce", help="folder for reproduce.md, "
                    "reproduce.json, curves.png and each run's JSON")
     return p
 
 
+def fetch(dataset: str, root: str) -> Optional[str]:
+    """Download ``dataset`` into ``root`` (``rec/`` or ``ogb/``) from its registered
+    source; ``None`` when it is there, else the one line saying why not."""
+    from glt.datasets import load_ogb, load_rec
+    from glt.datasets._download import download_progress
+    info = dataset_info(dataset)
+    try:
+        with download_progress():
+            if info.source == "lightgcn":
+                load_rec(info.name, os.path.join(root, "rec"), download=True)
+            else:
+                load_ogb(info.name, os.path.join(root, "ogb"), download=True)
+    except (RuntimeError, ValueError, OSError) as err:
+        return f"{dataset}: {err}"
+    return None
+
+
 def main(argv: Optional[list[str]] = None) -> list[dict[str, Any]]:
     args = build_parser().parse_args(argv)
     wanted = {m.lower() for m in args.only} if args.only else None
-    rows, skipped = [], []
+    if args.download and args.root is None:
+        from glt.datasets.planetoid import default_root
+        args.root = default_root()
+    rows, skipped, failed = [], [], {}
     for entry in ENTRIES:
         if wanted is not None and entry.model.lower() not in wanted:
             continue
+        if args.quick and entry.quick is None:
+            skipped.append(f"{entry.model} on {entry.dataset} (not in --quick)")
+            continue
         root = data_root(entry, args.root)
-        if root is None or (args.quick and entry.quick is None):
-            why = "not in --quick" if root is not None else "data not found"
-            skipped.append(f"{entry.model} on {entry.dataset} ({why})")
+        if root is None and args.download:
+            if entry.dataset not in failed:
+                failed[entry.dataset] = fetch(entry.dataset, args.root)
+                if failed[entry.dataset]:
+                    print(f"not downloaded: {failed[entry.dataset]}", flush=True)
+            root = data_root(entry, args.root)
+        if root is None:
+            skipped.append(f"{entry.model} on {entry.dataset} (data not found"
+                           + ("" if args.download else "; --download fetches it") + ")")
             continue
         print(f"== {entry.model} on {entry.dataset}", flush=True)
         rows.append(run_entry(entry, root, args.quick, args.device, args.out))

@@ -47,7 +47,7 @@ def test_quick_table_with_recommendation_sets(tmp_path, capsys):
     assert rows[3]["paper"] == 0.2787
     text = capsys.readouterr().out
     assert "| UltraGCN | ml-1m | recall@20 |" in text and "0.2787" in text
-    assert "UltraGCN on gowalla (data not found)" in text
+    assert "UltraGCN on gowalla (not in --quick)" in text
     assert json.load(open(os.path.join(out, "reproduce.json")))[0]["model"] == "LightGCN"
     assert "| LightGCN | gowalla-slice | recall@20 |" in text
     with open(os.path.join(out, "curves.png"), "rb") as f:
@@ -78,3 +78,43 @@ def test_quick_link_rows_with_an_ogb_link_release(tmp_path, capsys):
     assert row["paper"] == 0.5390 and 0.0 <= row["glt"] <= 1.0 and len(row["curve"]) == 1
     assert row["command"].startswith("glt train link --model sage --dataset ogbl-ddi")
     assert "| GraphSAGE | ogbl-ddi | hits@20 |" in capsys.readouterr().out
+
+
+def test_download_fetches_missing_sets_from_their_sources(shared_data, tmp_path,
+                                                          monkeypatch, capsys):
+    """Offline, against a server on 127.0.0.1 standing in for the sources
+    ($GLT_DOWNLOAD_MIRROR maps https://host/path to <mirror>/host/path)."""
+    import functools
+    import http.server
+    import threading
+    serve = tmp_path / "mirror"
+    target = serve / "raw.githubusercontent.com" / "xue-pai" / "UltraGCN" / "main" / "data"
+    os.makedirs(target)
+    import shutil
+    shutil.copytree(os.path.join(shared_data, "rec", "ml-1m"), target / "ml-1m")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(serve))
+    handler.log_message = lambda *a: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("GLT_DOWNLOAD_MIRROR", f"http://127.0.0.1:{httpd.server_address[1]}")
+        root = str(tmp_path / "data")
+        assert reproduce.fetch("ml-1m", root) is None  # verified against the registry
+        assert reproduce.data_root(next(e for e in reproduce.ENTRIES if e.dataset == "ml-1m"),
+                                   root) == os.path.join(root, "rec")
+        line = reproduce.fetch("gowalla", root)  # not on the mirror: a 404
+        assert line.startswith("gowalla: could not download http://127.0.0.1:") and \
+            "Without internet, place the file there by hand" in line
+        (target / "ml-1m" / "test.txt").write_text("0 1\n")  # tampered
+        line = reproduce.fetch("ml-1m", str(tmp_path / "other"))
+        assert "ml-1m: the download of" in line and "test.txt has" in line
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    monkeypatch.setenv("GLT_DOWNLOAD_MIRROR", "http://127.0.0.1:9")  # nothing listens: offline
+    with pytest.raises(SystemExit, match="nothing to run"):
+        reproduce.main(["--download", "--root", str(tmp_path / "empty"), "--only", "GraphSAGE",
+                        "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert "not downloaded: ogbl-ddi: could not download http://127.0.0.1:9/snap.stanford.edu/" \
+           "ogb/data/linkproppred/ddi.zip" in out
