@@ -76,6 +76,17 @@ def write_ogb(root: str, name: str, num_nodes: int = 60, num_edges: int = 240,
     ``split/<split>/{train,valid,test}.csv.gz`` (node sets) or ``.pt`` (link
     sets, with ``edge_neg`` for valid/test), and ``RELEASE_v<version>.txt``.
     Labels of a binary set have NaN for unlabelled nodes, as papers100M's.
+
+    Checked against a real release (ogbl-ddi, ``../shared/data/ogb``): the file
+    names under ``raw/`` and ``split/target/``, headerless integer ``.csv.gz``
+    files, and link splits in torch's legacy serialisation holding dicts of
+    int64 NumPy arrays (``edge`` ``[M, 2]``, ``edge_neg``), as OGB ships them.
+    Not yet checked against a real release (none is available offline), only
+    against OGB's loader source and ``master.csv``: the node sets' files
+    (``node-feat`` floats, ``node-label``, ``split/<name>/*.csv.gz`` index files,
+    ``node_year``), ogbl-collab's ``edge_weight`` / ``edge_year`` and its split's
+    ``weight`` / ``year`` arrays, and the binary ``data.npz`` /
+    ``node-label.npz`` of ogbn-papers100M.
     """
     import torch
 
