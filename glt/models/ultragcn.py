@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from glt._checks import as_index
 from glt.graph import CSRGraph
+from glt.ops import gather_dot
 from glt.samplers import NegativeSampler
 from glt.train.distributed import Shard
 from glt.train.ranking import Scorer, dot_scorer
@@ -133,9 +134,14 @@ class UltraGCN(nn.Module):
             raise ValueError(f"expected neg of shape [{users.numel()}, M], got "
                              f"{tuple(neg.shape)}")
         u = self.user_embedding[users]
-        if users.numel() * self.num_items <= DENSE_SCORES_LIMIT:
-            # one [B, I] product, then gathers: far cheaper on CPU than gathering
-            # [B, M, d] item rows (and scatter-adding their gradients)
+        if u.device.type == "cpu":
+            # each needed product from the rows in place (glt's kernel): no [B, I]
+            # score matrix, no gathered [B, M, d] item rows
+            def score(items: Tensor) -> Tensor:
+                return gather_dot(u, self.item_embedding, items)
+        elif users.numel() * self.num_items <= DENSE_SCORES_LIMIT:
+            # one [B, I] product, then gathers: cheaper than gathering [B, M, d]
+            # item rows (and scatter-adding their gradients)
             full = u @ self.item_embedding.t()
 
             def score(items: Tensor) -> Tensor:

@@ -1,5 +1,6 @@
-"""``pair_product``: the Hadamard product of node pairs, the input of a link
-predictor, without materialising the two gathered operands."""
+"""Products of gathered rows without materialising the gathered operands:
+``pair_product`` (the Hadamard product of node pairs, a link predictor's input)
+and ``gather_dot`` (one row against many rows of a table: UltraGCN's scores)."""
 from __future__ import annotations
 
 from typing import Any
@@ -9,7 +10,10 @@ import torch
 from numba import njit, prange
 from torch import Tensor
 
+from glt import _prefetch
 from glt._checks import as_index, check_features
+from glt._jit_cache import track_helpers
+from glt._prefetch import AHEAD, prefetch_row
 from glt._threads import run_kernel, threads_for
 
 # Per-chunk gradient accumulators ([chunks, N, D]) above this many bytes fall back
@@ -51,6 +55,59 @@ def _pair_mul_grad(grad: np.ndarray, h: np.ndarray, src: np.ndarray, dst: np.nda
                 total += acc[c, i, d]
             out[i, d] = total
     return out
+
+
+@njit(parallel=True, cache=True)
+def _gather_dot(u: np.ndarray, table: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    out = np.empty(idx.shape, u.dtype)
+    flat, width = table.reshape(-1), table.shape[1]
+    for b in prange(idx.shape[0]):
+        row = u[b]
+        for m in range(idx.shape[1]):
+            if m + AHEAD < idx.shape[1]:  # the random table rows: start their misses early
+                prefetch_row(flat, idx[b, m + AHEAD], width)
+            other = table[idx[b, m]]
+            total = u.dtype.type(0)
+            for d in range(u.shape[1]):
+                total += row[d] * other[d]
+            out[b, m] = total
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _gather_dot_grad(grad: np.ndarray, u: np.ndarray, table: np.ndarray, idx: np.ndarray,
+                     chunks: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(dL/du [B, d], dL/dtable [I, d])`` of ``out[b, m] = <u[b], table[idx[b, m]]>``;
+    each chunk of rows accumulates the table's gradient on its own, then they are summed."""
+    rows, width, n = idx.shape[0], u.shape[1], table.shape[0]
+    grad_u = np.zeros_like(u)
+    acc = np.zeros((chunks, n, width), u.dtype)
+    flat = table.reshape(-1)
+    for c in prange(chunks):
+        mine = acc[c]
+        mine_flat = mine.reshape(-1)
+        for b in range(c * rows // chunks, (c + 1) * rows // chunks):
+            gu, row = grad_u[b], u[b]
+            for m in range(idx.shape[1]):
+                if m + AHEAD < idx.shape[1]:
+                    prefetch_row(flat, idx[b, m + AHEAD], width)
+                    prefetch_row(mine_flat, idx[b, m + AHEAD], width)
+                g = grad[b, m]
+                if g == 0:
+                    continue
+                i = idx[b, m]
+                other, into = table[i], mine[i]
+                for d in range(width):
+                    gu[d] += g * other[d]
+                    into[d] += g * row[d]
+    out = np.empty((n, width), u.dtype)
+    for i in prange(n):
+        for d in range(width):
+            total = acc[0, i, d]
+            for c in range(1, chunks):
+                total += acc[c, i, d]
+            out[i, d] = total
+    return grad_u, out
 
 
 def _numba_ok(h: Tensor) -> bool:
@@ -109,3 +166,62 @@ def pair_product(h: Tensor, pairs: Tensor) -> Tensor:
     dst = as_index(pairs[:, 1].contiguous(), "pairs[:, 1]", bound=h.size(0))
     return _PairProduct.apply(h, src, dst)
 
+
+
+class _GatherDot(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, u: Tensor, table: Tensor, idx: Tensor) -> Tensor:
+        ctx.save_for_backward(u, table, idx)
+        if not (_numba_ok(u) and u.dtype == table.dtype):
+            return torch.einsum("bd,bmd->bm", u, table[idx])
+        return torch.from_numpy(run_kernel(_gather_dot, idx.numel() * u.size(1),
+                                           u.detach().contiguous().numpy(),
+                                           table.detach().contiguous().numpy(), idx.numpy()))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor, None]:
+        u, table, idx = ctx.saved_tensors
+        work = idx.numel() * u.size(1)
+        chunks = threads_for(work)
+        if not (_numba_ok(u) and u.dtype == table.dtype) or \
+                chunks * table.numel() * table.element_size() > _MAX_ACCUMULATOR_BYTES:
+            rows = table[idx]  # [B, M, d]
+            grad_u = torch.einsum("bm,bmd->bd", grad, rows)
+            grad_table = torch.zeros_like(table).index_add_(
+                0, idx.reshape(-1), (grad.unsqueeze(-1) * u.unsqueeze(1)).reshape(-1, u.size(1)))
+            return grad_u, grad_table, None
+        grad_u, grad_table = run_kernel(_gather_dot_grad, work, grad.contiguous().numpy(),
+                                        u.detach().contiguous().numpy(),
+                                        table.detach().contiguous().numpy(), idx.numpy(), chunks)
+        return torch.from_numpy(grad_u), torch.from_numpy(grad_table), None
+
+
+def gather_dot(u: Tensor, table: Tensor, idx: Tensor) -> Tensor:
+    r"""Dot products of each row of ``u`` with rows of ``table``:
+    ``out[b, m] = <u[b], table[idx[b, m]]>``, differentiable in ``u`` and ``table``.
+
+    On CPU each product is computed from the rows in place (no gathered
+    ``[B, M, d]`` tensor, no ``[B, I]`` score matrix) and the table's gradient is
+    accumulated per chunk of rows; elsewhere it is ``einsum`` over the gathered rows.
+
+    Args:
+        u: ``[B, d]``.
+        table: ``[I, d]``.
+        idx: ``[B, M]`` int64 row ids of ``table``.
+
+    Returns:
+        ``[B, M]``.
+    """
+    check_features(u, "u")
+    check_features(table, "table")
+    if u.dim() != 2 or table.dim() != 2 or u.size(1) != table.size(1):
+        raise ValueError(f"expected u [B, d] and table [I, d] of one width, got "
+                         f"{tuple(u.shape)} and {tuple(table.shape)}")
+    if not isinstance(idx, Tensor) or idx.dim() != 2 or idx.size(0) != u.size(0):
+        shape = tuple(idx.shape) if isinstance(idx, Tensor) else type(idx).__name__
+        raise ValueError(f"expected idx to have shape [{u.size(0)}, M], got {shape}")
+    flat = as_index(idx.reshape(-1), "idx", bound=table.size(0))
+    return _GatherDot.apply(u, table, flat.view(idx.shape).contiguous())
+
+
+track_helpers(__name__, _prefetch)

@@ -49,3 +49,40 @@ def test_bad_inputs():
         pair_product(h, torch.tensor([[0, 4]]))
     with pytest.raises(ValueError, match="expected h to be 2-D"):
         pair_product(torch.randn(4), torch.tensor([[0, 1]]))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("shape", [(0, 5), (3, 1), (300, 40)])  # 300 x 40 x 16: thread pool
+def test_gather_dot_equals_the_dense_product(dtype, shape):
+    from glt.ops import gather_dot
+    torch.manual_seed(1)
+    u = torch.randn(shape[0], 16, dtype=dtype, requires_grad=True)
+    table = torch.randn(70, 16, dtype=dtype, requires_grad=True)
+    idx = torch.randint(0, 70, shape)
+    grad = torch.randn(shape, dtype=dtype)
+    out = gather_dot(u, table, idx)
+    out.backward(grad)
+    ours = u.grad.clone(), table.grad.clone()
+    u.grad = table.grad = None
+    ref = (u @ table.t()).gather(1, idx)
+    ref.backward(grad)
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    assert torch.allclose(out, ref, rtol=tol, atol=10 * tol)
+    assert torch.allclose(ours[0], u.grad, rtol=tol, atol=10 * tol)
+    assert torch.allclose(ours[1], table.grad, rtol=tol, atol=10 * tol)
+
+
+def test_gather_dot_gradcheck_fallback_and_errors(monkeypatch):
+    from glt.ops import gather_dot
+    u = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    table = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
+    idx = torch.tensor([[0, 5], [2, 2], [1, 0], [5, 5]])
+    assert torch.autograd.gradcheck(lambda a, b: gather_dot(a, b, idx), (u, table))
+    monkeypatch.setattr(pair, "_MAX_ACCUMULATOR_BYTES", 0)
+    assert torch.autograd.gradcheck(lambda a, b: gather_dot(a, b, idx), (u, table))
+    with pytest.raises(ValueError, match=r"expected idx to have shape \[4, M\], got \(3, 2\)"):
+        gather_dot(u, table, idx[:3])
+    with pytest.raises(ValueError, match="expected idx to hold ids below 6, got 6"):
+        gather_dot(u, table, idx + 1)
+    with pytest.raises(ValueError, match="of one width"):
+        gather_dot(u, table[:, :2], idx)
