@@ -22,6 +22,19 @@ _MAX_ACCUMULATOR_BYTES = 256 << 20
 
 
 @njit(parallel=True, cache=True)
+def _sum_chunks(acc: np.ndarray) -> np.ndarray:
+    """``acc.sum(0)`` of per-chunk accumulators ``[chunks, N, D]``, parallel over rows."""
+    out = np.empty(acc.shape[1:], acc.dtype)
+    for i in prange(acc.shape[1]):
+        for d in range(acc.shape[2]):
+            total = acc[0, i, d]
+            for c in range(1, acc.shape[0]):
+                total += acc[c, i, d]
+            out[i, d] = total
+    return out
+
+
+@njit(parallel=True, cache=True)
 def _pair_mul(h: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     out = np.empty((src.shape[0], h.shape[1]), h.dtype)
     for m in prange(src.shape[0]):
@@ -47,14 +60,7 @@ def _pair_mul_grad(grad: np.ndarray, h: np.ndarray, src: np.ndarray, dst: np.nda
             for d in range(width):
                 ra[d] += g[d] * b[d]
                 rb[d] += g[d] * a[d]
-    out = np.empty((n, width), h.dtype)
-    for i in prange(n):
-        for d in range(width):
-            total = acc[0, i, d]
-            for c in range(1, chunks):
-                total += acc[c, i, d]
-            out[i, d] = total
-    return out
+    return _sum_chunks(acc)
 
 
 @njit(parallel=True, cache=True)
@@ -100,14 +106,7 @@ def _gather_dot_grad(grad: np.ndarray, u: np.ndarray, table: np.ndarray, idx: np
                 for d in range(width):
                     gu[d] += g * other[d]
                     into[d] += g * row[d]
-    out = np.empty((n, width), u.dtype)
-    for i in prange(n):
-        for d in range(width):
-            total = acc[0, i, d]
-            for c in range(1, chunks):
-                total += acc[c, i, d]
-            out[i, d] = total
-    return grad_u, out
+    return grad_u, _sum_chunks(acc)
 
 
 def _numba_ok(h: Tensor) -> bool:

@@ -27,9 +27,13 @@ class NegativeSampler:
         self.degree = train.out_degree()
         self._keys = (train.row() * self.num_items + train.col).sort().values
         self._active = (self.degree > 0).nonzero().flatten()
-        if bool((self.degree >= self.num_items).any()):
-            user = int((self.degree >= self.num_items).nonzero()[0])
-            raise ValueError(f"user {user} has every item as a positive: no negative exists")
+        full = (self.degree >= self.num_items).nonzero()
+        self._full_user = int(full[0]) if full.numel() else -1
+
+    def _need_item_negatives(self) -> None:
+        if self._full_user >= 0:
+            raise ValueError(f"user {self._full_user} has every item as a positive: no "
+                             "negative exists")
 
     def is_positive(self, users: Tensor, items: Tensor) -> Tensor:
         """Bool tensor shaped like ``items``: is ``items[..]`` a positive of ``users[..]``."""
@@ -50,6 +54,7 @@ class NegativeSampler:
         training items.
         """
         users = as_index(users, "users", bound=self.num_users)
+        self._need_item_negatives()
         if num_negatives < 1:
             raise ValueError(f"expected num_negatives >= 1, got {num_negatives}")
         neg = self._rand_items((users.numel(), num_negatives), generator)
@@ -74,6 +79,12 @@ class NegativeSampler:
             raise ValueError(f"expected num_samples >= 0, got {num_samples}")
         square = self.num_users == self.num_items
         device = self._keys.device
+        keys = self._keys.unique_consecutive()
+        if square:
+            keys = keys[keys // self.num_items != keys % self.num_items]
+        if num_samples and keys.numel() >= self.num_users * self.num_items - (
+                self.num_users if square else 0):
+            raise ValueError("every pair of nodes is an edge: no negative pair exists")
 
         def draw(n: int) -> tuple[Tensor, Tensor]:
             rows = torch.randint(0, self.num_users, (n,), generator=generator, device=device)
@@ -96,6 +107,7 @@ class NegativeSampler:
         """
         if self._active.numel() == 0:
             raise ValueError("expected at least one training interaction, got an empty graph")
+        self._need_item_negatives()
         if num_samples is None:
             num_samples = self.graph.num_edges
         device = self._keys.device

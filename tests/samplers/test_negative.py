@@ -59,5 +59,9 @@ def test_bad_input():
     with pytest.raises(ValueError, match="num_negatives"):
         s.negatives(torch.tensor([0]), 0)
     full = glt.CSRGraph.from_edge_index(torch.tensor([[0, 0], [0, 1]]), 1, num_cols=2)
-    with pytest.raises(ValueError, match="every item"):
-        NegativeSampler(full)
+    with pytest.raises(ValueError, match="user 0 has every item as a positive"):
+        NegativeSampler(full).negatives(torch.tensor([0]), 1)
+    with pytest.raises(ValueError, match="user 0 has every item as a positive"):
+        NegativeSampler(full).bpr(3)
+    with pytest.raises(ValueError, match="every pair of nodes is an edge"):
+        NegativeSampler(full).pairs(3)
