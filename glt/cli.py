@@ -15,32 +15,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from typing import Any, Callable, Optional
+from typing import Optional
 
 COMMANDS = ("train MODEL [options] | bench NAME [options] | reproduce [options] | "
             "data verify ROOT")
 BENCHMARKS = ("ops", "sampler", "datasets", "recsys", "node", "lagnn", "lagnn_eval", "largegt",
               "link")
-
-
-def trainers() -> dict[str, tuple[Callable[[list[str]], Any], list[str], str]]:
-    """model -> (main, leading arguments, presets line): what ``glt train MODEL``
-    and ``glt reproduce`` run."""
-    from glt.train import lagnn_cli, largegt_cli, link_cli, node_cli, rec_cli
-    node = ", ".join(sorted(node_cli.PRESETS))
-    la = "; ".join(f"{m}: {', '.join(d)}" for m, d in lagnn_cli.PRESETS.items())
-    out: dict[str, tuple[Callable[[list[str]], Any], list[str], str]] = {
-        name: (node_cli.main, ["--model", name], f"node classification on Planetoid (cora, "
-               f"citeseer, pubmed), the {name.upper()} paper's settings")
-        for name in sorted(node_cli.PRESETS)}
-    out["node"] = (node_cli.main, [], f"--model one of {node}")
-    for name, main in (("lightgcn", rec_cli.main_lightgcn), ("ultragcn", rec_cli.main_ultragcn)):
-        out[name] = (main, [], f"presets: {', '.join(rec_cli.PRESETS[name])}")
-    out["lagnn"] = (lagnn_cli.main, [], f"--model and --dataset presets: {la}")
-    out["largegt"] = (largegt_cli.main, [], f"presets: {', '.join(largegt_cli.PRESETS)}")
-    out["link"] = (link_cli.main, [], f"OGB link prediction, --model gcn or sage; presets: "
-                   f"{', '.join(link_cli.PRESETS)}")
-    return out
 
 
 def _train_help(trainers: dict) -> str:
@@ -95,6 +75,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     if command == "train":
+        from glt.train.trainers import trainers
         known = trainers()
         if not rest or rest[0] in ("-h", "--help"):
             print(_train_help(known))

@@ -11,7 +11,7 @@ from torch import Tensor
 from glt._checks import as_index, as_int, check_edge_weight, size_from_index
 from glt._unpickle import ARCHIVE_ERRORS
 from glt.ops._csr import row_entries
-from glt.ops.scatter import sort_index
+from glt.ops.scatter import csr_transpose, sort_index
 from glt.ops.segment import check_ptr
 
 if TYPE_CHECKING:
@@ -174,10 +174,8 @@ class CSRGraph:
 
         ``perm[k]`` is the CSR position of the ``k``-th CSC entry. Cached.
         """
-        def compute() -> tuple[Tensor, Tensor, Tensor]:
-            colptr, perm = sort_index(self.col, self.num_cols)
-            return colptr, self.row()[perm], perm
-        return self._structural("csc", compute)
+        return self._structural("csc", lambda: csr_transpose(self.rowptr, self.col,
+                                                             self.num_cols, self.row()))
 
     def transpose(self) -> "CSRGraph":
         """The graph of ``A^T`` (rows = targets), with weights and edge ids carried. Cached."""

@@ -9,11 +9,11 @@ from torch import Tensor, nn
 
 from glt._checks import as_index
 from glt.graph import CSRGraph
+from glt.models.scoring import Scorer, dot_scorer
 from glt.norm import gcn_norm
 from glt.ops import spmm
 from glt.samplers import NegativeSampler
-from glt.train.distributed import Shard
-from glt.train.ranking import Scorer, dot_scorer
+from glt.samplers.shard import Shard
 
 
 class LightGCN(nn.Module):

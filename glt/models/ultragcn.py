@@ -16,10 +16,10 @@ from torch import Tensor, nn
 
 from glt._checks import as_index
 from glt.graph import CSRGraph
+from glt.models.scoring import Scorer, dot_scorer
 from glt.ops import gather_dot
 from glt.samplers import NegativeSampler
-from glt.train.distributed import Shard
-from glt.train.ranking import Scorer, dot_scorer
+from glt.samplers.shard import Shard
 
 DENSE_SCORES_LIMIT = 1 << 27  # batch x items scores computed densely up to this many
 

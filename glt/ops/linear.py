@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from glt.ops.scatter import csr_transpose
+
 
 # Transposes of the sparsity patterns seen last, keyed by their index arrays'
 # addresses (each entry holds those arrays, so the addresses stay theirs).
@@ -36,15 +38,14 @@ def linear(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
 
 
 def _transpose(crow: Tensor, col: Tensor, num_cols: int) -> tuple[Tensor, Tensor, Tensor]:
-    """:meth:`CSRGraph.csc` of the pattern ``(crow, col)``: ``(colptr [F + 1],
+    """The transpose (as ``CSRGraph.csc``) of the pattern ``(crow, col)``: ``(colptr [F + 1],
     row [nnz], perm [nnz])``, the transpose's ``k``-th entry being the pattern's
     entry ``perm[k]``. Cached."""
     key = (crow.data_ptr(), col.data_ptr(), col.numel())
     if key in _TRANSPOSES:
         _TRANSPOSES.move_to_end(key)
         return _TRANSPOSES[key][2:]
-    from glt.graph import CSRGraph  # glt.graph imports glt.ops
-    colptr, row, perm = CSRGraph(crow, col, num_cols=num_cols, validate=False).csc()
+    colptr, row, perm = csr_transpose(crow, col, num_cols)
     _TRANSPOSES[key] = (crow, col, colptr, row, perm)
     if len(_TRANSPOSES) > _KEEP:
         _TRANSPOSES.popitem(last=False)

@@ -30,6 +30,19 @@ def sort_index(index: Tensor, num_groups: int) -> tuple[Tensor, Tensor]:
     return ptr, perm
 
 
+def csr_transpose(rowptr: Tensor, col: Tensor, num_cols: int,
+                  row: Optional[Tensor] = None) -> tuple[Tensor, Tensor, Tensor]:
+    """The transpose of the CSR pattern ``(rowptr [N + 1], col [E])``:
+    ``(colptr [num_cols + 1], row [E], perm [E])``, the transpose's ``k``-th
+    entry being the pattern's entry ``perm[k]`` (rows stay in order within a
+    column). ``row`` (each entry's row, if at hand) saves recomputing it."""
+    if row is None:
+        row = torch.repeat_interleave(torch.arange(rowptr.numel() - 1, device=rowptr.device),
+                                      rowptr.diff(), output_size=col.numel())
+    colptr, perm = sort_index(col, num_cols)
+    return colptr, row[perm], perm
+
+
 def scatter(src: Tensor, index: Tensor, dim_size: Optional[int] = None, reduce: str = "sum",
             return_arg: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     r"""Reduce the rows of ``src`` that share an ``index`` value.

@@ -2,7 +2,8 @@
 from glt.samplers.loader import MiniBatch, NeighborLoader
 from glt.samplers.negative import NegativeSampler
 from glt.samplers.neighbor import NeighborSampler, SampledSubgraph
+from glt.samplers.shard import Shard
 from glt.samplers.tokens import TokenSampler
 
 __all__ = ["MiniBatch", "NegativeSampler", "NeighborLoader", "NeighborSampler",
-           "SampledSubgraph", "TokenSampler"]
+           "SampledSubgraph", "Shard", "TokenSampler"]

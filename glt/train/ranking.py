@@ -7,24 +7,17 @@ top-``max(ks)`` list is compared with the user's test items.
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
 
 from glt.graph import CSRGraph
+from glt.models.scoring import Scorer, dot_scorer
 from glt.ops._csr import row_entries
 
-Scorer = Callable[[Tensor], Tensor]  # users [C] -> scores [C, I]
+__all__ = ["Scorer", "dot_scorer", "rank_metrics"]
 
-
-def dot_scorer(user_emb: Tensor, item_emb: Tensor) -> Scorer:
-    """Scores ``user_emb[u] . item_emb[i]`` (``[U, d]``, ``[I, d]``)."""
-    if user_emb.dim() != 2 or item_emb.dim() != 2 or user_emb.size(1) != item_emb.size(1):
-        raise ValueError(f"expected user and item embeddings [U, d] and [I, d], got "
-                         f"{tuple(user_emb.shape)} and {tuple(item_emb.shape)}")
-    item_t = item_emb.t()
-    return lambda users: user_emb[users] @ item_t
 
 
 def _rows_mask(graph: CSRGraph, users: Tensor, num_items: int) -> tuple[Tensor, Tensor]:

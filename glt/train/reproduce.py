@@ -153,7 +153,7 @@ def run_entry(entry: Entry, root: str, quick: bool, device: str, out_dir: str
     command = " ".join(["glt", "train", entry.run, *args])
     json_out = os.path.join(out_dir, "runs", f"{entry.run}_{entry.model}_{entry.dataset}.json")
     start = time.perf_counter()
-    from glt.cli import trainers
+    from glt.train.trainers import trainers
     result = trainers()[entry.run][0](args + ["--quiet", "--out", json_out])
     runs = result.get("runs", 1)
     return {"model": entry.model, "dataset": entry.dataset, "metric": entry.metric,
