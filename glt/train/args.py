@@ -110,6 +110,21 @@ def preset_flag(parser: argparse.ArgumentParser, key: str, example: Any,
     parser.add_argument(f"--{key.replace('_', '-')}", type=kind, default=None, help=help)
 
 
+def add_runs(parser: argparse.ArgumentParser, runs: int) -> None:
+    """``--runs`` (default ``runs``) and ``--seed``: seeds ``seed..seed+runs-1``."""
+    parser.add_argument("--runs", type=count, default=runs, help="seeds seed..seed+runs-1")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
+
+
+def add_output(parser: argparse.ArgumentParser, out_help: str = "write the JSON result here"
+               ) -> None:
+    """``--device`` (checked to exist), ``--out`` (checked writable) and ``--quiet``."""
+    parser.add_argument("--device", default="cpu", help="e.g. cpu, cuda, cuda:1 (under "
+                        "torchrun, cuda means each rank's own GPU)")
+    parser.add_argument("--out", default=None, help=out_help)
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
 def check_writable(path: str) -> None:
     """Create ``path``'s folder and check a file can be written there (before training)."""
     folder = os.path.dirname(os.path.abspath(path)) or "."

@@ -21,7 +21,7 @@ from glt.datasets import (PLANETOID_NAMES, NodeDataset, load_ogb, load_planetoid
 from glt.memory import keep_freed_memory
 from glt.models.lagnn import CVAE, la_backbone, read_lagnn_code_generator, train_cvae
 from glt.train import distributed
-from glt.train.args import Parser, count, fanout, non_negative_int, preset_flag
+from glt.train.args import Parser, add_output, add_runs, fanout, preset_flag
 from glt.train.lagnn import (augmentation, batch_augmentation, la_batch_objective,
                              la_full_predict, la_objective, pretrain_generator)
 from glt.train.metrics import dataset_score
@@ -74,8 +74,7 @@ def build_parser() -> Parser:
     p.add_argument("--dataset", choices=sorted(PLANETOID_NAMES) + list(OGB_SETS),
                    default="cora")
     p.add_argument("--root", default=None)
-    p.add_argument("--runs", type=count, default=10)
-    p.add_argument("--seed", type=non_negative_int, default=0)
+    add_runs(p, 10)
     for key in ("epochs", "cvae_epochs", "samples", "num_inputs", "batch_size"):
         preset_flag(p, key, 1)
     p.add_argument("--fanouts", type=fanout, nargs="+", default=None,
@@ -98,9 +97,7 @@ def build_parser() -> Parser:
                    "default: the preset's (lagnn on Planetoid, glorot on OGB)")
     p.add_argument("--compare", action="store_true", help="also train the plain backbone "
                    "with its paper settings")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--out", default=None)
-    p.add_argument("--quiet", action="store_true")
+    add_output(p)
     return p
 
 

@@ -16,7 +16,7 @@ from glt.datasets.planetoid import default_root
 from glt.memory import keep_freed_memory
 from glt.models.largegt import LargeGT, TokenInputs
 from glt.train import distributed
-from glt.train.args import Parser, count, non_negative_int, preset_flag
+from glt.train.args import Parser, add_output, add_runs, count, preset_flag
 from glt.train.largegt import train_largegt
 from glt.train.metrics import dataset_score
 from glt.train.node import repeat_runs
@@ -65,8 +65,7 @@ def build_parser() -> Parser:
     p.add_argument("--root", default=None)
     p.add_argument("--preset", default=None, help=f"one of {sorted(PRESETS)} (default: the "
                    "dataset's, 'planetoid' for the Planetoid sets)")
-    p.add_argument("--runs", type=count, default=1)
-    p.add_argument("--seed", type=non_negative_int, default=0)
+    add_runs(p, 1)
     for key in ("epochs", "num_tokens", "batch_size", "eval_every"):
         preset_flag(p, key, None)
     p.add_argument("--eval-samples", type=count, default=None, help="token draws whose class "
@@ -75,7 +74,6 @@ def build_parser() -> Parser:
     p.add_argument("--pos-enc", default=None, help="a .npy or .pt file with a [num_nodes, d] "
                    "positional encoding (the authors use node2vec embeddings) for the global "
                    "module's queries and codebook")
-    p.add_argument("--device", default="cpu")
     p.add_argument("--amp", action="store_true", help="bfloat16 mixed precision (autocast)")
     p.add_argument("--checkpoint", default=None, help="folder of per-run checkpoints "
                    "(seed<N>.pt, written every epoch): a killed job started again resumes "
@@ -84,8 +82,7 @@ def build_parser() -> Parser:
                    "computed there in streamed blocks once and memory-mapped afterwards "
                    "(default: in memory; the ogbn-papers100M preset caches under "
                    "<root>/largegt_hops/<dataset>)")
-    p.add_argument("--out", default=None)
-    p.add_argument("--quiet", action="store_true")
+    add_output(p)
     return p
 
 

@@ -14,7 +14,7 @@ import torch
 from glt.datasets import load_dataset
 from glt.memory import keep_freed_memory
 from glt.models.link import LinkModel, LinkPredictor, link_encoder
-from glt.train.args import Parser, count, non_negative_int, preset_flag
+from glt.train.args import Parser, add_output, add_runs, preset_flag
 from glt.train.link import LinkTrainConfig, check_link_data, train_link
 from glt.train.metrics import mean_std
 from glt.train.node import seed_everything
@@ -42,8 +42,7 @@ def build_parser() -> Parser:
     p.add_argument("--dataset", choices=sorted(PRESETS), default="ogbl-ddi")
     p.add_argument("--root", default=None, help="data folder holding <root>/ogbl_ddi/ "
                    "(default: $GLT_DATA or ~/.cache/glt; downloaded when missing)")
-    p.add_argument("--runs", type=count, default=10, help="seeds seed..seed+runs-1")
-    p.add_argument("--seed", type=non_negative_int, default=0)
+    add_runs(p, 10)
     for key in ("hidden", "num_layers", "dropout", "batch_size", "lr", "epochs", "eval_every"):
         preset_flag(p, key, 1)
     p.add_argument("--use-valid-as-input", action="store_true", help="validation edges join "
@@ -51,10 +50,7 @@ def build_parser() -> Parser:
     p.add_argument("--checkpoint", default=None, help="folder of per-run checkpoints "
                    "(seed<N>.pt, written every epoch): a run started again resumes, a "
                    "finished one is read back")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--out", default=None, help="write the JSON report here (the markdown "
-                   "row goes beside it, .md)")
-    p.add_argument("--quiet", action="store_true")
+    add_output(p, "write the JSON report here (the markdown row goes beside it, .md)")
     return p
 
 

@@ -16,7 +16,7 @@ from torch import nn
 from glt.datasets import PLANETOID_NAMES, load_planetoid, row_normalize, sparse_features
 from glt.memory import keep_freed_memory
 from glt.models import GAT, GCN, GraphSAGE
-from glt.train.args import Parser, count, non_negative_int, preset_flag
+from glt.train.args import Parser, add_output, add_runs, preset_flag
 from glt.train.node import repeat_runs
 from glt.train.output import hardware, write_json
 
@@ -57,13 +57,10 @@ def build_parser() -> Parser:
     p.add_argument("--dataset", choices=sorted(PLANETOID_NAMES), default="cora")
     p.add_argument("--root", default=None, help="data folder (default: bundled Cora, else "
                    "$GLT_DATA or ~/.cache/glt)")
-    p.add_argument("--runs", type=count, default=10, help="seeds seed..seed+runs-1")
-    p.add_argument("--seed", type=non_negative_int, default=0)
+    add_runs(p, 10)
     for key in ("hidden", "dropout", "lr", "weight_decay", "epochs", "patience", "heads"):
         preset_flag(p, key, None, help="default: the model's preset")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--out", default=None, help="write the JSON result here")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_output(p)
     return p
 
 

@@ -15,7 +15,7 @@ from glt.datasets.rec import RecDataset, load_rec
 from glt.datasets.registry import list_datasets
 from glt.memory import keep_freed_memory
 from glt.train import distributed
-from glt.train.args import Parser, count, non_negative_int
+from glt.train.args import Parser, add_output, count, non_negative_int
 from glt.train.output import hardware, write_json
 from glt.train.recsys import RecRunState, RecTrainConfig, fit
 
@@ -68,12 +68,8 @@ def build_parser(model: str) -> Parser:
                    help="evaluate every epoch after this one (default: the preset's)")
     p.add_argument("--ks", type=count, nargs="+", default=[20])
     p.add_argument("--seed", type=non_negative_int, default=2020)
-    p.add_argument("--device", default="cpu", help="under torchrun, 'cuda' means each "
-                   "rank's own GPU")
     p.add_argument("--checkpoint", default=None, help="resume from / save to this file")
-    p.add_argument("--out", default=None, help="write the JSON result here (after every "
-                   "evaluation)")
-    p.add_argument("--quiet", action="store_true")
+    add_output(p, "write the JSON result here (after every evaluation)")
     return p
 
 
