@@ -62,9 +62,9 @@ def test_quick_node_classification_on_bundled_cora(tmp_path):
     assert len(row["curve"]) == 200 and max(v for _, v in row["curve"]) > 0.75
 
 
-def test_nothing_to_run_is_said():
+def test_nothing_to_run_is_said(tmp_path):
     with pytest.raises(SystemExit, match="nothing to run.*GraphSAGE on ogbl-ddi"):
-        reproduce.main(["--only", "GraphSAGE", "--out", "unused"])
+        reproduce.main(["--only", "GraphSAGE", "--out", str(tmp_path)])
 
 
 def test_quick_link_rows_with_an_ogb_link_release(tmp_path, capsys):
