@@ -454,6 +454,10 @@ def _read_zip(data: bytes, allowed: dict[tuple[str, str], Global]) -> Any:
         pickles = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
         if len(pickles) != 1:
             raise UnsafePickleError("a torch zip file holds one <folder>/data.pkl")
+        packed = [i.filename for i in z.infolist() if i.compress_type != zipfile.ZIP_STORED]
+        if packed:  # torch stores its members; a compressed one could expand without bound
+            raise UnsafePickleError(f"compressed members ({packed[0]}, ...): torch files "
+                                    "store theirs uncompressed")
         prefix = pickles[0][: -len("data.pkl")]
         if prefix + "byteorder" in names and z.read(prefix + "byteorder") != b"little":
             raise UnsafePickleError("big-endian torch files are not read")

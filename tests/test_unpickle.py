@@ -228,3 +228,14 @@ def test_records_hold_state_of_allowed_classes_only():
     assert out.cls == "pkg.Thing" and out.state == {"size": 3}
     with pytest.raises(ValueError, match="refusing the global pkg.Thing"):
         read_pickle(data, SCIPY_CSR, "thing")
+
+
+def test_compressed_members_are_refused_before_they_expand(tmp_path):
+    """A member that inflates far beyond the file (a zip bomb) is never read."""
+    path = str(tmp_path / "bomb.pt")
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("archive/data.pkl", _tensor_pickle(0, (2,), (1,), 1 << 24))
+        z.writestr("archive/data/0", b"\x00" * (1 << 27))  # 128 MiB of zeros, 130 kB on disk
+    assert os.path.getsize(path) < 1 << 20
+    with pytest.raises(ValueError, match="compressed members"):
+        read_torch_file(path, TORCH_TENSORS)
