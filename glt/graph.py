@@ -177,20 +177,6 @@ class CSRGraph:
         return self._structural("csc", lambda: csr_transpose(self.rowptr, self.col,
                                                              self.num_cols, self.row()))
 
-    def select_rows(self, rows: Tensor) -> "CSRGraph":
-        """The ``[R, num_cols]`` graph of rows ``rows [R]`` of this one, in that order
-        (weights and edge ids carried; ``edge_id`` indexes the original edges)."""
-        rows = as_index(rows, "rows", bound=self.num_nodes)
-        start = self.rowptr[rows]
-        deg = self.rowptr[rows + 1] - start
-        _, pos = row_entries(torch.arange(rows.numel(), device=self.device), start, deg)
-        rowptr = torch.zeros(rows.numel() + 1, dtype=torch.long, device=self.device)
-        torch.cumsum(deg, 0, out=rowptr[1:])
-        return CSRGraph(rowptr, self.col[pos],
-                        None if self.edge_weight is None else self.edge_weight[pos],
-                        self.num_cols, pos if self.edge_id is None else self.edge_id[pos],
-                        validate=False)
-
     def transpose(self) -> "CSRGraph":
         """The graph of ``A^T`` (rows = targets), with weights and edge ids carried. Cached."""
         def compute() -> CSRGraph:

@@ -53,19 +53,14 @@ class LightGCN(nn.Module):
             self.graph = self.graph.to(self.embedding.device)
         return self
 
-    def propagate(self, rows: Optional[Tensor] = None) -> Tensor:
-        """``[U + I, dim]`` layer-mean embeddings, or ``[R, dim]`` those of the nodes
-        ``rows [R]`` only: then the last layer is computed for those rows alone
-        (the earlier layers still need every node)."""
+    def propagate(self) -> Tensor:
+        """``[U + I, dim]`` layer-mean embeddings."""
         adj = gcn_norm(self.graph, add_self_loops=False)
         out = h = self.embedding
-        for layer in range(self.num_layers):
-            if rows is not None and layer == self.num_layers - 1:
-                return (out[rows] + spmm(adj.select_rows(rows), h)) / (self.num_layers + 1)
+        for _ in range(self.num_layers):
             h = spmm(adj, h)
             out = out + h
-        out = out / (self.num_layers + 1)
-        return out if rows is None else out[rows]
+        return out / (self.num_layers + 1)
 
     def forward(self) -> tuple[Tensor, Tensor]:
         """``(users [U, dim], items [I, dim])`` final embeddings."""
@@ -98,10 +93,8 @@ class LightGCN(nn.Module):
         users = as_index(users, "users", bound=self.num_users)
         pos = as_index(pos, "pos (items)", bound=self.num_items)
         neg = as_index(neg, "neg (items)", bound=self.num_items)
-        # the loss reads the batch's rows only: the last layer computes just those
-        nodes, where = torch.unique(torch.cat([users, self.num_users + pos,
-                                               self.num_users + neg]), return_inverse=True)
-        u, p, n = self.propagate(nodes)[where].split(users.numel())
+        final = self.propagate()
+        u, p, n = final[users], final[self.num_users + pos], final[self.num_users + neg]
         loss = F.softplus((u * n).sum(1) - (u * p).sum(1)).mean()
         e0 = self.embedding
         reg = (e0[users].pow(2).sum() + e0[self.num_users + pos].pow(2).sum()
