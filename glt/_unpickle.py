@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import io
 import pickle
-import pickletools
 import struct
 import zipfile
 import zlib
@@ -38,8 +37,8 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
-__all__ = ["ARCHIVE_ERRORS", "Global", "Record", "UnsafePickleError", "read_pickle", "read_torch_file",
-           "NUMPY", "SCIPY_CSR", "CONTAINERS", "TORCH_TENSORS"]
+__all__ = ["ARCHIVE_ERRORS", "Global", "Record", "UnsafePickleError", "read_pickle",
+           "read_torch_file", "records", "NUMPY", "SCIPY_CSR", "CONTAINERS", "TORCH_TENSORS"]
 
 
 class UnsafePickleError(pickle.UnpicklingError):

@@ -7,7 +7,6 @@ version (``GLT_FUZZ_EXAMPLES``, default 500 per format)."""
 import os
 import shutil
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings

@@ -1,6 +1,5 @@
 """The shared safe pickle reader: real files load, crafted payloads of every
 kind are refused before anything runs or allocates."""
-import io
 import os
 import pickle
 import shutil
@@ -124,7 +123,8 @@ def test_allowed_callables_with_hostile_arguments_are_refused():
     refused(p2(reconstruct + glob("numpy", "dtype") + b"K\x00\x85U\x01b\x87R"),
             "something other than numpy.ndarray")
     refused(p2(glob("numpy", "dtype") + b"U\x02O8\x85R"), "only numeric dtypes")
-    refused(p2(glob("_codecs", "encode") + b"U\x01aU\x05utf-7\x86R"), "expected \\(str, 'latin1'\\)")
+    refused(p2(glob("_codecs", "encode") + b"U\x01aU\x05utf-7\x86R"),
+            "expected \\(str, 'latin1'\\)")
     refused(p2(glob("collections", "defaultdict") + glob("numpy", "dtype") + b"\x85R"),
             "only list factories")
     refused(p2(glob("numpy", "ndarray") + b")R"), "refusing to call numpy.ndarray")

@@ -118,8 +118,8 @@ def test_download_fetches_from_the_authors_repository(tmp_path, monkeypatch):
 
 
 def test_unknown_name():
-    with pytest.raises(ValueError, match="expected one of: amazon-book, gowalla, gowalla-slice, ml-1m, "
-                                         "yelp2018"):
+    with pytest.raises(ValueError, match="expected one of: amazon-book, gowalla, gowalla-slice, "
+                                         "ml-1m, yelp2018"):
         load_rec("netflix")
 
 

@@ -82,8 +82,8 @@ def test_ultragcn_presets_match_official_configs(name):
 
 def test_unknown_preset(folder):
     with pytest.raises(ValueError, match="unknown preset 'netflix' for ultragcn; expected one "
-                                         "of \\['amazon-book', 'gowalla', 'gowalla-slice', 'ml-1m', "
-                                         "'yelp2018'\\]"):
+                                         "of \\['amazon-book', 'gowalla', 'gowalla-slice', "
+                                         "'ml-1m', 'yelp2018'\\]"):
         rec_cli.main_ultragcn(["--dataset", folder, "--preset", "netflix"])
 
 
