@@ -77,7 +77,8 @@ def leaderboard_row(report: dict[str, Any]) -> str:
     metric = report["metric"].replace("hits", "Hits")
     head = (f"| Method | Ext. data | Test {metric} | Validation {metric} | #Params | "
             f"Hardware | Date |\n|---|---|---|---|---|---|---|")
-    return (f"{head}\n| {report['method']} (glt, {report['runs']} runs) | No | "
+    runs = f"{report['runs']} run" + ("s" if report["runs"] != 1 else "")
+    return (f"{head}\n| {report['method']} (glt, {runs}) | No | "
             f"{100 * report['test_mean']:.2f} ± {100 * report['test_std']:.2f} | "
             f"{100 * report['valid_mean']:.2f} ± {100 * report['valid_std']:.2f} | "
             f"{report['params']:,} | {report['hardware']} | {report['date']} |")
@@ -139,7 +140,8 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
             f.write(report["leaderboard"] + "\n")
     print(f"{report['method']} on {data.name}: test {report['metric']} "
           f"{100 * test_mean:.2f} ± {100 * test_std:.2f}, valid {100 * valid_mean:.2f} ± "
-          f"{100 * valid_std:.2f} over {len(results)} runs; {params:,} parameters", flush=True)
+          f"{100 * valid_std:.2f} over {len(results)} run{'s' if len(results) != 1 else ''}; "
+          f"{params:,} parameters", flush=True)
     return report
 
 
