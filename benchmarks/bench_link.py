@@ -164,6 +164,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=None, help="time this many steps and "
                    "extrapolate to the epoch's 17 (default: the whole epoch)")
     p.add_argument("--pyg-input", choices=["sparse", "edge_index"], default="sparse")
+    p.add_argument("--curve-epochs", type=int, default=0, help="then train both sides on to "
+                   "this epoch on the same batches and print their validation Hits@20 every 5 "
+                   "epochs (the curves must agree within noise)")
     args = p.parse_args()
     os.environ.setdefault("GLT_DATA", tempfile.mkdtemp())
     data = load_ogb("ogbl-ddi", args.root, download=False)
@@ -185,7 +188,7 @@ def main() -> None:
     print(f"checked: equal scores, loss and gradients ({args.model}, PyG on {args.pyg_input})")
     steps = batches if args.steps is None else batches[:args.steps]
     scale = len(batches) / len(steps)
-    rows = {}
+    rows, sides = {}, {}
     for name, encode, score, parts, params, evaluate in (
             ("glt", lambda: model.encode(None, data.graph), model.score, glt_parts(model),
              model.parameters(),
@@ -194,6 +197,7 @@ def main() -> None:
              lambda: pyg_evaluate(twin, adj, data.split, evaluator, 64 * 1024))):
         opt = torch.optim.Adam(params, lr=0.005)
         net = model if name == "glt" else twin
+        sides[name] = (net, encode, score, parts, opt, evaluate)
         net.train()
         t0 = time.perf_counter()
         for pos, neg in steps:
@@ -210,6 +214,18 @@ def main() -> None:
         print(f"{name:6} {epoch:9.2f} {ev:8.2f} {100 * hits:20.2f}")
     print(f"ratio PyG / glt: epoch {rows['PyG'][0] / rows['glt'][0]:.2f}x, "
           f"evaluation {rows['PyG'][1] / rows['glt'][1]:.2f}x")
+    if args.curve_epochs > 1:
+        print("\nvalidation Hits@20 on the same batches (epoch: glt / PyG):")
+        for epoch in range(2, args.curve_epochs + 1):
+            epoch_batches = [(train[c], sampler.pairs(c.numel(), gen)) for c in
+                             torch.randperm(train.size(0), generator=gen).split(64 * 1024)]
+            for net, encode, score, parts, opt, _ in sides.values():
+                net.train()
+                for pos, neg in epoch_batches:
+                    step(encode, score, parts, opt, pos, neg)
+            if epoch % 5 == 0:
+                hits = [side[5]()["valid"] for side in sides.values()]
+                print(f"{epoch:5d}: {100 * hits[0]:.2f} / {100 * hits[1]:.2f}", flush=True)
     print("\ncached load of the release (first load, then cached):")
     for name, (first, cached) in load_seconds(args.root).items():
         print(f"{name:28} {first:8.2f} s {cached:8.3f} s")
