@@ -24,11 +24,14 @@ from glt.ops import _kernels
 
 
 class Transposed(NamedTuple):
-    """CSR arrays of ``A^T``: ``perm[k]`` is the position in ``A`` of ``A^T``'s entry ``k``."""
+    """CSR arrays of ``A^T``: ``perm[k]`` is the position in ``A`` of ``A^T``'s entry ``k``;
+    ``weight``, when given, is ``A``'s weights already in that order (constant weights,
+    permuted once and kept)."""
 
     rowptr: Tensor
     col: Tensor
     perm: Optional[Tensor]
+    weight: Optional[Tensor] = None
 
 
 TransposeFn = Callable[[], Union[Transposed, Tensor]]
@@ -141,7 +144,8 @@ class _CSRSum(torch.autograd.Function):
             if isinstance(t, Tensor):
                 grad_x = grad.index_select(0, t)
             else:
-                w_t = None if weight is None else weight.index_select(0, t.perm)
+                w_t = (t.weight if t.weight is not None or weight is None
+                       else weight.index_select(0, t.perm))
                 grad_x = _product(t.rowptr, t.col, w_t, grad.contiguous())
         if weight is not None and ctx.needs_input_grad[2]:
             row = rows_of(rowptr, col.numel())

@@ -44,6 +44,9 @@ def spmm(graph: "CSRGraph", x: Tensor, reduce: str = "sum") -> Tensor:
         return torch_scatter().segment_csr(msg, graph.rowptr, reduce=reduce)
 
     def transpose() -> Transposed:
+        if weight is not None and not weight.requires_grad:  # A^T with its weights, cached
+            t = graph.transpose()
+            return Transposed(t.rowptr, t.col, None, t.edge_weight)
         colptr, row, perm = graph.csc()
         return Transposed(colptr, row, perm)
 
