@@ -72,6 +72,18 @@ def _array_problem(directory: str, name: str, record: Any, full: bool
     return array, None
 
 
+def read_meta(directory: str) -> Optional[dict[str, Any]]:
+    """The ``meta.json`` of the glt cache in ``directory`` (a dict with ``format``
+    and an ``arrays`` dict), or ``None`` when there is none or it is unreadable."""
+    try:
+        with open(os.path.join(directory, "meta.json")) as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(meta, dict) and "format" in meta and isinstance(meta.get("arrays"), dict)
+    return meta if ok else None
+
+
 def load_cache(directory: str, source: dict[str, Any],
                check: Optional[Callable[[dict[str, np.ndarray]], None]] = None
                ) -> Optional[tuple[dict[str, np.ndarray], dict[str, Any]]]:
@@ -84,14 +96,10 @@ def load_cache(directory: str, source: dict[str, Any],
     :data:`CHECKSUM_ON_LOAD` bytes have their recorded SHA-256, and
     ``check(arrays)`` (the loader's invariants) raises no ``ValueError``.
     """
-    meta_path = os.path.join(directory, "meta.json")
-    try:
-        with open(meta_path) as f:
-            meta = json.load(f)
-    except (OSError, ValueError):
+    meta = read_meta(directory)
+    if meta is None:
         return None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT or \
-            meta.get("source") != source or not isinstance(meta.get("arrays"), dict):
+    if meta.get("format") != FORMAT or meta.get("source") != source:
         log.info("cache %s is stale: reprocessing", directory)
         return None
     arrays = {}
@@ -114,16 +122,13 @@ def verify_cache(directory: str) -> list[str]:
     """Every problem of the cache in ``directory``: unreadable files, shapes or
     dtypes other than built, and any file whose SHA-256 differs from the one
     taken when it was built (read in full). An empty list: intact."""
-    try:
-        with open(os.path.join(directory, "meta.json")) as f:
-            meta = json.load(f)
-        records = meta["arrays"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        return [f"meta.json is unreadable ({err})"]
-    if meta.get("format") != FORMAT or not isinstance(records, dict):
+    meta = read_meta(directory)
+    if meta is None:
+        return ["meta.json is missing, unreadable or not a glt cache's"]
+    if meta.get("format") != FORMAT:
         return [f"format {meta.get('format')} is not glt's current {FORMAT}: it will be rebuilt"]
     problems = []
-    for name, record in records.items():
+    for name, record in meta["arrays"].items():
         problem = _array_problem(directory, name, record, full=True)[1]
         if problem is not None:
             problems.append(problem)
@@ -135,14 +140,8 @@ def find_caches(root: str) -> list[str]:
     found = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if ".tmp-" not in d)
-        if "meta.json" in files:
-            try:
-                with open(os.path.join(folder, "meta.json")) as f:
-                    meta = json.load(f)
-            except (OSError, ValueError):
-                continue
-            if isinstance(meta, dict) and "format" in meta and "arrays" in meta:
-                found.append(folder)
+        if "meta.json" in files and read_meta(folder) is not None:
+            found.append(folder)
     return found
 
 

@@ -109,7 +109,7 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
     device = next(model.parameters()).device
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     gen = torch.Generator(device=device).manual_seed(config.seed)
-    identity = _identity(model, data, config, settings)
+    identity = _identity(model, data, config, settings) if checkpoint else {}
     state = RecRunState()
     if checkpoint and os.path.exists(checkpoint):
         state = RecRunState(**load_checkpoint(checkpoint, identity, model, opt, gen))
