@@ -81,21 +81,27 @@ def check_link_data(data: Any, evaluator: Any = None) -> None:
 
 
 def graphs(data: LinkDataset, config: LinkTrainConfig) -> tuple[CSRGraph, CSRGraph]:
-    """The encoder's graph for training and validation, and for test scoring."""
-    graph = data.graph
-    if config.edge_weight:
-        if "edge_weight" not in data.edge_data:
-            raise ValueError(f"{data.name} has no edge_weight for the edge_weight setting")
-        graph = graph.with_edge_weight(data.edge_data["edge_weight"].view(-1).float())
-    if not config.use_valid_as_input:
-        return graph, graph
-    valid = data.split["valid"]["edge"].to(graph.device)
-    edges = torch.cat([graph.edge_index(), valid.t(), valid.flip(1).t()], dim=1)
-    weight = None
-    if config.edge_weight:  # validation edges carry their own weights in OGB's split
-        extra = data.split["valid"].get("weight", torch.ones(valid.size(0))).view(-1).float()
-        weight = torch.cat([graph.edge_weight, extra, extra])
-    return graph, CSRGraph.from_edge_index(edges, graph.num_nodes, edge_weight=weight)
+    """The encoder's graph for training and validation, and for test scoring
+    (built once per setting and kept on ``data.graph``)."""
+    def build() -> tuple[CSRGraph, CSRGraph]:
+        graph = data.graph
+        if config.edge_weight:
+            if "edge_weight" not in data.edge_data:
+                raise ValueError(f"{data.name} has no edge_weight for the edge_weight setting")
+            graph = graph.with_edge_weight(data.edge_data["edge_weight"].view(-1).float())
+        if not config.use_valid_as_input:
+            return graph, graph
+        valid = data.split["valid"]["edge"].to(graph.device)
+        edges = torch.cat([graph.edge_index(), valid.t(), valid.flip(1).t()], dim=1)
+        weight = None
+        if config.edge_weight:  # validation edges carry their own weights in OGB's split
+            extra = data.split["valid"].get("weight")
+            extra = (torch.ones(valid.size(0), device=graph.device) if extra is None
+                     else extra.view(-1).float().to(graph.device))
+            weight = torch.cat([graph.edge_weight, extra, extra])
+        return graph, CSRGraph.from_edge_index(edges, graph.num_nodes, edge_weight=weight)
+    key = ("link_graphs", config.edge_weight, config.use_valid_as_input)
+    return data.graph.cached(key, build)
 
 
 def _hits(evaluator: Any, pos: Tensor, neg: Tensor) -> float:
