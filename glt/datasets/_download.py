@@ -81,8 +81,8 @@ def download_url(url: str, path: str, expected: Optional[dict[str, Any]] = None,
                         out.write(block)
                         size += len(block)
                         bar.update(len(block))
-            if announced is not None and announced.isdigit() and int(announced) != size:
-                raise OSError(f"the server announced {announced} bytes and sent {size}")
+            if total is not None and total != size:
+                raise OSError(f"the server announced {total} bytes and sent {size}")
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as err:
             raise RuntimeError(f"could not download {url} to {path}: {err}. Without internet, "
                                f"place the file there by hand.") from err
