@@ -34,7 +34,7 @@ from glt.models import GCN
 from glt.models.lagnn import CVAE, la_backbone, train_cvae
 from glt.models.lagnn.model import LAClassifier
 from glt.train.lagnn import augmentation, la_loss
-from glt.train.lagnn_cli import PRESETS
+from glt.recipes.lagnn import PRESETS
 
 
 class PygLA(nn.Module):
@@ -113,7 +113,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     y = data.y[data.train_mask]
     print(f"torch {torch.__version__}  threads {torch.get_num_threads()}  "
           f"{platform.processor() or platform.machine()}  {data}  freed memory kept: {kept}")
-    gcn_settings = PRESETS["gcn"][args.dataset]
+    gcn_settings = PRESETS[f"gcn/{args.dataset}"]
     torch.manual_seed(0)
     cvae = CVAE(raw.size(1))
     t0 = time.perf_counter()
@@ -129,7 +129,7 @@ def main(argv: Optional[list[str]] = None) -> None:
           f"{'PyG, glt draws':>15} {'ratio':>6}")
     la_seconds: dict[str, float] = {}
     for kind in ("gcn", "gat"):
-        s = PRESETS[kind][args.dataset]
+        s = PRESETS[f"{kind}/{args.dataset}"]
         la = la_backbone(kind, data.num_features, s["hidden"], data.num_classes,
                          s["num_inputs"], s["dropout"], s["heads"], s["num_layers"],
                          init=s["init"], elu_alpha=s.get("elu_alpha"))

@@ -129,7 +129,7 @@ def worker(case: str, dataset: str, root: Optional[str], batches: int,
     from glt.models.lightgcn import LightGCN
     from glt.models.ultragcn import UltraGCN
     from glt.samplers import NegativeSampler
-    from glt.train.rec_cli import PRESETS, TRAIN_KEYS
+    from glt.recipes.recommendation import TRAIN_KEYS, ULTRAGCN_PRESETS
     from glt.train.ranking import dot_scorer, rank_metrics
 
     data = load_rec(dataset, root, download=False)
@@ -203,7 +203,7 @@ def worker(case: str, dataset: str, root: Optional[str], batches: int,
         out["seconds"] = clock() - t0
         out["recall@20"], out["ndcg@20"] = m["recall@20"], m["ndcg@20"]
     else:
-        preset = PRESETS["ultragcn"][data.name]
+        preset = ULTRAGCN_PRESETS[data.name]
         settings = {k: v for k, v in preset.items() if k not in TRAIN_KEYS}
         size, train = preset["batch_size"], data.train
         out["batches_per_epoch"] = math.ceil(train.num_edges / size)

@@ -23,23 +23,37 @@ BENCHMARKS = ("ops", "sampler", "datasets", "recsys", "node", "lagnn", "lagnn_ev
               "link", "authors")
 
 
-def _train_help(trainers: dict) -> str:
-    lines = ["usage: glt train MODEL [options]   (glt train MODEL --help for the options)", "",
-             "models:"]
-    lines += [f"  {name:<9} {presets}" for name, (_, _, presets) in trainers.items()]
+def _train_help() -> str:
+    from glt.recipes import RECIPES
+    lines = ["usage: glt train MODEL [options]   (glt train MODEL --help for the options and "
+             "each preset's values)", "", "models:"]
+    lines += [f"  {name:<9} presets: {', '.join(r.presets)}" for name, r in RECIPES.items()]
     lines += ["", "Data-parallel on several GPUs: torchrun --nproc_per_node N $(which glt) "
               "train lightgcn --device cuda ..."]
     return "\n".join(lines)
 
 
-def benchmark_path(name: str) -> str:
-    """Path of ``benchmarks/bench_<name>.py`` in the source checkout glt runs from."""
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    path = os.path.join(repo, "benchmarks", f"bench_{name}.py")
-    if not os.path.exists(path):
-        raise SystemExit(f"glt bench: {path} not found; the benchmarks ship with the source "
-                         "checkout (pip install -e . from a clone of the repository)")
-    return path
+def benchmark_path(name: str, start: Optional[str] = None) -> str:
+    """``benchmarks/bench_<name>.py`` of the glt checkout holding ``start`` (default:
+    the current folder) or one of its parents, or under ``$GLT_BENCHMARKS``. The
+    benchmarks ship with the source repository, not with the installed package."""
+    folder = os.environ.get("GLT_BENCHMARKS")
+    if folder:
+        candidates = [os.path.join(folder, f"bench_{name}.py")]
+    else:
+        here, candidates = os.path.abspath(start or os.getcwd()), []
+        while True:
+            candidates.append(os.path.join(here, "benchmarks", f"bench_{name}.py"))
+            parent = os.path.dirname(here)
+            if parent == here:
+                break
+            here = parent
+    for path in candidates:
+        if os.path.exists(path):
+            return path
+    raise SystemExit(f"glt bench: bench_{name}.py not found in benchmarks/ of this folder or "
+                     "its parents; run glt bench inside a clone of the glt repository, or set "
+                     "GLT_BENCHMARKS to its benchmarks folder")
 
 
 def data_command(argv: list[str]) -> int:
@@ -75,18 +89,15 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     if command == "train":
-        from glt.train.trainers import trainers
-        known = trainers()
         if not rest or rest[0] in ("-h", "--help"):
-            print(_train_help(known))
+            print(_train_help())
             return 0
-        if rest[0] not in known:
+        from glt.recipes import RECIPES
+        if rest[0] not in RECIPES:
             raise SystemExit(f"glt train: unknown model {rest[0]!r}; expected one of "
-                             f"{', '.join(known)}")
-        run, lead, _ = known[rest[0]]
-        sys.argv[0] = f"glt train {rest[0]}"  # the name argparse shows in usage lines
+                             f"{', '.join(RECIPES)}")
         try:
-            run(lead + rest[1:])
+            RECIPES[rest[0]].main(rest[1:])
         except (ValueError, FileNotFoundError, NotADirectoryError) as err:
             if os.environ.get("GLT_DEBUG"):
                 raise
@@ -105,7 +116,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if command == "data":
         return data_command(rest)
     if command == "reproduce":
-        from glt.train.reproduce import main as reproduce
+        from glt.recipes.reproduce import main as reproduce
         reproduce(rest)
         return 0
     raise SystemExit(f"glt: unknown command {command!r}; usage: glt {COMMANDS}")

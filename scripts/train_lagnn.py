@@ -2,7 +2,9 @@
 
     python scripts/train_lagnn.py --model gcn --runs 10 --compare --generator cvae_cora.pt
 """
-from glt.train.lagnn_cli import main
+import sys
+
+from glt.cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(["train", "lagnn", *sys.argv[1:]]))

@@ -2,7 +2,9 @@
 
     python scripts/train_largegt.py --dataset cora --runs 10
 """
-from glt.train.largegt_cli import main
+import sys
+
+from glt.cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(["train", "largegt", *sys.argv[1:]]))

@@ -3,7 +3,9 @@
     python scripts/train_lightgcn.py --dataset gowalla --root ../shared/data/rec \
         --out results/lightgcn_gowalla.json
 """
-from glt.train.rec_cli import main_lightgcn
+import sys
+
+from glt.cli import main
 
 if __name__ == "__main__":
-    main_lightgcn()
+    sys.exit(main(["train", "lightgcn", *sys.argv[1:]]))

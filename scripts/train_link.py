@@ -2,7 +2,9 @@
 
     python scripts/train_link.py --dataset ogbl-ddi --model sage --runs 10 --checkpoint ckpt/
 """
-from glt.train.link_cli import main
+import sys
+
+from glt.cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(["train", "link", *sys.argv[1:]]))

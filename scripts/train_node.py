@@ -2,7 +2,9 @@
 
     python scripts/train_node.py --model gcn --runs 10 --out results/gcn_cora.json
 """
-from glt.train.node_cli import main
+import sys
+
+from glt.cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(["train", "node", *sys.argv[1:]]))

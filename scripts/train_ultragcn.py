@@ -4,7 +4,9 @@ official per-dataset settings.
     python scripts/train_ultragcn.py --dataset ml-1m --root ../shared/data/rec \
         --out results/ultragcn_ml1m.json
 """
-from glt.train.rec_cli import main_ultragcn
+import sys
+
+from glt.cli import main
 
 if __name__ == "__main__":
-    main_ultragcn()
+    sys.exit(main(["train", "ultragcn", *sys.argv[1:]]))

@@ -97,23 +97,67 @@ TYPES: dict[str, Callable[[str], Any]] = {
     "eval_every": count, "eval_every_after": non_negative_int, "patience": count,
     "num_layers": count, "num_tokens": count, "eval_samples": count, "dim": count,
     "lr": rate, "weight_decay": non_negative, "dropout": dropout, "seed": non_negative_int,
+    "fanouts": fanout, "eval_after": non_negative_int, "attn_dropout": dropout,
+    "input_dropout": dropout,
 }
 """The check of each setting name used by the presets (others keep their preset's type)."""
 
-
-def preset_flag(parser: argparse.ArgumentParser, key: str, example: Any,
-                help: str = "default: the preset's") -> None:
-    """Add ``--key`` (dashes for underscores) overriding preset value ``key``,
-    typed by :data:`TYPES` or by the preset value ``example``."""
-    kind = TYPES.get(key) or (count if isinstance(example, int) and not isinstance(example, bool)
-                              else non_negative if isinstance(example, float) else str)
-    parser.add_argument(f"--{key.replace('_', '-')}", type=kind, default=None, help=help)
+CHOICES: dict[str, tuple[str, ...]] = {
+    "evaluate": ("full", "sampled"), "optimizer": ("adam", "adamw"),
+    "negatives": ("exclude", "uniform"), "token_encoder": ("mlp", "per_hop"),
+    "mode": ("full", "mini"), "combine": ("concat", "mean"), "init": ("glorot", "lagnn"),
+}
+"""The values a text setting may take."""
 
 
-def add_runs(parser: argparse.ArgumentParser, runs: int) -> None:
-    """``--runs`` (default ``runs``) and ``--seed``: seeds ``seed..seed+runs-1``."""
-    parser.add_argument("--runs", type=count, default=runs, help="seeds seed..seed+runs-1")
-    parser.add_argument("--seed", type=non_negative_int, default=0)
+NONE = "none"
+"""The command-line spelling of a preset value None (e.g. ``--patience none``)."""
+
+
+def _kind(sample: Any) -> Callable[[str], Any]:
+    if isinstance(sample, int) and not isinstance(sample, bool):
+        return count
+    if isinstance(sample, float):
+        return non_negative
+    return str
+
+
+def _or_none(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        return NONE if text.lower() == NONE else kind(text)
+    return parse
+
+
+def preset_flag(parser: Any, key: str, examples: Sequence[Any]) -> None:
+    """``--key`` (dashes for underscores, default None) overriding preset value
+    ``key``, typed by :data:`TYPES` or by the presets' values ``examples``:
+    booleans as ``--key/--no-key``, lists as several values, text as one of
+    :data:`CHOICES`, and ``none`` accepted where a preset has None."""
+    flag = f"--{key.rstrip('_').replace('_', '-')}"
+    given = [v for v in examples if v is not None]
+    sample = given[0] if given else None
+    if isinstance(sample, bool):
+        parser.add_argument(flag, dest=key, action=argparse.BooleanOptionalAction, default=None)
+    elif isinstance(sample, (list, tuple)):
+        inner = TYPES.get(key) or _kind(sample[0] if sample else 1)
+        parser.add_argument(flag, dest=key, type=inner, nargs="+", default=None)
+    else:
+        kind = TYPES.get(key) or _kind(sample)
+        nullable = any(v is None for v in examples)
+        choices = CHOICES.get(key)
+        if choices is not None and nullable:
+            choices = (*choices, NONE)
+        parser.add_argument(flag, dest=key, type=_or_none(kind) if nullable else kind,
+                            default=None, choices=choices)
+
+
+def add_runs(parser: argparse.ArgumentParser, runs: int, seed: int = 0) -> None:
+    """``--runs`` (default ``runs``) and ``--seed`` (default ``seed``): seeds
+    ``seed..seed+runs-1``."""
+    parser.add_argument("--runs", type=count, default=runs, help=f"seeds seed..seed+runs-1 "
+                        f"(default {runs})")
+    parser.add_argument("--seed", type=non_negative_int, default=seed, help=f"the first "
+                        f"run's seed (default {seed})")
 
 
 def add_output(parser: argparse.ArgumentParser, out_help: str = "write the JSON result here"

@@ -18,8 +18,7 @@ from glt.ops import spmm
 from glt.ops._csr import row_entries
 from glt.ops.dropout import dropout
 from glt.samplers.loader import MiniBatch
-from glt.train.minibatch import BatchLoss, BatchPredict
-from glt.train.node import Predict
+from glt.train.sources import BatchLoss, BatchPredict, Predict
 
 
 def augmentation(cvae: CVAE, raw_x: Tensor, x: Tensor, num_inputs: int,
@@ -57,7 +56,7 @@ def la_loss(logits: Callable[[], Tensor], rows: Tensor | slice, y: Tensor, sampl
 
 def la_objective(draw: Callable[[], list[Tensor]], samples: int, lam: float,
                  temperature: float) -> tuple[Predict, Predict]:
-    """``(train_loss, predict)`` for :func:`glt.train.node.train_full_batch`:
+    """``(train_loss, predict)`` of a :class:`~glt.train.sources.FullGraph` source:
     :func:`la_loss` on the training nodes; prediction uses one fresh draw."""
     if samples < 1:
         raise ValueError(f"expected samples >= 1, got {samples}")
@@ -73,7 +72,7 @@ def la_objective(draw: Callable[[], list[Tensor]], samples: int, lam: float,
 
 def la_batch_objective(draw: Callable[[Tensor], list[Tensor]], samples: int, lam: float,
                        temperature: float) -> tuple[BatchLoss, BatchPredict]:
-    """``(train_loss, predict)`` for :func:`glt.train.minibatch.train_mini_batch`:
+    """``(train_loss, predict)`` of a :class:`~glt.train.sources.Neighbourhoods` source:
     :func:`la_loss` on a batch's seeds, each sample on sets generated for the batch."""
     if samples < 1:
         raise ValueError(f"expected samples >= 1, got {samples}")
@@ -90,7 +89,7 @@ def la_batch_objective(draw: Callable[[Tensor], list[Tensor]], samples: int, lam
 def la_full_predict(draw: Callable[[Tensor], list[Tensor]]) -> Predict:
     """Logits ``[N, C]`` of an LA model over the whole graph, its inputs from
     ``draw(nodes)`` (:func:`batch_augmentation`) for every node: the
-    ``full_predict`` of :func:`glt.train.minibatch.train_mini_batch` (every
+    ``full_predict`` of :class:`~glt.train.sources.Neighbourhoods` (every
     neighbour, as the LA-GNN code's layer-wise inference on ogbn-products)."""
     def predict(model: nn.Module, data: NodeDataset) -> Tensor:
         return model(draw(torch.arange(data.num_nodes, device=data.y.device)), data.graph)

@@ -1,10 +1,13 @@
-"""Full-batch node classification: train, select at the best validation epoch, repeat."""
+"""Node classification: one training loop over any batch source (the whole
+graph, sampled neighbourhoods, LargeGT token batches) with best-validation
+selection, patience, checkpoints and exact resume, AMP and data parallelism."""
 from __future__ import annotations
 
+import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -13,7 +16,13 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from glt.datasets.node import NodeDataset
+from glt.samplers.shard import Shard
+from glt.train.checkpoint import data_fingerprint, load_checkpoint, run_identity, save_checkpoint
+from glt.train.distributed import data_parallel
 from glt.train.metrics import accuracy, mean_std
+from glt.train.sources import BatchSource, FullGraph, Predict, autocast, full_graph_predict
+
+Score = Callable[[Tensor, Tensor], float]  # (logits [n, C], y [n]) -> figure
 
 
 @dataclass
@@ -32,30 +41,88 @@ class RunResult:
 @dataclass
 class Selection:
     """Best-validation selection over a run's evaluations: every validation score
-    goes on ``curve``, the test score is read at each improvement."""
+    goes on ``curve``; the test score is read at each selected evaluation.
+
+    ``select="acc"``: the highest validation score, ties going to the lower
+    validation loss when ``ties="loss"`` and to the first when ``ties="first"``;
+    ``select="loss"``: the lowest validation loss (the LA-GNN code's rule).
+    ``stale`` counts evaluations since the validation score or loss last improved
+    (the GAT paper's patience rule).
+    """
 
     val: float = -1.0
     test: float = 0.0
     epoch: int = 0
+    val_loss: float = float("inf")
+    min_val_loss: float = float("inf")
+    stale: int = 0
     curve: list[tuple[int, float]] = field(default_factory=list)
 
-    def update(self, epoch: int, logits: Tensor, y_val: Tensor, y_test: Tensor,
-               score: Callable[[Tensor, Tensor], float]) -> None:
-        """Score ``logits [n_val + n_test, C]`` (validation rows first) of ``epoch``."""
-        n = y_val.numel()
-        self.offer(epoch, score(logits[:n], y_val), lambda: score(logits[n:], y_test))
-
-    def offer(self, epoch: int, val: float, test: Callable[[], float]) -> None:
-        """Record validation score ``val`` of ``epoch``; on an improvement keep it
-        and read the test score (``test()``)."""
+    def offer(self, epoch: int, val: float, test: Callable[[], float],
+              val_loss: float = float("inf"), select: str = "acc", ties: str = "first"
+              ) -> None:
+        """Record validation score ``val`` (and loss ``val_loss``) of ``epoch``; when
+        selected, keep it and read the test score (``test()``)."""
         self.curve.append((epoch, val))
-        if val > self.val:
-            self.val, self.epoch = val, epoch
+        improved = val > self.val
+        if select == "loss":
+            better = val_loss < self.val_loss
+        else:
+            better = improved or (ties == "loss" and val == self.val
+                                  and val_loss < self.val_loss)
+        if improved or val_loss < self.min_val_loss:
+            self.min_val_loss, self.stale = min(self.min_val_loss, val_loss), 0
+        else:
+            self.stale += 1
+        if better:
+            self.val, self.val_loss, self.epoch = val, val_loss, epoch
             self.test = test()
 
     def result(self, seed: int, epochs: int, seconds: float) -> RunResult:
         return RunResult(seed, self.val, self.test, self.epoch, epochs, seconds,
                          [tuple(point) for point in self.curve])
+
+
+@dataclass
+class NodeTrainConfig:
+    """Settings of one node-classification run.
+
+    ``optimizer``: ``"adam"`` (``weight_decay`` as an L2 term in the gradient,
+    the Planetoid setting of GCN and GAT) or ``"adamw"`` (decoupled, LargeGT's).
+    Evaluations happen every ``eval_every`` epochs after ``eval_after`` and at
+    the last epoch; ``patience`` counts evaluations without a better validation
+    score or loss. ``amp``: bfloat16 autocast for the forward passes.
+    """
+
+    epochs: int
+    lr: float
+    weight_decay: float = 0.0
+    optimizer: str = "adam"
+    patience: Optional[int] = None
+    eval_every: int = 1
+    eval_after: int = 0
+    select: str = "acc"
+    ties: str = "first"
+    amp: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if min(self.epochs, self.eval_every) < 1 or self.eval_after < 0:
+            raise ValueError(f"expected epochs >= 1, eval_every >= 1 and eval_after >= 0, got "
+                             f"{self.epochs}, {self.eval_every} and {self.eval_after}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"expected patience >= 1 or None, got {self.patience}")
+        for name, value, allowed in (("optimizer", self.optimizer, _OPTIMIZERS),
+                                     ("select", self.select, ("acc", "loss")),
+                                     ("ties", self.ties, ("first", "loss"))):
+            if value not in allowed:
+                raise ValueError(f"expected {name} one of {sorted(allowed)}, got {value!r}")
+
+    def evaluates(self, epoch: int) -> bool:
+        return epoch == self.epochs or (epoch > self.eval_after and epoch % self.eval_every == 0)
+
+
+_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
 
 def seed_everything(seed: int) -> None:
@@ -65,99 +132,116 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-Predict = Callable[[nn.Module, NodeDataset], Tensor]  # -> logits [N, C]
+def _nodes(mask: Tensor) -> Tensor:
+    return mask.nonzero().view(-1)
 
 
-def full_graph_predict(model: nn.Module, data: NodeDataset) -> Tensor:
-    """``model(data.x, data.graph)``: logits ``[N, C]`` of every node from one pass."""
-    return model(data.x, data.graph)
+def train_nodes(model: nn.Module, source: BatchSource, data: NodeDataset,
+                config: NodeTrainConfig, score: Optional[Score] = None,
+                checkpoint: Optional[str] = None, shard: Shard = Shard(),
+                progress: bool = False, settings: Optional[dict[str, Any]] = None
+                ) -> RunResult:
+    """Train ``model`` on ``source``'s batches of ``data``'s training nodes and
+    report the selected validation epoch (``score(logits, y)``: default accuracy;
+    pass an OGB evaluator's there).
 
-
-def _train_loss(model: nn.Module, data: NodeDataset) -> Tensor:
-    out = model(data.x, data.graph)
-    return F.cross_entropy(out[data.train_mask], data.y[data.train_mask])
-
-
-def train_full_batch(model: nn.Module, data: NodeDataset, epochs: int, lr: float,
-                     weight_decay: float, patience: Optional[int] = None,
-                     seed: int = 0, train_loss: Predict = _train_loss,
-                     predict: Predict = full_graph_predict, select: str = "acc",
-                     score: Optional[Callable[[Tensor, Tensor], float]] = None) -> RunResult:
-    """Train ``model(x, graph) -> logits`` with Adam on ``data.train_mask``.
-
-    ``train_loss(model, data)`` (default: cross-entropy on the training nodes)
-    and ``predict(model, data)`` (default: ``model(data.x, data.graph)``) let
-    models with other inputs (local augmentation) share the loop. ``select="loss"``
-    reports the epoch of lowest validation loss instead (the LA-GNN code's rule).
-    ``score(logits, y)`` replaces accuracy (e.g. an OGB evaluator's).
-
-    Every epoch evaluates validation loss/accuracy; the reported accuracies are
-    those of the epoch with the best validation accuracy (ties: lower
-    validation loss). With ``patience``, training stops once neither validation
-    accuracy nor loss has improved for that many epochs (the GAT paper's rule).
+    ``checkpoint``: a folder; the run writes ``seed<seed>.pt`` there after every
+    epoch (rank 0) and, started again, resumes from it exactly (same batches,
+    samples and dropout) or, when it had finished, returns its result at once.
+    ``settings`` (the model's hyperparameters) join ``config`` in the checkpoint's
+    identity. With several ranks (torchrun, ``shard``) each rank trains on its
+    share of every epoch's batches and DistributedDataParallel averages the
+    gradients; every rank evaluates the same weights on the same samples.
     """
-    if epochs < 1:
-        raise ValueError(f"expected epochs >= 1, got {epochs}")
-    if select not in ("acc", "loss"):
-        raise ValueError(f"expected select 'acc' or 'loss', got {select!r}")
     score = score or accuracy
-    start = time.perf_counter()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    best_val_acc, best_val_loss, best_test_acc, best_epoch = -1.0, float("inf"), 0.0, 0
-    min_val_loss, stale = float("inf"), 0
-    epoch, curve = 0, []
-    for epoch in range(1, epochs + 1):
+    if shard.active and not source.split:
+        raise ValueError(f"{type(source).__name__} trains on the whole graph at every step, "
+                         "which is not split across ranks: run it in one process")
+    device = data.y.device
+    optimizer = _OPTIMIZERS[config.optimizer](model.parameters(), lr=config.lr,
+                                              weight_decay=config.weight_decay)
+    generator = torch.Generator().manual_seed(config.seed)  # the same order on every rank
+    state: dict[str, Any] = {"epoch": 0, "seconds": 0.0, "best": asdict(Selection()),
+                             "stopped": False}
+    path = os.path.join(checkpoint, f"seed{config.seed}.pt") if checkpoint else None
+    identity: dict[str, Any] = {}
+    if path:
+        identity = run_identity(model, data_fingerprint(*source.arrays()),
+                                {**(settings or {}), **asdict(config)})
+        if os.path.exists(path):
+            state = load_checkpoint(path, identity, model, optimizer, generator)
+    best = Selection(**state["best"])
+    net = data_parallel(model, shard)
+    val, test = _nodes(data.val_mask), _nodes(data.test_mask)
+    nodes = torch.cat([val, test])
+    while state["epoch"] < config.epochs and not state["stopped"]:
+        start = time.perf_counter()
+        epoch = state["epoch"] = state["epoch"] + 1
         model.train()
-        optimizer.zero_grad()
-        train_loss(model, data).backward()
-        optimizer.step()
-
-        model.eval()
-        with torch.no_grad():
-            out = predict(model, data)
-        val_loss = float(F.cross_entropy(out[data.val_mask], data.y[data.val_mask]))
-        val_acc = score(out[data.val_mask], data.y[data.val_mask])
-        curve.append((epoch, val_acc))
-        improved_acc = val_acc > best_val_acc
-        if select == "loss":
-            better = val_loss < best_val_loss
-        else:
-            better = improved_acc or (val_acc == best_val_acc and val_loss < best_val_loss)
-        if better:
-            best_val_acc, best_val_loss, best_epoch = val_acc, val_loss, epoch
-            best_test_acc = score(out[data.test_mask], data.y[data.test_mask])
-        if improved_acc or val_loss < min_val_loss:
-            min_val_loss, stale = min(min_val_loss, val_loss), 0
-        else:
-            stale += 1
-            if patience is not None and stale >= patience:
-                break
-    return RunResult(seed, best_val_acc, best_test_acc, best_epoch, epoch,
-                     time.perf_counter() - start, curve)
+        batches = source.batches(epoch, config.seed, shard, generator)
+        total = len(batches) if hasattr(batches, "__len__") else None
+        # one iterator: tqdm.auto calls iter() on what it is given, and a loader's
+        # iter() starts an epoch
+        for batch in tqdm(iter(batches), total=total, desc=f"epoch {epoch}", leave=False,
+                          disable=not (progress and shard.is_main)):
+            optimizer.zero_grad()
+            with autocast(device, config.amp):
+                loss = source.loss(net, batch)
+            loss.backward()
+            optimizer.step()
+        if config.evaluates(epoch):
+            logits = source.predict(model, nodes, config.seed, config.amp)
+            y = data.y[nodes.to(device)].to(logits.device)
+            n = val.numel()
+            val_loss = float(F.cross_entropy(logits[:n], y[:n]))
+            best.offer(epoch, score(logits[:n], y[:n]), lambda: score(logits[n:], y[n:]),
+                       val_loss, config.select, config.ties)
+            state["stopped"] = config.patience is not None and best.stale >= config.patience
+        state["seconds"] += time.perf_counter() - start
+        state["best"] = asdict(best)
+        if path and shard.is_main:
+            save_checkpoint(path, identity, model, optimizer, generator, state)
+    return best.result(config.seed, state["epoch"], state["seconds"])
 
 
-def repeat_runs(make_model: Callable[[], nn.Module], data: NodeDataset, runs: int,
-                seed: int = 0, progress: bool = True,
-                train: Callable[..., RunResult] = train_full_batch, **train_kwargs) -> dict:
-    """Train ``runs`` fresh models with seeds ``seed .. seed + runs - 1`` through
-    ``train(model, data, seed=..., **train_kwargs)`` (full-batch by default;
-    :func:`glt.train.minibatch.train_mini_batch` for sampled batches).
-
-    Returns a summary dict: ``test_acc``/``val_acc`` means and ``*_std``, the
-    mean number of ``epochs`` run, total ``seconds``, ``runs`` and ``per_run``.
-    """
+def repeat_runs(make_model: Callable[[], nn.Module], train: Callable[[nn.Module, int], RunResult],
+                runs: int, seed: int = 0, progress: bool = True) -> list[RunResult]:
+    """``runs`` fresh models from ``make_model`` with seeds ``seed .. seed + runs - 1``
+    (everything seeded first), each trained by ``train(model, seed)``."""
     if runs < 1:
         raise ValueError(f"expected runs >= 1, got {runs}")
     results = []
-    bar = tqdm(range(runs), desc="runs", disable=not progress)
-    for r in bar:
-        seed_everything(seed + r)
-        model = make_model().to(data.x.device)
-        results.append(train(model, data, seed=seed + r, **train_kwargs))
-        bar.set_postfix(test_acc=f"{results[-1].test_acc:.4f}")
+    bar = tqdm(range(seed, seed + runs), desc="runs", disable=not progress)
+    for run_seed in bar:
+        seed_everything(run_seed)
+        results.append(train(make_model(), run_seed))
+        bar.set_postfix(test=f"{results[-1].test_acc:.4f}")
+    return results
+
+
+def summarize(results: list[RunResult]) -> dict[str, Any]:
+    """Means and sample standard deviations of the runs' validation and test
+    figures, their mean epochs and total seconds, and the runs themselves."""
     test_mean, test_std = mean_std([r.test_acc for r in results])
     val_mean, val_std = mean_std([r.val_acc for r in results])
     return {"test_acc": test_mean, "test_acc_std": test_std, "val_acc": val_mean,
-            "val_acc_std": val_std, "epochs": sum(r.epochs for r in results) / runs,
-            "seconds": sum(r.seconds for r in results), "runs": runs,
+            "val_acc_std": val_std, "epochs": sum(r.epochs for r in results) / len(results),
+            "seconds": sum(r.seconds for r in results), "runs": len(results),
             "per_run": [asdict(r) for r in results]}
+
+
+def train_full_batch(model: nn.Module, data: NodeDataset, epochs: int, lr: float,
+                     weight_decay: float = 0.0, patience: Optional[int] = None,
+                     seed: int = 0, train_loss: Optional[Predict] = None,
+                     predict: Predict = full_graph_predict, select: str = "acc",
+                     score: Optional[Score] = None) -> RunResult:
+    """:func:`train_nodes` on the whole graph with Adam, evaluating every epoch:
+    the best validation accuracy (ties: lower validation loss), or the lowest
+    validation loss with ``select="loss"``. ``train_loss(model, data)`` and
+    ``predict(model, data) -> [N, C]`` as in :class:`~glt.train.sources.FullGraph`.
+    """
+    source = FullGraph(data, predict=predict) if train_loss is None else \
+        FullGraph(data, train_loss, predict)
+    config = NodeTrainConfig(epochs, lr, weight_decay, patience=patience, select=select,
+                             ties="loss", seed=seed)
+    return train_nodes(model, source, data, config, score)

@@ -99,7 +99,8 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
     ``config.eval_every_after`` when set, and at the last one; keeps the
     best ``config.metric`` (its epoch and all metrics) and stops early after
     ``config.patience`` epochs without improvement. ``on_eval`` sees the state
-    after each evaluation (the scripts write their JSON there). ``settings``
+    after each evaluation on rank 0 (its last ``history`` entry holds the
+    figures; the recipes report progress and write their JSON there). ``settings``
     (the model's hyperparameters) join ``config`` in the checkpoint's identity.
     """
     if config.metric.split("@")[0] not in ("recall", "ndcg", "precision", "hit") or \
@@ -144,13 +145,9 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
             record.update(metrics)
             if metrics[config.metric] > state.best.get(config.metric, -1.0):
                 state.best, state.best_epoch = metrics, state.epoch
-            if progress:
-                print(f"epoch {state.epoch}: loss {record['loss']:.4f}  " + "  ".join(
-                    f"{k} {v:.4f}" for k, v in metrics.items() if k.endswith(
-                        f"@{config.ks[0]}")), flush=True)
         state.history.append(record)
         if checkpoint and shard.is_main:
             save_checkpoint(checkpoint, identity, model, opt, gen, asdict(state))
-        if "recall@" + str(config.ks[0]) in record and on_eval is not None and shard.is_main:
+        if config.metric in record and on_eval is not None and shard.is_main:
             on_eval(state)
     return state

@@ -5,10 +5,10 @@ import re
 import pytest
 import torch
 
-import glt.train.lagnn_cli as lagnn_cli
-import glt.train.largegt_cli as largegt_cli
-import glt.train.node_cli as node_cli
-import glt.train.rec_cli as rec_cli
+import glt.recipes.lagnn as lagnn
+import glt.recipes.largegt as largegt
+import glt.recipes.node as node
+import glt.recipes.recommendation as recommendation
 from glt.cli import main
 
 
@@ -17,8 +17,8 @@ def no_data(monkeypatch):
     """Any load means the arguments were not checked first."""
     def refuse(*args, **kwargs):
         raise AssertionError("data was loaded before the arguments were checked")
-    for module, name in ((rec_cli, "load_rec"), (node_cli, "load_planetoid"),
-                         (largegt_cli, "load_dataset"), (lagnn_cli, "_load")):
+    for module, name in ((recommendation, "load_rec"), (node, "load_planetoid"),
+                         (largegt, "load_dataset"), (lagnn, "_load")):
         monkeypatch.setattr(module, name, refuse)
 
 
@@ -38,6 +38,13 @@ CASES = [
     (["lagnn", "--batch-size", "1.5"], "argument --batch-size: expected an integer, got '1.5'"),
     (["largegt", "--num-tokens", "0"], "argument --num-tokens: expected an integer >= 1"),
     (["largegt", "--seed=-3"], "argument --seed: expected an integer >= 0, got -3"),
+    (["gat", "--patience", "0"], "argument --patience: expected an integer >= 1, got 0"),
+    (["gat", "--patience", "soon"], "argument --patience: expected an integer, got 'soon'"),
+    (["ultragcn", "--lambda=-1"], "argument --lambda: expected a finite number >= 0"),
+    (["largegt", "--optimizer", "sgd"], "argument --optimizer: invalid choice: 'sgd'"),
+    (["lagnn", "--evaluate", "none"], "argument --evaluate: invalid choice: 'none'"),
+    (["link", "--negatives", "all"], "argument --negatives: invalid choice: 'all'"),
+    (["lightgcn", "--preset", "yelp"], "argument --preset: invalid choice: 'yelp'"),
 ]
 
 

@@ -5,7 +5,10 @@ import torch
 
 from glt.datasets.testing import write_planetoid
 from glt.models.lagnn import CVAE, write_lagnn_code_generator
-from glt.train import lagnn_cli
+import glt.recipes.lagnn as lagnn_cli
+from glt.recipes import RECIPES
+
+LAGNN = RECIPES["lagnn"]
 
 
 @pytest.fixture
@@ -19,25 +22,25 @@ def test_runs_compares_and_reuses_the_generator(tmp_path, root):
     gen, out = str(tmp_path / "cvae.pt"), str(tmp_path / "r.json")
     args = root + ["--runs", "1", "--epochs", "3", "--cvae-epochs", "1", "--compare",
                    "--no-select", "--quiet", "--generator", gen, "--out", out]
-    first = lagnn_cli.main(args)
+    first = LAGNN.main(args)
     with open(out) as f:
         written = json.load(f)
-    for key in ("model", "dataset", "test_acc_mean", "test_acc_std", "val_acc_mean", "runs",
-                "seconds"):
+    for key in ("model", "dataset", "metric", "test_mean", "test_std", "valid_mean", "runs",
+                "seconds", "settings", "hardware", "versions", "command"):
         assert key in written
-    assert written["model"] == "la-gcn" and "backbone" in written
-    plain = written["backbone"]["per_run"]  # the plain GCN's runs, seed by seed
-    assert [r["seed"] for r in plain] == [0] and plain[0]["test_acc"] == \
-        written["backbone"]["test_acc_mean"]
-    second = lagnn_cli.main(args)  # loads the saved generator instead of pretraining
-    assert second["cvae_seconds"] < first["cvae_seconds"]
+    assert written["model"] == "la-gcn" and "backbone" in written["extra"]
+    plain = written["extra"]["backbone"]["runs"]  # the plain GCN's runs, seed by seed
+    assert [r["seed"] for r in plain] == [0] and plain[0]["test"] == \
+        written["extra"]["backbone"]["test_mean"]
+    second = LAGNN.main(args)  # loads the saved generator instead of pretraining
+    assert second.extra["cvae_seconds"] < first.extra["cvae_seconds"]
 
 
 def test_generator_of_another_feature_size(tmp_path, root):
     gen = str(tmp_path / "other.pt")
     CVAE(5, hidden=4, latent=2).save(gen)
     with pytest.raises(ValueError, match="trained on 5 features; PubMed has 8"):
-        lagnn_cli.main(root + ["--runs", "1", "--epochs", "1", "--quiet", "--generator", gen])
+        LAGNN.main(root + ["--runs", "1", "--epochs", "1", "--quiet", "--generator", gen])
 
 
 def test_the_la_gnn_codes_generator_is_used_as_it_is(tmp_path, root, monkeypatch):
@@ -45,17 +48,17 @@ def test_the_la_gnn_codes_generator_is_used_as_it_is(tmp_path, root, monkeypatch
     write_lagnn_code_generator(CVAE(8, hidden=4, latent=2), path)
     monkeypatch.setattr(lagnn_cli, "pretrain_generator", None)  # no pretraining may run
     monkeypatch.setattr(lagnn_cli, "train_cvae", None)
-    result = lagnn_cli.main(root + ["--runs", "1", "--epochs", "2", "--quiet",
+    result = LAGNN.main(root + ["--runs", "1", "--epochs", "2", "--quiet",
                                     "--lagnn-generator", path])
-    assert result["runs"] == 1 and 0.0 <= result["test_acc_mean"] <= 1.0
-    assert result["generator"] == {"file": path, "format": "lagnn-code"}
+    assert len(result.runs) == 1 and 0.0 <= result.test_mean <= 1.0
+    assert result.extra["generator"] == {"file": path, "format": "lagnn-code"}
     other = str(tmp_path / "other.pkl")
     write_lagnn_code_generator(CVAE(5, hidden=4, latent=2), other)
     with pytest.raises(ValueError, match="trained on 5 features; PubMed has 8"):
-        lagnn_cli.main(root + ["--runs", "1", "--epochs", "1", "--quiet",
+        LAGNN.main(root + ["--runs", "1", "--epochs", "1", "--quiet",
                                "--lagnn-generator", other])
     with pytest.raises(ValueError, match="not both"):
-        lagnn_cli.main(root + ["--quiet", "--lagnn-generator", path, "--generator", other])
+        LAGNN.main(root + ["--quiet", "--lagnn-generator", path, "--generator", other])
 
 
 def test_the_la_gnn_codes_ogb_generator_generates_as_the_code(tmp_path, monkeypatch):
@@ -68,7 +71,7 @@ def test_the_la_gnn_codes_ogb_generator_generates_as_the_code(tmp_path, monkeypa
     real = lagnn_cli.augmentation
     monkeypatch.setattr(lagnn_cli, "augmentation",
                         lambda cvae, *a: seen.append(cvae) or real(cvae, *a))
-    lagnn_cli.main(["--dataset", "ogbn-arxiv", "--root", str(tmp_path), "--runs", "1",
+    LAGNN.main(["--dataset", "ogbn-arxiv", "--root", str(tmp_path), "--runs", "1",
                     "--epochs", "1", "--quiet", "--lagnn-generator", path])
     norm = seen[0].decoder[2]
     assert int(norm.num_batches_tracked) == 0 and not torch.equal(norm.running_var,
@@ -76,12 +79,12 @@ def test_the_la_gnn_codes_ogb_generator_generates_as_the_code(tmp_path, monkeypa
 
 
 def test_generator_selection_path(tmp_path, root, monkeypatch):
-    monkeypatch.setitem(lagnn_cli.PRESETS["gcn"], "pubmed",
-                        dict(lagnn_cli.PRESETS["gcn"]["pubmed"], num_models=2, warmup=3,
+    monkeypatch.setitem(lagnn_cli.PRESETS, "gcn/pubmed",
+                        dict(lagnn_cli.PRESETS["gcn/pubmed"], num_models=2, warmup=3,
                              update_epochs=1))
-    result = lagnn_cli.main(root + ["--runs", "1", "--epochs", "2", "--cvae-epochs", "1",
+    result = LAGNN.main(root + ["--runs", "1", "--epochs", "2", "--cvae-epochs", "1",
                                     "--quiet"])
-    assert result["settings"]["num_inputs"] == 4 and result["runs"] == 1
+    assert result.settings["num_inputs"] == 4 and len(result.runs) == 1
 
 
 @pytest.mark.parametrize("model,name,extra", [
@@ -96,20 +99,20 @@ def test_ogb_presets_run_on_fixtures(tmp_path, model, name, extra, monkeypatch):
     monkeypatch.setattr(lagnn_cli, "la_backbone",
                         lambda *a, **kw: built.append(real(*a, **kw)) or built[-1])
     out = str(tmp_path / "r.json")
-    result = lagnn_cli.main(["--model", model, "--dataset", name, "--root", str(tmp_path),
+    result = LAGNN.main(["--model", model, "--dataset", name, "--root", str(tmp_path),
                              "--runs", "2", "--epochs", "2", "--compare", "--quiet",
                              "--out", out] + extra)
     with open(out) as f:
         written = json.load(f)
-    assert written["dataset"] == name and written["runs"] == 2
+    assert written["dataset"] == name and written["num_runs"] == 2
     assert written["settings"]["mode"] == ("mini" if name == "ogbn-products" else "full")
-    for acc in (result["test_acc_mean"], result["backbone"]["test_acc_mean"]):
+    for acc in (result.test_mean, result.extra["backbone"]["test_mean"]):
         assert 0.0 <= acc <= 1.0
     la = built[-1]  # the preset's layout reached the model
     if name == "ogbn-products":
         assert type(la).__name__ == "LAMean" and la.backbone.norms is None
         # epochs <= 5 skipped, the last always scored; on the whole graph by default
-        assert [epoch for epoch, _ in written["per_run"][0]["curve"]] == [2]
+        assert [epoch for epoch, _ in written["runs"][0]["curve"]] == [2]
         assert written["settings"]["evaluate"] == ("sampled" if extra[2:] else "full")
     else:
         assert len(la.norms) == 2 and not la.input_dropout
@@ -119,11 +122,11 @@ def test_presets_follow_the_la_gnn_code():
     """semi.sh's Planetoid settings, the GCN layers' initialisation and LA-GAT's ELU
     slope (``--alpha 0.2``); OGB and SAGE keep glt's layers' initialisation."""
     for name in ("cora", "citeseer", "pubmed"):
-        assert lagnn_cli.preset("gcn", name)["init"] == "lagnn"
-        assert lagnn_cli.preset("gat", name)["elu_alpha"] == 0.2
-        assert lagnn_cli.preset("sage", name)["init"] == "glorot"
-    assert lagnn_cli.preset("gcn", "ogbn-arxiv")["init"] == "glorot"
-    gat = lagnn_cli.preset("gat", "cora")
+        assert lagnn_cli.PRESETS[f"gcn/{name}"]["init"] == "lagnn"
+        assert lagnn_cli.PRESETS[f"gat/{name}"]["elu_alpha"] == 0.2
+        assert lagnn_cli.PRESETS[f"sage/{name}"]["init"] == "glorot"
+    assert lagnn_cli.PRESETS["gcn/ogbn-arxiv"]["init"] == "glorot"
+    gat = lagnn_cli.PRESETS["gat/cora"]
     assert (gat["epochs"], gat["lr"], gat["heads"], gat["dropout"]) == (1000, 0.01, 4, 0.6)
 
 
@@ -135,10 +138,10 @@ def test_ogb_presets_follow_the_la_gnn_code():
     key = ("samples", "hidden", "num_layers", "lr", "epochs", "batch_norm", "input_dropout",
            "combine", "cvae_batch", "cvae_lr", "cvae_steps", "select", "baseline_hidden")
     for model, samples in (("gcn", 2), ("sage", 4)):
-        arxiv = lagnn_cli.preset(model, "ogbn-arxiv")
+        arxiv = lagnn_cli.PRESETS[f"{model}/ogbn-arxiv"]
         assert tuple(arxiv[k] for k in key) == (samples, 128, 3, 0.01, 500, True, False,
                                                 "concat", 64, 1e-5, 20, False, 256)
-    products = lagnn_cli.preset("sage", "ogbn-products")
+    products = lagnn_cli.PRESETS["sage/ogbn-products"]
     assert tuple(products[k] for k in key) == (4, 256, 3, 0.003, 20, False, False, "mean",
                                                8192, 1e-5, 10_000, False, 256)
     assert products["fanouts"] == [15, 10, 5] and products["batch_size"] == 1024
@@ -147,16 +150,16 @@ def test_ogb_presets_follow_the_la_gnn_code():
 
 def test_missing_preset_is_named():
     with pytest.raises(ValueError, match="no LA-GAT preset for ogbn-arxiv"):
-        lagnn_cli.main(["--model", "gat", "--dataset", "ogbn-arxiv", "--quiet"])
+        LAGNN.main(["--model", "gat", "--dataset", "ogbn-arxiv", "--quiet"])
 
 
 @pytest.mark.parametrize("flag, init", [([], "lagnn"), (["--init", "glorot"], "glorot")])
 def test_lagnn_init_flag(tmp_path, root, flag, init):
     """Planetoid LA-GCN presets use the LA-GNN code's initialisation unless told."""
     out = str(tmp_path / "r.json")
-    lagnn_cli.main(root + ["--runs", "1", "--epochs", "2", "--cvae-epochs", "1", "--no-select",
+    LAGNN.main(root + ["--runs", "1", "--epochs", "2", "--cvae-epochs", "1", "--no-select",
                            "--quiet", "--out", out] + flag)
     with open(out) as f:
         assert json.load(f)["settings"]["init"] == init
     with pytest.raises(ValueError, match="--init lagnn applies to LA-GCN only, not gat"):
-        lagnn_cli.main(root + ["--model", "gat", "--init", "lagnn", "--quiet"])
+        LAGNN.main(root + ["--model", "gat", "--init", "lagnn", "--quiet"])

@@ -15,83 +15,72 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from glt.datasets.registry import dataset_info
-from glt.train.output import hardware, write_json
+from glt.recipes import recipe
+from glt.train.output import write_json
 
 QUICK_NOTE = "quick: shortened training, not comparable with the paper's figure"
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One row: ``run`` (a training command's name) with ``args``; ``quick``
-    replaces or adds options in ``--quick`` mode (``None``: skipped there)."""
+    """One row: recipe ``run`` with ``options`` (flag destinations to values);
+    ``quick`` replaces or adds options in ``--quick`` mode (``None``: skipped there)."""
 
     model: str
     dataset: str
     run: str
-    args: tuple[str, ...]
-    quick: Optional[tuple[str, ...]]
+    options: dict[str, Any]
+    quick: Optional[dict[str, Any]]
     paper: Optional[float] = None
     source: str = ""
     note: str = ""  # shown in the paper column instead of a comparable figure
 
-    @property
-    def metric(self) -> str:
-        if self.run == "link":
-            return dataset_info(self.dataset).metric
-        return "recall@20" if self.run in ("lightgcn", "ultragcn") else "test acc"
+
+def _node(model: str, paper: Optional[float], source: str, quick: dict[str, Any]) -> Entry:
+    return Entry(model.upper(), "cora", "node", {"model": model, "runs": 10},
+                 {"runs": 1, **quick}, paper, source)
 
 
-def _node(model: str, paper: Optional[float], source: str, quick: tuple[str, ...]) -> Entry:
-    return Entry(model.upper(), "cora", "node", ("--model", model, "--runs", "10"),
-                 ("--runs", "1", *quick), paper, source)
-
-
-def _la(model: str, dataset: str, paper: float, quick: Optional[tuple[str, ...]],
-        runs: str = "10") -> Entry:
+def _la(model: str, dataset: str, paper: float, quick: Optional[dict[str, Any]],
+        runs: int = 10) -> Entry:
     return Entry(f"LA-{model.upper()}", dataset, "lagnn",
-                 ("--model", model, "--dataset", dataset, "--runs", runs), quick, paper,
+                 {"model": model, "dataset": dataset, "runs": runs}, quick, paper,
                  "Liu et al. 2022, Tables 2-3")
 
 
 # 100 epochs: glt's Glorot initialisation, as the LA-GNN code's (the preset) peaks
 # only after ~1000 epochs
-_LA_QUICK = ("--runs", "1", "--epochs", "100", "--cvae-epochs", "1", "--no-select",
-             "--init", "glorot")
+_LA_QUICK = dict(runs=1, epochs=100, cvae_epochs=1, select=False, init="glorot")
+_REC_QUICK = dict(epochs=2, eval_every=1)
+_LINK_QUICK = dict(runs=1, epochs=1, eval_every=1)
 
 ENTRIES: tuple[Entry, ...] = (
-    _node("gcn", 0.815, "Kipf & Welling 2017", ()),
-    _node("gat", 0.830, "Velickovic et al. 2018", ("--epochs", "100")),
-    _node("sage", None, "", ("--epochs", "100")),
+    _node("gcn", 0.815, "Kipf & Welling 2017", {}),
+    _node("gat", 0.830, "Velickovic et al. 2018", {"epochs": 100}),
+    _node("sage", None, "", {"epochs": 100}),
     _la("gcn", "cora", 0.846, _LA_QUICK),
     _la("gat", "cora", 0.847, None),
-    Entry("LargeGT", "cora", "largegt", ("--runs", "10"), ("--runs", "1", "--epochs", "100")),
-    Entry("LightGCN", "gowalla-slice", "lightgcn", ("--dataset", "gowalla-slice", "--epochs",
-                                                    "100"),
-          ("--epochs", "5", "--eval-every", "1"),
-          note="0.1830 is full gowalla's: not comparable"),
-    Entry("UltraGCN", "gowalla-slice", "ultragcn", ("--dataset", "gowalla-slice", "--epochs",
-                                                    "100"),
-          ("--epochs", "5", "--eval-every", "1"),
-          note="0.1862 is full gowalla's: not comparable"),
-    Entry("LightGCN", "gowalla", "lightgcn", ("--dataset", "gowalla"),
-          ("--epochs", "2", "--eval-every", "1"), 0.1830, "He et al. 2020, Table 3"),
-    Entry("LightGCN", "ml-1m", "lightgcn", ("--dataset", "ml-1m"),
-          ("--epochs", "2", "--eval-every", "1")),
-    Entry("UltraGCN", "gowalla", "ultragcn", ("--dataset", "gowalla"), None, 0.1862,
+    Entry("LargeGT", "cora", "largegt", {"runs": 10}, {"runs": 1, "epochs": 100}),
+    Entry("LightGCN", "gowalla-slice", "lightgcn", {"dataset": "gowalla-slice", "epochs": 100},
+          {"epochs": 5, "eval_every": 1}, note="0.1830 is full gowalla's: not comparable"),
+    Entry("UltraGCN", "gowalla-slice", "ultragcn", {"dataset": "gowalla-slice", "epochs": 100},
+          {"epochs": 5, "eval_every": 1}, note="0.1862 is full gowalla's: not comparable"),
+    Entry("LightGCN", "gowalla", "lightgcn", {"dataset": "gowalla"}, _REC_QUICK, 0.1830,
+          "He et al. 2020, Table 3"),
+    Entry("LightGCN", "ml-1m", "lightgcn", {"dataset": "ml-1m"}, _REC_QUICK),
+    Entry("UltraGCN", "gowalla", "ultragcn", {"dataset": "gowalla"}, None, 0.1862,
           "Mao et al. 2021, Table 2"),
-    Entry("UltraGCN", "ml-1m", "ultragcn", ("--dataset", "ml-1m"),
-          ("--epochs", "2", "--eval-every", "1"), 0.2787, "Mao et al. 2021, Table 2"),
-    _la("gcn", "ogbn-arxiv", 0.7208, ("--runs", "1", "--epochs", "5")),
-    _la("sage", "ogbn-arxiv", 0.7230, ("--runs", "1", "--epochs", "5")),
-    _la("sage", "ogbn-products", 0.7944, ("--runs", "1", "--epochs", "1")),
-    Entry("LargeGT", "ogbn-products", "largegt", ("--dataset", "ogbn-products", "--runs", "1"),
-          ("--epochs", "1")),
-    Entry("GraphSAGE", "ogbl-ddi", "link", ("--model", "sage", "--dataset", "ogbl-ddi"),
-          ("--runs", "1", "--epochs", "1", "--eval-every", "1"), 0.5390,
-          "OGB leaderboard (its example code)"),
-    Entry("GCN", "ogbl-ddi", "link", ("--model", "gcn", "--dataset", "ogbl-ddi"),
-          ("--runs", "1", "--epochs", "1", "--eval-every", "1"), 0.3707,
-          "OGB leaderboard (its example code)"),
+    Entry("UltraGCN", "ml-1m", "ultragcn", {"dataset": "ml-1m"}, _REC_QUICK, 0.2787,
+          "Mao et al. 2021, Table 2"),
+    _la("gcn", "ogbn-arxiv", 0.7208, {"runs": 1, "epochs": 5}),
+    _la("sage", "ogbn-arxiv", 0.7230, {"runs": 1, "epochs": 5}),
+    _la("sage", "ogbn-products", 0.7944, {"runs": 1, "epochs": 1}),
+    Entry("LargeGT", "ogbn-products", "largegt", {"dataset": "ogbn-products", "runs": 1},
+          {"epochs": 1}),
+    Entry("GraphSAGE", "ogbl-ddi", "link", {"model": "sage", "dataset": "ogbl-ddi"},
+          _LINK_QUICK, 0.5390, "OGB leaderboard (its example code)"),
+    Entry("GCN", "ogbl-ddi", "link", {"model": "gcn", "dataset": "ogbl-ddi"}, _LINK_QUICK,
+          0.3707, "OGB leaderboard (its example code)"),
 )
 
 
@@ -111,56 +100,21 @@ def data_root(entry: Entry, root: Optional[str]) -> Optional[str]:
     return ogb if os.path.isdir(os.path.join(ogb, folder)) else None
 
 
-def _merge(args: tuple[str, ...], extra: tuple[str, ...]) -> list[str]:
-    """``args`` with the options in ``extra`` replacing theirs (``--flag value`` pairs
-    or bare ``--flag`` switches)."""
-    out, i = list(args), 0
-    while i < len(extra):
-        flag = extra[i]
-        has_value = i + 1 < len(extra) and not extra[i + 1].startswith("--")
-        if flag in out:
-            j = out.index(flag)
-            if has_value:
-                out[j + 1] = extra[i + 1]
-        else:
-            out += [flag, extra[i + 1]] if has_value else [flag]
-        i += 2 if has_value else 1
-    return out
-
-
-def _figure(entry: Entry, result: dict[str, Any]) -> float:
-    if entry.run in ("lightgcn", "ultragcn"):
-        return result["recall@20"]
-    if entry.run == "link":
-        return result["test_mean"]
-    return result["test_acc"] if entry.run == "node" else result["test_acc_mean"]
-
-
-def _curve(entry: Entry, result: dict[str, Any]) -> list[tuple[int, float]]:
-    """(epoch, validation accuracy of the first run) or (epoch, recall@20)."""
-    if entry.run in ("lightgcn", "ultragcn"):
-        return [(h["epoch"], h["recall@20"]) for h in result["history"] if "recall@20" in h]
-    return [tuple(point) for point in result["per_run"][0]["curve"]]
-
-
 def run_entry(entry: Entry, root: str, quick: bool, device: str, out_dir: str
               ) -> dict[str, Any]:
-    """Train ``entry`` and return its table row (with the curve)."""
-    args = _merge(entry.args, entry.quick) if quick else list(entry.args)
+    """Train ``entry`` and return its table row (with the first run's curve)."""
+    options = {**entry.options, **(entry.quick or {})} if quick else dict(entry.options)
+    options.update(device=device, quiet=True, out=os.path.join(
+        out_dir, "runs", f"{entry.run}_{entry.model}_{entry.dataset}.json"))
     if root:
-        args += ["--root", root]
-    args += ["--device", device]
-    command = " ".join(["glt", "train", entry.run, *args])
-    json_out = os.path.join(out_dir, "runs", f"{entry.run}_{entry.model}_{entry.dataset}.json")
+        options["root"] = root
     start = time.perf_counter()
-    from glt.train.trainers import trainers
-    result = trainers()[entry.run][0](args + ["--quiet", "--out", json_out])
-    runs = result.get("runs", 1)
-    return {"model": entry.model, "dataset": entry.dataset, "metric": entry.metric,
-            "glt": _figure(entry, result), "paper": entry.paper, "source": entry.source,
-            "note": entry.note,
-            "runs": runs, "seconds": time.perf_counter() - start,
-            "hardware": hardware(device), "command": command, "curve": _curve(entry, result)}
+    report = recipe(entry.run).main([], **options)
+    return {"model": entry.model, "dataset": entry.dataset, "metric": report.metric,
+            "glt": report.test_mean, "paper": entry.paper, "source": entry.source,
+            "note": entry.note, "runs": len(report.runs),
+            "seconds": time.perf_counter() - start, "hardware": report.hardware,
+            "command": report.command, "curve": report.runs[0].curve}
 
 
 def table(rows: list[dict[str, Any]], quick: bool) -> str:
@@ -187,7 +141,7 @@ def plot(rows: list[dict[str, Any]], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("test acc", "validation accuracy (first run)"), ("recall@20", "test recall@20"),
+    panels = [("acc", "validation accuracy (first run)"), ("recall@20", "test recall@20"),
               ("hits@20", "validation Hits@20 (first run)")]
     panels = [(m, label) for m, label in panels if any(r["metric"] == m for r in rows)]
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)

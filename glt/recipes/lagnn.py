@@ -1,0 +1,209 @@
+"""Local augmentation (LA-GNN, Liu et al. 2022): pretrain (or load) the CVAE
+generator, then train LA-GCN / LA-GAT / LA-SAGE and, with ``--compare``, the
+plain backbone with the same settings, side by side.
+
+Planetoid sets train full-batch with the LA-GNN code's Planetoid settings;
+ogbn-arxiv full-batch (GCN / SAGE, symmetrised graph) and ogbn-products in
+mini-batches of sampled neighbourhoods (SAGE), scored by OGB's Evaluator."""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from typing import Any, Callable, Optional
+
+import torch
+from torch import Tensor
+
+from glt.datasets import PLANETOID_NAMES, NodeDataset, load_ogb, row_normalize
+from glt.models.lagnn import CVAE, la_backbone, read_lagnn_code_generator, train_cvae
+from glt.recipes.base import Context, Recipe
+from glt.recipes.node import PRESETS as PLAIN_PRESETS
+from glt.recipes.node import load_node_set, model_factory, node_runs, train_config
+from glt.recipes.report import RunReport
+from glt.train import distributed
+from glt.train.lagnn import (augmentation, batch_augmentation, la_batch_objective,
+                             la_full_predict, la_objective, pretrain_generator)
+from glt.train.metrics import dataset_score
+from glt.train.sources import BatchSource, FullGraph, Neighbourhoods, full_graph_predict
+
+_CVAE = dict(cvae_epochs=10, cvae_batch=64, cvae_lr=0.01, cvae_steps=None, num_models=100,
+             warmup=200, update_epochs=20, select=True)
+# Planetoid: the LA-GNN code's semi.sh; its GCN layers' initialisation ("lagnn") and
+# its LA-GAT's ELU slope 0.2
+_PLANETOID = dict(epochs=2000, lr=0.01, hidden=8, num_inputs=2, samples=4, dropout=0.5,
+                  lam=1.0, temperature=0.5, weight_decay=5e-4, heads=1, num_layers=2,
+                  mode="full", init="glorot", batch_norm=False, input_dropout=True,
+                  combine="concat", elu_alpha=None, **_CVAE)
+_GCN = dict(_PLANETOID, init="lagnn")
+_GAT = dict(_PLANETOID, epochs=1000, dropout=0.6, heads=4, elu_alpha=0.2)
+# OGB: the LA-GNN code's OGB scripts (full.sh). Generators without selection, Adam
+# at lr 1e-5 for 20 steps of 64 pairs (arxiv) or 10,000 steps of 8,192 (products),
+# generated features used as decoded. arxiv: per input conv -> BatchNorm -> ReLU ->
+# dropout, no input dropout, 2 samples (GCN) or 4 (SAGE); products: one GraphSAGE
+# (no BatchNorm) on (x_hat + x) / 2, 4 samples. --compare trains OGB's example
+# models (hidden 256) with the same training.
+_OGB = dict(_PLANETOID, epochs=500, hidden=128, samples=2, num_layers=3, weight_decay=0.0,
+            batch_norm=True, input_dropout=False, baseline_hidden=256,
+            cvae_epochs=1, cvae_batch=64, cvae_lr=1e-5, cvae_steps=20, select=False)
+# Validation and test nodes are scored with every neighbour (one pass over the
+# whole graph: the code's layer-wise inference) from the 6th epoch on.
+_PRODUCTS = dict(_OGB, epochs=20, hidden=256, lr=0.003, samples=4, batch_norm=False,
+                 combine="mean", mode="mini", fanouts=[15, 10, 5], batch_size=1024,
+                 cvae_batch=8192, cvae_steps=10_000, evaluate="full", eval_after=5)
+# "model/dataset" -> settings (num_inputs = the LA-GNN code's --concat generated sets
+# + the features themselves)
+PRESETS: dict[str, dict[str, Any]] = {
+    "gcn/cora": _GCN, "gcn/citeseer": _GCN,
+    "gcn/pubmed": dict(_GCN, epochs=300, hidden=4, num_inputs=4, lr=0.02),
+    "gcn/ogbn-arxiv": _OGB,
+    "gat/cora": _GAT, "gat/citeseer": _GAT, "gat/pubmed": dict(_GAT, num_inputs=4, heads=2),
+    "sage/cora": _PLANETOID, "sage/citeseer": _PLANETOID,
+    "sage/pubmed": dict(_PLANETOID, epochs=300, hidden=4, num_inputs=4, lr=0.02),
+    "sage/ogbn-arxiv": dict(_OGB, samples=4), "sage/ogbn-products": _PRODUCTS,
+}
+OGB_SETS = ("ogbn-arxiv", "ogbn-products")
+
+
+def _load(name: str, root: Optional[str], ctx: Context
+          ) -> tuple[NodeDataset, Tensor, Callable[[Tensor], Tensor]]:
+    """``(data with the model's features, raw features, normalisation of generated sets)``."""
+    if name in OGB_SETS:
+        data = load_ogb(name, root)
+        if name == "ogbn-arxiv":  # directed citations: train on the symmetrised graph
+            data.graph = data.graph.to_undirected()
+        data = data.to(ctx.device)
+        return data, data.x, lambda x: x
+    data, raw_x = load_node_set(name, root, ctx)
+    return data, raw_x, row_normalize
+
+
+def _generator(ctx: Context, data: NodeDataset, raw_x: Tensor,
+               normalize: Callable[[Tensor], Tensor]) -> CVAE:
+    """The generator from ``--lagnn-generator`` or ``--generator``, else pretrained
+    (by rank 0 under torchrun, which hands its weights to the other ranks) and
+    saved to ``--generator``."""
+    args, s, device = ctx.args, ctx.settings, ctx.device
+    if args.lagnn_generator or (args.generator and os.path.exists(args.generator)):
+        path = args.lagnn_generator or args.generator
+        cvae = (read_lagnn_code_generator(path, map_location=str(device))
+                if args.lagnn_generator else CVAE.load(path, map_location=device))
+        if cvae.num_features != raw_x.size(1):
+            raise ValueError(f"the generator in {path} was trained on "
+                             f"{cvae.num_features} features; {data.name} has {raw_x.size(1)}")
+        if args.lagnn_generator and cvae.variant == "ogb":  # generate as the LA-GNN code
+            cvae.set_generation_statistics(raw_x)
+        return cvae
+    torch.manual_seed(args.seed)
+    variant = "ogb" if args.dataset in OGB_SETS else "planetoid"
+    cvae = CVAE(raw_x.size(1), variant=variant).to(device)
+    if ctx.shard.is_main and not s["select"]:
+        train_cvae(cvae, raw_x, data.graph, s["cvae_epochs"], s["cvae_batch"], s["cvae_lr"],
+                   max_steps=s["cvae_steps"])
+        if variant == "ogb":  # generate as the LA-GNN code: batch statistics of all nodes
+            cvae.set_generation_statistics(raw_x)
+    elif ctx.shard.is_main:
+        cvae, step = pretrain_generator(cvae, raw_x, data, normalize, s["cvae_epochs"],
+                                        s["cvae_batch"], s["cvae_lr"], s["num_models"],
+                                        s["warmup"], s["update_epochs"])
+        if ctx.progress:
+            print(f"generator selected at step {step}", flush=True)
+    distributed.broadcast_module(cvae, ctx.shard)  # the other ranks take rank 0's generator
+    if args.generator and ctx.shard.is_main:
+        cvae.save(args.generator)
+    return cvae
+
+
+class LAGNNRecipe(Recipe):
+    name = "lagnn"
+    description = ("Train LA-GCN / LA-GAT / LA-SAGE (local augmentation, Liu et al. 2022) on "
+                   "a Planetoid or OGB set.")
+    presets = PRESETS
+    amp = True
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--model", choices=["gcn", "gat", "sage"], default="gcn")
+        parser.add_argument("--dataset", choices=sorted(PLANETOID_NAMES) + list(OGB_SETS),
+                            default="cora")
+        parser.add_argument("--root", default=None)
+        parser.add_argument("--generator", default=None, help="load the CVAE from this file "
+                            "if it exists, else pretrain and save it there")
+        parser.add_argument("--lagnn-generator", default=None, metavar="FILE", help="use a "
+                            "generator saved by the LA-GNN code (its Citation/model/cora.pkl "
+                            "or OGB/model/arxiv.pkl) instead of pretraining one")
+        parser.add_argument("--compare", action="store_true", help="also train the plain "
+                            "backbone with its paper settings")
+
+    def preset_name(self, args: argparse.Namespace) -> str:
+        name = args.preset or f"{args.model}/{args.dataset}"
+        if name not in PRESETS:
+            raise ValueError(f"no LA-{args.model.upper()} preset for {args.dataset}; presets "
+                             f"exist for {', '.join(PRESETS)}")
+        return name
+
+    def run(self, ctx: Context) -> RunReport:
+        args, s = ctx.args, ctx.settings
+        if args.lagnn_generator and args.generator:
+            raise ValueError("give --generator (glt's generator file) or --lagnn-generator "
+                             "(the LA-GNN code's), not both")
+        if s["init"] != PRESETS[ctx.preset]["init"] and args.model != "gcn":
+            raise ValueError(f"--init {s['init']} applies to LA-GCN only, not {args.model}")
+        if ctx.shard.active and s["mode"] != "mini":
+            raise ValueError(f"the {args.dataset} preset trains full-batch, which is not split "
+                             "across ranks: run it without torchrun (data-parallel runs need "
+                             "a mini-batch preset, e.g. ogbn-products)")
+        data, raw_x, normalize = _load(args.dataset, args.root, ctx)
+        start = time.perf_counter()
+        cvae = _generator(ctx, data, raw_x, normalize)
+        cvae_seconds = time.perf_counter() - start
+        score = dataset_score(data)
+        la, plain = self._sources(ctx, cvae, data, raw_x, normalize)
+        ties = "first" if s["mode"] == "mini" else "loss"
+        # the LA-GNN code selects Planetoid runs by validation loss
+        select = "acc" if args.dataset in OGB_SETS else "loss"
+
+        def make() -> torch.nn.Module:
+            return la_backbone(args.model, data.num_features, s["hidden"], data.num_classes,
+                               s["num_inputs"], s["dropout"], s["heads"], s["num_layers"],
+                               init=s["init"], elu_alpha=s["elu_alpha"],
+                               batch_norm=s["batch_norm"], input_dropout=s["input_dropout"],
+                               combine=s["combine"])
+        runs = node_runs(ctx, make, la, data, train_config(s, ties, select=select), score=score)
+        generator = {"file": args.lagnn_generator or args.generator,
+                     "format": "lagnn-code" if args.lagnn_generator else "glt"}
+        report = ctx.report(f"la-{args.model}", data.name, "acc", runs,
+                            cvae_seconds=cvae_seconds, generator=generator)
+        if args.compare:  # every rank trains the backbone too
+            if args.dataset in OGB_SETS:  # OGB's example model, the same training
+                base = dict(s, patience=None, hidden=s["baseline_hidden"])
+                config = train_config(base, ties, select="acc")
+            else:
+                base, plain = dict(PLAIN_PRESETS[args.model]), FullGraph(data)
+                config = train_config(base, "loss")
+            folder = args.checkpoint and os.path.join(args.checkpoint, "backbone")
+            base_runs = node_runs(ctx, model_factory(args.model, data.num_features,
+                                                     data.num_classes, base),
+                                  plain, data, config, score=score, checkpoint=folder or None)
+            backbone = ctx.report(args.model, data.name, "acc", base_runs)
+            backbone.settings = base
+            report.extra["backbone"] = backbone.to_dict()
+            if ctx.progress:
+                print(backbone.summary(), flush=True)
+        return report
+
+    @staticmethod
+    def _sources(ctx: Context, cvae: CVAE, data: NodeDataset, raw_x: Tensor,
+                 normalize: Callable[[Tensor], Tensor]) -> tuple[BatchSource, BatchSource]:
+        """The LA model's batch source and the plain backbone's."""
+        s = ctx.settings
+        if s["mode"] == "mini":
+            draw = batch_augmentation(cvae, raw_x, data.x, s["num_inputs"], normalize)
+            loss, predict = la_batch_objective(draw, s["samples"], s["lam"], s["temperature"])
+            full = s["evaluate"] == "full"
+            return (Neighbourhoods(data, s["fanouts"], s["batch_size"], loss, predict,
+                                   la_full_predict(draw) if full else None),
+                    Neighbourhoods(data, s["fanouts"], s["batch_size"],
+                                   full_predict=full_graph_predict if full else None))
+        full_draw = augmentation(cvae, raw_x, data.x, s["num_inputs"], normalize)
+        loss, predict = la_objective(full_draw, s["samples"], s["lam"], s["temperature"])
+        return FullGraph(data, loss, predict), FullGraph(data)

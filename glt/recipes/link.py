@@ -1,0 +1,104 @@
+"""OGB link prediction with OGB's example settings as presets; seeds
+``seed..seed+runs-1``, each finished run kept in the checkpoint folder (a 10-run
+reproduction can be spread over several invocations), and the OGB leaderboard
+row (markdown) beside the report."""
+from __future__ import annotations
+
+import argparse
+from typing import Any, Optional
+
+from glt.datasets import load_dataset
+from glt.models.link import LinkModel, LinkPredictor, link_encoder
+from glt.recipes.base import Context, Recipe
+from glt.recipes.report import RunRecord, RunReport
+from glt.train.link import LinkTrainConfig, check_link_data, train_link
+from glt.train.node import seed_everything
+
+# OGB's examples/linkproppred/<set>/gnn.py argparse defaults (runs 10 each)
+PRESETS: dict[str, dict[str, Any]] = {
+    "ogbl-ddi": dict(hidden=256, num_layers=2, dropout=0.5, batch_size=64 * 1024, lr=0.005,
+                     epochs=200, eval_every=5, negatives="exclude", clip=1.0,
+                     edge_weight=False),
+    # collab: node features, GCN over the co-authorship weights (SAGE ignores them),
+    # "trivial random sampling" of negatives, validation edges not in the test graph
+    "ogbl-collab": dict(hidden=256, num_layers=3, dropout=0.0, batch_size=64 * 1024,
+                        lr=0.001, epochs=200, eval_every=1, negatives="uniform", clip=1.0,
+                        edge_weight=True),
+}
+METHODS = {"gcn": "GCN", "sage": "GraphSAGE"}
+_TRAIN_KEYS = ("epochs", "batch_size", "lr", "eval_every", "negatives", "clip", "edge_weight")
+
+
+def make_model(kind: str, num_nodes: int, num_features: Optional[int],
+               s: dict[str, Any]) -> LinkModel:
+    """OGB's example model: learned embeddings when the set has no features."""
+    width = num_features or s["hidden"]
+    return LinkModel(link_encoder(kind, width, s["hidden"], s["num_layers"], s["dropout"]),
+                     LinkPredictor(s["hidden"], s["hidden"], s["num_layers"], s["dropout"]),
+                     num_nodes if num_features is None else None,
+                     s["hidden"] if num_features is None else None)
+
+
+def leaderboard_row(report: RunReport) -> str:
+    """The markdown header and row in the OGB leaderboard's column order."""
+    metric = report.metric.replace("hits", "Hits")
+    head = (f"| Method | Ext. data | Test {metric} | Validation {metric} | #Params | "
+            f"Hardware | Date |\n|---|---|---|---|---|---|---|")
+    n = len(report.runs)
+    method = f"{METHODS[report.model.removeprefix('link-')]} (glt, {n} run" \
+             + ("s" if n != 1 else "") + ")"
+    return (f"{head}\n| {method} | No | "
+            f"{100 * report.test_mean:.2f} ± {100 * report.test_std:.2f} | "
+            f"{100 * report.valid_mean:.2f} ± {100 * report.valid_std:.2f} | "
+            f"{report.extra['params']:,} | {report.hardware} | {report.date} |")
+
+
+class LinkRecipe(Recipe):
+    name = "link"
+    description = ("Train a GNN link predictor on an OGB link set with OGB's example settings; "
+                   "report Hits@K at the best validation epoch over --runs.")
+    presets = PRESETS
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--model", choices=sorted(METHODS), default="sage")
+        parser.add_argument("--dataset", choices=sorted(PRESETS), default="ogbl-ddi")
+        parser.add_argument("--root", default=None, help="data folder holding <root>/ogbl_ddi/ "
+                            "(default: $GLT_DATA or ~/.cache/glt; downloaded when missing)")
+        parser.add_argument("--use-valid-as-input", action="store_true", help="validation "
+                            "edges join the graph when scoring the test edges (OGB's "
+                            "--use_valedges_as_input)")
+
+    def run(self, ctx: Context) -> RunReport:
+        args, s = ctx.args, ctx.settings
+        data = load_dataset(args.dataset, args.root)
+        check_link_data(data)
+        data = data.to(ctx.device)
+        evaluator = data.evaluator()
+        num_features = None if data.x is None else data.x.size(1)
+        if ctx.progress:
+            print(data, flush=True)
+        records, params = [], 0
+        for seed in ctx.seeds:
+            seed_everything(seed)
+            model = make_model(args.model, data.num_nodes, num_features, s).to(ctx.device)
+            params = sum(p.numel() for p in model.parameters())
+
+            def show(epoch: int, figures: dict[str, float], seed: int = seed) -> None:
+                print(f"seed {seed} epoch {epoch}: loss {figures['loss']:.4f} valid "
+                      f"{100 * figures['valid']:.2f} test {100 * figures['test']:.2f}",
+                      flush=True)
+            run = train_link(model, data, LinkTrainConfig(
+                **{k: s[k] for k in _TRAIN_KEYS}, eval_batch_size=s["batch_size"], seed=seed,
+                use_valid_as_input=args.use_valid_as_input), evaluator, args.checkpoint,
+                progress=ctx.progress, settings={"model": args.model, **s},
+                on_eval=show if ctx.progress else None)
+            records.append(RunRecord(run.seed, run.best_epoch, run.epochs, run.val_acc,
+                                     run.test_acc, run.seconds,
+                                     {evaluator.eval_metric: run.test_acc}, list(run.curve)))
+        report = ctx.report(f"link-{args.model}", data.name, evaluator.eval_metric, records,
+                            params=params, use_valid_as_input=args.use_valid_as_input)
+        report.extra["leaderboard"] = leaderboard_row(report)
+        if args.out and ctx.shard.is_main:
+            with open(args.out.rsplit(".", 1)[0] + ".md", "w") as f:
+                f.write(report.extra["leaderboard"] + "\n")
+        return report
