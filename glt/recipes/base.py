@@ -138,11 +138,14 @@ class Recipe:
         destinations to values, as ``glt reproduce`` composes them), start,
         :meth:`run`, print the summary and write the report."""
         argv = list(sys.argv[1:] if argv is None else argv)
-        args = self.parser().parse_checked([*self.lead, *argv])
+        parser = self.parser()
+        args = parser.parse_checked([*self.lead, *argv])
         for key, value in options.items():
             if not hasattr(args, key):
                 raise ValueError(f"glt train {self.name} has no option {key!r}")
             setattr(args, key, value)
+        if options:
+            parser.check(args)
         preset = self.preset_name(args)
         settings = self.settings(preset, args)
         keep_freed_memory()

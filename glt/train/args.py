@@ -25,6 +25,12 @@ class Parser(argparse.ArgumentParser):
         """``parse_args``, then the checks that need the file system or torch:
         ``--out`` is writable (its folder is created) and ``--device`` exists."""
         args = self.parse_args(argv)
+        self.check(args)
+        return args
+
+    def check(self, args: argparse.Namespace) -> None:
+        """The checks of :meth:`parse_checked` on ``args`` (e.g. after values were
+        set in code)."""
         for name, check in (("out", check_writable), ("device", check_device)):
             value = getattr(args, name, None)
             if value is not None:
@@ -32,7 +38,6 @@ class Parser(argparse.ArgumentParser):
                     check(value)
                 except ValueError as err:
                     self.error(f"argument --{name}: {err}")
-        return args
 
 
 def _number(text: str, kind: type) -> Any:

@@ -6,7 +6,10 @@ import sys
 import pytest
 
 from glt.datasets.testing import write_lightgcn
-from glt.train import rec_cli
+from glt.recipes import RECIPES
+from glt.recipes.recommendation import ULTRAGCN_PRESETS
+
+LIGHTGCN, ULTRAGCN = RECIPES["lightgcn"].main, RECIPES["ultragcn"].main
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -18,32 +21,39 @@ def folder(tmp_path) -> str:
     return path
 
 
-@pytest.mark.parametrize("main, preset", [(rec_cli.main_lightgcn, "gowalla"),
-                                          (rec_cli.main_ultragcn, "ml-1m")])
-def test_runs_and_writes_json(folder, tmp_path, main, preset):
+@pytest.mark.parametrize("main, preset", [(LIGHTGCN, "gowalla"), (ULTRAGCN, "ml-1m")])
+def test_runs_and_writes_the_report(folder, tmp_path, main, preset):
     out = str(tmp_path / "result.json")
     result = main(["--dataset", folder, "--preset", preset, "--epochs", "2", "--eval-every", "1",
-                   "--quiet", "--out", out])
+                   "--runs", "2", "--quiet", "--out", out])
     with open(out) as f:
         written = json.load(f)
-    for key in ("model", "dataset", "epoch", "best_epoch", "recall@20", "ndcg@20",
-                "seconds_per_epoch", "seconds_total"):
-        assert key in written
-    assert written["epoch"] == 2 and written["dataset"] == "toy"
-    assert 0 <= written["recall@20"] <= 1 and written["recall@20"] == result["recall@20"]
-    assert len(written["history"]) == 2
+    assert written["metric"] == "recall@20" and written["dataset"] == "toy"
+    assert written["valid_mean"] is None and written["num_runs"] == 2
+    assert [r["seed"] for r in written["runs"]] == [2020, 2021]
+    for run in written["runs"]:
+        assert run["epochs"] == 2 and 0 <= run["test"] <= 1
+        assert set(run["metrics"]) >= {"recall@20", "ndcg@20"} and len(run["curve"]) == 2
+    assert written["test_mean"] == result.test_mean
+    assert [len(h) for h in written["extra"]["histories"]] == [2, 2]
+
+
+def test_a_folder_without_a_preset_uses_the_default(folder):
+    result = LIGHTGCN(["--dataset", folder, "--epochs", "1", "--quiet"])
+    assert result.preset == "gowalla" and result.dataset == "toy"
 
 
 def test_resume_from_checkpoint(folder, tmp_path):
-    ckpt, out = str(tmp_path / "ckpt.pt"), str(tmp_path / "r.json")
+    ckpt, out = str(tmp_path / "ckpt"), str(tmp_path / "r.json")
     args = ["--dataset", folder, "--preset", "gowalla", "--eval-every", "1", "--quiet",
             "--checkpoint", ckpt, "--out", out]
-    rec_cli.main_lightgcn(args + ["--epochs", "1"])
-    result = rec_cli.main_lightgcn(args + ["--epochs", "3"])
-    assert result["epoch"] == 3 and [h["epoch"] for h in result["history"]] == [1, 2, 3]
+    LIGHTGCN(args + ["--epochs", "1"])
+    result = LIGHTGCN(args + ["--epochs", "3"])
+    history = result.extra["histories"][0]
+    assert result.runs[0].epochs == 3 and [h["epoch"] for h in history] == [1, 2, 3]
     with pytest.raises(ValueError, match="belongs to another run"):
-        rec_cli.main_ultragcn(["--dataset", folder, "--preset", "ml-1m", "--epochs", "2",
-                               "--quiet", "--checkpoint", ckpt])
+        ULTRAGCN(["--dataset", folder, "--preset", "ml-1m", "--epochs", "2", "--quiet",
+                  "--checkpoint", ckpt])
 
 
 # The training fields of UltraGCN's official <name>_config.ini files (the authors'
@@ -75,16 +85,15 @@ def test_ultragcn_presets_match_official_configs(name):
     import configparser
     ini = configparser.ConfigParser()
     ini.read_string("[Training]\n" + _OFFICIAL_INI[name])
-    preset = rec_cli.PRESETS["ultragcn"][name]
+    preset = ULTRAGCN_PRESETS[name]
     for key, value in ini["Training"].items():
         assert preset[_INI_TO_PRESET[key]] == pytest.approx(float(value)), (name, key)
 
 
-def test_unknown_preset(folder):
-    with pytest.raises(ValueError, match="unknown preset 'netflix' for ultragcn; expected one "
-                                         "of \\['amazon-book', 'gowalla', 'gowalla-slice', "
-                                         "'ml-1m', 'yelp2018'\\]"):
-        rec_cli.main_ultragcn(["--dataset", folder, "--preset", "netflix"])
+def test_unknown_preset(folder, capsys):
+    with pytest.raises(SystemExit):
+        ULTRAGCN(["--dataset", folder, "--preset", "netflix"])
+    assert "argument --preset: invalid choice: 'netflix'" in capsys.readouterr().err
 
 
 def test_scripts_run(folder, tmp_path):
@@ -92,11 +101,11 @@ def test_scripts_run(folder, tmp_path):
         out = subprocess.run([sys.executable, os.path.join(REPO, "scripts", script), "--dataset",
                               folder, "--preset", "ml-1m", "--epochs", "1", "--quiet"],
                              capture_output=True, text=True, check=True)
-        assert "best recall@20" in out.stdout
+        assert "on toy: test recall@20" in out.stdout
 
 
 def test_eval_every_after_flag(folder):
-    result = rec_cli.main_ultragcn(["--dataset", folder, "--preset", "ml-1m", "--epochs", "4",
-                                    "--eval-every", "3", "--eval-every-after", "1", "--quiet"])
-    assert result["settings"]["eval_every_after"] == 1
-    assert [h["epoch"] for h in result["history"] if "recall@20" in h] == [2, 3, 4]
+    result = ULTRAGCN(["--dataset", folder, "--preset", "ml-1m", "--epochs", "4",
+                       "--eval-every", "3", "--eval-every-after", "1", "--quiet"])
+    assert result.settings["eval_every_after"] == 1
+    assert [epoch for epoch, _ in result.runs[0].curve] == [2, 3, 4]

@@ -5,13 +5,19 @@ import os
 import pytest
 
 from glt.datasets.testing import write_lightgcn
-from glt.train import reproduce
+from glt.recipes import RECIPES, reproduce
 
 
-def test_merge_replaces_and_adds_options():
-    merged = reproduce._merge(("--model", "gcn", "--runs", "10"),
-                              ("--runs", "1", "--epochs", "5", "--no-select"))
-    assert merged == ["--model", "gcn", "--runs", "1", "--epochs", "5", "--no-select"]
+def test_every_entry_composes_options_its_recipe_has():
+    for entry in reproduce.ENTRIES:
+        recipe = RECIPES[entry.run]
+        args = recipe.parser().parse_args([*recipe.lead])
+        for key in {**entry.options, **(entry.quick or {})}:
+            assert hasattr(args, key), (entry.model, entry.dataset, key)
+        if entry.run not in ("lightgcn", "ultragcn"):  # a folder picks its own preset
+            for key, value in entry.options.items():
+                setattr(args, key, value)
+            assert recipe.preset_name(args) in recipe.presets
 
 
 def test_data_root_finds_what_is_on_disk(tmp_path):

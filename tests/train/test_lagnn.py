@@ -10,8 +10,8 @@ from glt.models.lagnn import CVAE, la_backbone, train_cvae
 from glt.train.lagnn import (augmentation, batch_augmentation, la_batch_objective,
                              la_full_predict, la_loss, la_objective, selection_gcn,
                              train_node_logits)
-from glt.train.minibatch import train_mini_batch
-from glt.train.node import repeat_runs, train_full_batch
+from glt.train.node import NodeTrainConfig, train_full_batch, train_nodes
+from glt.train.sources import Neighbourhoods
 from tests.models.lagnn_init import assert_lagnn_init
 
 
@@ -147,12 +147,11 @@ def test_local_augmentation_in_mini_batches(cora):
     assert len(xs) == 2 and torch.equal(xs[0], cora.x[[0, 5]])
     assert torch.allclose(xs[1].sum(1), torch.ones(2))  # generated, then row-normalised
     loss, predict = la_batch_objective(draw, samples=2, lam=1.0, temperature=0.5)
-    summary = repeat_runs(lambda: la_backbone("sage", cora.num_features, 16, cora.num_classes,
-                                              2), cora, runs=1, progress=False,
-                          train=train_mini_batch, fanouts=[10, 10], batch_size=32, epochs=30,
-                          lr=0.01, weight_decay=5e-4, train_loss=loss, predict=predict,
-                          eval_every=10)
-    assert summary["test_acc"] > 0.65
+    torch.manual_seed(0)
+    result = train_nodes(la_backbone("sage", cora.num_features, 16, cora.num_classes, 2),
+                         Neighbourhoods(cora, [10, 10], 32, loss, predict), cora,
+                         NodeTrainConfig(30, 0.01, 5e-4, eval_every=10))
+    assert result.test_acc > 0.65
     model = la_backbone("sage", cora.num_features, 16, cora.num_classes, 2).eval()
     torch.manual_seed(3)
     whole = la_full_predict(draw)(model, cora)  # generated sets for every node
