@@ -8,7 +8,9 @@ import sys
 import pytest
 
 from glt import cli
-from glt.train import rec_cli
+from glt.recipes.recommendation import ULTRAGCN_PRESETS
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_help_lists_commands(capsys):
@@ -19,9 +21,9 @@ def test_help_lists_commands(capsys):
 def test_train_help_lists_models_and_presets(capsys):
     assert cli.main(["train", "--help"]) == 0
     out = capsys.readouterr().out
-    for model in ("gcn", "gat", "sage", "lightgcn", "ultragcn", "lagnn", "largegt"):
+    for model in ("gcn", "gat", "sage", "lightgcn", "ultragcn", "lagnn", "largegt", "link"):
         assert f"\n  {model} " in out
-    for preset in list(rec_cli.PRESETS["ultragcn"]) + ["ogbn-products", "ogbn-papers100M"]:
+    for preset in list(ULTRAGCN_PRESETS) + ["ogbn-products", "ogbn-papers100M", "ogbl-ddi"]:
         assert preset in out
 
 
@@ -30,7 +32,8 @@ def test_train_runs_the_script_code(tmp_path):
     assert cli.main(["train", "gcn", "--runs", "1", "--epochs", "3", "--quiet",
                      "--out", out]) == 0
     result = json.load(open(out))
-    assert result["model"] == "gcn" and result["runs"] == 1 and result["epochs"] == 3
+    assert result["model"] == "gcn" and result["num_runs"] == 1
+    assert result["runs"][0]["epochs"] == 3
 
 
 def test_model_help_is_the_scripts(capsys):
@@ -39,6 +42,9 @@ def test_model_help_is_the_scripts(capsys):
     assert done.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: glt train ultragcn") and "--checkpoint" in out
+    # every preset value is a flag, and the presets' values are listed
+    assert "--negative-weight" in out and "--lambda" in out and "--runs" in out
+    assert "  gowalla: num_neighbours=10 epochs=2000" in out
 
 
 def test_unknown_names_are_refused():
@@ -50,9 +56,14 @@ def test_unknown_names_are_refused():
         cli.main(["fit"])
 
 
-def test_every_benchmark_is_found():
+def test_every_benchmark_is_found_from_the_checkout(tmp_path, monkeypatch):
     for name in cli.BENCHMARKS:
-        assert os.path.exists(cli.benchmark_path(name))
+        path = cli.benchmark_path(name, os.path.join(REPO, "glt", "datasets"))  # any subfolder
+        assert path == os.path.join(REPO, "benchmarks", f"bench_{name}.py")
+    with pytest.raises(SystemExit, match="set GLT_BENCHMARKS"):
+        cli.benchmark_path("ops", str(tmp_path))  # outside a checkout: said, not guessed
+    monkeypatch.setenv("GLT_BENCHMARKS", os.path.join(REPO, "benchmarks"))
+    assert os.path.exists(cli.benchmark_path("ops", str(tmp_path)))
 
 
 def test_console_entry_point_and_module():

@@ -187,7 +187,7 @@ class LAGNNRecipe(Recipe):
             backbone = ctx.report(args.model, data.name, "acc", base_runs)
             backbone.settings = base
             report.extra["backbone"] = backbone.to_dict()
-            if ctx.progress:
+            if ctx.shard.is_main:  # a result, printed as the main summary is
                 print(backbone.summary(), flush=True)
         return report
 

@@ -1,6 +1,9 @@
 """Training loops and metrics."""
 from glt.train.metrics import accuracy, mean_std
-from glt.train.node import RunResult, repeat_runs, seed_everything, train_full_batch
+from glt.train.node import (NodeTrainConfig, RunResult, repeat_runs, seed_everything,
+                            train_full_batch, train_nodes)
+from glt.train.sources import FullGraph, Neighbourhoods, TokenBatches
 
-__all__ = ["accuracy", "mean_std", "RunResult", "repeat_runs", "seed_everything",
-           "train_full_batch"]
+__all__ = ["accuracy", "mean_std", "FullGraph", "Neighbourhoods", "NodeTrainConfig",
+           "RunResult", "TokenBatches", "repeat_runs", "seed_everything", "train_full_batch",
+           "train_nodes"]

@@ -45,7 +45,7 @@ def test_scores_equal_ogbs_model_on_pyg_layers(kind):
 @pytest.mark.parametrize("kind,params", [("sage", 1_421_057), ("gcn", 1_289_985)])
 def test_ddi_preset_has_ogbs_parameter_count(kind, params):
     """#Params of OGB's leaderboard entries for its ddi examples."""
-    from glt.train.link_cli import PRESETS, make_model
+    from glt.recipes.link import PRESETS, make_model
     model = make_model(kind, 4267, None, PRESETS["ogbl-ddi"])
     assert sum(p.numel() for p in model.parameters()) == params
 

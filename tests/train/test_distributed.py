@@ -126,23 +126,22 @@ def _torchrun(script: str, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("script", ["train_lightgcn.py", "train_ultragcn.py"])
 def test_scripts_under_torchrun(rec, tmp_path, script):
-    out, ckpt = str(tmp_path / "r.json"), str(tmp_path / "c.pt")
+    out, ckpt = str(tmp_path / "r.json"), str(tmp_path / "ckpt")
     args = ["--dataset", rec.folder, "--preset", "ml-1m", "--epochs", "2", "--eval-every", "1",
             "--quiet", "--out", out, "--checkpoint", ckpt]
     done = _torchrun(script, *args)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.count("best recall@20") == 1  # rank 0 alone reports
+    assert done.stdout.count("test recall@20") == 1  # rank 0 alone reports
     result = json.load(open(out))
-    assert result["world_size"] == 2 and result["epoch"] == 2
-    assert 0.0 <= result["recall@20"] <= 1.0
+    assert result["world_size"] == 2 and result["runs"][0]["epochs"] == 2
+    assert 0.0 <= result["test_mean"] <= 1.0
     # resume: both ranks load rank 0's checkpoint and go on to epoch 3
     args[args.index("--epochs") + 1] = "3"
     done = _torchrun(script, *args)
     assert done.returncode == 0, done.stderr[-3000:]
     resumed = json.load(open(out))
-    assert resumed["epoch"] == 3
-    assert [h["recall@20"] for h in resumed["history"][:2]] == \
-        [h["recall@20"] for h in result["history"]]
+    assert resumed["runs"][0]["epochs"] == 3
+    assert resumed["runs"][0]["curve"][:2] == result["runs"][0]["curve"]
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +164,7 @@ def test_node_scripts_under_torchrun(products, tmp_path, script, extra):
                      "--epochs", "2", "--quiet", "--out", out, *extra)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.load(open(out))
-    assert result["world_size"] == 2 and 0.0 <= result["test_acc_mean"] <= 1.0
+    assert result["world_size"] == 2 and 0.0 <= result["test_mean"] <= 1.0
     assert done.stdout.count("test acc") == (2 if "--compare" in extra else 1)  # rank 0 only
 
 
