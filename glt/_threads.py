@@ -2,11 +2,9 @@
 
 Starting a parallel region wakes Numba's thread pool. On a small input that
 costs more than the work itself, and on a busy machine (other processes, or
-torch's own threads spinning) the wake-up can wait a whole scheduler slice:
-an ``spmm`` over Cora's 16k entries x 8 features was measured at 15 ms with
-2 threads on 2 loaded cores against 0.2 ms on one thread. The kernels'
-results never depend on the thread count (counter-based random numbers, fixed
-reduction order), so the choice changes only the speed.
+torch's own threads spinning) the wake-up can wait a whole scheduler slice.
+The kernels' results never depend on the thread count (counter-based random
+numbers, fixed reduction order), so the choice changes only the speed.
 """
 from __future__ import annotations
 
@@ -14,9 +12,9 @@ from typing import Any, Callable
 
 import numba
 
-# Inputs touching fewer entries than this run on the calling thread alone: about
-# 0.1 ms of work on one core, below which a pool wake-up is not worth it (Cora's
-# 13k-entry adjacency: 8-wide features run serially, 16-wide and wider on the pool).
+# Inputs touching fewer entries than this run on the calling thread alone: below
+# it a pool wake-up costs more than the work (Cora's 13k-entry adjacency:
+# 8-wide features run serially, 16-wide and wider on the pool).
 SERIAL_WORK = 1 << 17
 
 

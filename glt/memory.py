@@ -5,9 +5,9 @@ to 32 MiB) fresh from the operating system and returns them on free, and trims
 freed memory at the top of its heap past twice that. A training step that
 allocates the same large tensors every time (Cora's 2708 x 1433 generated
 feature sets, a batch's ``[B, I]`` scores) then pays a page fault for every
-page of them again: on Cora's LA-GCN epoch about a third of the time went to
-the kernel. :func:`keep_freed_memory` keeps that memory in the process for the
-next step; glt's training scripts call it at start.
+page of them again. :func:`keep_freed_memory` keeps that memory in the process
+for the next step; glt's recipes call it at start (its effect is measured in
+``benchmarks/RESULTS.md``, local augmentation).
 """
 from __future__ import annotations
 

@@ -86,7 +86,7 @@ def row_normalize(x: Tensor) -> Tensor:
 
 def sparse_features(x: Tensor, max_density: float = 0.1) -> Tensor:
     """``x [N, F]`` as a sparse CSR matrix when at most ``max_density`` of its
-    entries are nonzero (bag-of-words features: 1.3% on Cora), else ``x``.
+    entries are nonzero (bag-of-words features), else ``x``.
 
     glt's layers project sparse features with a sparse-dense product and
     :func:`glt.ops.dropout` drops only their stored values, with the mask the

@@ -115,9 +115,8 @@ class LargeGT(nn.Module):
     The nodes are independent there, so the result is the same (dropout draws
     aside). A chunk's buffers are small enough for the C allocator to serve
     from its heap and reuse, where the whole batch's are mapped from the
-    kernel and page-faulted in at every step: an ogbn-products-sized batch of
-    1024 nodes with ``K = 100`` trained 2.3x faster on 2 CPU cores, for 0.6 GB
-    more peak memory (``benchmarks/RESULTS.md``).
+    kernel and page-faulted in at every step (the trade of speed against peak
+    memory is measured in ``benchmarks/RESULTS.md``, LargeGT).
 
     ``forward(tokens [B, 3K, F], mask [B, 3K], x [B, F], pos [B, pos_dim])``
     -> logits ``[B, C]`` (``pos`` only with ``pos_dim > 0``).

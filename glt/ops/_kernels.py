@@ -49,8 +49,8 @@ def csr_sum(ptr: np.ndarray, idx: np.ndarray, weight: np.ndarray, has_weight: bo
 
     Weights as in :func:`csr_arg_reduce`. ``x: [M, F]`` (C-contiguous) -> ``[n, F]``.
     The row of ``x`` needed ``AHEAD`` entries later is prefetched: on graphs
-    larger than the cache each neighbour row is a miss (2.0-2.3x faster on a
-    power-law graph of ogbn-products' size).
+    larger than the cache each neighbour row is otherwise a miss
+    (``benchmarks/RESULTS.md``, ops).
     """
     n = ptr.shape[0] - 1
     num_feat = x.shape[1]

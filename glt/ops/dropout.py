@@ -36,8 +36,8 @@ def _dropout_mask(x: np.ndarray, out: np.ndarray, keep: np.ndarray, threshold: n
     """``keep[i] = bits_i >= threshold`` (16-bit uniforms), ``out = x * keep * scale``.
 
     Branch-free, and indexed by unsigned integers (Numba then emits no
-    negative-index wraparound), which lets LLVM vectorise the loop: a branch per
-    entry, taken with probability ``p``, cost about 6x the rest."""
+    negative-index wraparound), which lets LLVM vectorise the loop; a branch per
+    entry, taken with probability ``p``, would dominate the cost."""
     n = x.shape[0]
     key = stream_key(base, 0)
     for b in prange(n // _BLOCK):

@@ -4,7 +4,7 @@ trained 200 epochs on one generated, row-normalised feature set of Cora; in each
 the 500 validation nodes split at random into halves, val1 choosing the epoch (best
 accuracy) and val2 scoring it.
 
-    python results/cpu-2026-12-02b/generator_tune_score.py gen_f.pt [runs=30]
+    python scripts/score_lagnn_generator.py gen_f.pt [runs=30]
 """
 import sys
 import time
@@ -49,4 +49,6 @@ def main(path: str, runs: int) -> None:
 
 
 if __name__ == "__main__":
+    if not 2 <= len(sys.argv) <= 3:
+        sys.exit("usage: python scripts/score_lagnn_generator.py GENERATOR.pt [RUNS=30]")
     main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 30)
