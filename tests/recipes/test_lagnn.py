@@ -5,7 +5,7 @@ import torch
 
 from glt.datasets.testing import write_planetoid
 from glt.models.lagnn import CVAE, write_lagnn_code_generator
-import glt.recipes.lagnn as lagnn_cli
+import glt.recipes.lagnn as lagnn
 from glt.recipes import RECIPES
 
 LAGNN = RECIPES["lagnn"]
@@ -46,8 +46,8 @@ def test_generator_of_another_feature_size(tmp_path, root):
 def test_the_la_gnn_codes_generator_is_used_as_it_is(tmp_path, root, monkeypatch):
     path = str(tmp_path / "pubmed.pkl")
     write_lagnn_code_generator(CVAE(8, hidden=4, latent=2), path)
-    monkeypatch.setattr(lagnn_cli, "pretrain_generator", None)  # no pretraining may run
-    monkeypatch.setattr(lagnn_cli, "train_cvae", None)
+    monkeypatch.setattr(lagnn, "pretrain_generator", None)  # no pretraining may run
+    monkeypatch.setattr(lagnn, "train_cvae", None)
     result = LAGNN.main(root + ["--runs", "1", "--epochs", "2", "--quiet",
                                     "--lagnn-generator", path])
     assert len(result.runs) == 1 and 0.0 <= result.test_mean <= 1.0
@@ -68,8 +68,8 @@ def test_the_la_gnn_codes_ogb_generator_generates_as_the_code(tmp_path, monkeypa
     path = str(tmp_path / "arxiv.pkl")
     write_lagnn_code_generator(CVAE(6, hidden=4, latent=2, variant="ogb"), path)
     seen = []
-    real = lagnn_cli.augmentation
-    monkeypatch.setattr(lagnn_cli, "augmentation",
+    real = lagnn.augmentation
+    monkeypatch.setattr(lagnn, "augmentation",
                         lambda cvae, *a: seen.append(cvae) or real(cvae, *a))
     LAGNN.main(["--dataset", "ogbn-arxiv", "--root", str(tmp_path), "--runs", "1",
                     "--epochs", "1", "--quiet", "--lagnn-generator", path])
@@ -79,8 +79,8 @@ def test_the_la_gnn_codes_ogb_generator_generates_as_the_code(tmp_path, monkeypa
 
 
 def test_generator_selection_path(tmp_path, root, monkeypatch):
-    monkeypatch.setitem(lagnn_cli.PRESETS, "gcn/pubmed",
-                        dict(lagnn_cli.PRESETS["gcn/pubmed"], num_models=2, warmup=3,
+    monkeypatch.setitem(lagnn.PRESETS, "gcn/pubmed",
+                        dict(lagnn.PRESETS["gcn/pubmed"], num_models=2, warmup=3,
                              update_epochs=1))
     result = LAGNN.main(root + ["--runs", "1", "--epochs", "2", "--cvae-epochs", "1",
                                     "--quiet"])
@@ -95,8 +95,8 @@ def test_generator_selection_path(tmp_path, root, monkeypatch):
 def test_ogb_presets_run_on_fixtures(tmp_path, model, name, extra, monkeypatch):
     from glt.datasets.testing import write_ogb
     write_ogb(str(tmp_path), name, num_nodes=80, num_edges=300, num_features=6)
-    built, real = [], lagnn_cli.la_backbone
-    monkeypatch.setattr(lagnn_cli, "la_backbone",
+    built, real = [], lagnn.la_backbone
+    monkeypatch.setattr(lagnn, "la_backbone",
                         lambda *a, **kw: built.append(real(*a, **kw)) or built[-1])
     out = str(tmp_path / "r.json")
     result = LAGNN.main(["--model", model, "--dataset", name, "--root", str(tmp_path),
@@ -122,11 +122,11 @@ def test_presets_follow_the_la_gnn_code():
     """semi.sh's Planetoid settings, the GCN layers' initialisation and LA-GAT's ELU
     slope (``--alpha 0.2``); OGB and SAGE keep glt's layers' initialisation."""
     for name in ("cora", "citeseer", "pubmed"):
-        assert lagnn_cli.PRESETS[f"gcn/{name}"]["init"] == "lagnn"
-        assert lagnn_cli.PRESETS[f"gat/{name}"]["elu_alpha"] == 0.2
-        assert lagnn_cli.PRESETS[f"sage/{name}"]["init"] == "glorot"
-    assert lagnn_cli.PRESETS["gcn/ogbn-arxiv"]["init"] == "glorot"
-    gat = lagnn_cli.PRESETS["gat/cora"]
+        assert lagnn.PRESETS[f"gcn/{name}"]["init"] == "lagnn"
+        assert lagnn.PRESETS[f"gat/{name}"]["elu_alpha"] == 0.2
+        assert lagnn.PRESETS[f"sage/{name}"]["init"] == "glorot"
+    assert lagnn.PRESETS["gcn/ogbn-arxiv"]["init"] == "glorot"
+    gat = lagnn.PRESETS["gat/cora"]
     assert (gat["epochs"], gat["lr"], gat["heads"], gat["dropout"]) == (1000, 0.01, 4, 0.6)
 
 
@@ -138,10 +138,10 @@ def test_ogb_presets_follow_the_la_gnn_code():
     key = ("samples", "hidden", "num_layers", "lr", "epochs", "batch_norm", "input_dropout",
            "combine", "cvae_batch", "cvae_lr", "cvae_steps", "select", "baseline_hidden")
     for model, samples in (("gcn", 2), ("sage", 4)):
-        arxiv = lagnn_cli.PRESETS[f"{model}/ogbn-arxiv"]
+        arxiv = lagnn.PRESETS[f"{model}/ogbn-arxiv"]
         assert tuple(arxiv[k] for k in key) == (samples, 128, 3, 0.01, 500, True, False,
                                                 "concat", 64, 1e-5, 20, False, 256)
-    products = lagnn_cli.PRESETS["sage/ogbn-products"]
+    products = lagnn.PRESETS["sage/ogbn-products"]
     assert tuple(products[k] for k in key) == (4, 256, 3, 0.003, 20, False, False, "mean",
                                                8192, 1e-5, 10_000, False, 256)
     assert products["fanouts"] == [15, 10, 5] and products["batch_size"] == 1024
