@@ -1,42 +1,98 @@
-"""glt against the papers' own code, run unmodified from a snapshot of the
-authors' repository, on the same data and settings.
+"""glt against the papers' own code, run from a snapshot of the authors'
+repository, on the same data and settings.
 
-So far: LightGCN (gusye1234/LightGCN-PyTorch), one gowalla training epoch of
-its ``Procedure.BPR_train_original`` (its sampler, its batches of 2048, its
-``torch.sparse.mm`` propagation) against one of glt's, both from the paper's
-settings (3 layers, dim 64, lr 1e-3, decay 1e-4), each in its own subprocess.
+- LightGCN (gusye1234/LightGCN-PyTorch, commit 947ca2b): one gowalla training
+  epoch of its ``Procedure.BPR_train_original`` (its sampler, batches of 2048,
+  ``torch.sparse.mm`` propagation) against one of glt's (3 layers, dim 64, lr
+  1e-3, decay 1e-4).
+- UltraGCN (xue-pai/UltraGCN, commit b220010): its ``main.py`` training step (its
+  DataLoader, its ``Sampling`` of 1500 negatives per pair, its loss and Adam) on
+  gowalla with its ``gowalla_config.ini``, against glt's step with the same
+  preset; ``--batches`` steps of each side timed and extrapolated to an epoch.
+- LA-GNN (SongtaoLiu0823/LAGNN, commit af44b53): its ``Citation/lagcn.py`` with
+  ``semi.sh``'s Cora settings against ``glt train lagnn --model gcn``, both on the
+  same generator (glt's, also written in the LA-GNN code's format); the epoch
+  time is the difference of two runs of each script (``--epochs`` 20 and 220)
+  over 200, so start-up cancels. ``lagnn-pretrain``: the generator's pretraining
+  with the paper's selection, the LA-GNN code's ``cvae_generate_citation.py``
+  against glt's, whole scripts.
+- LargeGT (snap-research/LargeGT, commit 5323269): its ``LargeGT`` model
+  (``--conv_type full``, the ogbn-products command of ``docs/03_reproduce.md``:
+  hidden 256, global 64, 2 heads, 4096 centroids, K=100) against glt's with the
+  same sizes, training steps on the same token batches of glt's seeded
+  ogbn-products-sized graph at ``--largegt-scale`` and of Cora; and its token
+  preparation (``data_utils.create_node_ids``: ``A @ A``, per-node sampling,
+  hop features) against glt's (``hop_features`` and ``TokenSampler``) on Cora
+  and the graph at ``--prep-scale``.
 
-The authors' code is not part of glt. Put a snapshot beside this script, in the
-gitignored ``benchmarks/authors/`` folder, with the real split in its data
-folder, and install what its imports need (``tensorboardX``)::
+Before any time counts, each authors' worker scores one of its own batches with
+its model and with glt's from the same weights: the losses must agree.
+
+The authors' code is not part of glt. Put snapshots beside this script, in the
+gitignored ``benchmarks/authors/`` folder, with the real splits in their data
+folders, and install what their imports need::
 
     mkdir -p benchmarks/authors/LightGCN-PyTorch/data/gowalla
     git clone https://github.com/gusye1234/LightGCN-PyTorch /tmp/lgn   # commit 947ca2b
     cp -r /tmp/lgn/code benchmarks/authors/LightGCN-PyTorch/
     cp ../shared/data/rec/gowalla/*.txt benchmarks/authors/LightGCN-PyTorch/data/gowalla/
     pip install tensorboardX
+    mkdir -p benchmarks/authors/UltraGCN/data/gowalla
+    git clone https://github.com/xue-pai/UltraGCN /tmp/ugcn              # commit b220010
+    cp /tmp/ugcn/main.py /tmp/ugcn/gowalla_config.ini benchmarks/authors/UltraGCN/
+    cp ../shared/data/rec/gowalla/*.txt benchmarks/authors/UltraGCN/data/gowalla/
+    git clone https://github.com/SongtaoLiu0823/LAGNN /tmp/lagnn              # commit af44b53
+    mkdir -p benchmarks/authors/LAGNN && cp -r /tmp/lagnn/Citation benchmarks/authors/LAGNN/
     python benchmarks/bench_authors.py --root ../shared/data/rec
+
+UltraGCN's ``main.py`` imports ``torch.utils.tensorboard`` at module level; the
+worker puts a stub module there first (TensorBoard is not installed, and the
+timed code never writes to it). The LA-GNN code's ``torch.load`` of its generator
+runs with ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` (torch >= 2.6 loads weights only
+by default; the file is glt's own generator). LargeGT's ``data_utils`` imports
+``ogb.nodeproppred.DglNodePropPredDataset`` (DGL is not installed, and the timed
+code does not use it): the worker sets that name to None first. Its
+``cvae_generate_citation.py``
+ends with ``torch.save`` given no file, which raises after the pretraining; its
+time runs to there. Nothing of the authors' code is changed.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import types
+
+from _memory import status_mb
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LIGHTGCN = os.path.join(HERE, "authors", "LightGCN-PyTorch", "code")
+ULTRAGCN = os.path.join(HERE, "authors", "UltraGCN")
+LAGNN = os.path.join(HERE, "authors", "LAGNN", "Citation")
+LARGEGT = os.path.join(HERE, "authors", "LargeGT")
 
 
-def authors_lightgcn_epoch() -> dict:
-    """One epoch of LightGCN-PyTorch's own training function, in this process."""
-    os.chdir(LIGHTGCN)
-    sys.path.insert(0, LIGHTGCN)
+def _enter(folder: str) -> None:
+    """Run the authors' modules as their scripts do: from their folder."""
+    os.chdir(folder)
+    sys.path.insert(0, folder)
+
+
+def authors_lightgcn(root: str, batches: int) -> dict:
+    """One epoch of LightGCN-PyTorch's own training function, in this process,
+    after one of its batches is scored by its model and by glt's."""
+    _enter(LIGHTGCN)
     sys.argv = ["main.py", "--dataset", "gowalla", "--layer", "3", "--recdim", "64",
                 "--bpr_batch", "2048", "--lr", "0.001", "--decay", "1e-4", "--tensorboard", "0",
                 "--seed", "2020"]
+    import torch
+
     import Procedure  # noqa: E402 - the authors' modules, found through sys.path
     import register
     import utils
@@ -44,22 +100,43 @@ def authors_lightgcn_epoch() -> dict:
     utils.set_seed(world.seed)
     model = register.MODELS[world.model_name](world.config, register.dataset).to(world.device)
     bpr = utils.BPRLoss(model, world.config)
+    triples = torch.from_numpy(utils.UniformSample_original(register.dataset)).long()[:2048]
+    users, pos, neg = triples.t()
+    loss, reg = model.bpr_loss(users, pos, neg)
+    theirs = float(loss + reg * world.config["decay"])
+    ours = _glt_lightgcn_loss(root, model.embedding_user.weight, model.embedding_item.weight,
+                              users, pos, neg)
     t0 = time.perf_counter()
     info = Procedure.BPR_train_original(register.dataset, model, bpr, 0)
     return {"seconds_per_epoch": time.perf_counter() - t0, "info": info,
-            "compiled_sampler": bool(utils.sample_ext)}
+            "compiled_sampler": bool(utils.sample_ext), "loss_authors": theirs,
+            "loss_glt": ours, "peak_mb": status_mb("VmHWM")}
 
 
-def glt_lightgcn_epoch(root: str) -> dict:
+def _glt_lightgcn_loss(root: str, user_emb, item_emb, users, pos, neg) -> float:
+    import torch
+
+    from glt.datasets import load_rec
+    from glt.models import LightGCN
+    data = load_rec("gowalla", root, download=False)
+    model = LightGCN(data.bipartite(), data.num_users, dim=64, num_layers=3)
+    with torch.no_grad():
+        model.embedding.copy_(torch.cat([user_emb, item_emb]))
+    return float(model.loss(users, pos, neg))
+
+
+def glt_lightgcn(root: str, batches: int) -> dict:
     """One whole gowalla epoch of glt's LightGCN with the same settings."""
     import torch
+
     from glt.datasets import load_rec
     from glt.models import LightGCN
     from glt.samplers import NegativeSampler
+    from glt.train.recsys import adam
     data = load_rec("gowalla", root, download=False)
     torch.manual_seed(2020)
     model = LightGCN(data.bipartite(), data.num_users, dim=64, num_layers=3)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = adam(model.parameters(), 1e-3)  # what glt's training loop uses
     sampler = NegativeSampler(data.train)
     gen = torch.Generator().manual_seed(2020)
     t0 = time.perf_counter()
@@ -67,32 +144,385 @@ def glt_lightgcn_epoch(root: str) -> dict:
         opt.zero_grad()
         model.loss(*batch).backward()
         opt.step()
-    return {"seconds_per_epoch": time.perf_counter() - t0}
+    return {"seconds_per_epoch": time.perf_counter() - t0, "peak_mb": status_mb("VmHWM")}
+
+
+def _stub_tensorboard() -> None:
+    stub = types.ModuleType("torch.utils.tensorboard")
+    stub.SummaryWriter = None
+    sys.modules["torch.utils.tensorboard"] = stub
+
+
+def authors_ultragcn(root: str, batches: int) -> dict:
+    """``batches`` training steps of UltraGCN's ``main.py`` (its loader, sampling,
+    loss and Adam), after one of its batches is scored by its model and by glt's."""
+    _enter(ULTRAGCN)
+    _stub_tensorboard()
+    import numpy as np
+    import torch
+
+    import main as ultra  # noqa: E402 - the authors' module, found through sys.path
+    t0 = time.perf_counter()
+    (params, constraint_mat, ii_constraint_mat, ii_neighbor_mat, train_loader, _, _, _,
+     interacted) = ultra.data_param_prepare("gowalla_config.ini")
+    setup = time.perf_counter() - t0
+    torch.manual_seed(0)
+    np.random.seed(0)
+    model = ultra.UltraGCN(params, constraint_mat, ii_constraint_mat, ii_neighbor_mat)
+    model = model.to(params["device"])
+    opt = torch.optim.Adam(model.parameters(), lr=params["lr"])
+    loader = iter(train_loader)
+
+    def sample() -> tuple:
+        return ultra.Sampling(next(loader), params["item_num"], params["negative_num"],
+                              interacted, params["sampling_sift_pos"])
+    users, pos, neg = sample()
+    theirs = float(model(users, pos, neg))
+    ours = _glt_ultragcn_loss(root, model.user_embeds.weight, model.item_embeds.weight,
+                              users, pos, neg)
+
+    def step() -> None:
+        users, pos, neg = sample()
+        model.zero_grad()
+        model(users, pos, neg).backward()
+        opt.step()
+    step()  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(batches):
+        step()
+    per_batch = (time.perf_counter() - t0) / batches
+    return {"seconds_per_batch": per_batch, "batches_per_epoch": len(train_loader),
+            "seconds_per_epoch": per_batch * len(train_loader), "setup_seconds": setup,
+            "loss_authors": theirs, "loss_glt": ours, "peak_mb": status_mb("VmHWM")}
+
+
+def _ultragcn_settings() -> dict:
+    from glt.recipes.recommendation import TRAIN_KEYS, ULTRAGCN_PRESETS
+    return {k: v for k, v in ULTRAGCN_PRESETS["gowalla"].items() if k not in TRAIN_KEYS}
+
+
+def _glt_ultragcn_loss(root: str, user_emb, item_emb, users, pos, neg) -> float:
+    import torch
+
+    from glt.datasets import load_rec
+    from glt.models.ultragcn import UltraGCN
+    data = load_rec("gowalla", root, download=False)
+    model = UltraGCN(data.train, **_ultragcn_settings())
+    with torch.no_grad():
+        model.user_embedding.copy_(user_emb)
+        model.item_embedding.copy_(item_emb)
+        return float(model.loss(users, pos, neg))
+
+
+def glt_ultragcn(root: str, batches: int) -> dict:
+    """``batches`` training steps of glt's UltraGCN with the gowalla preset."""
+    import torch
+
+    from glt.datasets import load_rec
+    from glt.models.ultragcn import UltraGCN
+    from glt.recipes.recommendation import ULTRAGCN_PRESETS
+    from glt.samplers import NegativeSampler
+    from glt.train.recsys import adam
+    data = load_rec("gowalla", root, download=False)
+    preset = ULTRAGCN_PRESETS["gowalla"]
+    torch.manual_seed(0)
+    model = UltraGCN(data.train, **_ultragcn_settings())
+    opt = adam(model.parameters(), preset["lr"])
+    steps = model.batches(NegativeSampler(data.train), preset["batch_size"],
+                          torch.Generator().manual_seed(0))
+
+    def step() -> None:
+        opt.zero_grad()
+        model.loss(*next(steps)).backward()
+        opt.step()
+    step()  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(batches):
+        step()
+    per_batch = (time.perf_counter() - t0) / batches
+    per_epoch = math.ceil(data.train.num_edges / preset["batch_size"])
+    return {"seconds_per_batch": per_batch, "batches_per_epoch": per_epoch,
+            "seconds_per_epoch": per_batch * per_epoch, "peak_mb": status_mb("VmHWM")}
+
+
+def _timed(cmd: list[str], cwd: str, fails_at_end: bool = False) -> tuple[float, str]:
+    # the LA-GNN code loads its generator with torch.load's defaults of its time:
+    # torch >= 2.6 loads weights only unless told otherwise (the file here is glt's own)
+    env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1")
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - t0
+    if done.returncode and not (fails_at_end and "torch.save" in done.stderr):
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
+    return seconds, done.stdout
+
+
+def _lagnn_workspace() -> tuple[str, str]:
+    """A copy of the LA-GNN code's Citation folder with a generator in its
+    ``model/cora.pkl`` (glt's, written in the code's format), and the same
+    generator in glt's format."""
+    import torch
+
+    from glt.datasets import load_planetoid
+    from glt.models.lagnn import CVAE, train_cvae, write_lagnn_code_generator
+    work = tempfile.mkdtemp(prefix="glt-lagnn-")
+    code = os.path.join(work, "Citation")
+    shutil.copytree(LAGNN, code)
+    os.makedirs(os.path.join(code, "model"), exist_ok=True)
+    cora = load_planetoid("cora")
+    torch.manual_seed(0)
+    cvae = CVAE(cora.num_features)
+    train_cvae(cvae, cora.x, cora.graph, epochs=1)
+    cvae.eval()
+    write_lagnn_code_generator(cvae, os.path.join(code, "model", "cora.pkl"))
+    ours = os.path.join(work, "cvae_cora.pt")
+    cvae.save(ours)
+    return code, ours
+
+
+def lagnn_rows(root: str, batches: int) -> dict:
+    """Cora LA-GCN epoch time of the LA-GNN code's ``lagcn.py`` and of glt's recipe
+    on the same generator, and the test accuracy each reaches after 220 epochs."""
+    code, generator = _lagnn_workspace()
+    out, rows = os.path.join(os.path.dirname(code), "glt.json"), {}
+    for epochs in (20, 220):
+        theirs, printed = _timed([sys.executable, "lagcn.py", "--dataset", "cora", "--epochs",
+                                  str(epochs), "--hidden", "8", "--concat", "1", "--samples",
+                                  "4", "--lr", "0.01", "--runs", "1"], code)
+        ours, _ = _timed([sys.executable, "-m", "glt", "train", "lagnn", "--model", "gcn",
+                          "--runs", "1", "--epochs", str(epochs), "--generator", generator,
+                          "--quiet", "--out", out], code)
+        with open(out) as f:
+            report = json.load(f)
+        rows[epochs] = {"authors": theirs, "glt": ours,
+                        "authors_test": float(printed.strip().splitlines()[-1].split()[2]),
+                        "glt_test": report["test_mean"]}
+    shutil.rmtree(os.path.dirname(code))
+    per = {side: (rows[220][side] - rows[20][side]) / 200 for side in ("authors", "glt")}
+    return {"authors": {"seconds_per_epoch": per["authors"], "test": rows[220]["authors_test"]},
+            "glt": {"seconds_per_epoch": per["glt"], "test": rows[220]["glt_test"]}}
+
+
+def lagnn_pretrain_rows(root: str, batches: int) -> dict:
+    """The generator's pretraining with the paper's selection, whole scripts."""
+    code, _ = _lagnn_workspace()
+    theirs, _ = _timed([sys.executable, "cvae_generate_citation.py", "--dataset", "cora"], code,
+                       fails_at_end=True)
+    ours, _ = _timed([sys.executable, "-m", "glt", "train", "lagnn", "--model", "gcn", "--runs",
+                      "1", "--epochs", "1", "--generator", os.path.join(code, "new.pt"),
+                      "--quiet"], code)
+    shutil.rmtree(os.path.dirname(code))
+    return {"authors": {"seconds": theirs}, "glt": {"seconds": ours}}
+
+
+def _token_graph(scale: float):
+    """Cora (``scale`` 0) or glt's seeded ogbn-products-sized graph at ``scale``,
+    with features ``[N, F]``."""
+    import torch
+    if scale == 0:
+        from glt.datasets import load_planetoid, row_normalize
+        cora = load_planetoid("cora")
+        return cora.graph, row_normalize(cora.x)
+    from bench_sampler import NUM_EDGES, NUM_NODES, power_law_graph
+    graph = power_law_graph(int(NUM_NODES * scale), int(NUM_EDGES * scale))
+    return graph, torch.randn(graph.num_nodes, 100, generator=torch.Generator().manual_seed(0))
+
+
+def _largegt_steps(side: str, scale: float, batches: int) -> dict:
+    """Training steps of one side's LargeGT on glt's token batches (1024 nodes, K=100)."""
+    import torch
+    import torch.nn.functional as F
+
+    from glt.memory import keep_freed_memory
+    from glt.models.largegt import LargeGT, TokenInputs
+    keep_freed_memory()
+    graph, x = _token_graph(scale)
+    n, classes, gen = graph.num_nodes, 47, torch.Generator().manual_seed(1)
+    y = torch.randint(0, classes, (n,), generator=gen)
+    pos = torch.randn(n, 64, generator=gen)
+    inputs = TokenInputs(graph, x, 100)
+    batch = min(1024, n)
+    chunks = [torch.randperm(n, generator=gen)[:batch] for _ in range(batches + 1)]
+    torch.manual_seed(0)
+    if side == "glt":
+        model = LargeGT(x.size(1), 256, classes, heads=2, global_dim=64, num_codes=4096,
+                        dropout=0.5, attn_dropout=0.0, pos_dim=64)
+
+        def logits(chunk):
+            tokens, mask, feats = inputs(chunk, seed=0)[:3]
+            return model(tokens, mask, feats, pos[chunk])
+    else:
+        _enter(LARGEGT)
+        from model import LargeGT as TheirLargeGT  # noqa: E402 - the authors' module
+        model = TheirLargeGT(num_nodes=n, in_channels=x.size(1), hidden_channels=256,
+                             out_channels=classes, global_dim=64, num_layers=1, heads=2,
+                             ff_dropout=0.5, attn_dropout=0.0, skip=False, conv_type="full",
+                             num_centroids=4096, no_bn=False, norm_type="batch_norm",
+                             sample_node_len=100)
+
+        def logits(chunk):
+            tokens, _, feats = inputs(chunk, seed=0)[:3]
+            return model(tokens, feats, pos[chunk], chunk)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    times, losses = [], []
+    for chunk in chunks:  # the first step warms up
+        t0 = time.perf_counter()
+        opt.zero_grad()
+        loss = F.cross_entropy(logits(chunk), y[chunk])
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - t0)
+        losses.append(float(loss))
+    per_batch = sum(times[1:]) / batches
+    return {"seconds_per_batch": per_batch, "nodes_per_second": batch / per_batch,
+            "losses": losses, "peak_mb": status_mb("VmHWM"),
+            "params": sum(p.numel() for p in model.parameters())}
+
+
+def _token_prep(side: str, scale: float) -> dict:
+    """Token preparation for every node: 99 sampled 1-2 hop nodes and the hop features."""
+    import numpy as np
+    import scipy.sparse as sp
+    import torch
+
+    from glt.propagate import hop_features
+    from glt.samplers import TokenSampler
+    graph, x = _token_graph(scale)
+    if side == "glt":
+        t0 = time.perf_counter()
+        hop_features(graph, x)
+        TokenSampler(graph, 100).sample(seed=0)
+        return {"seconds": time.perf_counter() - t0, "peak_mb": status_mb("VmHWM")}
+    _enter(LARGEGT)
+    import ogb.nodeproppred
+    ogb.nodeproppred.DglNodePropPredDataset = None  # DGL is not installed; not used here
+    import data_utils  # noqa: E402 - the authors' module
+    n = graph.num_nodes
+    adj = sp.csr_matrix((np.ones(graph.num_edges, np.float32), graph.col.numpy(),
+                         graph.rowptr.numpy()), shape=(n, n))
+    t0 = time.perf_counter()
+    data_utils.create_node_ids(x, adj, sample_node_len=100)
+    return {"seconds": time.perf_counter() - t0, "peak_mb": status_mb("VmHWM"),
+            "torch_threads": torch.get_num_threads()}
+
+
+def largegt_rows(root: str, batches: int, scale: float, prep_scale: float) -> dict:
+    """Both sides' training steps and token preparation, each in its own subprocess."""
+    rows: dict = {}
+    for case, arg in (("steps", scale), ("steps", 0.0), ("prep", 0.0), ("prep", prep_scale)):
+        for side in ("glt", "authors"):
+            # Cora's 1433-wide tokens make a step a minute long: one timed step there
+            steps = 1 if arg == 0 else batches
+            cmd = [sys.executable, os.path.abspath(__file__), "--worker",
+                   f"largegt-{case}:{side}", "--batches", str(steps), "--largegt-scale",
+                   str(arg)]
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode:
+                raise SystemExit(f"largegt {case} {side} failed:\n{done.stderr[-3000:]}")
+            rows[(case, arg, side)] = json.loads(done.stdout.strip().splitlines()[-1])
+    return rows
+
+
+PAPERS = {
+    "lightgcn": ("LightGCN-PyTorch", LIGHTGCN, glt_lightgcn, authors_lightgcn),
+    "ultragcn": ("UltraGCN", ULTRAGCN, glt_ultragcn, authors_ultragcn),
+}
+SCRIPTS = {"lagnn": lagnn_rows, "lagnn-pretrain": lagnn_pretrain_rows}
+
+
+def _print_largegt(rows: dict, scale: float, prep_scale: float) -> None:
+    for (case, arg, side), r in rows.items():
+        where = "Cora" if arg == 0 else f"the products-sized graph at scale {arg}"
+        if case == "steps":
+            print(f"largegt   {side:8} {r['seconds_per_batch']:8.2f} s per 1024-node step on "
+                  f"{where} ({r['nodes_per_second']:.0f} nodes/s), peak {r['peak_mb']:.0f} MB, "
+                  f"{r['params']:,} parameters, losses {[round(v, 3) for v in r['losses']]}",
+                  flush=True)
+        else:
+            print(f"largegt   {side:8} {r['seconds']:8.2f} s to prepare the tokens of {where}, "
+                  f"peak {r['peak_mb']:.0f} MB", flush=True)
+    for case, arg in (("steps", scale), ("steps", 0.0), ("prep", 0.0), ("prep", prep_scale)):
+        key = "seconds_per_batch" if case == "steps" else "seconds"
+        ratio = rows[(case, arg, "authors")][key] / rows[(case, arg, "glt")][key]
+        print(f"largegt   {case} ({'Cora' if arg == 0 else f'scale {arg}'}): glt {ratio:.2f}x "
+              "LargeGT's own code", flush=True)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--root", default=os.path.join(HERE, "..", "..", "shared", "data", "rec"))
-    p.add_argument("--worker", choices=["glt", "authors"], help=argparse.SUPPRESS)
+    every = sorted(PAPERS) + sorted(SCRIPTS) + ["largegt"]
+    p.add_argument("--papers", nargs="+", choices=every, default=every)
+    p.add_argument("--largegt-scale", type=float, default=0.1, help="size of the graph of "
+                   "LargeGT's training steps, as a fraction of ogbn-products'")
+    p.add_argument("--prep-scale", type=float, default=0.01, help="the same for the token "
+                   "preparation (the authors' A @ A grows with the square of the degrees)")
+    p.add_argument("--batches", type=int, default=40, help="timed steps where an epoch is "
+                   "extrapolated (UltraGCN)")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.worker:
-        out = (glt_lightgcn_epoch(args.root) if args.worker == "glt"
-               else authors_lightgcn_epoch())
+    if args.worker and args.worker.startswith("largegt-"):
+        case, side = args.worker.removeprefix("largegt-").split(":")
+        out = (_largegt_steps(side, args.largegt_scale, args.batches) if case == "steps"
+               else _token_prep(side, args.largegt_scale))
         print(json.dumps(out))
         return
-    if not os.path.isdir(LIGHTGCN):
-        raise SystemExit(f"no snapshot of LightGCN-PyTorch's code at {LIGHTGCN}; see this "
-                         "script's docstring for how to put it there")
-    rows = {}
-    for who in ("glt", "authors"):
-        cmd = [sys.executable, os.path.abspath(__file__), "--worker", who, "--root",
-               os.path.abspath(args.root)]
-        done = subprocess.run(cmd, check=True, capture_output=True, text=True)
-        rows[who] = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"{who:8} {rows[who]['seconds_per_epoch']:8.1f} s per gowalla epoch", flush=True)
-    ratio = rows["authors"]["seconds_per_epoch"] / rows["glt"]["seconds_per_epoch"]
-    print(f"LightGCN: glt {ratio:.2f}x LightGCN-PyTorch's own code "
-          f"(its sampler compiled: {rows['authors']['compiled_sampler']})")
+    if args.worker:
+        paper, side = args.worker.split(":")
+        _, _, ours, theirs = PAPERS[paper]
+        out = (ours if side == "glt" else theirs)(os.path.abspath(args.root), args.batches)
+        print(json.dumps(out))
+        return
+    for paper in args.papers:
+        if paper == "largegt":
+            if not os.path.isdir(LARGEGT):
+                raise SystemExit(f"no snapshot of LargeGT at {LARGEGT}; see this script's "
+                                 "docstring for how to put it there")
+            _print_largegt(largegt_rows(os.path.abspath(args.root), min(args.batches, 3),
+                                        args.largegt_scale, args.prep_scale),
+                           args.largegt_scale, args.prep_scale)
+            continue
+        if paper in SCRIPTS:
+            if not os.path.isdir(LAGNN):
+                raise SystemExit(f"no snapshot of the LA-GNN code at {LAGNN}; see this "
+                                 "script's docstring for how to put it there")
+            rows = SCRIPTS[paper](os.path.abspath(args.root), args.batches)
+            key = "seconds_per_epoch" if paper == "lagnn" else "seconds"
+            for side in ("glt", "authors"):
+                print(f"{paper:9} {side:8} {rows[side][key]:8.3f} s"
+                      + (" per Cora epoch" if paper == "lagnn" else " for the pretraining")
+                      + (f", test acc {rows[side]['test']:.4f} after 220 epochs"
+                         if "test" in rows[side] else ""), flush=True)
+            ratio = rows["authors"][key] / rows["glt"][key]
+            print(f"{paper:9} glt {ratio:.2f}x the LA-GNN code", flush=True)
+            continue
+        name, folder, _, _ = PAPERS[paper]
+        if not os.path.isdir(folder):
+            raise SystemExit(f"no snapshot of {name} at {folder}; see this script's "
+                             "docstring for how to put it there")
+        rows = {}
+        for side in ("glt", "authors"):
+            cmd = [sys.executable, os.path.abspath(__file__), "--worker", f"{paper}:{side}",
+                   "--root", os.path.abspath(args.root), "--batches", str(args.batches)]
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode:
+                raise SystemExit(f"{paper} {side} failed:\n{done.stderr[-3000:]}")
+            rows[side] = json.loads(done.stdout.strip().splitlines()[-1])
+            r = rows[side]
+            print(f"{paper:9} {side:8} {r['seconds_per_epoch']:8.1f} s per gowalla epoch"
+                  + (f" ({r['seconds_per_batch'] * 1000:.1f} ms per step x "
+                     f"{r['batches_per_epoch']})" if "seconds_per_batch" in r else "")
+                  + f", peak {r['peak_mb']:.0f} MB", flush=True)
+        theirs = rows["authors"]
+        agree = abs(theirs["loss_glt"] - theirs["loss_authors"]) <= \
+            1e-4 * abs(theirs["loss_authors"])
+        print(f"{paper:9} same batch, same weights: loss {theirs['loss_authors']:.6g} (authors) "
+              f"vs {theirs['loss_glt']:.6g} (glt): {'agree' if agree else 'DIFFER'}")
+        if not agree:
+            raise SystemExit(f"{paper}: the two losses differ; no time is reported")
+        ratio = theirs["seconds_per_epoch"] / rows["glt"]["seconds_per_epoch"]
+        print(f"{paper:9} glt {ratio:.2f}x {name}'s own code", flush=True)
 
 
 if __name__ == "__main__":

@@ -68,6 +68,18 @@ class RecRunState:
     seconds_train: float = 0.0
 
 
+def adam(params: Iterable[nn.Parameter], lr: float) -> torch.optim.Optimizer:
+    """Adam with torch's fused update where this torch has one for the parameters'
+    device (one pass over all parameters; the embedding tables' update is a large
+    part of a recommendation step), else torch's default implementation. The
+    two agree to float rounding."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # no fused kernel for this device
+        return torch.optim.Adam(params, lr=lr)
+
+
 def _identity(model: nn.Module, data: RecDataset, config: RecTrainConfig,
               settings: Optional[dict[str, Any]]) -> dict[str, Any]:
     """The model, the train / test interactions and every setting that changes them."""
@@ -108,7 +120,7 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
         raise ValueError(f"expected metric like 'recall@K' with K in ks={list(config.ks)}, "
                          f"got {config.metric!r}")
     device = next(model.parameters()).device
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    opt = adam(model.parameters(), config.lr)
     gen = torch.Generator(device=device).manual_seed(config.seed)
     identity = _identity(model, data, config, settings) if checkpoint else {}
     state = RecRunState()
