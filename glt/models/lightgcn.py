@@ -62,6 +62,20 @@ class LightGCN(nn.Module):
             out = out + h
         return out / (self.num_layers + 1)
 
+    def final_rows(self, nodes: Tensor) -> Tensor:
+        """Rows ``nodes [R]`` (distinct) of :meth:`propagate`, ``[R, dim]``: the last
+        layer is computed for those rows only (``A[nodes] E^{(K-1)}``), so neither
+        it nor its backward touches the rest of the graph."""
+        if self.num_layers == 0:
+            return self.embedding[nodes]
+        adj = gcn_norm(self.graph, add_self_loops=False)
+        out = h = self.embedding
+        for _ in range(self.num_layers - 1):
+            h = spmm(adj, h)
+            out = out + h
+        rows = adj.submatrix(nodes, torch.arange(adj.num_nodes, device=nodes.device))
+        return (out[nodes] + spmm(rows, h)) / (self.num_layers + 1)
+
     def forward(self) -> tuple[Tensor, Tensor]:
         """``(users [U, dim], items [I, dim])`` final embeddings."""
         return self.propagate().split([self.num_users, self.num_items])
@@ -89,14 +103,14 @@ class LightGCN(nn.Module):
     def bpr_loss(self, users: Tensor, pos: Tensor, neg: Tensor, decay: float) -> Tensor:
         r"""Mean :math:`\mathrm{softplus}(s_{un} - s_{up})` plus
         ``decay`` :math:`\cdot \frac{1}{2}(\|e_u\|^2 + \|e_p\|^2 + \|e_n\|^2) / B` on the
-        layer-0 embeddings of the batch (``users``, ``pos``, ``neg``: ``[B]``)."""
+        layer-0 embeddings of the batch (``users``, ``pos``, ``neg``: ``[B]``). The
+        final embeddings are computed for the batch's rows only (:meth:`final_rows`)."""
         users = as_index(users, "users", bound=self.num_users)
         pos = as_index(pos, "pos (items)", bound=self.num_items)
         neg = as_index(neg, "neg (items)", bound=self.num_items)
-        final = self.propagate()
-        u, p, n = final[users], final[self.num_users + pos], final[self.num_users + neg]
+        nodes, inverse = torch.cat([users, self.num_users + pos,
+                                    self.num_users + neg]).unique(return_inverse=True)
+        u, p, n = self.final_rows(nodes)[inverse].split(users.numel())
         loss = F.softplus((u * n).sum(1) - (u * p).sum(1)).mean()
-        e0 = self.embedding
-        reg = (e0[users].pow(2).sum() + e0[self.num_users + pos].pow(2).sum()
-               + e0[self.num_users + neg].pow(2).sum()) / (2 * users.numel())
+        reg = self.embedding[nodes][inverse].pow(2).sum() / (2 * users.numel())
         return loss + decay * reg

@@ -57,6 +57,27 @@ def test_bpr_loss_formula(data):
     assert model.embedding.grad is not None
 
 
+@pytest.mark.parametrize("num_layers", [0, 1, 3])
+def test_the_batch_rows_equal_the_full_propagation(data, num_layers):
+    """The loss computes the last layer for the batch's rows only: the same loss
+    and gradients as from the whole propagation, repeated ids included."""
+    torch.manual_seed(num_layers)
+    model = LightGCN(data.bipartite(), data.num_users, dim=8, num_layers=num_layers)
+    nodes = torch.tensor([3, 0, 41, 17, 25])
+    assert torch.allclose(model.final_rows(nodes), model.propagate()[nodes], atol=1e-6)
+    users, pos, neg = (torch.randint(0, n, (40,)) for n in (20, 30, 30))
+    loss = model.bpr_loss(users, pos, neg, 1e-3)
+    (got,) = torch.autograd.grad(loss, model.embedding)
+    final, e = model.propagate(), model.embedding
+    u, p, n = final[users], final[data.num_users + pos], final[data.num_users + neg]
+    reg = (e[users].pow(2).sum() + e[data.num_users + pos].pow(2).sum()
+           + e[data.num_users + neg].pow(2).sum()) / (2 * 40)
+    expected = F.softplus((u * n).sum(1) - (u * p).sum(1)).mean() + 1e-3 * reg
+    (want,) = torch.autograd.grad(expected, model.embedding)
+    assert torch.allclose(loss, expected, atol=1e-7)
+    assert torch.allclose(got, want, atol=1e-7)
+
+
 def test_init_std_and_bad_input(data):
     torch.manual_seed(0)
     model = LightGCN(data.bipartite(), data.num_users, dim=64)
