@@ -50,7 +50,9 @@ UltraGCN's ``main.py`` imports ``torch.utils.tensorboard`` at module level; the
 worker puts a stub module there first (TensorBoard is not installed, and the
 timed code never writes to it). The LA-GNN code's ``torch.load`` of its generator
 runs with ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` (torch >= 2.6 loads weights only
-by default; the file is glt's own generator). LargeGT's ``data_utils`` imports
+by default; the file is glt's own generator); its pretraining script runs with
+``networkx.adjacency_matrix`` returning a scipy matrix as networkx < 3 did (it
+indexes the matrix's rows). LargeGT's ``data_utils`` imports
 ``ogb.nodeproppred.DglNodePropPredDataset`` (DGL is not installed, and the timed
 code does not use it): the worker sets that name to None first. Its
 ``cvae_generate_citation.py``
@@ -316,11 +318,19 @@ def lagnn_rows(root: str, batches: int) -> dict:
             "glt": {"seconds_per_epoch": run["seconds"] / run["epochs"], "test": run["test"]}}
 
 
+# networkx >= 3 returns a sparse array from adjacency_matrix, whose rows are 1-D; the
+# LA-GNN code indexes rows of the scipy matrix it returned before (adj[i].nonzero()[1])
+_NX_MATRICES = ("import runpy, sys, networkx, scipy.sparse as sp; "
+                "build = networkx.adjacency_matrix; "
+                "networkx.adjacency_matrix = lambda *a, **k: sp.csr_matrix(build(*a, **k)); "
+                "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+
+
 def lagnn_pretrain_rows(root: str, batches: int) -> dict:
     """The generator's pretraining with the paper's selection, whole scripts."""
     code, _ = _lagnn_workspace()
-    theirs, _ = _timed([sys.executable, "cvae_generate_citation.py", "--dataset", "cora"], code,
-                       fails_at_end=True)
+    theirs, _ = _timed([sys.executable, "-c", _NX_MATRICES, "cvae_generate_citation.py",
+                        "--dataset", "cora"], code, fails_at_end=True)
     ours, _ = _timed([sys.executable, "-m", "glt", "train", "lagnn", "--model", "gcn", "--runs",
                       "1", "--epochs", "1", "--generator", os.path.join(code, "new.pt"),
                       "--quiet"], code)

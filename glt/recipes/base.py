@@ -16,7 +16,7 @@ from glt.recipes.report import RunRecord, RunReport, command_line, environment, 
 from glt.samplers.shard import Shard
 from glt.train import distributed
 from glt.train.args import NONE, Parser, add_output, add_runs, preset_flag
-from glt.train.node import RunResult
+from glt.train.selection import RunResult
 
 
 @dataclass

@@ -61,7 +61,7 @@ def _ultragcn(data: RecDataset, settings: dict[str, Any]) -> nn.Module:
 def rec_record(seed: int, state: RecRunState, metric: str) -> RunRecord:
     """A recommendation run as a report's run (no validation split: the papers'
     protocol selects on the test interactions)."""
-    curve = [(h["epoch"], h[metric]) for h in state.history if metric in h]
+    curve = [tuple(point) for point in state.selection["curve"]]
     return RunRecord(seed, state.best_epoch, state.epoch, None, state.best.get(metric, 0.0),
                      state.seconds_train, dict(state.best), curve)
 

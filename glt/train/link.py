@@ -25,7 +25,7 @@ from glt.graph import CSRGraph
 from glt.models.link import LinkModel
 from glt.samplers import NegativeSampler
 from glt.train.checkpoint import data_fingerprint, load_checkpoint, run_identity, save_checkpoint
-from glt.train.node import RunResult, Selection
+from glt.train.selection import RunResult, Selection
 
 SPLIT_KEYS = ("edge", "edge_neg")
 

@@ -28,6 +28,7 @@ from glt.samplers import NegativeSampler
 from glt.train.checkpoint import data_fingerprint, load_checkpoint, run_identity, save_checkpoint
 from glt.train.distributed import LossModule, Shard, data_parallel
 from glt.train.ranking import Scorer, rank_metrics
+from glt.train.selection import Selection
 
 
 class RecModel(Protocol):
@@ -50,7 +51,8 @@ class RecTrainConfig:
     eval_every: int = 10
     # evaluate every epoch after this one (the UltraGCN authors' schedule: 50)
     eval_every_after: Optional[int] = None
-    patience: Optional[int] = None  # epochs without a better metric before stopping
+    # evaluations without a better metric before stopping (the UltraGCN code's count)
+    patience: Optional[int] = None
     metric: str = "recall@20"
     ks: Sequence[int] = (20,)
     seed: int = 0
@@ -59,13 +61,20 @@ class RecTrainConfig:
 
 @dataclass
 class RecRunState:
-    """What a checkpoint carries besides the weights."""
+    """What a checkpoint carries besides the weights: the epochs done, the
+    :class:`~glt.train.selection.Selection` over the evaluations (as a dict), every
+    ranking metric at the selected evaluation, the per-epoch history."""
 
     epoch: int = 0
-    best_epoch: int = -1
+    selection: dict[str, Any] = field(default_factory=lambda: asdict(Selection()))
     best: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     seconds_train: float = 0.0
+
+    @property
+    def best_epoch(self) -> int:
+        """The selected evaluation's epoch (-1 before the first evaluation)."""
+        return self.selection["epoch"] if self.best else -1
 
 
 def adam(params: Iterable[nn.Parameter], lr: float) -> torch.optim.Optimizer:
@@ -109,8 +118,9 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
 
     Evaluates every ``config.eval_every`` epochs, every epoch after
     ``config.eval_every_after`` when set, and at the last one; keeps the
-    best ``config.metric`` (its epoch and all metrics) and stops early after
-    ``config.patience`` epochs without improvement. ``on_eval`` sees the state
+    best ``config.metric`` (its epoch and all metrics; the shared
+    :class:`~glt.train.selection.Selection`) and stops early after
+    ``config.patience`` evaluations without improvement. ``on_eval`` sees the state
     after each evaluation on rank 0 (its last ``history`` entry holds the
     figures; the recipes report progress and write their JSON there). ``settings``
     (the model's hyperparameters) join ``config`` in the checkpoint's identity.
@@ -129,9 +139,9 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
     sampler = NegativeSampler(data.train.to(device))
     step = data_parallel(LossModule(model, lambda m, *batch: m.loss(*batch)), shard)
     progress = progress and shard.is_main
+    selection = Selection(**state.selection)
     while state.epoch < config.epochs:
-        if config.patience is not None and state.best_epoch >= 0 and \
-                state.epoch - state.best_epoch >= config.patience:
+        if config.patience is not None and selection.stale >= config.patience:
             break
         model.train()
         t0 = time.perf_counter()
@@ -155,8 +165,11 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
             model.eval()
             metrics = evaluate(model, data, config.ks, config.eval_chunk)
             record.update(metrics)
-            if metrics[config.metric] > state.best.get(config.metric, -1.0):
-                state.best, state.best_epoch = metrics, state.epoch
+            figure = metrics[config.metric]  # the protocol's test figure selects
+            selection.offer(state.epoch, figure, lambda: figure)
+            if selection.epoch == state.epoch:
+                state.best = metrics
+            state.selection = asdict(selection)
         state.history.append(record)
         if checkpoint and shard.is_main:
             save_checkpoint(checkpoint, identity, model, opt, gen, asdict(state))

@@ -9,7 +9,8 @@ from glt.graph import CSRGraph
 from glt.models import GCN, GraphSAGE
 from glt.models.largegt import LargeGT, TokenInputs
 from glt.train.metrics import accuracy
-from glt.train.node import (NodeTrainConfig, Selection, repeat_runs, summarize,
+from glt.train.selection import Selection
+from glt.train.node import (NodeTrainConfig, repeat_runs, summarize,
                             train_full_batch, train_nodes)
 from glt.train.sources import (FullGraph, Neighbourhoods, TokenBatches, full_graph_predict,
                                predict_nodes, predict_tokens)
