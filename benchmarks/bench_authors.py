@@ -320,10 +320,11 @@ def lagnn_rows(root: str, batches: int) -> dict:
 
 # networkx >= 3 returns a sparse array from adjacency_matrix, whose rows are 1-D; the
 # LA-GNN code indexes rows of the scipy matrix it returned before (adj[i].nonzero()[1])
-_NX_MATRICES = ("import runpy, sys, networkx, scipy.sparse as sp; "
+_NX_MATRICES = ("import os, runpy, sys, networkx, scipy.sparse as sp; "
                 "build = networkx.adjacency_matrix; "
                 "networkx.adjacency_matrix = lambda *a, **k: sp.csr_matrix(build(*a, **k)); "
-                "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+                "sys.argv = sys.argv[1:]; sys.path[0] = os.path.dirname(os.path.abspath("
+                "sys.argv[0])); runpy.run_path(sys.argv[0], run_name='__main__')")
 
 
 def lagnn_pretrain_rows(root: str, batches: int) -> dict:

@@ -163,8 +163,11 @@ class UltraGCN(nn.Module):
         else:
             def score(items: Tensor) -> Tensor:
                 return torch.einsum("bd,bmd->bm", u, self.item_embedding[items])
-        pos_scores = score(pos.unsqueeze(1)).squeeze(1)
-        neg_scores = score(neg)
+        # every product of the batch in one call: the positive, its K item-item
+        # neighbours, the M negatives (one pass, one gradient accumulation)
+        k = self.ii_neighbours.size(1)
+        scores = score(torch.cat([pos.unsqueeze(1), self.ii_neighbours[pos], neg], 1))
+        pos_scores, sim, neg_scores = scores[:, 0], scores[:, 1:1 + k], scores[:, 1 + k:]
         beta = self.beta_u[users]
         pos_w = self.w1 + self.w2 * beta * self.beta_i[pos]
         neg_w = self.w3 + self.w4 * beta.unsqueeze(1) * self.beta_i[neg]
@@ -174,7 +177,6 @@ class UltraGCN(nn.Module):
             neg_scores, torch.zeros_like(neg_scores), weight=neg_w, reduction="none").mean(-1)
         loss_l = (pos_loss + self.negative_weight * neg_loss).sum()
         norm = _HalfSquaredNorm.apply(self.user_embedding, self.item_embedding)
-        sim = score(self.ii_neighbours[pos])  # [B, K]
         loss_i = -(self.ii_weights[pos] * F.logsigmoid(sim)).sum()
         return loss_l + self.gamma * norm + self.lambda_ * loss_i
 
