@@ -8,7 +8,8 @@ repository, on the same data and settings.
 - UltraGCN (xue-pai/UltraGCN, commit b220010): its ``main.py`` training step (its
   DataLoader, its ``Sampling`` of 1500 negatives per pair, its loss and Adam) on
   gowalla with its ``gowalla_config.ini``, against glt's step with the same
-  preset; ``--batches`` steps of each side timed and extrapolated to an epoch.
+  preset; ``--batches`` steps of each side timed and extrapolated to an epoch;
+  ``ultragcn-ml1m`` the same on ml-1m with its ``ml-1m_config.ini``.
 - LA-GNN (SongtaoLiu0823/LAGNN, commit af44b53): its ``Citation/lagcn.py`` with
   ``semi.sh``'s Cora settings against ``glt train lagnn --model gcn``, both on the
   same generator (glt's, also written in the LA-GNN code's format), 220 epochs
@@ -40,7 +41,8 @@ folders, and install what their imports need::
     pip install tensorboardX
     mkdir -p benchmarks/authors/UltraGCN/data/gowalla
     git clone https://github.com/xue-pai/UltraGCN /tmp/ugcn              # commit b220010
-    cp /tmp/ugcn/main.py /tmp/ugcn/gowalla_config.ini benchmarks/authors/UltraGCN/
+    cp /tmp/ugcn/main.py /tmp/ugcn/*_config.ini benchmarks/authors/UltraGCN/
+    cp -r /tmp/ugcn/data/ml-1m benchmarks/authors/UltraGCN/data/
     cp ../shared/data/rec/gowalla/*.txt benchmarks/authors/UltraGCN/data/gowalla/
     git clone https://github.com/SongtaoLiu0823/LAGNN /tmp/lagnn              # commit af44b53
     mkdir -p benchmarks/authors/LAGNN && cp -r /tmp/lagnn/Citation benchmarks/authors/LAGNN/
@@ -62,6 +64,7 @@ time runs to there. Nothing of the authors' code is changed.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -156,7 +159,7 @@ def _stub_tensorboard() -> None:
     sys.modules["torch.utils.tensorboard"] = stub
 
 
-def authors_ultragcn(root: str, batches: int) -> dict:
+def authors_ultragcn(root: str, batches: int, dataset: str = "gowalla") -> dict:
     """``batches`` training steps of UltraGCN's ``main.py`` (its loader, sampling,
     loss and Adam), after one of its batches is scored by its model and by glt's."""
     _enter(ULTRAGCN)
@@ -167,7 +170,7 @@ def authors_ultragcn(root: str, batches: int) -> dict:
     import main as ultra  # noqa: E402 - the authors' module, found through sys.path
     t0 = time.perf_counter()
     (params, constraint_mat, ii_constraint_mat, ii_neighbor_mat, train_loader, _, _, _,
-     interacted) = ultra.data_param_prepare("gowalla_config.ini")
+     interacted) = ultra.data_param_prepare(f"{dataset}_config.ini")
     setup = time.perf_counter() - t0
     torch.manual_seed(0)
     np.random.seed(0)
@@ -181,8 +184,8 @@ def authors_ultragcn(root: str, batches: int) -> dict:
                               interacted, params["sampling_sift_pos"])
     users, pos, neg = sample()
     theirs = float(model(users, pos, neg))
-    ours = _glt_ultragcn_loss(root, model.user_embeds.weight, model.item_embeds.weight,
-                              users, pos, neg)
+    ours = _glt_ultragcn_loss(root, dataset, model.user_embeds.weight,
+                              model.item_embeds.weight, users, pos, neg)
 
     def step() -> None:
         users, pos, neg = sample()
@@ -199,26 +202,26 @@ def authors_ultragcn(root: str, batches: int) -> dict:
             "loss_authors": theirs, "loss_glt": ours, "peak_mb": status_mb("VmHWM")}
 
 
-def _ultragcn_settings() -> dict:
+def _ultragcn_settings(dataset: str) -> dict:
     from glt.recipes.recommendation import TRAIN_KEYS, ULTRAGCN_PRESETS
-    return {k: v for k, v in ULTRAGCN_PRESETS["gowalla"].items() if k not in TRAIN_KEYS}
+    return {k: v for k, v in ULTRAGCN_PRESETS[dataset].items() if k not in TRAIN_KEYS}
 
 
-def _glt_ultragcn_loss(root: str, user_emb, item_emb, users, pos, neg) -> float:
+def _glt_ultragcn_loss(root: str, dataset: str, user_emb, item_emb, users, pos, neg) -> float:
     import torch
 
     from glt.datasets import load_rec
     from glt.models.ultragcn import UltraGCN
-    data = load_rec("gowalla", root, download=False)
-    model = UltraGCN(data.train, **_ultragcn_settings())
+    data = load_rec(dataset, root, download=False)
+    model = UltraGCN(data.train, **_ultragcn_settings(dataset))
     with torch.no_grad():
         model.user_embedding.copy_(user_emb)
         model.item_embedding.copy_(item_emb)
         return float(model.loss(users, pos, neg))
 
 
-def glt_ultragcn(root: str, batches: int) -> dict:
-    """``batches`` training steps of glt's UltraGCN with the gowalla preset."""
+def glt_ultragcn(root: str, batches: int, dataset: str = "gowalla") -> dict:
+    """``batches`` training steps of glt's UltraGCN with the dataset's preset."""
     import torch
 
     from glt.datasets import load_rec
@@ -226,10 +229,10 @@ def glt_ultragcn(root: str, batches: int) -> dict:
     from glt.recipes.recommendation import ULTRAGCN_PRESETS
     from glt.samplers import NegativeSampler
     from glt.train.recsys import adam
-    data = load_rec("gowalla", root, download=False)
-    preset = ULTRAGCN_PRESETS["gowalla"]
+    data = load_rec(dataset, root, download=False)
+    preset = ULTRAGCN_PRESETS[dataset]
     torch.manual_seed(0)
-    model = UltraGCN(data.train, **_ultragcn_settings())
+    model = UltraGCN(data.train, **_ultragcn_settings(dataset))
     opt = adam(model.parameters(), preset["lr"])
     steps = model.batches(NegativeSampler(data.train), preset["batch_size"],
                           torch.Generator().manual_seed(0))
@@ -451,6 +454,8 @@ def largegt_rows(root: str, batches: int, scale: float, prep_scale: float) -> di
 PAPERS = {
     "lightgcn": ("LightGCN-PyTorch", LIGHTGCN, glt_lightgcn, authors_lightgcn),
     "ultragcn": ("UltraGCN", ULTRAGCN, glt_ultragcn, authors_ultragcn),
+    "ultragcn-ml1m": ("UltraGCN", ULTRAGCN, functools.partial(glt_ultragcn, dataset="ml-1m"),
+                      functools.partial(authors_ultragcn, dataset="ml-1m")),
 }
 SCRIPTS = {"lagnn": lagnn_rows, "lagnn-pretrain": lagnn_pretrain_rows}
 
@@ -534,7 +539,8 @@ def main() -> None:
                 raise SystemExit(f"{paper} {side} failed:\n{done.stderr[-3000:]}")
             rows[side] = json.loads(done.stdout.strip().splitlines()[-1])
             r = rows[side]
-            print(f"{paper:9} {side:8} {r['seconds_per_epoch']:8.1f} s per gowalla epoch"
+            where = "ml-1m" if paper.endswith("ml1m") else "gowalla"
+            print(f"{paper:9} {side:8} {r['seconds_per_epoch']:8.1f} s per {where} epoch"
                   + (f" ({r['seconds_per_batch'] * 1000:.1f} ms per step x "
                      f"{r['batches_per_epoch']})" if "seconds_per_batch" in r else "")
                   + f", peak {r['peak_mb']:.0f} MB", flush=True)
