@@ -153,6 +153,15 @@ def glt_lightgcn(root: str, batches: int) -> dict:
     return {"seconds_per_epoch": time.perf_counter() - t0, "peak_mb": status_mb("VmHWM")}
 
 
+def _per_step(step, batches: int) -> float:
+    """Seconds per call of ``step()`` over ``batches`` calls after one warm-up."""
+    step()
+    t0 = time.perf_counter()
+    for _ in range(batches):
+        step()
+    return (time.perf_counter() - t0) / batches
+
+
 def _stub_tensorboard() -> None:
     stub = types.ModuleType("torch.utils.tensorboard")
     stub.SummaryWriter = None
@@ -192,11 +201,7 @@ def authors_ultragcn(root: str, batches: int, dataset: str = "gowalla") -> dict:
         model.zero_grad()
         model(users, pos, neg).backward()
         opt.step()
-    step()  # warm-up
-    t0 = time.perf_counter()
-    for _ in range(batches):
-        step()
-    per_batch = (time.perf_counter() - t0) / batches
+    per_batch = _per_step(step, batches)
     return {"seconds_per_batch": per_batch, "batches_per_epoch": len(train_loader),
             "seconds_per_epoch": per_batch * len(train_loader), "setup_seconds": setup,
             "loss_authors": theirs, "loss_glt": ours, "peak_mb": status_mb("VmHWM")}
@@ -241,11 +246,7 @@ def glt_ultragcn(root: str, batches: int, dataset: str = "gowalla") -> dict:
         opt.zero_grad()
         model.loss(*next(steps)).backward()
         opt.step()
-    step()  # warm-up
-    t0 = time.perf_counter()
-    for _ in range(batches):
-        step()
-    per_batch = (time.perf_counter() - t0) / batches
+    per_batch = _per_step(step, batches)
     per_epoch = math.ceil(data.train.num_edges / preset["batch_size"])
     return {"seconds_per_batch": per_batch, "batches_per_epoch": per_epoch,
             "seconds_per_epoch": per_batch * per_epoch, "peak_mb": status_mb("VmHWM")}
