@@ -73,7 +73,6 @@ class Recipe:
     runs = 10
     seed = 0
     amp = False  # whether --amp (bfloat16 autocast) applies
-    checkpoint = True
     lead: tuple[str, ...] = ()  # arguments put before the user's (e.g. --model gcn)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -111,10 +110,9 @@ class Recipe:
             if key not in taken:
                 preset_flag(group, key, examples)
         add_runs(p, self.runs, self.seed)
-        if self.checkpoint:
-            p.add_argument("--checkpoint", default=None, metavar="FOLDER", help="per-run "
-                           "checkpoints (seed<N>.pt, written every epoch): a run started "
-                           "again resumes exactly, a finished one is read back")
+        p.add_argument("--checkpoint", default=None, metavar="FOLDER", help="per-run "
+                       "checkpoints (seed<N>.pt, written every epoch): a run started "
+                       "again resumes exactly, a finished one is read back")
         if self.amp:
             p.add_argument("--amp", action="store_true", help="bfloat16 mixed precision "
                            "(autocast) for the forward passes")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import math
 import platform
 from dataclasses import asdict, dataclass, field, fields
 from importlib.metadata import PackageNotFoundError, version
@@ -108,8 +107,7 @@ def _percent(metric: str) -> bool:
 def _mean_std(values: Sequence[Optional[float]]) -> tuple[Optional[float], Optional[float]]:
     if not values or any(v is None for v in values):
         return None, None
-    mean, std = mean_std(list(values))  # type: ignore[arg-type]
-    return mean, (0.0 if math.isnan(std) else std)
+    return mean_std(list(values))  # type: ignore[arg-type]
 
 
 def _version(package: str) -> str:

@@ -19,7 +19,7 @@ from glt.datasets.node import NodeDataset
 from glt.samplers.shard import Shard
 from glt.train.checkpoint import data_fingerprint, load_checkpoint, run_identity, save_checkpoint
 from glt.train.distributed import data_parallel
-from glt.train.metrics import accuracy, mean_std
+from glt.train.metrics import accuracy
 from glt.train.selection import RunResult, Selection
 from glt.train.sources import BatchSource, FullGraph, Predict, autocast, full_graph_predict
 
@@ -160,17 +160,6 @@ def repeat_runs(make_model: Callable[[], nn.Module], train: Callable[[nn.Module,
         results.append(train(make_model(), run_seed))
         bar.set_postfix(test=f"{results[-1].test_acc:.4f}")
     return results
-
-
-def summarize(results: list[RunResult]) -> dict[str, Any]:
-    """Means and sample standard deviations of the runs' validation and test
-    figures, their mean epochs and total seconds, and the runs themselves."""
-    test_mean, test_std = mean_std([r.test_acc for r in results])
-    val_mean, val_std = mean_std([r.val_acc for r in results])
-    return {"test_acc": test_mean, "test_acc_std": test_std, "val_acc": val_mean,
-            "val_acc_std": val_std, "epochs": sum(r.epochs for r in results) / len(results),
-            "seconds": sum(r.seconds for r in results), "runs": len(results),
-            "per_run": [asdict(r) for r in results]}
 
 
 def train_full_batch(model: nn.Module, data: NodeDataset, epochs: int, lr: float,
