@@ -4,7 +4,8 @@ repository, on the same data and settings.
 - LightGCN (gusye1234/LightGCN-PyTorch, commit 947ca2b): one gowalla training
   epoch of its ``Procedure.BPR_train_original`` (its sampler, batches of 2048,
   ``torch.sparse.mm`` propagation) against one of glt's (3 layers, dim 64, lr
-  1e-3, decay 1e-4).
+  1e-3, decay 1e-4); ``lightgcn-ml1m`` the same on ml-1m, which its loader reads
+  from a copy of its code folder beside a ``data/gowalla`` holding ml-1m's split.
 - UltraGCN (xue-pai/UltraGCN, commit b220010): its ``main.py`` training step (its
   DataLoader, its ``Sampling`` of 1500 negatives per pair, its loss and Adam) on
   gowalla with its ``gowalla_config.ini``, against glt's step with the same
@@ -64,6 +65,7 @@ time runs to there. Nothing of the authors' code is changed.
 from __future__ import annotations
 
 import argparse
+import atexit
 import functools
 import json
 import math
@@ -90,10 +92,28 @@ def _enter(folder: str) -> None:
     sys.path.insert(0, folder)
 
 
-def authors_lightgcn(root: str, batches: int) -> dict:
+def _lightgcn_workspace(root: str, dataset: str) -> str:
+    """LightGCN-PyTorch's code folder beside ``data/gowalla`` holding ``dataset``'s
+    split: its loader knows four set names, and reads any LightGCN-format folder
+    under one of them. Users with no training item are left out of ``train.txt``
+    (its loader takes the ``max`` of each line's items); they add no edge."""
+    work = tempfile.mkdtemp(prefix=f"lightgcn-{dataset}-")
+    atexit.register(shutil.rmtree, work, True)
+    shutil.copytree(LIGHTGCN, os.path.join(work, "code"),
+                    ignore=shutil.ignore_patterns("checkpoints", "runs"))
+    data = os.path.join(work, "data", "gowalla")
+    os.makedirs(data)
+    with open(os.path.join(root, dataset, "train.txt")) as src, \
+            open(os.path.join(data, "train.txt"), "w") as dst:
+        dst.writelines(line for line in src if len(line.split()) > 1)
+    shutil.copy(os.path.join(root, dataset, "test.txt"), data)
+    return os.path.join(work, "code")
+
+
+def authors_lightgcn(root: str, batches: int, dataset: str = "gowalla") -> dict:
     """One epoch of LightGCN-PyTorch's own training function, in this process,
     after one of its batches is scored by its model and by glt's."""
-    _enter(LIGHTGCN)
+    _enter(LIGHTGCN if dataset == "gowalla" else _lightgcn_workspace(root, dataset))
     sys.argv = ["main.py", "--dataset", "gowalla", "--layer", "3", "--recdim", "64",
                 "--bpr_batch", "2048", "--lr", "0.001", "--decay", "1e-4", "--tensorboard", "0",
                 "--seed", "2020"]
@@ -110,8 +130,8 @@ def authors_lightgcn(root: str, batches: int) -> dict:
     users, pos, neg = triples.t()
     loss, reg = model.bpr_loss(users, pos, neg)
     theirs = float(loss + reg * world.config["decay"])
-    ours = _glt_lightgcn_loss(root, model.embedding_user.weight, model.embedding_item.weight,
-                              users, pos, neg)
+    ours = _glt_lightgcn_loss(root, dataset, model.embedding_user.weight,
+                              model.embedding_item.weight, users, pos, neg)
     t0 = time.perf_counter()
     info = Procedure.BPR_train_original(register.dataset, model, bpr, 0)
     return {"seconds_per_epoch": time.perf_counter() - t0, "info": info,
@@ -119,27 +139,27 @@ def authors_lightgcn(root: str, batches: int) -> dict:
             "loss_glt": ours, "peak_mb": status_mb("VmHWM")}
 
 
-def _glt_lightgcn_loss(root: str, user_emb, item_emb, users, pos, neg) -> float:
+def _glt_lightgcn_loss(root: str, dataset: str, user_emb, item_emb, users, pos, neg) -> float:
     import torch
 
     from glt.datasets import load_rec
     from glt.models import LightGCN
-    data = load_rec("gowalla", root, download=False)
+    data = load_rec(dataset, root, download=False)
     model = LightGCN(data.bipartite(), data.num_users, dim=64, num_layers=3)
     with torch.no_grad():
         model.embedding.copy_(torch.cat([user_emb, item_emb]))
     return float(model.loss(users, pos, neg))
 
 
-def glt_lightgcn(root: str, batches: int) -> dict:
-    """One whole gowalla epoch of glt's LightGCN with the same settings."""
+def glt_lightgcn(root: str, batches: int, dataset: str = "gowalla") -> dict:
+    """One whole epoch of glt's LightGCN with the same settings."""
     import torch
 
     from glt.datasets import load_rec
     from glt.models import LightGCN
     from glt.samplers import NegativeSampler
     from glt.train.recsys import adam
-    data = load_rec("gowalla", root, download=False)
+    data = load_rec(dataset, root, download=False)
     torch.manual_seed(2020)
     model = LightGCN(data.bipartite(), data.num_users, dim=64, num_layers=3)
     opt = adam(model.parameters(), 1e-3)  # what glt's training loop uses
@@ -454,6 +474,9 @@ def largegt_rows(root: str, batches: int, scale: float, prep_scale: float) -> di
 
 PAPERS = {
     "lightgcn": ("LightGCN-PyTorch", LIGHTGCN, glt_lightgcn, authors_lightgcn),
+    "lightgcn-ml1m": ("LightGCN-PyTorch", LIGHTGCN,
+                      functools.partial(glt_lightgcn, dataset="ml-1m"),
+                      functools.partial(authors_lightgcn, dataset="ml-1m")),
     "ultragcn": ("UltraGCN", ULTRAGCN, glt_ultragcn, authors_ultragcn),
     "ultragcn-ml1m": ("UltraGCN", ULTRAGCN, functools.partial(glt_ultragcn, dataset="ml-1m"),
                       functools.partial(authors_ultragcn, dataset="ml-1m")),

@@ -63,9 +63,8 @@ class LightGCN(nn.Module):
         return out / (self.num_layers + 1)
 
     def final_rows(self, nodes: Tensor) -> Tensor:
-        """Rows ``nodes [R]`` (distinct) of :meth:`propagate`, ``[R, dim]``: the last
-        layer is computed for those rows only (``A[nodes] E^{(K-1)}``), so neither
-        it nor its backward touches the rest of the graph."""
+        """Rows ``nodes [R]`` of :meth:`propagate`, ``[R, dim]``: the last layer is
+        computed for those rows only (``A[nodes] E^{(K-1)}``)."""
         if self.num_layers == 0:
             return self.embedding[nodes]
         adj = gcn_norm(self.graph, add_self_loops=False)
@@ -73,8 +72,7 @@ class LightGCN(nn.Module):
         for _ in range(self.num_layers - 1):
             h = spmm(adj, h)
             out = out + h
-        rows = adj.submatrix(nodes, torch.arange(adj.num_nodes, device=nodes.device))
-        return (out[nodes] + spmm(rows, h)) / (self.num_layers + 1)
+        return (out[nodes] + spmm(adj, h, rows=nodes)) / (self.num_layers + 1)
 
     def forward(self) -> tuple[Tensor, Tensor]:
         """``(users [U, dim], items [I, dim])`` final embeddings."""

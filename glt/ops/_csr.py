@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from glt._threads import run_kernel
+from glt._threads import run_kernel, threads_for
 from glt.ops import _kernels
 
 
@@ -80,14 +80,58 @@ def _numba_weight(weight: Optional[Tensor], x: Tensor) -> tuple[np.ndarray, bool
     return weight.detach().to(x.dtype).contiguous().numpy(), True
 
 
+def select_rows(rowptr: Tensor, rows: Tensor) -> tuple[Tensor, Tensor]:
+    """Rows ``rows [R]`` of a CSR: their offsets ``[R + 1]`` and the position in
+    the CSR of each of their entries ``[S]``."""
+    start = rowptr[rows]
+    deg = rowptr[rows + 1] - start
+    _, pos = row_entries(rows, start, deg)
+    sub = torch.zeros(rows.numel() + 1, dtype=rowptr.dtype, device=rowptr.device)
+    sub[1:] = deg.cumsum(0)
+    return sub, pos
+
+
+def _take(weight: Optional[Tensor], pos: Tensor) -> Optional[Tensor]:
+    return None if weight is None else weight[pos]
+
+
+def _entries(rowptr: Tensor, rows: Tensor) -> int:
+    """How many entries rows ``rows`` of the CSR hold."""
+    return int((rowptr[rows + 1] - rowptr[rows]).sum())
+
+
+def sort_index(index: Tensor, num_groups: int) -> tuple[Tensor, Tensor]:
+    """Stable sort of an int64 ``index [E]`` into CSR form.
+
+    Returns ``ptr [num_groups + 1]`` and ``perm [E]`` with ``index[perm]`` sorted.
+    Linear time (counting sort) on CPU.
+    """
+    if index.device.type == "cpu":
+        # parallel chunks cost num_chunks * num_groups counters: keep that below E
+        work = index.numel() + num_groups
+        chunks = max(1, min(threads_for(work), index.numel() // max(num_groups, 1)))
+        ptr, perm = run_kernel(_kernels.counting_sort, work, index.numpy(), num_groups, chunks)
+        return torch.from_numpy(ptr), torch.from_numpy(perm)
+    sorted_index, perm = torch.sort(index, stable=True)
+    ptr = torch.searchsorted(sorted_index, torch.arange(num_groups + 1, device=index.device))
+    return ptr, perm
+
+
 def _product(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor,
-             reduce: str = "sum") -> Tensor:
-    """``A @ x`` with ``reduce`` in sum/amax/amin (no autograd). ``x: [M, F]`` -> ``[n, F]``."""
-    n, num_cols = rowptr.numel() - 1, x.size(0)
+             reduce: str = "sum", rows: Optional[Tensor] = None) -> Tensor:
+    """``A @ x`` with ``reduce`` in sum/amax/amin (no autograd), or its rows ``rows [R]``.
+    ``x: [M, F]`` -> ``[n, F]`` (``[R, F]``)."""
     if reduce == "sum" and _numba_ok(x):
-        out = run_kernel(_kernels.csr_sum, col.numel() * x.size(1), rowptr.numpy(),
-                         col.numpy(), *_numba_weight(weight, x), x.contiguous().numpy())
+        chosen = rows.contiguous() if rows is not None else rowptr[:1]
+        work = col.numel() if rows is None else _entries(rowptr, rows)
+        out = run_kernel(_kernels.csr_sum, work * x.size(1), rowptr.numpy(), col.numpy(),
+                         *_numba_weight(weight, x), chosen.numpy(), rows is not None,
+                         x.contiguous().numpy())
         return torch.from_numpy(out)
+    if rows is not None:
+        rowptr, pos = select_rows(rowptr, rows)
+        col, weight = col[pos], _take(weight, pos)
+    n, num_cols = rowptr.numel() - 1, x.size(0)
     if _sparse_ok(x) and (reduce == "sum" or x.device.type == "cpu"):
         values = weight.to(x.dtype) if weight is not None else x.new_ones(col.numel())
         with warnings.catch_warnings():
@@ -128,19 +172,30 @@ def _arg_reduce(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor
 
 
 class _CSRSum(torch.autograd.Function):
+    """``A @ x``, or its rows ``rows`` only, whose backward reads only those rows'
+    entries (``A[rows]^T @ grad``, ``A[rows]`` transposed by a counting sort)."""
+
     @staticmethod
     def forward(ctx, rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor,
-                transpose: TransposeFn) -> Tensor:
+                transpose: TransposeFn, rows: Optional[Tensor] = None) -> Tensor:
         ctx.transpose = transpose
-        ctx.save_for_backward(rowptr, col, weight, x)
-        return _product(rowptr, col, weight, x)
+        ctx.save_for_backward(rowptr, col, weight, x, rows)
+        return _product(rowptr, col, weight, x, rows=rows)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        rowptr, col, weight, x = ctx.saved_tensors
+        rowptr, col, weight, x, rows = ctx.saved_tensors
+        num_entries = col.numel()
+        if rows is not None:  # the backward of A[rows] @ x, transposed here
+            rowptr, pos = select_rows(rowptr, rows)
+            col, weight = col[pos], _take(weight, pos)
         grad_w = grad_x = None
         if ctx.needs_input_grad[3]:
-            t = ctx.transpose()
+            if rows is not None:
+                colptr, perm = sort_index(col, x.size(0))
+                t = Transposed(colptr, rows_of(rowptr, col.numel())[perm], perm)
+            else:
+                t = ctx.transpose()
             if isinstance(t, Tensor):
                 grad_x = grad.index_select(0, t)
             else:
@@ -150,7 +205,9 @@ class _CSRSum(torch.autograd.Function):
         if weight is not None and ctx.needs_input_grad[2]:
             row = rows_of(rowptr, col.numel())
             grad_w = (grad.index_select(0, row) * x.index_select(0, col)).sum(-1)
-        return None, None, grad_w, grad_x, None
+            if rows is not None:
+                grad_w = grad_w.new_zeros(num_entries).index_add_(0, pos, grad_w)
+        return None, None, grad_w, grad_x, None, None
 
 
 class _CSRArgReduce(torch.autograd.Function):
@@ -186,7 +243,7 @@ def needs_grad(*tensors: Optional[Tensor]) -> bool:
 
 
 def csr_reduce(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor, reduce: str,
-               transpose: TransposeFn, return_arg: bool = False
+               transpose: TransposeFn, return_arg: bool = False, rows: Optional[Tensor] = None
                ) -> Tensor | tuple[Tensor, Tensor]:
     """Reduce ``weight[k] * x[col[k]]`` over each CSR row.
 
@@ -196,18 +253,23 @@ def csr_reduce(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor,
         x: ``[M, *]`` input; trailing dimensions are reduced independently.
         reduce: ``"sum"``, ``"mean"``, ``"max"`` or ``"min"``.
         transpose: returns ``A^T`` (see ``TransposeFn``), called only by a backward pass.
-        return_arg: for max/min also return the arg position ``k`` (``E`` for an empty row).
+        return_arg: for max/min also return the arg position ``k`` (``E`` for an empty row,
+            positions in the CSR of the selected rows when ``rows`` is given).
+        rows: optional ``[R]`` row ids: only those rows are reduced (``[R, *]`` out).
 
     Returns ``[n, *]`` (and the arg ``[n, *]`` int64 when asked).
     """
     trailing = x.shape[1:]
     x2 = x.reshape(x.size(0), trailing.numel())
     if reduce in ("sum", "mean"):
-        out = _CSRSum.apply(rowptr, col, weight, x2, transpose)
+        out = _CSRSum.apply(rowptr, col, weight, x2, transpose, rows)
         if reduce == "mean":
-            count = rowptr.diff().clamp(min=1).to(out.dtype).unsqueeze(-1)
-            out = out.div_(count)  # in place: the product is not saved for backward
+            deg = rowptr.diff() if rows is None else rowptr[rows + 1] - rowptr[rows]
+            out = out.div_(deg.clamp(min=1).to(out.dtype).unsqueeze(-1))  # not saved for backward
         return out.reshape(out.size(0), *trailing)
+    if rows is not None:
+        rowptr, pos = select_rows(rowptr, rows)
+        col, weight = col[pos], _take(weight, pos)
     is_max = reduce == "max"
     if not needs_grad(x, weight) and not return_arg and x.device.type == "cpu" and _sparse_ok(x):
         out = _product(rowptr, col, weight, x2, "amax" if is_max else "amin")

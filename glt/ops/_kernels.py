@@ -44,28 +44,32 @@ def counting_sort(index: np.ndarray, n: int, num_chunks: int) -> tuple[np.ndarra
 
 @njit(parallel=True, cache=True)
 def csr_sum(ptr: np.ndarray, idx: np.ndarray, weight: np.ndarray, has_weight: bool,
-            x: np.ndarray) -> np.ndarray:
-    """``out[i, f] = sum_k w[k] * x[idx[k], f]`` over ``k`` in ``[ptr[i], ptr[i+1])``.
+            rows: np.ndarray, has_rows: bool, x: np.ndarray) -> np.ndarray:
+    """``out[i, f] = sum_k w[k] * x[idx[k], f]`` over ``k`` in ``[ptr[r], ptr[r+1])``,
+    ``r = rows[i]`` when ``has_rows``, else ``r = i`` (every row).
 
-    Weights as in :func:`csr_arg_reduce`. ``x: [M, F]`` (C-contiguous) -> ``[n, F]``.
-    The row of ``x`` needed ``AHEAD`` entries later is prefetched: on graphs
-    larger than the cache each neighbour row is otherwise a miss
-    (``benchmarks/RESULTS.md``, ops).
+    Weights as in :func:`csr_arg_reduce`. ``x: [M, F]`` (C-contiguous) -> ``[n, F]``
+    (``[R, F]`` with ``rows [R]``). The row of ``x`` needed ``AHEAD`` entries later
+    is prefetched: on graphs larger than the cache each neighbour row is otherwise
+    a miss (``benchmarks/RESULTS.md``, ops).
     """
-    n = ptr.shape[0] - 1
+    n = rows.shape[0] if has_rows else ptr.shape[0] - 1
     num_feat = x.shape[1]
     flat = x.reshape(-1)
     last = idx.shape[0] - AHEAD
     out = np.zeros((n, num_feat), x.dtype)
     for i in prange(n):
         acc = out[i]
-        for k in range(ptr[i], ptr[i + 1]):
+        r = np.int64(i)
+        if has_rows:
+            r = rows[i]
+        for k in range(ptr[r], ptr[r + 1]):
             if k < last:
                 prefetch_row(flat, idx[k + AHEAD], num_feat)
-            r = idx[k]
+            j = idx[k]
             w = weight[k] if has_weight else weight[0]
             for f in range(num_feat):
-                acc[f] += w * x[r, f]
+                acc[f] += w * x[j, f]
     return out
 
 

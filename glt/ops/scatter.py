@@ -7,27 +7,8 @@ import torch
 from torch import Tensor
 
 from glt._checks import as_index, check_features, check_reduce, check_same_device, size_from_index
-from glt._threads import run_kernel, threads_for
-from glt.ops import _kernels
-from glt.ops._csr import REDUCTIONS, csr_reduce, needs_grad
+from glt.ops._csr import REDUCTIONS, csr_reduce, needs_grad, sort_index
 from glt.ops.backend import get_backend, torch_scatter
-
-
-def sort_index(index: Tensor, num_groups: int) -> tuple[Tensor, Tensor]:
-    """Stable sort of an int64 ``index [E]`` into CSR form.
-
-    Returns ``ptr [num_groups + 1]`` and ``perm [E]`` with ``index[perm]`` sorted.
-    Linear time (counting sort) on CPU.
-    """
-    if index.device.type == "cpu":
-        # parallel chunks cost num_chunks * num_groups counters: keep that below E
-        work = index.numel() + num_groups
-        chunks = max(1, min(threads_for(work), index.numel() // max(num_groups, 1)))
-        ptr, perm = run_kernel(_kernels.counting_sort, work, index.numpy(), num_groups, chunks)
-        return torch.from_numpy(ptr), torch.from_numpy(perm)
-    sorted_index, perm = torch.sort(index, stable=True)
-    ptr = torch.searchsorted(sorted_index, torch.arange(num_groups + 1, device=index.device))
-    return ptr, perm
 
 
 def csr_transpose(rowptr: Tensor, col: Tensor, num_cols: int,
