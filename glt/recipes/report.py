@@ -28,6 +28,11 @@ class RunRecord:
     metrics: dict[str, float] = field(default_factory=dict)  # every figure at best_epoch
     curve: list[tuple[int, float]] = field(default_factory=list)  # (epoch, selection figure)
 
+    def first_reaching(self, target: float) -> Optional[int]:
+        """The first evaluated epoch whose selection figure is at or above
+        ``target``; None when the curve never gets there."""
+        return next((int(epoch) for epoch, value in self.curve if value >= target), None)
+
 
 @dataclass
 class RunReport:

@@ -1,0 +1,79 @@
+"""Time to target: for each run of a glt run report, the first evaluated epoch whose
+selection figure (recall@20 for the recommendation models) reaches ``--target``, and
+the training seconds up to it (summed from the report's per-epoch history where it
+has one, else the run's training seconds prorated to that epoch); beside it, the
+same read from a log of the UltraGCN authors' ``main.py`` (its
+``benchmarks/UltraGCN_<set>_x0.md`` logs: one ``The time for epoch N is: train time
+= H: M: S`` line and one ``Recall: R`` line per evaluated epoch; epochs between two
+evaluations are counted at the next evaluated epoch's time).
+
+    python scripts/time_to_target.py REPORT.json --target 0.2787 [--authors-log LOG.md]
+"""
+from __future__ import annotations
+
+import argparse
+import re
+from typing import Optional
+
+from glt.recipes.report import read_report
+
+_TIME = re.compile(r"The time for epoch (\d+) is: train time = (\d+): (\d+): (\d+)")
+_RECALL = re.compile(r"Recall: ([0-9.]+)")
+
+
+def authors_curve(path: str) -> list[tuple[int, float, float]]:
+    """``(epoch, recall, training seconds up to and including it)`` per evaluation."""
+    points: list[tuple[int, float, float]] = []
+    epoch, total, last = None, 0.0, -1
+    with open(path) as f:
+        for line in f:
+            if m := _TIME.search(line):
+                epoch = int(m.group(1))
+                each = int(m.group(2)) * 3600 + int(m.group(3)) * 60 + int(m.group(4))
+                total += each * (epoch - last)
+                last = epoch
+            elif (m := _RECALL.search(line)) and epoch is not None:
+                points.append((epoch, float(m.group(1)), total))
+                epoch = None
+    if not points:
+        raise SystemExit(f"{path}: no 'The time for epoch' / 'Recall:' lines found")
+    return points
+
+
+def _first(points: list[tuple[int, float, float]], target: float
+           ) -> Optional[tuple[int, float, float]]:
+    return next((p for p in points if p[1] >= target), None)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("report")
+    p.add_argument("--target", type=float, required=True)
+    p.add_argument("--authors-log")
+    args = p.parse_args()
+    report = read_report(args.report)
+    histories = report.extra.get("histories") or [None] * len(report.runs)
+    print(f"{report.model} on {report.dataset}, {report.metric} >= {args.target}:")
+    for run, history in zip(report.runs, histories):
+        best = max((v for _, v in run.curve), default=float("nan"))
+        epoch = run.first_reaching(args.target)
+        if epoch is None:
+            where = f"not reached in {run.epochs} epochs (best {best:.4f})"
+        elif history:
+            spent = sum(h["seconds"] for h in history if h["epoch"] <= epoch)
+            where = f"epoch {epoch}, {spent:.0f} s of training"
+        else:
+            spent = run.seconds * epoch / max(run.epochs, 1)
+            where = f"epoch {epoch}, about {spent:.0f} s of training (prorated)"
+        print(f"  glt seed {run.seed}: {where}; {report.hardware}")
+    if args.authors_log:
+        points = authors_curve(args.authors_log)
+        hit = _first(points, args.target)
+        best = max(points, key=lambda q: q[1])
+        where = (f"epoch {hit[0]}, {hit[2]:.0f} s of training" if hit
+                 else f"not reached (best {best[1]:.4f} at epoch {best[0]})")
+        print(f"  authors' log: {where}")
+
+
+if __name__ == "__main__":
+    main()
