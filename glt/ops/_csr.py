@@ -80,19 +80,16 @@ def _numba_weight(weight: Optional[Tensor], x: Tensor) -> tuple[np.ndarray, bool
     return weight.detach().to(x.dtype).contiguous().numpy(), True
 
 
-def select_rows(rowptr: Tensor, rows: Tensor) -> tuple[Tensor, Tensor]:
-    """Rows ``rows [R]`` of a CSR: their offsets ``[R + 1]`` and the position in
-    the CSR of each of their entries ``[S]``."""
+def select_rows(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], rows: Tensor
+                ) -> tuple[Tensor, Tensor, Optional[Tensor], Tensor]:
+    """Rows ``rows [R]`` of a CSR: ``(rowptr [R + 1], col [S], weight [S], pos [S])``,
+    ``pos`` being each selected entry's position in the whole CSR."""
     start = rowptr[rows]
     deg = rowptr[rows + 1] - start
     _, pos = row_entries(rows, start, deg)
     sub = torch.zeros(rows.numel() + 1, dtype=rowptr.dtype, device=rowptr.device)
     sub[1:] = deg.cumsum(0)
-    return sub, pos
-
-
-def _take(weight: Optional[Tensor], pos: Tensor) -> Optional[Tensor]:
-    return None if weight is None else weight[pos]
+    return sub, col[pos], None if weight is None else weight[pos], pos
 
 
 def _entries(rowptr: Tensor, rows: Tensor) -> int:
@@ -129,8 +126,7 @@ def _product(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor,
                          x.contiguous().numpy())
         return torch.from_numpy(out)
     if rows is not None:
-        rowptr, pos = select_rows(rowptr, rows)
-        col, weight = col[pos], _take(weight, pos)
+        rowptr, col, weight, _ = select_rows(rowptr, col, weight, rows)
     n, num_cols = rowptr.numel() - 1, x.size(0)
     if _sparse_ok(x) and (reduce == "sum" or x.device.type == "cpu"):
         values = weight.to(x.dtype) if weight is not None else x.new_ones(col.numel())
@@ -187,8 +183,7 @@ class _CSRSum(torch.autograd.Function):
         rowptr, col, weight, x, rows = ctx.saved_tensors
         num_entries = col.numel()
         if rows is not None:  # the backward of A[rows] @ x, transposed here
-            rowptr, pos = select_rows(rowptr, rows)
-            col, weight = col[pos], _take(weight, pos)
+            rowptr, col, weight, pos = select_rows(rowptr, col, weight, rows)
         grad_w = grad_x = None
         if ctx.needs_input_grad[3]:
             if rows is not None:
@@ -268,8 +263,7 @@ def csr_reduce(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor,
             out = out.div_(deg.clamp(min=1).to(out.dtype).unsqueeze(-1))  # not saved for backward
         return out.reshape(out.size(0), *trailing)
     if rows is not None:
-        rowptr, pos = select_rows(rowptr, rows)
-        col, weight = col[pos], _take(weight, pos)
+        rowptr, col, weight, _ = select_rows(rowptr, col, weight, rows)
     is_max = reduce == "max"
     if not needs_grad(x, weight) and not return_arg and x.device.type == "cpu" and _sparse_ok(x):
         out = _product(rowptr, col, weight, x2, "amax" if is_max else "amin")

@@ -45,8 +45,7 @@ def spmm(graph: "CSRGraph", x: Tensor, reduce: str = "sum", rows: Optional[Tenso
     if get_backend() == "torch_scatter":
         rowptr, col = graph.rowptr, graph.col
         if rows is not None:
-            rowptr, pos = select_rows(rowptr, rows)
-            col, weight = col[pos], None if weight is None else weight[pos]
+            rowptr, col, weight, _ = select_rows(rowptr, col, weight, rows)
         msg = x.index_select(0, col)
         if weight is not None:
             msg = msg * weight.view(-1, *([1] * (x.dim() - 1)))
