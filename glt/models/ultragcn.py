@@ -82,7 +82,7 @@ class _HalfSquaredNorm(torch.autograd.Function):
     @staticmethod
     def forward(ctx, *tables: Tensor) -> Tensor:
         ctx.save_for_backward(*tables)
-        return sum(t.pow(2).sum() for t in tables) / 2
+        return sum(torch.linalg.vector_norm(t).square() for t in tables) / 2
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor, ...]:
@@ -165,20 +165,23 @@ class UltraGCN(nn.Module):
                 return torch.einsum("bd,bmd->bm", u, self.item_embedding[items])
         # every product of the batch in one call: the positive, its K item-item
         # neighbours, the M negatives (one pass, one gradient accumulation)
-        k = self.ii_neighbours.size(1)
+        k, m = self.ii_neighbours.size(1), neg.size(1)
         scores = score(torch.cat([pos.unsqueeze(1), self.ii_neighbours[pos], neg], 1))
-        pos_scores, sim, neg_scores = scores[:, 0], scores[:, 1:1 + k], scores[:, 1 + k:]
+        # each term is weight * softplus(sign * score): binary cross-entropy with
+        # logits for label 1 (the positive; the item-item term -log sigmoid) has
+        # sign -1, for label 0 (the negatives) sign +1
         beta = self.beta_u[users]
-        pos_w = self.w1 + self.w2 * beta * self.beta_i[pos]
-        neg_w = self.w3 + self.w4 * beta.unsqueeze(1) * self.beta_i[neg]
-        pos_loss = F.binary_cross_entropy_with_logits(
-            pos_scores, torch.ones_like(pos_scores), weight=pos_w, reduction="none")
-        neg_loss = F.binary_cross_entropy_with_logits(
-            neg_scores, torch.zeros_like(neg_scores), weight=neg_w, reduction="none").mean(-1)
-        loss_l = (pos_loss + self.negative_weight * neg_loss).sum()
+        scale = self.negative_weight / m  # the mean over a row's negatives
+        weight = torch.cat([
+            (self.w1 + self.w2 * beta * self.beta_i[pos]).unsqueeze(1),
+            self.lambda_ * self.ii_weights[pos],
+            torch.addcmul(beta.new_tensor(self.w3 * scale), beta.unsqueeze(1),
+                          self.beta_i[neg], value=self.w4 * scale)], 1)  # [B, 1 + K + M]
+        sign = scores.new_ones(1 + k + m)
+        sign[:1 + k] = -1
+        terms = F.softplus(scores * sign)
         norm = _HalfSquaredNorm.apply(self.user_embedding, self.item_embedding)
-        loss_i = -(self.ii_weights[pos] * F.logsigmoid(sim)).sum()
-        return loss_l + self.gamma * norm + self.lambda_ * loss_i
+        return torch.dot(weight.view(-1), terms.view(-1)) + self.gamma * norm
 
     def scorer(self) -> Scorer:
         return dot_scorer(self.user_embedding.detach(), self.item_embedding.detach())

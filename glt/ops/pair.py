@@ -23,14 +23,13 @@ _MAX_ACCUMULATOR_BYTES = 256 << 20
 
 @njit(parallel=True, cache=True)
 def _sum_chunks(acc: np.ndarray) -> np.ndarray:
-    """``acc.sum(0)`` of per-chunk accumulators ``[chunks, N, D]``, parallel over rows."""
-    out = np.empty(acc.shape[1:], acc.dtype)
+    """``acc.sum(0)`` of per-chunk accumulators ``[chunks, N, D]``, parallel over rows,
+    written into ``acc[0]`` (returned): no new ``[N, D]`` array to fault in."""
+    out = acc[0]
     for i in prange(acc.shape[1]):
-        for d in range(acc.shape[2]):
-            total = acc[0, i, d]
-            for c in range(1, acc.shape[0]):
-                total += acc[c, i, d]
-            out[i, d] = total
+        for c in range(1, acc.shape[0]):
+            for d in range(acc.shape[2]):
+                out[i, d] += acc[c, i, d]
     return out
 
 
@@ -63,7 +62,12 @@ def _pair_mul_grad(grad: np.ndarray, h: np.ndarray, src: np.ndarray, dst: np.nda
     return _sum_chunks(acc)
 
 
-@njit(parallel=True, cache=True)
+# Dot products summed in any order: LLVM vectorises the reductions (about 3.5x
+# faster); NaN and infinity keep their meaning.
+_REASSOCIATE = {"reassoc", "contract"}
+
+
+@njit(parallel=True, cache=True, fastmath=_REASSOCIATE)
 def _gather_dot(u: np.ndarray, table: np.ndarray, idx: np.ndarray) -> np.ndarray:
     out = np.empty(idx.shape, u.dtype)
     flat, width = table.reshape(-1), table.shape[1]
@@ -74,39 +78,50 @@ def _gather_dot(u: np.ndarray, table: np.ndarray, idx: np.ndarray) -> np.ndarray
                 prefetch_row(flat, idx[b, m + AHEAD], width)
             other = table[idx[b, m]]
             total = u.dtype.type(0)
-            for d in range(u.shape[1]):
+            for d in range(width):
                 total += row[d] * other[d]
             out[b, m] = total
     return out
 
 
 @njit(parallel=True, cache=True)
-def _gather_dot_grad(grad: np.ndarray, u: np.ndarray, table: np.ndarray, idx: np.ndarray,
-                     chunks: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(dL/du [B, d], dL/dtable [I, d])`` of ``out[b, m] = <u[b], table[idx[b, m]]>``;
-    each chunk of rows accumulates the table's gradient on its own, then they are summed."""
-    rows, width, n = idx.shape[0], u.shape[1], table.shape[0]
-    grad_u = np.zeros_like(u)
-    acc = np.zeros((chunks, n, width), u.dtype)
-    flat = table.reshape(-1)
+def _gather_dot_grad_u(grad: np.ndarray, table: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``dL/du [B, d]`` of ``out[b, m] = <u[b], table[idx[b, m]]>``, one row of ``u`` per
+    iteration (the same sums whatever the thread count)."""
+    grad_u = np.zeros((idx.shape[0], table.shape[1]), table.dtype)
+    flat, width = table.reshape(-1), table.shape[1]
+    for b in prange(idx.shape[0]):
+        gu = grad_u[b]
+        for m in range(idx.shape[1]):
+            if m + AHEAD < idx.shape[1]:
+                prefetch_row(flat, idx[b, m + AHEAD], width)
+            g, other = grad[b, m], table[idx[b, m]]
+            for d in range(width):
+                gu[d] += g * other[d]
+    return grad_u
+
+
+@njit(parallel=True, cache=True)
+def _gather_dot_grad_table(grad: np.ndarray, u: np.ndarray, num_rows: int, idx: np.ndarray,
+                           chunks: int) -> np.ndarray:
+    """``dL/dtable [num_rows, d]`` of ``out[b, m] = <u[b], table[idx[b, m]]>``: each
+    chunk of rows of ``u`` accumulates on its own, then the chunks are summed.
+    (Apart from the gradient of ``u``: one loop doing both is 1.5x slower, as
+    neither inner loop is vectorised.)"""
+    rows, width = idx.shape[0], u.shape[1]
+    acc = np.zeros((chunks, num_rows, width), u.dtype)
+    flat = acc.reshape(-1)
     for c in prange(chunks):
         mine = acc[c]
-        mine_flat = mine.reshape(-1)
         for b in range(c * rows // chunks, (c + 1) * rows // chunks):
-            gu, row = grad_u[b], u[b]
+            row = u[b]
             for m in range(idx.shape[1]):
                 if m + AHEAD < idx.shape[1]:
-                    prefetch_row(flat, idx[b, m + AHEAD], width)
-                    prefetch_row(mine_flat, idx[b, m + AHEAD], width)
-                g = grad[b, m]
-                if g == 0:
-                    continue
-                i = idx[b, m]
-                other, into = table[i], mine[i]
+                    prefetch_row(flat, c * num_rows + idx[b, m + AHEAD], width)
+                g, into = grad[b, m], mine[idx[b, m]]
                 for d in range(width):
-                    gu[d] += g * other[d]
                     into[d] += g * row[d]
-    return grad_u, _sum_chunks(acc)
+    return _sum_chunks(acc)
 
 
 def _numba_ok(h: Tensor) -> bool:
@@ -189,9 +204,11 @@ class _GatherDot(torch.autograd.Function):
             grad_table = torch.zeros_like(table).index_add_(
                 0, idx.reshape(-1), (grad.unsqueeze(-1) * u.unsqueeze(1)).reshape(-1, u.size(1)))
             return grad_u, grad_table, None
-        grad_u, grad_table = run_kernel(_gather_dot_grad, work, grad.contiguous().numpy(),
-                                        u.detach().contiguous().numpy(),
-                                        table.detach().contiguous().numpy(), idx.numpy(), chunks)
+        grad_np, idx_np = grad.contiguous().numpy(), idx.numpy()
+        grad_u = run_kernel(_gather_dot_grad_u, work, grad_np,
+                            table.detach().contiguous().numpy(), idx_np)
+        grad_table = run_kernel(_gather_dot_grad_table, work, grad_np,
+                                u.detach().contiguous().numpy(), table.size(0), idx_np, chunks)
         return torch.from_numpy(grad_u), torch.from_numpy(grad_table), None
 
 

@@ -84,10 +84,11 @@ def test_loss_equals_official_computation(dense, monkeypatch):
     loss = model.loss(users, pos, neg)
     assert torch.allclose(loss, _official_loss(model, users, pos, neg), rtol=1e-5)
     loss.backward()
-    grad = model.item_embedding.grad.clone()
+    grads = model.user_embedding.grad.clone(), model.item_embedding.grad.clone()
     model.zero_grad()
     _official_loss(model, users, pos, neg).backward()
-    assert torch.allclose(model.item_embedding.grad, grad, rtol=1e-4, atol=1e-7)
+    assert torch.allclose(model.user_embedding.grad, grads[0], rtol=1e-4, atol=1e-7)
+    assert torch.allclose(model.item_embedding.grad, grads[1], rtol=1e-4, atol=1e-7)
 
 
 def test_epoch_covers_every_interaction_once():

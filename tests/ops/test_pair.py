@@ -86,3 +86,16 @@ def test_gather_dot_gradcheck_fallback_and_errors(monkeypatch):
         gather_dot(u, table, idx + 1)
     with pytest.raises(ValueError, match="of one width"):
         gather_dot(u, table[:, :2], idx)
+
+
+def test_gather_dot_keeps_nan_and_inf():
+    # the kernel sums in any order (vectorised) but must not assume finite values
+    from glt.ops import gather_dot
+    u = torch.ones(300, 16)
+    table = torch.ones(70, 16)
+    table[3, 5], table[4, 0] = float("nan"), float("inf")
+    idx = torch.randint(0, 70, (300, 40))
+    idx[0, 0], idx[1, 1] = 3, 4
+    out = gather_dot(u, table, idx)
+    assert torch.equal(torch.isnan(out), idx == 3)
+    assert torch.equal(torch.isinf(out), idx == 4)
