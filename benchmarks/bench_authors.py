@@ -8,9 +8,11 @@ repository, on the same data and settings.
   from a copy of its code folder beside a ``data/gowalla`` holding ml-1m's split.
 - UltraGCN (xue-pai/UltraGCN, commit b220010): its ``main.py`` training step (its
   DataLoader, its ``Sampling`` of 1500 negatives per pair, its loss and Adam) on
-  gowalla with its ``gowalla_config.ini``, against glt's step with the same
-  preset; ``--batches`` steps of each side timed and extrapolated to an epoch;
-  ``ultragcn-ml1m`` the same on ml-1m with its ``ml-1m_config.ini``.
+  gowalla with its ``gowalla_config.ini``, against glt's with the same preset:
+  their ``--batches`` steps timed and extrapolated to an epoch, a whole epoch of
+  glt's; ``ultragcn-ml1m`` the same on ml-1m with its ``ml-1m_config.ini``. Where
+  both ``lightgcn`` and ``ultragcn`` run, the ratio of glt's two gowalla epochs
+  is printed too.
 - LA-GNN (SongtaoLiu0823/LAGNN, commit af44b53): its ``Citation/lagcn.py`` with
   ``semi.sh``'s Cora settings against ``glt train lagnn --model gcn``, both on the
   same generator (glt's, also written in the LA-GNN code's format), 220 epochs
@@ -76,6 +78,7 @@ import sys
 import tempfile
 import time
 import types
+from typing import Optional
 
 from _memory import status_mb
 
@@ -246,7 +249,8 @@ def _glt_ultragcn_loss(root: str, dataset: str, user_emb, item_emb, users, pos, 
 
 
 def glt_ultragcn(root: str, batches: int, dataset: str = "gowalla") -> dict:
-    """``batches`` training steps of glt's UltraGCN with the dataset's preset."""
+    """One whole epoch of glt's UltraGCN with the dataset's preset (its batches,
+    negatives, loss and Adam), after ``min(batches, 5)`` warm-up steps."""
     import torch
 
     from glt.datasets import load_rec
@@ -259,17 +263,24 @@ def glt_ultragcn(root: str, batches: int, dataset: str = "gowalla") -> dict:
     torch.manual_seed(0)
     model = UltraGCN(data.train, **_ultragcn_settings(dataset))
     opt = adam(model.parameters(), preset["lr"])
-    steps = model.batches(NegativeSampler(data.train), preset["batch_size"],
-                          torch.Generator().manual_seed(0))
+    sampler, gen = NegativeSampler(data.train), torch.Generator().manual_seed(0)
 
-    def step() -> None:
-        opt.zero_grad()
-        model.loss(*next(steps)).backward()
-        opt.step()
-    per_batch = _per_step(step, batches)
-    per_epoch = math.ceil(data.train.num_edges / preset["batch_size"])
-    return {"seconds_per_batch": per_batch, "batches_per_epoch": per_epoch,
-            "seconds_per_epoch": per_batch * per_epoch, "peak_mb": status_mb("VmHWM")}
+    def epoch(limit: Optional[int] = None) -> int:
+        steps = 0
+        for batch in model.batches(sampler, preset["batch_size"], gen):
+            opt.zero_grad()
+            model.loss(*batch).backward()
+            opt.step()
+            steps += 1
+            if steps == limit:
+                break
+        return steps
+    epoch(min(batches, 5))
+    t0 = time.perf_counter()
+    steps = epoch()
+    seconds = time.perf_counter() - t0
+    return {"seconds_per_batch": seconds / steps, "batches_per_epoch": steps,
+            "seconds_per_epoch": seconds, "peak_mb": status_mb("VmHWM")}
 
 
 def _timed(cmd: list[str], cwd: str, fails_at_end: bool = False) -> tuple[float, str]:
@@ -527,6 +538,7 @@ def main() -> None:
         out = (ours if side == "glt" else theirs)(os.path.abspath(args.root), args.batches)
         print(json.dumps(out))
         return
+    glt_epochs: dict[str, float] = {}  # glt's seconds per epoch by paper
     for paper in args.papers:
         if paper == "largegt":
             if not os.path.isdir(LARGEGT):
@@ -577,6 +589,11 @@ def main() -> None:
             raise SystemExit(f"{paper}: the two losses differ; no time is reported")
         ratio = theirs["seconds_per_epoch"] / rows["glt"]["seconds_per_epoch"]
         print(f"{paper:9} glt {ratio:.2f}x {name}'s own code", flush=True)
+        glt_epochs[paper] = rows["glt"]["seconds_per_epoch"]
+    if "lightgcn" in glt_epochs and "ultragcn" in glt_epochs:
+        ratio = glt_epochs["ultragcn"] / glt_epochs["lightgcn"]
+        print(f"glt on gowalla: an UltraGCN epoch {glt_epochs['ultragcn']:.1f} s, a LightGCN "
+              f"epoch {glt_epochs['lightgcn']:.1f} s (ratio {ratio:.2f})", flush=True)
 
 
 if __name__ == "__main__":

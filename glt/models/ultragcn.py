@@ -82,7 +82,7 @@ class _HalfSquaredNorm(torch.autograd.Function):
     @staticmethod
     def forward(ctx, *tables: Tensor) -> Tensor:
         ctx.save_for_backward(*tables)
-        return sum(torch.linalg.vector_norm(t).square() for t in tables) / 2
+        return sum(torch.dot(t.reshape(-1), t.reshape(-1)) for t in tables) / 2
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor, ...]:

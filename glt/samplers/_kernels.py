@@ -39,6 +39,18 @@ def choose(key: np.uint64, d: np.int64, k: np.int64, out: np.ndarray) -> None:
 
 
 @njit(nogil=True, cache=True)
+def uniform_ints(base: np.uint64, size: np.int64, n: np.int64) -> np.ndarray:
+    """``size`` independent uniform draws from ``[0, n)``: draw ``j`` is
+    ``randint(stream_key(base, 0), j, n)`` (one thread: cheaper than waking the thread pool
+    at the sizes drawn per step)."""
+    out = np.empty(size, np.int64)
+    key = stream_key(base, 0)
+    for j in range(size):
+        out[j] = randint(key, j, n)
+    return out
+
+
+@njit(nogil=True, cache=True)
 def _grow(a: np.ndarray, size: int) -> np.ndarray:
     """``a`` with room for at least ``size`` entries (doubling; contents kept)."""
     if a.shape[0] >= size:

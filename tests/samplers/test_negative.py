@@ -49,6 +49,22 @@ def test_negatives_with_and_without_exclusion_and_seeding():
     assert bool(s.is_positive(users.unsqueeze(1).expand_as(raw), raw).any())  # UltraGCN: no check
     again = s.negatives(users, 200, generator=torch.Generator().manual_seed(2))
     assert torch.equal(raw, again)
+    other = s.negatives(users, 200, generator=torch.Generator().manual_seed(3))
+    assert not torch.equal(raw, other)
+
+
+def test_negatives_are_uniform_and_independent():
+    graph, _ = interactions(2)
+    s = NegativeSampler(graph)
+    neg = s.negatives(torch.arange(30), 4000, generator=torch.Generator().manual_seed(0))
+    assert chisquare(torch.bincount(neg.flatten(), minlength=40).numpy()).pvalue > 1e-3
+    # consecutive draws: every ordered pair of items equally often
+    pairs = neg[:, :-1].flatten() * 40 + neg[:, 1:].flatten()
+    assert chisquare(torch.bincount(pairs, minlength=1600).numpy()).pvalue > 1e-3
+    # draws of one call and of the next (one generator): unrelated
+    gen = torch.Generator().manual_seed(5)
+    a, b = (s.negatives(torch.arange(30), 4000, generator=gen).flatten() for _ in range(2))
+    assert chisquare(torch.bincount(a * 40 + b, minlength=1600).numpy()).pvalue > 1e-3
 
 
 def test_bad_input():
