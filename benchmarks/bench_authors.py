@@ -70,7 +70,6 @@ import argparse
 import atexit
 import functools
 import json
-import math
 import os
 import shutil
 import subprocess
