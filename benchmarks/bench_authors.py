@@ -260,8 +260,9 @@ def glt_ultragcn(root: str, batches: int, dataset: str = "gowalla") -> dict:
     data = load_rec(dataset, root, download=False)
     preset = ULTRAGCN_PRESETS[dataset]
     torch.manual_seed(0)
-    model = UltraGCN(data.train, **_ultragcn_settings(dataset))
-    opt = adam(model.parameters(), preset["lr"])
+    # as glt's training loop: the L2 term's gradient inside Adam's update
+    model = UltraGCN(data.train, **_ultragcn_settings(dataset), l2_in_optimizer=True)
+    opt = adam(model.parameters(), preset["lr"], model.weight_decay)
     sampler, gen = NegativeSampler(data.train), torch.Generator().manual_seed(0)
 
     def epoch(limit: Optional[int] = None) -> int:

@@ -212,8 +212,9 @@ def worker(case: str, dataset: str, root: Optional[str], batches: int,
         torch.manual_seed(1)  # the same initial embeddings in both cases
         t0 = clock()
         if case == "ultragcn-glt":
-            model = UltraGCN(train, **settings).to(dev)
-            params = list(model.parameters())
+            # as glt's training loop: the L2 term's gradient inside Adam's update
+            model = UltraGCN(train, **settings, l2_in_optimizer=True).to(dev)
+            params, decay = list(model.parameters()), model.weight_decay
             out["setup_seconds"] = clock() - t0
             out["topk_weight_sum"] = float(model.ii_weights.double().sum())
             loss_fn = model.loss
@@ -227,11 +228,13 @@ def worker(case: str, dataset: str, root: Optional[str], batches: int,
             d_u, d_i = train.out_degree().double(), train.in_degree().double()
             beta_u, beta_i = ((d_u + 1).sqrt() / d_u).float(), (d_i + 1).rsqrt().float()
             ref = [t.to(dev) for t in (beta_u, beta_i, neighbours, weights)]
+            decay = 0.0  # the authors' L2 term is in their loss
 
             def loss_fn(users, pos, neg):
                 return reference_ultragcn_loss(*params, *ref, users, pos, neg, settings)
         out["setup_peak_mb"] = status_mb("VmHWM") - base
-        opt = (adam if case.endswith("glt") else torch.optim.Adam)(params, lr=preset["lr"])
+        opt = (adam if case.endswith("glt") else torch.optim.Adam)(params, lr=preset["lr"],
+                                                                    weight_decay=decay)
         # the same shuffled pairs and negatives in both cases (UltraGCN.batches' order)
         gen = torch.Generator(device=dev).manual_seed(0)
         train = train.to(dev)

@@ -43,6 +43,7 @@ class LightGCN(nn.Module):
                              f"got {num_users}")
         self.num_users, self.num_items = num_users, graph.num_nodes - num_users
         self.num_layers, self.decay = num_layers, decay
+        self.weight_decay = 0.0  # the L2 term is the loss's own, on the batch's rows
         self.graph = graph
         self.embedding = nn.Parameter(torch.empty(graph.num_nodes, dim))
         nn.init.normal_(self.embedding, std=init_std)

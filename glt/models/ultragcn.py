@@ -75,14 +75,19 @@ def item_neighbours(train: CSRGraph, k: int = 10, chunk_size: int = 1024,
     return neighbours, weights
 
 
+def _half_squared_norm(*tables: Tensor) -> Tensor:
+    """``sum_t ||t||^2 / 2`` over whole tables."""
+    return sum(torch.dot(t.reshape(-1), t.reshape(-1)) for t in tables) / 2
+
+
 class _HalfSquaredNorm(torch.autograd.Function):
-    """``sum_t ||t||^2 / 2`` over whole tables (the same value as autograd's), with
-    the gradient ``grad * t`` in one pass over each table."""
+    """:func:`_half_squared_norm` with the gradient ``grad * t`` in one pass over
+    each table."""
 
     @staticmethod
     def forward(ctx, *tables: Tensor) -> Tensor:
         ctx.save_for_backward(*tables)
-        return sum(torch.dot(t.reshape(-1), t.reshape(-1)) for t in tables) / 2
+        return _half_squared_norm(*tables)
 
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor, ...]:
@@ -102,17 +107,25 @@ class UltraGCN(nn.Module):
         lambda_: weight of the item-item loss.
         num_neighbours: ``K`` of the item-item graph.
         init_std: std of the normal initialisation.
+        l2_in_optimizer: leave the gradient of the L2 term to the optimiser, which
+            must then apply :attr:`weight_decay` (``gamma``) as Adam's
+            ``weight_decay`` does (the same gradient, added inside its update:
+            two passes over both tables fewer per step; glt's training loop does
+            this). The loss still includes the term's value.
     """
 
     def __init__(self, train: CSRGraph, dim: int = 64, w1: float = 1e-6, w2: float = 1.0,
                  w3: float = 1e-6, w4: float = 1.0, negative_weight: float = 300.0,
                  num_negatives: int = 1500, gamma: float = 1e-4, lambda_: float = 5e-4,
-                 num_neighbours: int = 10, init_std: float = 1e-4) -> None:
+                 num_neighbours: int = 10, init_std: float = 1e-4,
+                 l2_in_optimizer: bool = False) -> None:
         super().__init__()
         self.num_users, self.num_items = train.shape
         self.w1, self.w2, self.w3, self.w4 = w1, w2, w3, w4
         self.negative_weight, self.num_negatives = negative_weight, num_negatives
         self.gamma, self.lambda_ = gamma, lambda_
+        # the L2 weight the optimiser applies on every parameter (RecModel protocol)
+        self.weight_decay = gamma if l2_in_optimizer else 0.0
         self.user_embedding = nn.Parameter(torch.empty(self.num_users, dim))
         self.item_embedding = nn.Parameter(torch.empty(self.num_items, dim))
         nn.init.normal_(self.user_embedding, std=init_std)
@@ -180,7 +193,12 @@ class UltraGCN(nn.Module):
         sign = scores.new_ones(1 + k + m)
         sign[:1 + k] = -1
         terms = F.softplus(scores * sign)
-        norm = _HalfSquaredNorm.apply(self.user_embedding, self.item_embedding)
+        tables = self.user_embedding, self.item_embedding
+        if self.weight_decay:  # its gradient comes from the optimiser: the value alone
+            with torch.no_grad():
+                norm = _half_squared_norm(*tables)
+        else:
+            norm = _HalfSquaredNorm.apply(*tables)
         return torch.dot(weight.view(-1), terms.view(-1)) + self.gamma * norm
 
     def scorer(self) -> Scorer:

@@ -55,7 +55,7 @@ def _lightgcn(data: RecDataset, settings: dict[str, Any]) -> nn.Module:
 
 def _ultragcn(data: RecDataset, settings: dict[str, Any]) -> nn.Module:
     from glt.models.ultragcn import UltraGCN
-    return UltraGCN(data.train, **settings)
+    return UltraGCN(data.train, **settings, l2_in_optimizer=True)  # fit() applies it
 
 
 def rec_record(seed: int, state: RecRunState, metric: str) -> RunRecord:

@@ -32,6 +32,10 @@ from glt.train.selection import Selection
 
 
 class RecModel(Protocol):
+    # L2 weight on every parameter that the optimiser applies (Adam's weight_decay);
+    # 0 where the loss holds all of its terms' gradients
+    weight_decay: float
+
     def batches(self, sampler: NegativeSampler, batch_size: int, generator: torch.Generator,
                 shard: Shard = Shard(), local: Optional[torch.Generator] = None
                 ) -> Iterable[tuple[Tensor, ...]]: ...
@@ -77,16 +81,18 @@ class RecRunState:
         return self.selection["epoch"] if self.best else -1
 
 
-def adam(params: Iterable[nn.Parameter], lr: float) -> torch.optim.Optimizer:
+def adam(params: Iterable[nn.Parameter], lr: float, weight_decay: float = 0.0
+         ) -> torch.optim.Optimizer:
     """Adam with torch's fused update where this torch has one for the parameters'
     device (one pass over all parameters; the embedding tables' update is a large
     part of a recommendation step), else torch's default implementation. The
-    two agree to float rounding."""
+    two agree to float rounding. ``weight_decay``: L2 coupled as in ``torch.optim.Adam``
+    (``weight_decay * p`` joins the gradient)."""
     params = list(params)
     try:
-        return torch.optim.Adam(params, lr=lr, fused=True)
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
     except (RuntimeError, TypeError, ValueError):  # no fused kernel for this device
-        return torch.optim.Adam(params, lr=lr)
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
 
 def _identity(model: nn.Module, data: RecDataset, config: RecTrainConfig,
@@ -130,12 +136,14 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
         raise ValueError(f"expected metric like 'recall@K' with K in ks={list(config.ks)}, "
                          f"got {config.metric!r}")
     device = next(model.parameters()).device
-    opt = adam(model.parameters(), config.lr)
+    opt = adam(model.parameters(), config.lr, model.weight_decay)
     gen = torch.Generator(device=device).manual_seed(config.seed)
     identity = _identity(model, data, config, settings) if checkpoint else {}
     state = RecRunState()
     if checkpoint and os.path.exists(checkpoint):
         state = RecRunState(**load_checkpoint(checkpoint, identity, model, opt, gen))
+        for group in opt.param_groups:  # the model's, whatever an older checkpoint held
+            group["weight_decay"] = model.weight_decay
     sampler = NegativeSampler(data.train.to(device))
     step = data_parallel(LossModule(model, lambda m, *batch: m.loss(*batch)), shard)
     progress = progress and shard.is_main

@@ -121,3 +121,26 @@ def test_user_without_training_items_trains():
     batch = next(model.batches(NegativeSampler(train), 8, torch.Generator().manual_seed(0)))
     loss = model.loss(*batch)
     assert torch.isfinite(loss)
+
+
+def test_l2_in_the_optimizer_trains_the_same_weights():
+    from glt.train.recsys import adam
+    train = _train()
+    runs = []
+    for in_optimizer in (False, True):
+        torch.manual_seed(0)
+        model = UltraGCN(train, dim=8, num_negatives=5, num_neighbours=3, init_std=0.3,
+                         gamma=0.05, l2_in_optimizer=in_optimizer)
+        opt = adam(model.parameters(), 0.01, model.weight_decay)
+        losses = []
+        for batch in model.batches(NegativeSampler(train), 7, torch.Generator().manual_seed(1)):
+            opt.zero_grad()
+            loss = model.loss(*batch)
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+        runs.append((losses, model.user_embedding.detach(), model.item_embedding.detach()))
+    assert runs[0][0] == pytest.approx(runs[1][0], rel=1e-5)  # the L2 value reported too
+    assert torch.allclose(runs[0][1], runs[1][1], atol=1e-6)
+    assert torch.allclose(runs[0][2], runs[1][2], atol=1e-6)
+    assert UltraGCN(train, dim=4, num_neighbours=3, gamma=0.05).weight_decay == 0.0

@@ -56,6 +56,29 @@ def test_resume_continues_exactly(tmp_path):
     assert not os.path.exists(ckpt + ".tmp")
 
 
+
+def test_resume_applies_the_models_weight_decay(tmp_path):
+    # a checkpoint whose optimiser had no weight decay (an UltraGCN with its L2 term in
+    # the loss) resumed by a model that leaves the term to the optimiser
+    from glt.models.ultragcn import UltraGCN
+    data = _two_communities()
+    config = RecTrainConfig(epochs=2, batch_size=64, lr=0.01, eval_every=2, ks=(5,),
+                            metric="recall@5")
+
+    def model(in_optimizer):
+        torch.manual_seed(0)
+        return UltraGCN(data.train, dim=8, num_negatives=4, num_neighbours=3, init_std=0.3,
+                        gamma=0.05, l2_in_optimizer=in_optimizer)
+    straight = model(False)
+    fit(straight, data, config, progress=False)
+    ckpt = str(tmp_path / "run.pt")
+    fit(model(False), data, RecTrainConfig(**{**config.__dict__, "epochs": 1}),
+        checkpoint=ckpt, progress=False)
+    resumed = model(True)
+    fit(resumed, data, config, checkpoint=ckpt, progress=False)
+    assert torch.allclose(resumed.item_embedding, straight.item_embedding, atol=1e-6)
+    assert torch.allclose(resumed.user_embedding, straight.user_embedding, atol=1e-6)
+
 def test_checkpoint_of_another_run_is_refused(tmp_path):
     data = _two_communities()
     ckpt = str(tmp_path / "run.pt")
