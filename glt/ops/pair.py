@@ -62,8 +62,8 @@ def _pair_mul_grad(grad: np.ndarray, h: np.ndarray, src: np.ndarray, dst: np.nda
     return _sum_chunks(acc)
 
 
-# Dot products summed in any order: LLVM vectorises the reductions (about 3.5x
-# faster); NaN and infinity keep their meaning.
+# Dot products summed in any order, so that LLVM vectorises the reductions; NaN
+# and infinity keep their meaning.
 _REASSOCIATE = {"reassoc", "contract"}
 
 
@@ -106,8 +106,8 @@ def _gather_dot_grad_table(grad: np.ndarray, u: np.ndarray, num_rows: int, idx: 
                            chunks: int) -> np.ndarray:
     """``dL/dtable [num_rows, d]`` of ``out[b, m] = <u[b], table[idx[b, m]]>``: each
     chunk of rows of ``u`` accumulates on its own, then the chunks are summed.
-    (Apart from the gradient of ``u``: one loop doing both is 1.5x slower, as
-    neither inner loop is vectorised.)"""
+    (A loop apart from the gradient of ``u``'s: in one loop with it, neither inner
+    loop is vectorised; ``benchmarks/RESULTS.md``, UltraGCN.)"""
     rows, width = idx.shape[0], u.shape[1]
     acc = np.zeros((chunks, num_rows, width), u.dtype)
     flat = acc.reshape(-1)
@@ -205,11 +205,15 @@ class _GatherDot(torch.autograd.Function):
                 0, idx.reshape(-1), (grad.unsqueeze(-1) * u.unsqueeze(1)).reshape(-1, u.size(1)))
             return grad_u, grad_table, None
         grad_np, idx_np = grad.contiguous().numpy(), idx.numpy()
-        grad_u = run_kernel(_gather_dot_grad_u, work, grad_np,
-                            table.detach().contiguous().numpy(), idx_np)
-        grad_table = run_kernel(_gather_dot_grad_table, work, grad_np,
-                                u.detach().contiguous().numpy(), table.size(0), idx_np, chunks)
-        return torch.from_numpy(grad_u), torch.from_numpy(grad_table), None
+        grad_u = grad_table = None
+        if ctx.needs_input_grad[0]:
+            grad_u = torch.from_numpy(run_kernel(_gather_dot_grad_u, work, grad_np,
+                                                 table.detach().contiguous().numpy(), idx_np))
+        if ctx.needs_input_grad[1]:
+            grad_table = torch.from_numpy(run_kernel(
+                _gather_dot_grad_table, work, grad_np, u.detach().contiguous().numpy(),
+                table.size(0), idx_np, chunks))
+        return grad_u, grad_table, None
 
 
 def gather_dot(u: Tensor, table: Tensor, idx: Tensor) -> Tensor:

@@ -99,3 +99,19 @@ def test_gather_dot_keeps_nan_and_inf():
     out = gather_dot(u, table, idx)
     assert torch.equal(torch.isnan(out), idx == 3)
     assert torch.equal(torch.isinf(out), idx == 4)
+
+
+def test_gather_dot_gradient_of_one_operand_only():
+    from glt.ops import gather_dot
+    torch.manual_seed(2)
+    u, table = torch.randn(300, 16), torch.randn(70, 16)
+    idx = torch.randint(0, 70, (300, 40))
+    for needs in ((True, False), (False, True)):
+        a, b = u.clone().requires_grad_(needs[0]), table.clone().requires_grad_(needs[1])
+        gather_dot(a, b, idx).sum().backward()
+        ref_a, ref_b = u.clone().requires_grad_(needs[0]), table.clone().requires_grad_(needs[1])
+        (ref_a @ ref_b.t()).gather(1, idx).sum().backward()
+        for ours, ref in ((a, ref_a), (b, ref_b)):
+            assert (ours.grad is None) == (ref.grad is None)
+            if ours.grad is not None:
+                assert torch.allclose(ours.grad, ref.grad, rtol=1e-5, atol=1e-4)
