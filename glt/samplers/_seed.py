@@ -15,10 +15,11 @@ def derive(base: int, k: int) -> int:
     return (base + k * _GOLDEN) & _MASK
 
 
-def draw_base(seed: Optional[int]) -> int:
-    """A 63-bit sampling seed: ``seed`` itself, or a draw from torch's global generator."""
+def draw_base(seed: Optional[int], generator: Optional[torch.Generator] = None) -> int:
+    """A 63-bit sampling seed: ``seed`` itself, or a draw from ``generator`` (default:
+    torch's global generator)."""
     if seed is None:
-        return int(torch.randint(0, 2**62, (1,)))
+        return int(torch.randint(0, 2**62, (1,), generator=generator))
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"expected seed to be a non-negative int, got {seed!r}")
     return seed & _MASK
