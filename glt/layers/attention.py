@@ -20,7 +20,8 @@ class MultiHeadAttention(nn.Module):
         + M\Big) V_h, \qquad \mathrm{out} = [\mathrm{head}_1, \dots] W_O
 
     with :math:`M = -\infty` on padded keys; a query with no unpadded key gets
-    zeros. Input ``[B, T, dim]`` -> ``[B, T, dim]``.
+    zeros. Input ``[B, T, dim]`` -> ``[B, T, out_dim]`` (``out_dim`` defaults to
+    ``dim``; the LargeGT authors' layer keeps ``heads * head_dim``).
 
     Training with attention dropout on CPU runs the heads one by one on
     contiguous per-head projections with glt's dropout (:func:`glt.ops.dropout`)
@@ -31,12 +32,12 @@ class MultiHeadAttention(nn.Module):
     """
 
     def __init__(self, dim: int, heads: int, head_dim: Optional[int] = None,
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, out_dim: Optional[int] = None) -> None:
         super().__init__()
         self.heads, self.head_dim = heads, head_dim or dim
         inner = heads * self.head_dim
         self.qkv = nn.Linear(dim, 3 * inner)
-        self.out = nn.Linear(inner, dim)
+        self.out = nn.Linear(inner, out_dim or dim)
         self.dropout = dropout
 
     def forward(self, x: Tensor, key_padding_mask: Optional[Tensor] = None,
@@ -44,7 +45,7 @@ class MultiHeadAttention(nn.Module):
         """``x [B, T, dim]``; ``key_padding_mask [B, T]`` True where a token is padding.
 
         ``num_queries``: only the first ``Q`` tokens query (all ``T`` are keys and
-        values); the output is then ``[B, Q, dim]``.
+        values); the output is then ``[B, Q, out_dim]``.
         """
         b, t, _ = x.shape
         nq = t if num_queries is None else num_queries

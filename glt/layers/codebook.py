@@ -56,6 +56,12 @@ class EMACodebook(nn.Module):
                 self.codes.copy_(self.code_sum / smoothed.unsqueeze(1))
         return idx
 
+    def output_codes(self) -> Tensor:
+        """``[C, dim]`` centroids mapped back from the normalised space with the
+        running statistics (the LargeGT authors' keys and values)."""
+        n = self.norm
+        return self.codes * torch.sqrt(n.running_var + n.eps) + n.running_mean
+
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any) -> None:
         saved = state_dict.get(prefix + "codes")
         if saved is not None and tuple(saved.shape) != tuple(self.codes.shape):
@@ -64,13 +70,18 @@ class EMACodebook(nn.Module):
                              f"{self.dim}: it was trained on other features or settings")
         super()._load_from_state_dict(state_dict, prefix, *args)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Batch-normalise ``x [n, dim]``, :meth:`update` with it and return the
-        normalised points (differentiable in ``x``)."""
+    def normalize(self, x: Tensor) -> Tensor:
+        """Batch-normalise ``x [n, dim]`` (batch statistics in training, updating the
+        running ones; a batch of one point uses the running statistics)."""
         if x.dim() != 2 or x.size(1) != self.dim:
             raise ValueError(f"expected points of shape [n, {self.dim}], got {tuple(x.shape)}")
-        n = self.norm  # a batch of one point is normalised with the running statistics
-        x = F.batch_norm(x, n.running_mean, n.running_var, training=self.training and x.size(0) > 1,
-                         momentum=n.momentum, eps=n.eps)
+        n = self.norm
+        return F.batch_norm(x, n.running_mean, n.running_var, momentum=n.momentum, eps=n.eps,
+                            training=self.training and x.size(0) > 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """:meth:`normalize` ``x [n, dim]``, :meth:`update` with it and return the
+        normalised points (differentiable in ``x``)."""
+        x = self.normalize(x)
         self.update(x)
         return x
