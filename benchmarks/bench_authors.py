@@ -387,13 +387,68 @@ def _token_graph(scale: float):
     return graph, torch.randn(graph.num_nodes, 100, generator=torch.Generator().manual_seed(0))
 
 
+_LARGEGT_SIZE = dict(heads=2, global_dim=64, num_codes=4096, pos_dim=64)
+
+
+def _paper_state(theirs: dict) -> dict:
+    """The authors' ``LargeGT`` state as glt's ``PaperLargeGT`` names it (their four
+    unused maps and ``out_proj`` dropped; Q, K and V stacked into one map; their
+    ``_embedding_output`` is glt's ``codebook.output_codes()``)."""
+    import torch
+    local, att = "convs.0.local_module.", "convs.0.local_module.layers.0.self_attention."
+    names = {"fc_in.": "node_encoder.", "fc_in_seq.": "token_encoder.", "ffs.0.": "ffn.",
+             "fc_out.": "classifier.", local + "att_embeddings_nope.": "embed.",
+             local + "layers.0.self_attention_norm.": "pre_norm.",
+             att + "output_layer.": "attention.out.", local + "layers.0.res_proj.": "res_proj.",
+             local + "final_ln.": "final_norm.", local + "attn_layer.": "readout.",
+             "convs.0.lin_proj_g.": "global_in.", "convs.0.lin_query_g.": "q.",
+             "convs.0.lin_key_g.": "k.", "convs.0.lin_value_g.": "v.",
+             "convs.0.vq.bn.": "codebook.norm.", "convs.0.vq._embedding": "codebook.codes",
+             "convs.0.vq._ema_w": "codebook.code_sum",
+             "convs.0.vq._ema_cluster_size": "codebook.cluster_size",
+             "convs.0.c_idx": "assigned"}
+    out = {}
+    for key, value in theirs.items():
+        for old, new in names.items():  # names ending in "." are prefixes, others whole
+            if key == old or (old.endswith(".") and key.startswith(old)):
+                out[new + key[len(old):]] = value
+    for part in ("weight", "bias"):
+        out[f"attention.qkv.{part}"] = torch.cat([theirs[f"{att}linear_{x}.{part}"]
+                                                  for x in "qkv"])
+    return out
+
+
+def _paper_check(theirs, inputs, pos, nodes, y) -> dict:
+    """glt's ``PaperLargeGT`` given the authors' trained weights, codebook and
+    assignments: both models' evaluation losses on ``nodes`` (those without padded
+    tokens, which the authors' model does not mask)."""
+    import torch
+    import torch.nn.functional as F
+
+    from glt.models.largegt import PaperLargeGT
+    tokens, mask, feats = inputs(nodes, seed=0)[:3]
+    full = ~mask.any(1)
+    tokens, mask, feats, nodes = tokens[full], mask[full], feats[full], nodes[full]
+    ours = PaperLargeGT(feats.size(1), 256, int(y.max()) + 1, pos.size(0), **_LARGEGT_SIZE)
+    ours.load_state_dict(_paper_state(theirs.state_dict()))
+    theirs.eval(), ours.eval()
+    with torch.no_grad():
+        a = theirs(tokens, feats, pos[nodes], nodes)
+        b = ours(tokens, mask, feats, nodes, pos[nodes])
+    return {"nodes": int(nodes.numel()), "loss_authors": float(F.cross_entropy(a, y[nodes])),
+            "loss_glt": float(F.cross_entropy(b, y[nodes])),
+            "max_logit_diff": float((a - b).abs().max())}
+
+
 def _largegt_steps(side: str, scale: float, batches: int) -> dict:
-    """Training steps of one side's LargeGT on glt's token batches (1024 nodes, K=100)."""
+    """Training steps of one side's LargeGT on glt's token batches (1024 nodes, K=100):
+    ``glt`` (glt's ``LargeGT``), ``glt-paper`` (glt's ``PaperLargeGT``, the authors'
+    layout and size) or ``authors`` (then checked against ``PaperLargeGT``)."""
     import torch
     import torch.nn.functional as F
 
     from glt.memory import keep_freed_memory
-    from glt.models.largegt import LargeGT, TokenInputs
+    from glt.models.largegt import LargeGT, PaperLargeGT, TokenInputs
     keep_freed_memory()
     graph, x = _token_graph(scale)
     n, classes, gen = graph.num_nodes, 47, torch.Generator().manual_seed(1)
@@ -404,12 +459,16 @@ def _largegt_steps(side: str, scale: float, batches: int) -> dict:
     chunks = [torch.randperm(n, generator=gen)[:batch] for _ in range(batches + 1)]
     torch.manual_seed(0)
     if side == "glt":
-        model = LargeGT(x.size(1), 256, classes, heads=2, global_dim=64, num_codes=4096,
-                        dropout=0.5, attn_dropout=0.0, pos_dim=64)
-
+        model = LargeGT(x.size(1), 256, classes, dropout=0.5, attn_dropout=0.0,
+                        **_LARGEGT_SIZE)
+    elif side == "glt-paper":
+        model = PaperLargeGT(x.size(1), 256, classes, n, **_LARGEGT_SIZE)
+    if side != "authors":
         def logits(chunk):
             tokens, mask, feats = inputs(chunk, seed=0)[:3]
-            return model(tokens, mask, feats, pos[chunk])
+            if side == "glt":
+                return model(tokens, mask, feats, pos[chunk])
+            return model(tokens, mask, feats, chunk, pos[chunk])
     else:
         _enter(LARGEGT)
         from model import LargeGT as TheirLargeGT  # noqa: E402 - the authors' module
@@ -434,9 +493,13 @@ def _largegt_steps(side: str, scale: float, batches: int) -> dict:
         times.append(time.perf_counter() - t0)
         losses.append(float(loss))
     per_batch = sum(times[1:]) / batches
-    return {"seconds_per_batch": per_batch, "nodes_per_second": batch / per_batch,
-            "losses": losses, "peak_mb": status_mb("VmHWM"),
-            "params": sum(p.numel() for p in model.parameters())}
+    out = {"seconds_per_batch": per_batch, "nodes_per_second": batch / per_batch,
+           "losses": losses, "peak_mb": status_mb("VmHWM"),
+           "params": sum(p.numel() for p in model.parameters()),
+           "trained_params": sum(p.numel() for p in model.parameters() if p.grad is not None)}
+    if side == "authors":
+        out["check"] = _paper_check(model, inputs, pos, chunks[-1], y)
+    return out
 
 
 def _token_prep(side: str, scale: float) -> dict:
@@ -470,7 +533,7 @@ def largegt_rows(root: str, batches: int, scale: float, prep_scale: float) -> di
     """Both sides' training steps and token preparation, each in its own subprocess."""
     rows: dict = {}
     for case, arg in (("steps", scale), ("steps", 0.0), ("prep", 0.0), ("prep", prep_scale)):
-        for side in ("glt", "authors"):
+        for side in ("glt", "glt-paper", "authors") if case == "steps" else ("glt", "authors"):
             # Cora's 1433-wide tokens make a step a minute long: one timed step there
             steps = 1 if arg == 0 else batches
             cmd = [sys.executable, os.path.abspath(__file__), "--worker",
@@ -499,18 +562,28 @@ def _print_largegt(rows: dict, scale: float, prep_scale: float) -> None:
     for (case, arg, side), r in rows.items():
         where = "Cora" if arg == 0 else f"the products-sized graph at scale {arg}"
         if case == "steps":
-            print(f"largegt   {side:8} {r['seconds_per_batch']:8.2f} s per 1024-node step on "
+            print(f"largegt   {side:9} {r['seconds_per_batch']:8.2f} s per 1024-node step on "
                   f"{where} ({r['nodes_per_second']:.0f} nodes/s), peak {r['peak_mb']:.0f} MB, "
-                  f"{r['params']:,} parameters, losses {[round(v, 3) for v in r['losses']]}",
-                  flush=True)
+                  f"{r['params']:,} parameters ({r['trained_params']:,} with a gradient), "
+                  f"losses {[round(v, 3) for v in r['losses']]}", flush=True)
         else:
-            print(f"largegt   {side:8} {r['seconds']:8.2f} s to prepare the tokens of {where}, "
+            print(f"largegt   {side:9} {r['seconds']:8.2f} s to prepare the tokens of {where}, "
                   f"peak {r['peak_mb']:.0f} MB", flush=True)
+        if "check" in r:
+            c = r["check"]
+            agree = abs(c["loss_glt"] - c["loss_authors"]) <= 1e-4 * abs(c["loss_authors"])
+            print(f"largegt   the authors' trained weights in glt's PaperLargeGT, {c['nodes']} "
+                  f"nodes of {where}: loss {c['loss_authors']:.6g} (authors) vs "
+                  f"{c['loss_glt']:.6g} (glt), logits within {c['max_logit_diff']:.1e}: "
+                  f"{'agree' if agree else 'DIFFER'}", flush=True)
+            if not agree:
+                raise SystemExit("largegt: the two models differ; no time is reported")
     for case, arg in (("steps", scale), ("steps", 0.0), ("prep", 0.0), ("prep", prep_scale)):
         key = "seconds_per_batch" if case == "steps" else "seconds"
-        ratio = rows[(case, arg, "authors")][key] / rows[(case, arg, "glt")][key]
-        print(f"largegt   {case} ({'Cora' if arg == 0 else f'scale {arg}'}): glt {ratio:.2f}x "
-              "LargeGT's own code", flush=True)
+        for side in ("glt", "glt-paper") if case == "steps" else ("glt",):
+            ratio = rows[(case, arg, "authors")][key] / rows[(case, arg, side)][key]
+            print(f"largegt   {case} ({'Cora' if arg == 0 else f'scale {arg}'}): {side} "
+                  f"{ratio:.2f}x LargeGT's own code", flush=True)
 
 
 def main() -> None:

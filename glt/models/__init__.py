@@ -4,5 +4,5 @@ from glt.models.largegt import LargeGT, PaperLargeGT, TokenInputs
 from glt.models.lightgcn import LightGCN
 from glt.models.ultragcn import UltraGCN
 
-__all__ = ["GCN", "GAT", "GraphSAGE", "NodeClassifier", "LargeGT", "PaperLargeGT", "TokenInputs", "LightGCN",
-           "UltraGCN"]
+__all__ = ["GCN", "GAT", "GraphSAGE", "NodeClassifier", "LargeGT", "PaperLargeGT", "TokenInputs",
+           "LightGCN", "UltraGCN"]

@@ -34,10 +34,13 @@ class TokenInputs:
             memory on ``x``'s device.
         pos: optional ``[N, pos_dim]`` positional encoding of the nodes (e.g.
             node2vec embeddings) for :class:`LargeGT`'s global module.
+        with_nodes: a batch also gives its node ids (before ``pos``), as
+            :class:`PaperLargeGT` takes them.
     """
 
     def __init__(self, graph: CSRGraph, x: Tensor, num_tokens: int,
-                 cache: Optional[str] = None, pos: Optional[Tensor] = None) -> None:
+                 cache: Optional[str] = None, pos: Optional[Tensor] = None,
+                 with_nodes: bool = False) -> None:
         if pos is not None and (pos.dim() != 2 or pos.size(0) != x.size(0)
                                 or not pos.is_floating_point()):
             raise ValueError(f"expected a float positional encoding of shape [{x.size(0)}, "
@@ -51,6 +54,7 @@ class TokenInputs:
         self.x = x
         self.pos = None if pos is None else pos.to(x.device)
         self.sampler = TokenSampler(graph, num_tokens)
+        self.with_nodes = with_nodes
 
     @property
     def num_features(self) -> int:
@@ -58,8 +62,9 @@ class TokenInputs:
 
     def __call__(self, nodes: Tensor, seed: Optional[int] = None) -> tuple[Tensor, ...]:
         """``(tokens [B, 3K, F], padding mask [B, 3K], node features [B, F])``,
-        then ``pos [B, pos_dim]`` when there is a positional encoding; a node
-        without enough neighbours has its missing tokens masked."""
+        then the node ids ``[B]`` with ``with_nodes``, then ``pos [B, pos_dim]``
+        when there is a positional encoding; a node without enough neighbours
+        has its missing tokens masked."""
         ids = self.sampler.sample(nodes.cpu(), seed=seed)  # [B, K]
         feats = self.hops[ids.clamp(min=0).to(self.hops.device)].to(self.x.device)  # [B, K, 3, F]
         pad = (ids < 0).to(self.x.device)
@@ -67,6 +72,7 @@ class TokenInputs:
         mask = pad.unsqueeze(2).expand(b, k, 3).reshape(b, 3 * k)
         nodes = nodes.to(self.x.device)
         out = (feats.reshape(b, 3 * k, -1), mask, self.x[nodes])
+        out += (nodes,) if self.with_nodes else ()
         return out if self.pos is None else out + (self.pos[nodes],)
 
 

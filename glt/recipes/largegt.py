@@ -14,7 +14,7 @@ from torch import Tensor
 from glt.datasets import NodeDataset, load_dataset, row_normalize
 from glt.datasets.planetoid import default_root
 from glt.datasets.registry import dataset_info
-from glt.models.largegt import LargeGT, TokenInputs
+from glt.models.largegt import LargeGT, PaperLargeGT, TokenInputs
 from glt.recipes.base import Context, Recipe
 from glt.recipes.node import node_runs, train_config
 from glt.recipes.report import RunReport
@@ -24,7 +24,11 @@ from glt.train.sources import TokenBatches
 _BASE = dict(num_tokens=100, batch_size=1024, hidden=256, global_dim=64, num_codes=4096,
              heads=2, lr=1e-3, weight_decay=0.0, epochs=100, dropout=0.1, attn_dropout=0.1,
              input_dropout=0.0, eval_every=1, eval_samples=1, token_encoder="mlp",
-             node_queries=False, optimizer="adamw", stream_hops=False)
+             node_queries=False, optimizer="adamw", stream_hops=False, layout="glt")
+# the authors' model (PaperLargeGT) with their main.py's defaults: --ff_dropout 0.5 (their
+# local module's dropout is 0.3), --attn_dropout 0, batch norm, Adam, 500 epochs
+_PAPER = dict(_BASE, layout="paper", dropout=0.5, attn_dropout=0.0, norm="batch",
+              local_dropout=0.3, optimizer="adam", epochs=500)
 # the LargeGT authors' runs (docs/03_reproduce.md of snap-research/LargeGT) for the
 # large sets; Planetoid: a small-data setting measured on Cora (140 labels): one sampled
 # node beside the target (more sampled tokens did not help there), heavy input dropout,
@@ -35,6 +39,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "ogbn-products": dict(_BASE),
     "snap-patents": dict(_BASE, num_tokens=50, batch_size=2048, hidden=128),
     "ogbn-papers100M": dict(_BASE, hidden=512, global_dim=128, stream_hops=True),
+    "ogbn-products-paper": dict(_PAPER),
+    "snap-patents-paper": dict(_PAPER, num_tokens=50, batch_size=2048, hidden=128),
     "planetoid": dict(_BASE, num_tokens=2, batch_size=140, hidden=64, global_dim=32,
                       num_codes=64, lr=0.01, weight_decay=5e-4, epochs=600, dropout=0.5,
                       attn_dropout=0.2, input_dropout=0.9, eval_every=5, eval_samples=8,
@@ -96,14 +102,24 @@ class LargeGTRecipe(Recipe):
         if cache is None and s["stream_hops"]:
             cache = os.path.join(args.root or default_root(), "largegt_hops", data.name)
         pos = None if args.pos_enc is None else load_pos_enc(args.pos_enc, data.num_nodes)
-        inputs = TokenInputs(data.graph, data.x, s["num_tokens"], cache=cache, pos=pos)
+        layout = s.get("layout", "glt")
+        if layout not in ("glt", "paper"):
+            raise ValueError(f"expected layout 'glt' or 'paper', got {layout!r}")
+        inputs = TokenInputs(data.graph, data.x, s["num_tokens"], cache=cache, pos=pos,
+                             with_nodes=layout == "paper")
         prep = time.perf_counter() - start
+        pos_dim = 0 if pos is None else pos.size(1)
 
         def make() -> torch.nn.Module:
+            if layout == "paper":  # norm and local_dropout: the paper presets' or the model's
+                extra = {k: s[k] for k in ("norm", "local_dropout") if k in s}
+                return PaperLargeGT(data.num_features, s["hidden"], data.num_classes,
+                                    data.num_nodes, s["heads"], s["global_dim"],
+                                    s["num_codes"], dropout=s["dropout"],
+                                    attn_dropout=s["attn_dropout"], pos_dim=pos_dim, **extra)
             return LargeGT(data.num_features, s["hidden"], data.num_classes, s["heads"],
                            s["global_dim"], s["num_codes"], s["dropout"], s["attn_dropout"],
-                           s["input_dropout"], s["token_encoder"], s["node_queries"],
-                           0 if pos is None else pos.size(1))
+                           s["input_dropout"], s["token_encoder"], s["node_queries"], pos_dim)
         source = TokenBatches(data, inputs, s["batch_size"], eval_samples=s["eval_samples"])
         runs = node_runs(ctx, make, source, data, train_config(s), score=dataset_score(data))
         return ctx.report("largegt", data.name, "acc", runs, token_seconds=prep,

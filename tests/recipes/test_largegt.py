@@ -64,3 +64,23 @@ def test_papers100m_preset_streams_hops_checkpoints_and_resumes(tmp_path):
     assert "--amp" in first.command and first.settings["hidden"] == 512
     again = LARGEGT.main(args)  # both runs finished: read back, not retrained
     assert again.runs == first.runs
+
+
+def test_paper_layout_trains_checkpoints_and_resumes(tmp_path):
+    write_ogb(str(tmp_path), "ogbn-products", num_nodes=60, num_edges=240, num_features=4)
+    torch.save(torch.randn(60, 3), tmp_path / "pos.pt")
+    args = ["--dataset", "ogbn-products", "--root", str(tmp_path), "--preset",
+            "ogbn-products-paper", "--epochs", "2", "--num-tokens", "4", "--batch-size", "16",
+            "--hidden", "8", "--global-dim", "4", "--num-codes", "6", "--pos-enc",
+            str(tmp_path / "pos.pt"), "--quiet", "--amp", "--checkpoint", str(tmp_path / "c")]
+    first = LARGEGT.main(args)
+    assert first.settings["layout"] == "paper" and first.settings["dropout"] == 0.5
+    assert 0.0 <= first.test_mean <= 1.0
+    saved = torch.load(tmp_path / "c" / "seed0.pt", weights_only=True)["model"]
+    assert saved["assigned"].shape == (60,)  # the per-node centroid assignments are kept
+    assert LARGEGT.main(args).runs == first.runs
+    base = ["--dataset", "ogbn-products", "--root", str(tmp_path), "--epochs", "1",
+            "--num-tokens", "3", "--batch-size", "16", "--quiet"]
+    assert LARGEGT.main(base + ["--layout", "paper"]).settings["layout"] == "paper"
+    with pytest.raises(ValueError, match="expected layout 'glt' or 'paper', got 'goat'"):
+        LARGEGT.main(base + ["--layout", "goat"])
