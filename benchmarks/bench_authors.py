@@ -23,9 +23,13 @@ repository, on the same data and settings.
   against glt's, whole scripts.
 - LargeGT (snap-research/LargeGT, commit 5323269): its ``LargeGT`` model
   (``--conv_type full``, the ogbn-products command of ``docs/03_reproduce.md``:
-  hidden 256, global 64, 2 heads, 4096 centroids, K=100) against glt's with the
-  same sizes, training steps on the same token batches of glt's seeded
-  ogbn-products-sized graph at ``--largegt-scale`` and of Cora; and its token
+  hidden 256, global 64, 2 heads, 4096 centroids, K=100) against glt's
+  ``PaperLargeGT`` (their layout, the same size) and glt's own ``LargeGT`` with
+  the same sizes, training steps on the same token batches of glt's seeded
+  ogbn-products-sized graph at ``--largegt-scale`` and of Cora; after its steps
+  the authors' worker loads its trained weights, codebook and assignments into a
+  ``PaperLargeGT`` and both score a batch in evaluation mode (the losses must
+  agree). And its token
   preparation (``data_utils.create_node_ids``: ``A @ A``, per-node sampling,
   hop features) against glt's (``hop_features`` and ``TokenSampler``) on Cora
   and the graph at ``--prep-scale``.
@@ -79,7 +83,7 @@ import time
 import types
 from typing import Optional
 
-from _memory import status_mb
+from _memory import reset_peak, status_mb
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LIGHTGCN = os.path.join(HERE, "authors", "LightGCN-PyTorch", "code")
@@ -484,6 +488,7 @@ def _largegt_steps(side: str, scale: float, batches: int) -> dict:
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     times, losses = [], []
+    reset_peak()  # the peak of the steps, the graph and its tokens' features included
     for chunk in chunks:  # the first step warms up
         t0 = time.perf_counter()
         opt.zero_grad()
@@ -491,7 +496,7 @@ def _largegt_steps(side: str, scale: float, batches: int) -> dict:
         loss.backward()
         opt.step()
         times.append(time.perf_counter() - t0)
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     per_batch = sum(times[1:]) / batches
     out = {"seconds_per_batch": per_batch, "nodes_per_second": batch / per_batch,
            "losses": losses, "peak_mb": status_mb("VmHWM"),
