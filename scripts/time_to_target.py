@@ -5,9 +5,12 @@ has one, else the run's training seconds prorated to that epoch); beside it, the
 same read from a log of the UltraGCN authors' ``main.py`` (its
 ``benchmarks/UltraGCN_<set>_x0.md`` logs: one ``The time for epoch N is: train time
 = H: M: S`` line and one ``Recall: R`` line per evaluated epoch; epochs between two
-evaluations are counted at the next evaluated epoch's time).
+evaluations are counted at the next evaluated epoch's time; its epochs are numbered
+from 0, so its ``epoch N`` is N + 1 epochs trained). ``--curve N`` prints, for the
+first N evaluations of the authors' log, both sides' figure after as many epochs.
 
     python scripts/time_to_target.py REPORT.json --target 0.2787 [--authors-log LOG.md]
+        [--curve 12]
 """
 from __future__ import annotations
 
@@ -45,11 +48,28 @@ def _first(points: list[tuple[int, float, float]], target: float
     return next((p for p in points if p[1] >= target), None)
 
 
+def _print_curves(report, points: list[tuple[int, float, float]]) -> None:
+    """Each run's figure beside the authors' after the same number of epochs (or,
+    marked with its epoch, at glt's nearest evaluation: the two evaluate at
+    different epochs)."""
+    print(f"  epochs trained | authors' {report.metric} | "
+          + " | ".join(f"glt seed {run.seed}" for run in report.runs))
+    for epoch, value, _ in points:
+        ours = []
+        for run in report.runs:
+            near = min(run.curve, key=lambda q: abs(q[0] - epoch - 1), default=None)
+            ours.append("-" if near is None else f"{near[1]:.5f}" if near[0] == epoch + 1
+                        else f"{near[1]:.5f} (epoch {near[0]})")
+        print(f"  {epoch + 1} | {value:.5f} | " + " | ".join(ours))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("report")
     p.add_argument("--target", type=float, required=True)
     p.add_argument("--authors-log")
+    p.add_argument("--curve", type=int, default=0, metavar="N", help="with --authors-log: "
+                   "both curves at the log's first N evaluations")
     args = p.parse_args()
     report = read_report(args.report)
     histories = report.extra.get("histories") or [None] * len(report.runs)
@@ -73,6 +93,8 @@ def main() -> None:
         where = (f"epoch {hit[0]}, {hit[2]:.0f} s of training" if hit
                  else f"not reached (best {best[1]:.4f} at epoch {best[0]})")
         print(f"  authors' log: {where}")
+        if args.curve:
+            _print_curves(report, points[:args.curve])
 
 
 if __name__ == "__main__":

@@ -62,3 +62,19 @@ def test_report_with_and_without_a_history(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "seed 0: epoch 10, 70 s of training" in out
     assert "seed 1: epoch 10, about 100 s of training (prorated)" in out
+
+
+def test_curves_side_by_side(tmp_path, capsys, monkeypatch):
+    log = tmp_path / "log.md"
+    log.write_text(AUTHORS_LOG)
+    runs = [RunRecord(0, 10, 10, None, 0.3, 100.0, curve=[(1, 0.1), (5, 0.2), (11, 0.3)])]
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(RunReport("ultragcn", "ml-1m", "recall@20", runs, {},
+                                         hardware="cpu").to_dict()))
+    monkeypatch.setattr(sys, "argv", ["t", str(path), "--target", "0.25", "--authors-log",
+                                      str(log), "--curve", "3"])
+    ttt.main()
+    lines = capsys.readouterr().out.splitlines()[-3:]
+    # the log's epoch N is N + 1 epochs trained; glt's nearest evaluation is marked
+    assert lines == ["  1 | 0.11564 | 0.10000", "  6 | 0.11388 | 0.20000 (epoch 5)",
+                     "  11 | 0.11385 | 0.30000"]
