@@ -287,7 +287,7 @@ class PaperLargeGT(_TokenModel):
     - ``[local, global]`` -> ``Linear(2hH, hH), norm, ReLU, Dropout, Linear(hH, H), norm,
       ReLU, Dropout`` -> ``Linear(H, C)``.
 
-    ``norm``: ``"batch"`` (their default), ``"layer"`` or ``"none"`` (their ``--no_bn``).
+    ``norm``: ``"batch"`` (their default), ``"layer"`` or ``None`` (their ``--no_bn``).
     ``dropout`` is their ``--ff_dropout``, ``local_dropout`` their local module's fixed
     0.3, ``attn_dropout`` their ``--attn_dropout`` (on the global attention). Their layer
     also builds four linear maps and a projection that its forward never uses; they are
@@ -300,12 +300,12 @@ class PaperLargeGT(_TokenModel):
     def __init__(self, in_channels: int, hidden: int, num_classes: int, num_nodes: int,
                  heads: int = 2, global_dim: int = 64, num_codes: int = 4096,
                  dropout: float = 0.5, local_dropout: float = 0.3, attn_dropout: float = 0.0,
-                 norm: str = "batch", pos_dim: int = 0,
+                 norm: Optional[str] = "batch", pos_dim: int = 0,
                  chunk_bytes: Optional[int] = 64 << 20) -> None:
         super().__init__(in_channels, pos_dim, chunk_bytes)
         norms = {"batch": nn.BatchNorm1d, "layer": nn.LayerNorm}
-        if norm not in (*norms, "none"):
-            raise ValueError(f"expected norm 'batch', 'layer' or 'none', got {norm!r}")
+        if norm is not None and norm not in norms:
+            raise ValueError(f"expected norm 'batch', 'layer' or None, got {norm!r}")
 
         def normed(width: int) -> list[nn.Module]:
             return [norms[norm](width)] if norm in norms else []

@@ -103,7 +103,8 @@ def test_forward_shapes_chunks_and_errors():
     torch.testing.assert_close(a, b)
     whole.train()(tokens, mask, x, nodes, pos).sum().backward()
     assert whole.token_encoder[0].weight.grad is not None and whole.q.weight.grad is not None
-    with pytest.raises(ValueError, match="norm 'batch', 'layer' or 'none'"):
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in _model(norm=None).ffn)
+    with pytest.raises(ValueError, match="norm 'batch', 'layer' or None"):
         _model(norm="group")
     with pytest.raises(ValueError, match="5 node ids"):
         whole(tokens, mask, x, nodes[:3], pos)
