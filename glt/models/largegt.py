@@ -10,6 +10,7 @@ from typing import Any, Optional
 import torch
 from torch import Tensor, nn
 
+from glt._checks import as_index
 from glt.graph import CSRGraph
 from glt.layers.attention import MultiHeadAttention
 from glt.layers.codebook import EMACodebook
@@ -367,9 +368,8 @@ class PaperLargeGT(_TokenModel):
     def forward(self, tokens: Tensor, mask: Tensor, x: Tensor, nodes: Tensor,
                 pos: Optional[Tensor] = None) -> Tensor:
         self._check(tokens, x, pos)
-        if nodes.shape != (x.size(0),):
-            raise ValueError(f"expected the batch's {x.size(0)} node ids, got a tensor of "
-                             f"shape {tuple(nodes.shape)}")
+        nodes = as_index(nodes, "nodes (the batch's node ids)", length=x.size(0),
+                         bound=self.assigned.numel())
         h = torch.cat([self.local(tokens, mask),
                        self.glob(self.node_encoder(x), nodes, pos)], dim=-1)
         return self.classifier(self.ffn(h))

@@ -106,7 +106,9 @@ def test_forward_shapes_chunks_and_errors():
     assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in _model(norm=None).ffn)
     with pytest.raises(ValueError, match="norm 'batch', 'layer' or None"):
         _model(norm="group")
-    with pytest.raises(ValueError, match="5 node ids"):
+    with pytest.raises(ValueError, match="nodes .* to have 5 entries"):
         whole(tokens, mask, x, nodes[:3], pos)
+    with pytest.raises(ValueError, match="nodes"):  # the model was built for 5 nodes
+        whole(tokens, mask, x, nodes + 1, pos)
     with pytest.raises(ValueError, match="width 4 per node; got none"):
         whole(tokens, mask, x, nodes)
