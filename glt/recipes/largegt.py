@@ -27,8 +27,13 @@ _BASE = dict(num_tokens=100, batch_size=1024, hidden=256, global_dim=64, num_cod
              node_queries=False, optimizer="adamw", stream_hops=False, layout="glt")
 # the authors' model (PaperLargeGT) with their main.py's defaults: --ff_dropout 0.5 (their
 # local module's dropout is 0.3), --attn_dropout 0, batch norm, Adam, 500 epochs
-_PAPER = dict(_BASE, layout="paper", dropout=0.5, attn_dropout=0.0, norm="batch",
-              local_dropout=0.3, optimizer="adam", epochs=500)
+_PAPER = {**{k: v for k, v in _BASE.items() if k not in ("token_encoder", "node_queries",
+                                                          "input_dropout")},
+          **dict(layout="paper", dropout=0.5, attn_dropout=0.0, norm="batch", local_dropout=0.3,
+                 optimizer="adam", epochs=500)}
+# settings of one layout only, with the value that means "not used" for the other
+_GLT_ONLY = {"token_encoder": "mlp", "node_queries": False, "input_dropout": 0.0}
+_PAPER_ONLY = ("norm", "local_dropout")
 # the LargeGT authors' runs (docs/03_reproduce.md of snap-research/LargeGT) for the
 # large sets; Planetoid: a small-data setting measured on Cora (140 labels): one sampled
 # node beside the target (more sampled tokens did not help there), heavy input dropout,
@@ -60,6 +65,24 @@ def load_pos_enc(path: str, num_nodes: int) -> Tensor:
         raise ValueError(f"{path} should hold a [{num_nodes}, d] positional encoding (one "
                          f"row per node), got {shape}")
     return pos.float()
+
+
+def check_layout(settings: dict[str, Any]) -> str:
+    """The settings' model layout (``glt``: :class:`LargeGT`, ``paper``:
+    :class:`PaperLargeGT`); refuses settings the other layout alone has."""
+    layout = settings.get("layout", "glt")
+    if layout not in ("glt", "paper"):
+        raise ValueError(f"expected layout 'glt' or 'paper', got {layout!r}")
+    if layout == "paper":
+        unused = [k for k, v in _GLT_ONLY.items() if settings.get(k, v) != v]
+    else:
+        unused = [k for k in _PAPER_ONLY if k in settings]
+    if unused:
+        raise ValueError(f"the {layout} layout does not use {', '.join(unused)} (given "
+                         f"{', '.join(f'{k}={settings[k]}' for k in unused)}); the "
+                         f"{'ogbn-products-paper preset' if layout == 'paper' else 'paper layout'}"
+                         " has what the authors' model takes")
+    return layout
 
 
 class LargeGTRecipe(Recipe):
@@ -102,9 +125,7 @@ class LargeGTRecipe(Recipe):
         if cache is None and s["stream_hops"]:
             cache = os.path.join(args.root or default_root(), "largegt_hops", data.name)
         pos = None if args.pos_enc is None else load_pos_enc(args.pos_enc, data.num_nodes)
-        layout = s.get("layout", "glt")
-        if layout not in ("glt", "paper"):
-            raise ValueError(f"expected layout 'glt' or 'paper', got {layout!r}")
+        layout = check_layout(s)
         inputs = TokenInputs(data.graph, data.x, s["num_tokens"], cache=cache, pos=pos,
                              with_nodes=layout == "paper")
         prep = time.perf_counter() - start

@@ -84,3 +84,10 @@ def test_paper_layout_trains_checkpoints_and_resumes(tmp_path):
     assert LARGEGT.main(base + ["--layout", "paper"]).settings["layout"] == "paper"
     with pytest.raises(ValueError, match="expected layout 'glt' or 'paper', got 'goat'"):
         LARGEGT.main(base + ["--layout", "goat"])
+    # a setting the chosen layout does not have is refused, not ignored
+    with pytest.raises(ValueError, match="paper layout does not use input_dropout"):
+        LARGEGT.main(base + ["--layout", "paper", "--input-dropout", "0.5"])
+    with pytest.raises(ValueError, match="glt layout does not use norm"):
+        LARGEGT.main(base + ["--norm", "layer"])
+    with pytest.raises(ValueError, match="token_encoder=per_hop, node_queries=True"):
+        LARGEGT.main(["--layout", "paper", "--epochs", "1", "--quiet"])  # Cora's preset
