@@ -292,7 +292,8 @@ class PaperLargeGT(_TokenModel):
     ``dropout`` is their ``--ff_dropout``, ``local_dropout`` their local module's fixed
     0.3, ``attn_dropout`` their ``--attn_dropout`` (on the global attention). Their layer
     also builds four linear maps and a projection that its forward never uses; they are
-    left out. ``num_nodes`` sizes the assignments.
+    left out. ``num_nodes`` sizes the assignments. Padded tokens (a node with too few
+    neighbours) are masked in the attention and the readout; their code has none.
 
     ``forward(tokens [B, 3K, F], mask [B, 3K], x [B, F], nodes [B], pos [B, P])`` ->
     logits ``[B, C]`` (``pos`` only with ``pos_dim > 0``; ``nodes``: the batch's node ids).
