@@ -16,11 +16,17 @@ run time, none to the example's files:
   ``torch.Tensor.coo`` returns its ``(row, col, None)``.
 
     python scripts/ogb_example.py --root ../shared/data/ogb -- --use_sage --runs 1 --epochs 100
+
+``--log LOG --against REPORT.json`` reads such a run's output instead and sets its
+validation curve (the ``Hits@K`` of the report's metric) beside each run of a
+``glt train link`` report: per evaluation, the example's figure and the range of
+glt's runs, and each side's highest figure up to the example's last epoch.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import runpy
 import shutil
 import sys
@@ -36,12 +42,54 @@ def _coo(self):
     return row, col, None
 
 
+def example_curve(path: str, metric: str) -> dict[int, float]:
+    """``{epoch: validation figure in %}`` of run 1 from the example's output."""
+    head = metric.replace("hits@", "Hits@")
+    lines = open(path).read().splitlines()
+    curve = {}
+    for line, following in zip(lines, lines[1:]):
+        m = re.search(r"Run: 01, Epoch: (\d+), .*Valid: ([\d.]+)%", following)
+        if line.strip() == head and m:
+            curve[int(m.group(1))] = float(m.group(2))
+    if not curve:
+        raise SystemExit(f"{path}: no '{head}' / 'Run: 01, Epoch: ...' lines found")
+    return curve
+
+
+def compare(log: str, report_path: str) -> None:
+    """Print the example's curve in ``log`` against the runs of a glt report."""
+    from glt.recipes.report import read_report
+    report = read_report(report_path)
+    ours = [{e: 100 * v for e, v in run.curve} for run in report.runs]
+    theirs = example_curve(log, report.metric)
+    last = max(theirs)
+    print(f"epoch | OGB's example | glt's {len(ours)} runs (min-max) | inside")
+    for epoch, value in sorted(theirs.items()):
+        got = [c[epoch] for c in ours if epoch in c]
+        if got:
+            inside = "yes" if min(got) <= value <= max(got) else "no"
+            print(f"{epoch} | {value:.2f} | {min(got):.2f}-{max(got):.2f} | {inside}")
+    best = [max(v for e, v in c.items() if e <= last) for c in ours]
+    print(f"highest validation {report.metric} up to epoch {last}: OGB's example "
+          f"{max(theirs.values()):.2f}; glt {min(best):.2f}-{max(best):.2f} "
+          f"(mean {sum(best) / len(best):.2f}, seeds {[run.seed for run in report.runs]})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", required=True, help="folder holding ogbl_<set>/")
+    parser.add_argument("--root", help="folder holding ogbl_<set>/")
     parser.add_argument("--dataset", default="ddi", help="the example folder's name")
     parser.add_argument("args", nargs="*", help="the example's own arguments, after --")
+    parser.add_argument("--log", help="the output of an earlier run of the example")
+    parser.add_argument("--against", help="with --log: a glt train link report (JSON)")
     args = parser.parse_args()
+    if args.log or args.against:
+        if not (args.log and args.against):
+            sys.exit("--log and --against go together")
+        compare(args.log, args.against)
+        return
+    if not args.root:
+        sys.exit("--root is needed to run the example")
     folder = os.path.abspath(os.path.join(EXAMPLES, args.dataset))
     if not os.path.exists(os.path.join(folder, "gnn.py")):
         sys.exit(f"no {folder}/gnn.py: place OGB's example there (see this script's docstring)")
