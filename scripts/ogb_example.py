@@ -45,7 +45,8 @@ def _coo(self):
 def example_curve(path: str, metric: str) -> dict[int, float]:
     """``{epoch: validation figure in %}`` of run 1 from the example's output."""
     head = metric.replace("hits@", "Hits@")
-    lines = open(path).read().splitlines()
+    with open(path) as f:
+        lines = f.read().splitlines()
     curve = {}
     for line, following in zip(lines, lines[1:]):
         m = re.search(r"Run: 01, Epoch: (\d+), .*Valid: ([\d.]+)%", following)

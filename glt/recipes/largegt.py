@@ -25,15 +25,14 @@ _BASE = dict(num_tokens=100, batch_size=1024, hidden=256, global_dim=64, num_cod
              heads=2, lr=1e-3, weight_decay=0.0, epochs=100, dropout=0.1, attn_dropout=0.1,
              input_dropout=0.0, eval_every=1, eval_samples=1, token_encoder="mlp",
              node_queries=False, optimizer="adamw", stream_hops=False, layout="glt")
-# the authors' model (PaperLargeGT) with their main.py's defaults: --ff_dropout 0.5 (their
-# local module's dropout is 0.3), --attn_dropout 0, batch norm, Adam, 500 epochs
-_PAPER = {**{k: v for k, v in _BASE.items() if k not in ("token_encoder", "node_queries",
-                                                          "input_dropout")},
-          **dict(layout="paper", dropout=0.5, attn_dropout=0.0, norm="batch", local_dropout=0.3,
-                 optimizer="adam", epochs=500)}
 # settings of one layout only, with the value that means "not used" for the other
 _GLT_ONLY = {"token_encoder": "mlp", "node_queries": False, "input_dropout": 0.0}
 _PAPER_ONLY = ("norm", "local_dropout")
+# the authors' model (PaperLargeGT) with their main.py's defaults: --ff_dropout 0.5 (their
+# local module's dropout is 0.3), --attn_dropout 0, batch norm, Adam, 500 epochs
+_PAPER = dict({k: v for k, v in _BASE.items() if k not in _GLT_ONLY}, layout="paper",
+              dropout=0.5, attn_dropout=0.0, norm="batch", local_dropout=0.3, optimizer="adam",
+              epochs=500)
 # the LargeGT authors' runs (docs/03_reproduce.md of snap-research/LargeGT) for the
 # large sets; Planetoid: a small-data setting measured on Cora (140 labels): one sampled
 # node beside the target (more sampled tokens did not help there), heavy input dropout,
@@ -133,7 +132,7 @@ class LargeGTRecipe(Recipe):
 
         def make() -> torch.nn.Module:
             if layout == "paper":  # norm and local_dropout: the paper presets' or the model's
-                extra = {k: s[k] for k in ("norm", "local_dropout") if k in s}
+                extra = {k: s[k] for k in _PAPER_ONLY if k in s}
                 return PaperLargeGT(data.num_features, s["hidden"], data.num_classes,
                                     data.num_nodes, s["heads"], s["global_dim"],
                                     s["num_codes"], dropout=s["dropout"],
