@@ -7,6 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from glt._collective import sum_across_ranks
+
 
 class EMACodebook(nn.Module):
     r"""``C`` centroids of ``dim``-dimensional points, updated in training by
@@ -21,7 +23,9 @@ class EMACodebook(nn.Module):
     with :math:`n_c` the batch's points nearest to centroid :math:`c`, decay
     :math:`\gamma` and Laplace-smoothed counts
     :math:`\tilde N_c = (N_c + \epsilon) / (N + C \epsilon) \cdot N`.
-    Points are batch-normalised (no affine) before assignment.
+    Points are batch-normalised (no affine) before assignment. Under data
+    parallelism :math:`n_c` and the sums run over every rank's points, so all
+    ranks keep the centroids one process would on their joined batches.
     """
 
     def __init__(self, num_codes: int, dim: int, decay: float = 0.99, eps: float = 1e-5) -> None:
@@ -49,8 +53,10 @@ class EMACodebook(nn.Module):
             idx = self.assign(x)
             if self.training:
                 onehot = F.one_hot(idx, self.num_codes).to(x.dtype)
-                self.cluster_size.mul_(self.decay).add_(onehot.sum(0), alpha=1 - self.decay)
-                self.code_sum.mul_(self.decay).add_(onehot.t() @ x, alpha=1 - self.decay)
+                counts, sums = onehot.sum(0), onehot.t() @ x
+                sum_across_ranks(counts, sums)
+                self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
+                self.code_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
                 n = self.cluster_size.sum()
                 smoothed = (self.cluster_size + self.eps) / (n + self.num_codes * self.eps) * n
                 self.codes.copy_(self.code_sum / smoothed.unsqueeze(1))

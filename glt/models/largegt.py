@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from glt._checks import as_index
+from glt._collective import cat_across_ranks
 from glt.graph import CSRGraph
 from glt.layers.attention import MultiHeadAttention
 from glt.layers.codebook import EMACodebook
@@ -284,7 +285,8 @@ class PaperLargeGT(_TokenModel):
       centroids, values from their first ``G`` dimensions, the attention biased by
       ``log`` of the number of nodes whose latest assignment is the centroid (``-inf``
       for none; every node starts at a random centroid), attention dropout -> ``[B, hH]``.
-      In training the batch's ``q`` then update the codebook and their nodes' assignments;
+      In training the batch's ``q`` then update the codebook and their nodes' assignments
+      (under data parallelism every rank's batch updates both, on every rank);
     - ``[local, global]`` -> ``Linear(2hH, hH), norm, ReLU, Dropout, Linear(hH, H), norm,
       ReLU, Dropout`` -> ``Linear(H, C)``.
 
@@ -330,8 +332,9 @@ class PaperLargeGT(_TokenModel):
         self.q = nn.Linear(global_dim + pos_dim, wide)
         self.k = nn.Linear(global_dim + pos_dim, wide)
         self.v = nn.Linear(global_dim, wide)
-        dtype = torch.int16 if num_codes <= torch.iinfo(torch.int16).max else torch.int32
-        self.register_buffer("assigned", torch.randint(0, num_codes, (num_nodes,), dtype=dtype))
+        # int32: the narrowest integer type that gloo and NCCL both send
+        self.register_buffer("assigned", torch.randint(0, num_codes, (num_nodes,),
+                                                       dtype=torch.int32))
         self.ffn = nn.Sequential(nn.Linear(2 * wide, wide), *normed(wide), nn.ReLU(),
                                  nn.Dropout(dropout), nn.Linear(wide, hidden), *normed(hidden),
                                  nn.ReLU(), nn.Dropout(dropout))
@@ -363,7 +366,9 @@ class PaperLargeGT(_TokenModel):
         out = torch.bmm(att, v).transpose(0, 1).reshape(b, -1)
         if self.training:
             idx = self.codebook.update(self.codebook.normalize(q_in.detach()))
-            self.assigned[nodes.to(self.assigned.device)] = idx.to(self.assigned.dtype)
+            # every rank's batch (one state on all ranks under data parallelism)
+            nodes = cat_across_ranks(nodes.to(self.assigned.device))
+            self.assigned[nodes] = cat_across_ranks(idx).to(self.assigned.dtype)
         return out
 
     def forward(self, tokens: Tensor, mask: Tensor, x: Tensor, nodes: Tensor,

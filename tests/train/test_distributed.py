@@ -156,6 +156,8 @@ def products(tmp_path_factory):
     ("train_lagnn.py", ["--model", "sage", "--batch-size", "16", "--compare",
                         "--generator", "GEN"]),
     ("train_largegt.py", ["--batch-size", "16", "--num-tokens", "5"]),
+    ("train_largegt.py", ["--preset", "ogbn-products-paper", "--batch-size", "16",
+                          "--num-tokens", "5", "--num-codes", "8"]),
 ])
 def test_node_scripts_under_torchrun(products, tmp_path, script, extra):
     out = str(tmp_path / "r.json")
@@ -172,3 +174,52 @@ def test_full_batch_presets_refuse_torchrun(tmp_path):
     done = _torchrun("train_lagnn.py", "--model", "gcn", "--runs", "1", "--epochs", "1",
                      "--quiet")
     assert done.returncode != 0 and "not split across ranks" in done.stderr
+
+
+def _state_worker(rank: int, init_file: str, out: str) -> None:
+    """One training step of the codebook and of PaperLargeGT on this rank's half."""
+    from glt.layers.codebook import EMACodebook
+    from glt.models.largegt import PaperLargeGT
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    torch.manual_seed(0)  # the same initial state on both ranks
+    codebook = EMACodebook(num_codes=4, dim=3, decay=0.5).train()
+    points = torch.randn(12, 3, generator=torch.Generator().manual_seed(1))
+    codebook.update(points[rank * 6:(rank + 1) * 6])
+    torch.manual_seed(0)
+    model = PaperLargeGT(3, 8, 4, 20, heads=2, global_dim=4, num_codes=6).train()
+    seen = []
+    update = model.codebook.update
+    model.codebook.update = lambda x: seen.append(update(x)) or seen[-1]
+    nodes = torch.arange(20)[rank::2][:7]  # rank 1 holds one node fewer
+    g = torch.Generator().manual_seed(2 + rank)
+    tokens, mask = torch.randn(nodes.numel(), 9, 3, generator=g), torch.zeros(7, 9, dtype=bool)
+    x = torch.randn(nodes.numel(), 3, generator=g)
+    nodes = nodes[:7 - rank]
+    model(tokens[:nodes.numel()], mask[:nodes.numel()], x[:nodes.numel()], nodes)
+    torch.save({"codebook": codebook.state_dict(), "assigned": model.assigned.clone(),
+                "nodes": nodes, "idx": seen[0]}, f"{out}.{rank}")
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def test_ranks_keep_one_codebook_and_one_set_of_assignments(tmp_path):
+    from glt.layers.codebook import EMACodebook
+    from glt.models.largegt import PaperLargeGT
+    out = str(tmp_path / "state")
+    mp.spawn(_state_worker, args=(str(tmp_path / "init"), out), nprocs=2, join=True)
+    states = [torch.load(f"{out}.{r}") for r in range(2)]
+    torch.manual_seed(0)  # one process on both halves at once
+    whole = EMACodebook(num_codes=4, dim=3, decay=0.5).train()
+    whole.update(torch.randn(12, 3, generator=torch.Generator().manual_seed(1)))
+    for state in states:
+        for key, ref in whole.state_dict().items():
+            torch.testing.assert_close(state["codebook"][key], ref)
+    torch.manual_seed(0)
+    start = PaperLargeGT(3, 8, 4, 20, heads=2, global_dim=4, num_codes=6).assigned
+    touched = torch.cat([s["nodes"] for s in states])
+    untouched = torch.ones(20, dtype=torch.bool)
+    untouched[touched] = False
+    for state in states:  # each rank holds both ranks' new assignments
+        for other in states:
+            assert torch.equal(state["assigned"][other["nodes"]].long(), other["idx"])
+        assert torch.equal(state["assigned"][untouched], start[untouched])
