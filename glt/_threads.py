@@ -4,10 +4,11 @@ Starting a parallel region wakes Numba's thread pool. On a small input that
 costs more than the work itself, and on a busy machine (other processes, or
 torch's own threads spinning) the wake-up can wait a whole scheduler slice.
 The kernels' results do not depend on the thread count (counter-based random
-numbers, fixed reduction order), so the choice changes only the speed; the one
-exception is the backward of ``glt.ops.pair_product`` and ``gather_dot``, whose
-per-thread gradient accumulators are added in a grouping set by the thread count
-(the same sums up to float rounding).
+numbers, fixed reduction order), so the choice changes only the speed; the
+exceptions are the backward of ``glt.ops.pair_product`` and ``gather_dot`` and
+``softplus_dot_loss``'s value and table gradient, whose per-thread partial sums
+are added in a grouping set by the thread count (the same sums up to float
+rounding).
 """
 from __future__ import annotations
 

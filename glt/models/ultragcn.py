@@ -11,13 +11,12 @@ from __future__ import annotations
 from typing import Iterator, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from glt._checks import as_index
 from glt.graph import CSRGraph
 from glt.models.scoring import Scorer, dot_scorer
-from glt.ops import gather_dot
+from glt.ops.softplus_dot import softplus_dot_loss, weighted_softplus
 from glt.samplers import NegativeSampler
 from glt.samplers.shard import Shard
 
@@ -160,29 +159,12 @@ class UltraGCN(nn.Module):
         if neg.dim() != 2 or neg.size(0) != users.numel():
             raise ValueError(f"expected neg of shape [{users.numel()}, M], got "
                              f"{tuple(neg.shape)}")
-        u = self.user_embedding[users]
-        if u.device.type == "cpu":
-            # each needed product from the rows in place (glt's kernel): no [B, I]
-            # score matrix, no gathered [B, M, d] item rows
-            def score(items: Tensor) -> Tensor:
-                return gather_dot(u, self.item_embedding, items)
-        elif users.numel() * self.num_items <= DENSE_SCORES_LIMIT:
-            # one [B, I] product, then gathers: cheaper than gathering [B, M, d]
-            # item rows (and scatter-adding their gradients)
-            full = u @ self.item_embedding.t()
-
-            def score(items: Tensor) -> Tensor:
-                return full.gather(1, items)
-        else:
-            def score(items: Tensor) -> Tensor:
-                return torch.einsum("bd,bmd->bm", u, self.item_embedding[items])
-        # every product of the batch in one call: the positive, its K item-item
-        # neighbours, the M negatives (one pass, one gradient accumulation)
+        # every product of the batch at once: the positive, its K item-item
+        # neighbours, the M negatives; each term is weight * softplus(sign * score):
+        # binary cross-entropy with logits for label 1 (the positive; the item-item
+        # term -log sigmoid) has sign -1, for label 0 (the negatives) sign +1
         k, m = self.ii_neighbours.size(1), neg.size(1)
-        scores = score(torch.cat([pos.unsqueeze(1), self.ii_neighbours[pos], neg], 1))
-        # each term is weight * softplus(sign * score): binary cross-entropy with
-        # logits for label 1 (the positive; the item-item term -log sigmoid) has
-        # sign -1, for label 0 (the negatives) sign +1
+        items = torch.cat([pos.unsqueeze(1), self.ii_neighbours[pos], neg], 1)
         beta = self.beta_u[users]
         scale = self.negative_weight / m  # the mean over a row's negatives
         weight = torch.cat([
@@ -190,16 +172,26 @@ class UltraGCN(nn.Module):
             self.lambda_ * self.ii_weights[pos],
             torch.addcmul(beta.new_tensor(self.w3 * scale), beta.unsqueeze(1),
                           self.beta_i[neg], value=self.w4 * scale)], 1)  # [B, 1 + K + M]
-        sign = scores.new_ones(1 + k + m)
-        sign[:1 + k] = -1
-        terms = F.softplus(scores * sign)
+        u = self.user_embedding[users]
+        if u.device.type == "cpu":
+            # glt's kernel: each product from the rows in place, the loss and both
+            # gradients in one pass (no [B, I] scores, no gathered [B, M, d] rows)
+            loss = softplus_dot_loss(u, self.item_embedding, items, weight, 1 + k)
+        else:
+            if users.numel() * self.num_items <= DENSE_SCORES_LIMIT:
+                # one [B, I] product, then a gather: cheaper than gathering [B, M, d]
+                # item rows (and scatter-adding their gradients)
+                scores = (u @ self.item_embedding.t()).gather(1, items)
+            else:
+                scores = torch.einsum("bd,bmd->bm", u, self.item_embedding[items])
+            loss = weighted_softplus(scores, weight, 1 + k)
         tables = self.user_embedding, self.item_embedding
         if self.weight_decay:  # its gradient comes from the optimiser: the value alone
             with torch.no_grad():
                 norm = _half_squared_norm(*tables)
         else:
             norm = _HalfSquaredNorm.apply(*tables)
-        return torch.dot(weight.view(-1), terms.view(-1)) + self.gamma * norm
+        return loss + self.gamma * norm
 
     def scorer(self) -> Scorer:
         return dot_scorer(self.user_embedding.detach(), self.item_embedding.detach())

@@ -195,25 +195,32 @@ class _GatherDot(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, Tensor, None]:
         u, table, idx = ctx.saved_tensors
-        work = idx.numel() * u.size(1)
-        chunks = threads_for(work)
-        if not (_numba_ok(u) and u.dtype == table.dtype) or \
-                chunks * table.numel() * table.element_size() > _MAX_ACCUMULATOR_BYTES:
-            rows = table[idx]  # [B, M, d]
-            grad_u = torch.einsum("bm,bmd->bd", grad, rows)
-            grad_table = torch.zeros_like(table).index_add_(
-                0, idx.reshape(-1), (grad.unsqueeze(-1) * u.unsqueeze(1)).reshape(-1, u.size(1)))
-            return grad_u, grad_table, None
-        grad_np, idx_np = grad.contiguous().numpy(), idx.numpy()
         grad_u = grad_table = None
         if ctx.needs_input_grad[0]:
-            grad_u = torch.from_numpy(run_kernel(_gather_dot_grad_u, work, grad_np,
-                                                 table.detach().contiguous().numpy(), idx_np))
+            if _numba_ok(u) and u.dtype == table.dtype:
+                grad_u = torch.from_numpy(run_kernel(
+                    _gather_dot_grad_u, idx.numel() * u.size(1), grad.contiguous().numpy(),
+                    table.detach().contiguous().numpy(), idx.numpy()))
+            else:
+                grad_u = torch.einsum("bm,bmd->bd", grad, table[idx])
         if ctx.needs_input_grad[1]:
-            grad_table = torch.from_numpy(run_kernel(
-                _gather_dot_grad_table, work, grad_np, u.detach().contiguous().numpy(),
-                table.size(0), idx_np, chunks))
+            grad_table = gather_dot_table_grad(grad, u, table, idx)
         return grad_u, grad_table, None
+
+
+def gather_dot_table_grad(grad: Tensor, u: Tensor, table: Tensor, idx: Tensor) -> Tensor:
+    """``dL/dtable [I, d]`` of ``out[b, m] = <u[b], table[idx[b, m]]>`` given
+    ``dL/dout [B, M]``: on CPU accumulated per chunk of rows of ``u`` (then the
+    chunks summed), else, or where those accumulators would be large, ``index_add_``."""
+    work = idx.numel() * u.size(1)
+    chunks = threads_for(work)
+    if not (_numba_ok(u) and u.dtype == table.dtype and grad.dtype == u.dtype) or \
+            chunks * table.numel() * table.element_size() > _MAX_ACCUMULATOR_BYTES:
+        return torch.zeros_like(table).index_add_(
+            0, idx.reshape(-1), (grad.unsqueeze(-1) * u.unsqueeze(1)).reshape(-1, u.size(1)))
+    return torch.from_numpy(run_kernel(_gather_dot_grad_table, work, grad.contiguous().numpy(),
+                                       u.detach().contiguous().numpy(), table.size(0),
+                                       idx.numpy(), chunks))
 
 
 def gather_dot(u: Tensor, table: Tensor, idx: Tensor) -> Tensor:
