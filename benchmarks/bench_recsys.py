@@ -15,6 +15,9 @@ On one LightGCN-format set (default: gowalla from ``../shared/data/rec``):
   formulation (a dense items x items weight matrix cut row by row to its top K;
   a loss gathering ``[B, negatives, d]`` item rows), on the same batches from the
   same initial embeddings; both report their first batch's loss, which must agree.
+  ``ultragcn-unfused`` is glt's UltraGCN with its loss taken apart again (the
+  products from ``gather_dot``, then torch's ``softplus`` and a dot product), to
+  time the fused ``softplus_dot_loss`` against it.
 
 Each case runs in a fresh subprocess that reports its peak memory above the
 memory after its imports (with ``--device cuda``: peak GPU memory above the
@@ -37,7 +40,7 @@ from typing import Any, Optional
 from _memory import status_mb
 
 CASES = ("lightgcn-glt", "lightgcn-pyg", "lightgcn-ref", "eval-glt", "eval-dense",
-         "ultragcn-glt", "ultragcn-ref")
+         "ultragcn-glt", "ultragcn-unfused", "ultragcn-ref")
 
 
 def bpr_step(final, e0, opt, users, pos, neg, num_users: int, decay: float = 1e-4) -> float:
@@ -211,7 +214,13 @@ def worker(case: str, dataset: str, root: Optional[str], batches: int,
         out["batches_per_epoch"] = math.ceil(train.num_edges / size)
         torch.manual_seed(1)  # the same initial embeddings in both cases
         t0 = clock()
-        if case == "ultragcn-glt":
+        if case == "ultragcn-unfused":
+            import glt.models.ultragcn as ultragcn_module
+            from glt.ops import gather_dot
+            from glt.ops.softplus_dot import weighted_softplus
+            ultragcn_module.softplus_dot_loss = lambda u, table, idx, w, p: weighted_softplus(
+                gather_dot(u, table, idx), w, p)
+        if case in ("ultragcn-glt", "ultragcn-unfused"):
             # as glt's training loop: the L2 term's gradient inside Adam's update
             model = UltraGCN(train, **settings, l2_in_optimizer=True).to(dev)
             params, decay = list(model.parameters()), model.weight_decay
@@ -317,6 +326,16 @@ def main(argv: Optional[list[str]] = None) -> None:
               f"peak {ug[mem]:.0f} MB vs {ref[mem]:.0f} MB; "
               f"first-batch loss {ug['first_loss']:.6g} vs {ref['first_loss']:.6g} "
               f"(relative difference {agree:.1e})")
+    if {"ultragcn-glt", "ultragcn-unfused"} <= results.keys():
+        ug, apart = results["ultragcn-glt"], results["ultragcn-unfused"]
+        agree = abs(ug["first_loss"] - apart["first_loss"]) / abs(apart["first_loss"])
+        versus = (f"; LightGCN's epoch {lg['seconds_per_epoch']:.1f}s" if lg is not None else "")
+        print(f"UltraGCN epoch: fused loss {ug['seconds_per_epoch']:.1f}s, unfused "
+              f"{apart['seconds_per_epoch']:.1f}s -> "
+              f"{apart['seconds_per_epoch'] / ug['seconds_per_epoch']:.2f}x{versus}; "
+              f"first-batch loss {ug['first_loss']:.6g} vs {apart['first_loss']:.6g} "
+              f"(relative difference {agree:.1e})")
+    if {"ultragcn-glt", "ultragcn-ref"} <= results.keys():
         print(f"UltraGCN item-item top-K: glt {ug['setup_seconds']:.1f}s, authors' dense build "
               f"{ref['setup_seconds']:.1f}s -> glt "
               f"{ref['setup_seconds'] / ug['setup_seconds']:.2f}x faster; peak "
