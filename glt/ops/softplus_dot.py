@@ -133,7 +133,8 @@ def softplus_dot_loss(u: Tensor, table: Tensor, idx: Tensor, weight: Tensor,
         t_{i_{bm}} \rangle), \quad \sigma_m = -1 \text{ for } m < P, \; +1 \text{ after}
 
     (binary cross-entropy with logits: label 1 for the first ``P = positives``
-    columns, 0 for the rest), differentiable in ``u`` and ``table``, not ``weight``.
+    columns, 0 for the rest), differentiable in ``u`` and ``table`` (and in ``weight``
+    through the unfused formula, when it requires a gradient).
 
     Args:
         u: ``[B, d]``.
@@ -160,7 +161,8 @@ def softplus_dot_loss(u: Tensor, table: Tensor, idx: Tensor, weight: Tensor,
         raise ValueError(f"expected 0 <= positives <= {idx.size(1)} (columns), got {positives}")
     flat = as_index(idx.reshape(-1), "idx", bound=table.size(0))
     idx = flat.view(idx.shape).contiguous()
-    fused = all(t.device.type == "cpu" and t.dtype == torch.float32 for t in (u, table, weight))
+    fused = all(t.device.type == "cpu" and t.dtype == torch.float32 for t in (u, table, weight)) \
+        and not (weight.requires_grad and torch.is_grad_enabled())
     if not fused:
         return weighted_softplus(gather_dot(u, table, idx), weight, positives)
     return _SoftplusDot.apply(u, table, idx, weight, positives)

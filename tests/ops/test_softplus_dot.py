@@ -101,6 +101,17 @@ def test_other_dtypes_take_the_reference_formula():
     torch.testing.assert_close(softplus_dot_loss(u, table, idx, weight, 2), ref[0])
 
 
+def test_a_weight_that_requires_a_gradient_gets_it():
+    torch.manual_seed(4)
+    u, table, idx = torch.randn(300, 16), torch.randn(70, 16), torch.randint(0, 70, (300, 40))
+    weight = torch.rand(300, 40, requires_grad=True)
+    softplus_dot_loss(u, table, idx, weight, 1).backward()
+    sign = torch.ones(40)
+    sign[0] = -1
+    expected = F.softplus((u @ table.t()).gather(1, idx) * sign)  # dL/dweight: the terms
+    torch.testing.assert_close(weight.grad, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_gradient_of_one_operand_only():
     torch.manual_seed(3)
     u, table = torch.randn(300, 16), torch.randn(70, 16)
