@@ -239,6 +239,12 @@ def gather_dot(u: Tensor, table: Tensor, idx: Tensor) -> Tensor:
     Returns:
         ``[B, M]``.
     """
+    return _GatherDot.apply(u, table, checked_rows(u, table, idx))
+
+
+def checked_rows(u: Tensor, table: Tensor, idx: Tensor) -> Tensor:
+    """``idx [B, M]`` checked as row ids of ``table [I, d]`` for the rows of
+    ``u [B, d]`` (contiguous int64), with ``u`` and ``table`` checked as features."""
     check_features(u, "u")
     check_features(table, "table")
     if u.dim() != 2 or table.dim() != 2 or u.size(1) != table.size(1):
@@ -247,8 +253,7 @@ def gather_dot(u: Tensor, table: Tensor, idx: Tensor) -> Tensor:
     if not isinstance(idx, Tensor) or idx.dim() != 2 or idx.size(0) != u.size(0):
         shape = tuple(idx.shape) if isinstance(idx, Tensor) else type(idx).__name__
         raise ValueError(f"expected idx to have shape [{u.size(0)}, M], got {shape}")
-    flat = as_index(idx.reshape(-1), "idx", bound=table.size(0))
-    return _GatherDot.apply(u, table, flat.view(idx.shape).contiguous())
+    return as_index(idx.reshape(-1), "idx", bound=table.size(0)).view(idx.shape).contiguous()
 
 
 track_helpers(__name__, _prefetch)

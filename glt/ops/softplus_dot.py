@@ -20,11 +20,10 @@ from numba import njit, prange
 from torch import Tensor
 
 from glt import _prefetch
-from glt._checks import as_index, check_features
 from glt._jit_cache import track_helpers
 from glt._prefetch import AHEAD, prefetch_row
 from glt._threads import run_kernel, threads_for
-from glt.ops.pair import _REASSOCIATE, gather_dot, gather_dot_table_grad
+from glt.ops.pair import _REASSOCIATE, checked_rows, gather_dot, gather_dot_table_grad
 
 _LOG2E = np.float32(1.4426950408889634)
 _LN2_HI, _LN2_LO = np.float32(0.693359375), np.float32(-2.12194440e-4)  # ln 2 = hi + lo
@@ -146,21 +145,12 @@ def softplus_dot_loss(u: Tensor, table: Tensor, idx: Tensor, weight: Tensor,
     Returns:
         a 0-dim tensor.
     """
-    check_features(u, "u")
-    check_features(table, "table")
-    if u.dim() != 2 or table.dim() != 2 or u.size(1) != table.size(1):
-        raise ValueError(f"expected u [B, d] and table [I, d] of one width, got "
-                         f"{tuple(u.shape)} and {tuple(table.shape)}")
-    if not isinstance(idx, Tensor) or idx.dim() != 2 or idx.size(0) != u.size(0):
-        shape = tuple(idx.shape) if isinstance(idx, Tensor) else type(idx).__name__
-        raise ValueError(f"expected idx to have shape [{u.size(0)}, M], got {shape}")
+    idx = checked_rows(u, table, idx)
     if not isinstance(weight, Tensor) or weight.shape != idx.shape:
         shape = tuple(weight.shape) if isinstance(weight, Tensor) else type(weight).__name__
         raise ValueError(f"expected weight of the shape of idx, {tuple(idx.shape)}, got {shape}")
     if not 0 <= positives <= idx.size(1):
         raise ValueError(f"expected 0 <= positives <= {idx.size(1)} (columns), got {positives}")
-    flat = as_index(idx.reshape(-1), "idx", bound=table.size(0))
-    idx = flat.view(idx.shape).contiguous()
     fused = all(t.device.type == "cpu" and t.dtype == torch.float32 for t in (u, table, weight)) \
         and not (weight.requires_grad and torch.is_grad_enabled())
     if not fused:
