@@ -339,22 +339,29 @@ def _epoch_clock(cmd: list[str], cwd: str, first: int, last: int) -> tuple[float
     return (seen[last] - seen[first]) / (last - first), lines[-1]
 
 
-def lagnn_rows(root: str, batches: int) -> dict:
+def lagnn_rows(root: str, batches: int, runs: int = 1) -> dict:
     """Cora LA-GCN seconds per epoch (training step and validation pass) of the
     LA-GNN code's ``lagcn.py`` and of glt's recipe on the same generator, and the
-    test accuracy each reaches after 220 epochs."""
+    test accuracy each reaches after 220 epochs (mean and std over ``runs``)."""
     code, generator = _lagnn_workspace()
     theirs, last = _epoch_clock([sys.executable, "lagcn.py", "--dataset", "cora", "--epochs",
                                  "220", "--hidden", "8", "--concat", "1", "--samples", "4",
-                                 "--lr", "0.01", "--runs", "1"], code, 20, 220)
+                                 "--lr", "0.01", "--runs", str(runs)], code, 20, 220)
     out = os.path.join(os.path.dirname(code), "glt.json")
-    _timed([sys.executable, "-m", "glt", "train", "lagnn", "--model", "gcn", "--runs", "1",
+    _timed([sys.executable, "-m", "glt", "train", "lagnn", "--model", "gcn", "--runs", str(runs),
             "--epochs", "220", "--generator", generator, "--quiet", "--out", out], code)
     with open(out) as f:
-        run = json.load(f)["runs"][0]  # its seconds: the training loop's, start-up excluded
+        report = json.load(f)
+    # its seconds: the training loop's, start-up excluded
+    seconds = sum(r["seconds"] / r["epochs"] for r in report["runs"]) / runs
     shutil.rmtree(os.path.dirname(code))
-    return {"authors": {"seconds_per_epoch": theirs, "test": float(last.split()[2])},
-            "glt": {"seconds_per_epoch": run["seconds"] / run["epochs"], "test": run["test"]}}
+    # their last line: mean and std (numpy's, ddof 0) of validation, then of test; the
+    # std made unbiased as glt's report gives it
+    _, _, test, test_std = (float(v) for v in last.split()[:4])
+    test_std *= (runs / (runs - 1)) ** 0.5 if runs > 1 else 0.0
+    return {"authors": {"seconds_per_epoch": theirs, "test": test, "test_std": test_std},
+            "glt": {"seconds_per_epoch": seconds, "test": report["test_mean"],
+                    "test_std": report["test_std"]}}
 
 
 # networkx >= 3 returns a sparse array from adjacency_matrix, whose rows are 1-D; the
@@ -602,6 +609,8 @@ def main() -> None:
                    "preparation (the authors' A @ A grows with the square of the degrees)")
     p.add_argument("--batches", type=int, default=40, help="timed steps where an epoch is "
                    "extrapolated (UltraGCN)")
+    p.add_argument("--lagnn-runs", type=int, default=1, help="LA-GCN runs on each side, for "
+                   "the spread of their test accuracy (the epoch time comes from all of them)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker and args.worker.startswith("largegt-"):
@@ -630,12 +639,14 @@ def main() -> None:
             if not os.path.isdir(LAGNN):
                 raise SystemExit(f"no snapshot of the LA-GNN code at {LAGNN}; see this "
                                  "script's docstring for how to put it there")
-            rows = SCRIPTS[paper](os.path.abspath(args.root), args.batches)
+            extra = {"runs": args.lagnn_runs} if paper == "lagnn" else {}
+            rows = SCRIPTS[paper](os.path.abspath(args.root), args.batches, **extra)
             key = "seconds_per_epoch" if paper == "lagnn" else "seconds"
             for side in ("glt", "authors"):
                 print(f"{paper:9} {side:8} {rows[side][key]:8.3f} s"
                       + (" per Cora epoch" if paper == "lagnn" else " for the pretraining")
-                      + (f", test acc {rows[side]['test']:.4f} after 220 epochs"
+                      + (f", test acc {rows[side]['test']:.4f} ± {rows[side]['test_std']:.4f} "
+                         f"after 220 epochs ({args.lagnn_runs} runs)"
                          if "test" in rows[side] else ""), flush=True)
             ratio = rows["authors"][key] / rows["glt"][key]
             print(f"{paper:9} glt {ratio:.2f}x the LA-GNN code", flush=True)
