@@ -367,8 +367,8 @@ class PaperLargeGT(_TokenModel):
         if self.training:
             idx = self.codebook.update(self.codebook.normalize(q_in.detach()))
             # every rank's batch (one state on all ranks under data parallelism)
-            nodes = cat_across_ranks(nodes.to(self.assigned.device))
-            self.assigned[nodes] = cat_across_ranks(idx).to(self.assigned.dtype)
+            pairs = cat_across_ranks(torch.stack([nodes.to(idx.device), idx], 1))
+            self.assigned[pairs[:, 0]] = pairs[:, 1].to(self.assigned.dtype)
         return out
 
     def forward(self, tokens: Tensor, mask: Tensor, x: Tensor, nodes: Tensor,
