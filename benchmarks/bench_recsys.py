@@ -218,8 +218,10 @@ def worker(case: str, dataset: str, root: Optional[str], batches: int,
             import glt.models.ultragcn as ultragcn_module
             from glt.ops import gather_dot
             from glt.ops.softplus_dot import weighted_softplus
-            ultragcn_module.softplus_dot_loss = lambda u, table, idx, w, p: weighted_softplus(
-                gather_dot(u, table, idx), w, p)
+
+            def unfused(u, table, idx, w, p):
+                return weighted_softplus(gather_dot(u, table, idx), w, p)
+            ultragcn_module.checked_softplus_dot_loss = unfused
         if case in ("ultragcn-glt", "ultragcn-unfused"):
             # as glt's training loop: the L2 term's gradient inside Adam's update
             model = UltraGCN(train, **settings, l2_in_optimizer=True).to(dev)

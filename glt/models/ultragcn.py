@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from glt._checks import as_index
 from glt.graph import CSRGraph
 from glt.models.scoring import Scorer, dot_scorer
-from glt.ops.softplus_dot import softplus_dot_loss, weighted_softplus
+from glt.ops.softplus_dot import checked_softplus_dot_loss, weighted_softplus
 from glt.samplers import NegativeSampler
 from glt.samplers.shard import Shard
 
@@ -175,8 +175,9 @@ class UltraGCN(nn.Module):
         u = self.user_embedding[users]
         if u.device.type == "cpu":
             # glt's kernel: each product from the rows in place, the loss and both
-            # gradients in one pass (no [B, I] scores, no gathered [B, M, d] rows)
-            loss = softplus_dot_loss(u, self.item_embedding, items, weight, 1 + k)
+            # gradients in one pass (no [B, I] scores, no gathered [B, M, d] rows);
+            # users, pos and neg are checked above, the neighbours are the model's own
+            loss = checked_softplus_dot_loss(u, self.item_embedding, items, weight, 1 + k)
         else:
             if users.numel() * self.num_items <= DENSE_SCORES_LIMIT:
                 # one [B, I] product, then a gather: cheaper than gathering [B, M, d]

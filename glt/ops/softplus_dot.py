@@ -23,7 +23,7 @@ from glt import _prefetch
 from glt._jit_cache import track_helpers
 from glt._prefetch import AHEAD, prefetch_row
 from glt._threads import run_kernel, threads_for
-from glt.ops.pair import _REASSOCIATE, checked_rows, gather_dot, gather_dot_table_grad
+from glt.ops.pair import _REASSOCIATE, _GatherDot, checked_rows, gather_dot_table_grad
 
 _LOG2E = np.float32(1.4426950408889634)
 _LN2_HI, _LN2_LO = np.float32(0.693359375), np.float32(-2.12194440e-4)  # ln 2 = hi + lo
@@ -151,10 +151,17 @@ def softplus_dot_loss(u: Tensor, table: Tensor, idx: Tensor, weight: Tensor,
         raise ValueError(f"expected weight of the shape of idx, {tuple(idx.shape)}, got {shape}")
     if not 0 <= positives <= idx.size(1):
         raise ValueError(f"expected 0 <= positives <= {idx.size(1)} (columns), got {positives}")
+    return checked_softplus_dot_loss(u, table, idx, weight, positives)
+
+
+def checked_softplus_dot_loss(u: Tensor, table: Tensor, idx: Tensor, weight: Tensor,
+                              positives: int) -> Tensor:
+    """:func:`softplus_dot_loss` of inputs its caller has checked (``idx`` contiguous
+    int64 row ids of ``table``, ``weight`` of its shape): no second pass over ``idx``."""
     fused = all(t.device.type == "cpu" and t.dtype == torch.float32 for t in (u, table, weight)) \
         and not (weight.requires_grad and torch.is_grad_enabled())
     if not fused:
-        return weighted_softplus(gather_dot(u, table, idx), weight, positives)
+        return weighted_softplus(_GatherDot.apply(u, table, idx), weight, positives)
     return _SoftplusDot.apply(u, table, idx, weight, positives)
 
 
