@@ -1,7 +1,9 @@
 """Time to target: for each run of a glt run report, the first evaluated epoch whose
 selection figure (recall@20 for the recommendation models) reaches ``--target``, and
 the training seconds up to it (summed from the report's per-epoch history where it
-has one, else the run's training seconds prorated to that epoch); beside it, the
+has one, with the median epoch's seconds times the epochs beside the sum: a run paused
+or resumed mid-epoch counts the pause in that epoch; else the run's training seconds
+prorated to that epoch); beside it, the
 same read from a log of the UltraGCN authors' ``main.py`` (its
 ``benchmarks/UltraGCN_<set>_x0.md`` logs: one ``The time for epoch N is: train time
 = H: M: S`` line and one ``Recall: R`` line per evaluated epoch; epochs between two
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import statistics
 from typing import Optional
 
 from glt.recipes.report import read_report
@@ -81,7 +84,9 @@ def main() -> None:
             where = f"not reached in {run.epochs} epochs (best {best:.4f})"
         elif history:
             spent = sum(h["seconds"] for h in history if h["epoch"] <= epoch)
-            where = f"epoch {epoch}, {spent:.0f} s of training"
+            median = statistics.median(h["seconds"] for h in history)
+            where = (f"epoch {epoch}, {spent:.0f} s of training (median epoch {median:.1f} s"
+                     f" x {epoch} = {median * epoch:.0f} s)")
         else:
             spent = run.seconds * epoch / max(run.epochs, 1)
             where = f"epoch {epoch}, about {spent:.0f} s of training (prorated)"

@@ -52,7 +52,8 @@ def test_first_reaching():
 def test_report_with_and_without_a_history(tmp_path, capsys, monkeypatch):
     runs = [RunRecord(0, 10, 10, None, 0.3, 100.0, curve=[(5, 0.2), (10, 0.3)]),
             RunRecord(1, 10, 20, None, 0.25, 200.0, curve=[(5, 0.1), (10, 0.25)])]
-    history = [[{"epoch": e, "seconds": 7.0} for e in range(1, 11)], None]
+    # epoch 3 holds a 1,000 s pause: the sum counts it, the median-based figure does not
+    history = [[{"epoch": e, "seconds": 1007.0 if e == 3 else 7.0} for e in range(1, 11)], None]
     report = RunReport("ultragcn", "ml-1m", "recall@20", runs, {}, hardware="cpu",
                        extra={"histories": history})
     path = tmp_path / "r.json"
@@ -60,7 +61,7 @@ def test_report_with_and_without_a_history(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["t", str(path), "--target", "0.25"])
     ttt.main()
     out = capsys.readouterr().out
-    assert "seed 0: epoch 10, 70 s of training" in out
+    assert "seed 0: epoch 10, 1070 s of training (median epoch 7.0 s x 10 = 70 s)" in out
     assert "seed 1: epoch 10, about 100 s of training (prorated)" in out
 
 
