@@ -129,6 +129,22 @@ def read_interactions(path: str) -> tuple[np.ndarray, np.ndarray, int]:
     return np.repeat(users, counts), items, int(users.max(initial=-1))
 
 
+# Ids left unused in a set's range above this many (and over half of it) are refused:
+# every model sizes its tables by the largest id.
+_MAX_UNUSED_IDS = 1 << 20
+
+
+def _check_dense(directory: str, kind: str, count: int, ids: list[np.ndarray]) -> None:
+    """Refuse ids ``0..count-1`` of which more than half (and over a million) never occur."""
+    if count <= _MAX_UNUSED_IDS:
+        return
+    used = np.unique(np.concatenate(ids)).size
+    if count - used > max(_MAX_UNUSED_IDS, count // 2):
+        raise ValueError(f"{directory}: {kind} ids go up to {count - 1} but only {used} distinct "
+                         f"ones occur; models size their tables by the largest id ({count} "
+                         f"rows), so ids are expected as 0..count-1: re-index them")
+
+
 def read_rec_dir(directory: str, name: Optional[str] = None,
                  info: Optional[DatasetInfo] = None) -> RecDataset:
     """Read ``train.txt`` / ``test.txt`` of a LightGCN-format folder."""
@@ -142,6 +158,8 @@ def read_rec_dir(directory: str, name: Optional[str] = None,
         raise ValueError(f"{directory}: ids up to {num_users - 1} (users) and {num_items - 1} "
                          f"(items) are beyond what glt can key as pairs ({num_users} x "
                          f"{num_items} >= 2^62); re-index the ids to 0..count-1")
+    for kind, count, column in (("user", num_users, 0), ("item", num_items, 1)):
+        _check_dense(directory, kind, count, [p[column] for p in parts])
     graphs = []
     for (users, items, _), file in zip(parts, FILES):
         key = torch.from_numpy(users * num_items + items)

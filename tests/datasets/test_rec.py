@@ -144,3 +144,20 @@ def test_empty_training_file_is_refused(tmp_path):
 def test_a_missing_folder_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such folder: .*nowhere"):
         load_rec(str(tmp_path / "nowhere"))
+
+
+def test_sparse_ids_are_refused_before_any_table_is_sized(tmp_path):
+    """Raw ids (hashes, unfiltered catalogue numbers) would size every model's tables
+    by the largest id: ``1e12`` items is a 256 TB embedding table."""
+    (tmp_path / "train.txt").write_text("0 1 2\n1 999999999999\n")
+    (tmp_path / "test.txt").write_text("0 1\n")
+    with pytest.raises(ValueError, match=r"item ids go up to 999999999999 but only 3 distinct"):
+        read_rec_dir(str(tmp_path))
+    (tmp_path / "train.txt").write_text("0 1\n5000000 2\n")
+    with pytest.raises(ValueError, match=r"user ids go up to 5000000 but only 2 distinct .* "
+                                         r"re-index them"):
+        read_rec_dir(str(tmp_path))
+    # a dense range above the threshold loads: every id occurs
+    many = 1 << 20 | 7
+    (tmp_path / "train.txt").write_text("0 " + " ".join(map(str, range(many))) + "\n")
+    assert read_rec_dir(str(tmp_path)).num_items == many
