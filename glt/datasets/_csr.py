@@ -2,6 +2,8 @@
 too big to sort in memory."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from numba import njit
 
@@ -102,6 +104,11 @@ def write_csr(writer: CacheWriter, src: np.ndarray, dst: np.ndarray, num_nodes: 
     ``inverse`` (OGB's ``add_inverse_edge`` order: edge ``e`` becomes ``2e`` and
     its inverse ``2e + 1``). Rows keep the input order. ``what`` names the
     source in the error raised for an out-of-range node id."""
+    need, memory = 8 * (num_nodes + 1), os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if need > memory:
+        raise ValueError(f"{what}: its {num_nodes} nodes need a row pointer of "
+                         f"{need / 2**30:.1f} GiB, more than this machine's "
+                         f"{memory / 2**30:.1f} GiB of memory; is the node count right?")
     rowptr = _degrees(src, dst, num_nodes, inverse)
     if rowptr[0] < 0:
         e = -1 - int(rowptr[0])

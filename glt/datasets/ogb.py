@@ -178,15 +178,19 @@ def _read_csv(path: str) -> np.ndarray:
                      f"expected comma-separated numbers")
 
 
-def _check_ids(ids: np.ndarray, bound: int, what: str) -> None:
-    if ids.size and (ids.min() < 0 or ids.max() >= bound):
-        bad = ids[(ids < 0) | (ids >= bound)].reshape(-1)[0]
-        raise ValueError(f"{what}: node id {int(bad)} is outside [0, {bound})")
-
-
 def _check_rows(array: np.ndarray, rows: int, what: str) -> None:
     if array.shape[0] != rows:
         raise ValueError(f"{what}: expected {rows} rows, got {array.shape[0]}")
+
+
+def _graph_count(values: np.ndarray, what: str) -> int:
+    """The count of a one-graph release's ``num-node-list`` / ``num-edge-list``."""
+    values = values.reshape(-1)
+    if values.size != 1:
+        raise ValueError(f"{what}: expected the count of one graph, got {values.size} values")
+    if values.dtype.kind not in "iu" or values[0] < 0:
+        raise ValueError(f"{what}: expected a non-negative integer count, got {values[0]}")
+    return int(values[0])
 
 
 # ---------------------------------------------------------------------- processing
@@ -204,7 +208,7 @@ def _process(info: DatasetInfo, path: str, writer: CacheWriter) -> None:
             idx = _read_csv(f).reshape(-1)
             if idx.dtype != np.int64:
                 raise ValueError(f"{f}: expected integer node ids, got {idx.dtype}")
-            _check_ids(idx, num_nodes, f)
+            check_ids(idx, num_nodes, f)
             unlabelled = int((y[idx] < 0).sum()) if y.ndim == 1 else 0
             if unlabelled:
                 raise ValueError(f"{f}: {unlabelled} of its {idx.size} nodes have no label; "
@@ -222,7 +226,7 @@ def _process(info: DatasetInfo, path: str, writer: CacheWriter) -> None:
                                      f"{type(value).__name__}")
                 value = value.numpy() if isinstance(value, torch.Tensor) else value
                 if key.startswith("edge"):
-                    _check_ids(value, num_nodes, f"{f} [{key}]")
+                    check_ids(value, num_nodes, f"{f} [{key}]")
                 writer.save(f"split.{s}.{key}", value)
 
 
@@ -230,12 +234,8 @@ def _process_csv(info: DatasetInfo, raw: str, writer: CacheWriter) -> int:
     def read(stem: str) -> np.ndarray:
         return _read_csv(os.path.join(raw, f"{stem}.csv.gz"))
 
-    num_nodes_list, num_edges_list = read("num-node-list").reshape(-1), \
-        read("num-edge-list").reshape(-1)
-    if num_nodes_list.size != 1 or num_edges_list.size != 1:
-        raise ValueError(f"{raw}: expected one graph in num-node-list / num-edge-list, "
-                         f"got {num_nodes_list.size}")
-    num_nodes, num_edges = int(num_nodes_list[0]), int(num_edges_list[0])
+    num_nodes, num_edges = (_graph_count(read(stem), f"{raw}/{stem}.csv.gz")
+                            for stem in ("num-node-list", "num-edge-list"))
     edge = read("edge")
     if edge.ndim != 2 or edge.shape[1] != 2 or edge.dtype != np.int64:
         raise ValueError(f"{raw}/edge.csv.gz: expected two integer columns, got shape "
@@ -286,10 +286,7 @@ def _process_binary(info: DatasetInfo, raw: str, writer: CacheWriter) -> int:
                     raise ValueError(f"{npz}: no array {need!r} (found {sorted(members)})")
             sizes = {k: np.load(z.open(f"{k}.npy")).reshape(-1)
                      for k in ("num_nodes_list", "num_edges_list")}
-            if sizes["num_nodes_list"].size != 1:
-                raise ValueError(f"{npz}: expected one graph, got "
-                                 f"{sizes['num_nodes_list'].size}")
-            num_nodes = int(sizes["num_nodes_list"][0])
+            num_nodes = _graph_count(sizes["num_nodes_list"], f"{npz} [num_nodes_list]")
             with z.open("edge_index.npy") as src, open(scratch, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 24)
             for key in sorted(members - {"edge_index", "num_nodes_list", "num_edges_list"}):

@@ -185,7 +185,7 @@ def test_out_of_range_ids_are_reported(tmp_path):
         load_ogb("ogbn-arxiv", str(tmp_path))
     write_ogb(str(tmp_path), "ogbn-arxiv", num_nodes=20, num_edges=30)
     _write_csv(os.path.join(path, "split", "time", "test.csv.gz"), np.array([3, 25]))
-    with pytest.raises(ValueError, match=r"test.csv.gz: node id 25 is outside \[0, 20\)"):
+    with pytest.raises(ValueError, match=r"test.csv.gz: id 25 is outside \[0, 20\)"):
         load_ogb("ogbn-arxiv", str(tmp_path))
 
 
@@ -194,6 +194,33 @@ def test_row_count_mismatch_is_reported(tmp_path):
     _write_csv(os.path.join(path, "raw", "node-feat.csv.gz"), np.ones((19, 5), np.float32))
     with pytest.raises(ValueError, match="node-feat.csv.gz: expected 20 rows, got 19"):
         load_ogb("ogbn-arxiv", str(tmp_path))
+
+
+@pytest.mark.parametrize("count, message", [
+    ("-5", "expected a non-negative integer count, got -5"),
+    ("20.5", "expected a non-negative integer count, got 20.5"),
+    ("20\n20", "expected the count of one graph, got 2 values"),
+    ("1000000000000", "its 1000000000000 nodes need a row pointer of 7450.6 GiB"),
+])
+def test_bad_node_counts_are_reported(tmp_path, count, message):
+    """A damaged count is named, never an allocator's error (1e12 nodes: 8 TB)."""
+    path = write_ogb(str(tmp_path), "ogbn-arxiv", num_nodes=20, num_edges=30)
+    with gzip.open(os.path.join(path, "raw", "num-node-list.csv.gz"), "wt") as f:
+        f.write(count + "\n")
+    with pytest.raises(ValueError, match=message):
+        load_ogb("ogbn-arxiv", str(tmp_path))
+
+
+def test_bad_node_count_of_a_binary_release_is_reported(tmp_path):
+    path = write_ogb(str(tmp_path), "ogbn-papers100M", num_nodes=30, num_edges=60)
+    npz = os.path.join(path, "raw", "data.npz")
+    with np.load(npz) as f:
+        arrays = dict(f)
+    arrays["num_nodes_list"] = np.array([-1])
+    np.savez(npz, **arrays)
+    with pytest.raises(ValueError, match=r"data.npz \[num_nodes_list\]: expected a "
+                                         r"non-negative integer count, got -1"):
+        load_ogb("ogbn-papers100M", str(tmp_path))
 
 
 def test_split_nodes_without_labels_are_reported(tmp_path):
