@@ -87,6 +87,19 @@ def check_csr(rowptr: np.ndarray, col: np.ndarray, num_cols: int) -> None:
                           f"[0, {num_cols})")[kind - 1])
 
 
+def graph_count(values: np.ndarray, what: str) -> int:
+    """The one value of a single graph's node or edge count ``values`` (OGB's
+    ``num-node-list``, LINKX's ``num_nodes``), checked as a non-negative integer; a
+    whole float passes, as ``ogb`` and LINKX read counts with ``int``."""
+    values = values.reshape(-1)
+    if values.size != 1:
+        raise ValueError(f"{what}: expected the count of one graph, got {values.size} values")
+    value = values[0]
+    if values.dtype.kind not in "iuf" or not (value >= 0 and value == np.floor(value)):
+        raise ValueError(f"{what}: expected a non-negative integer count, got {value}")
+    return int(value)
+
+
 def check_ids(ids: np.ndarray, bound: int, what: str) -> None:
     """Raise ``ValueError`` unless every integer in ``ids`` is in ``[0, bound)``."""
     if ids.dtype.kind not in "iu":

@@ -15,8 +15,7 @@ import numpy as np
 import torch
 
 from glt.datasets._cache import CacheWriter, fingerprint, load_cache
-from glt.datasets._csr import check_csr
-from glt.datasets._csr import write_csr
+from glt.datasets._csr import check_csr, check_ids, graph_count, write_csr
 from glt.datasets._download import download_url
 from glt.datasets.node import NodeDataset
 from glt.datasets.planetoid import default_root
@@ -72,17 +71,14 @@ def _process(mat_path: str, writer: CacheWriter, num_classes: int, undirected: b
     if missing:
         raise ValueError(f"{mat_path}: missing {sorted(missing)}; expected LINKX's "
                          f"snap_patents.mat layout")
-    num_nodes = int(np.asarray(data["num_nodes"]).reshape(-1)[0])
+    num_nodes = graph_count(np.asarray(data["num_nodes"]), f"{mat_path} [num_nodes]")
     edge_index = np.asarray(data["edge_index"], dtype=np.int64)
     if edge_index.ndim != 2 or edge_index.shape[0] != 2:
         raise ValueError(f"{mat_path}: expected edge_index of shape [2, E], got "
                          f"{edge_index.shape}")
     src, dst = edge_index
     if undirected:  # both directions, duplicates and self-loops kept once, as PyG's to_undirected
-        if edge_index.size and (edge_index.min() < 0 or edge_index.max() >= num_nodes):
-            bad = edge_index[(edge_index < 0) | (edge_index >= num_nodes)][0]
-            raise ValueError(f"{mat_path} [edge_index]: node id {int(bad)} is outside "
-                             f"[0, {num_nodes})")
+        check_ids(edge_index, num_nodes, f"{mat_path} [edge_index]")
         key = np.unique(np.concatenate([src * num_nodes + dst, dst * num_nodes + src]))
         src, dst = key // num_nodes, key % num_nodes
     write_csr(writer, src, dst, num_nodes, False, False, f"{mat_path} [edge_index]")

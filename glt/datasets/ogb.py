@@ -25,7 +25,7 @@ import torch
 
 from glt._unpickle import ARCHIVE_ERRORS, NUMPY, TORCH_TENSORS, read_torch_file
 from glt.datasets._cache import CacheWriter, fingerprint, load_cache
-from glt.datasets._csr import check_csr, check_ids, write_csr
+from glt.datasets._csr import check_csr, check_ids, graph_count, write_csr
 from glt.datasets._download import download_url
 from glt.datasets.link import LinkDataset
 from glt.datasets.node import NodeDataset
@@ -183,16 +183,6 @@ def _check_rows(array: np.ndarray, rows: int, what: str) -> None:
         raise ValueError(f"{what}: expected {rows} rows, got {array.shape[0]}")
 
 
-def _graph_count(values: np.ndarray, what: str) -> int:
-    """The count of a one-graph release's ``num-node-list`` / ``num-edge-list``."""
-    values = values.reshape(-1)
-    if values.size != 1:
-        raise ValueError(f"{what}: expected the count of one graph, got {values.size} values")
-    if values.dtype.kind not in "iu" or values[0] < 0:
-        raise ValueError(f"{what}: expected a non-negative integer count, got {values[0]}")
-    return int(values[0])
-
-
 # ---------------------------------------------------------------------- processing
 def _process(info: DatasetInfo, path: str, writer: CacheWriter) -> None:
     raw = os.path.join(path, "raw")
@@ -234,7 +224,7 @@ def _process_csv(info: DatasetInfo, raw: str, writer: CacheWriter) -> int:
     def read(stem: str) -> np.ndarray:
         return _read_csv(os.path.join(raw, f"{stem}.csv.gz"))
 
-    num_nodes, num_edges = (_graph_count(read(stem), f"{raw}/{stem}.csv.gz")
+    num_nodes, num_edges = (graph_count(read(stem), f"{raw}/{stem}.csv.gz")
                             for stem in ("num-node-list", "num-edge-list"))
     edge = read("edge")
     if edge.ndim != 2 or edge.shape[1] != 2 or edge.dtype != np.int64:
@@ -286,7 +276,7 @@ def _process_binary(info: DatasetInfo, raw: str, writer: CacheWriter) -> int:
                     raise ValueError(f"{npz}: no array {need!r} (found {sorted(members)})")
             sizes = {k: np.load(z.open(f"{k}.npy")).reshape(-1)
                      for k in ("num_nodes_list", "num_edges_list")}
-            num_nodes = _graph_count(sizes["num_nodes_list"], f"{npz} [num_nodes_list]")
+            num_nodes = graph_count(sizes["num_nodes_list"], f"{npz} [num_nodes_list]")
             with z.open("edge_index.npy") as src, open(scratch, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 24)
             for key in sorted(members - {"edge_index", "num_nodes_list", "num_edges_list"}):

@@ -67,8 +67,15 @@ def test_bad_files(tmp_path):
     scipy.io.savemat(str(path), {"edge_index": np.array([[0, 1], [1, 7]]),
                                  "node_feat": np.ones((3, 2)), "num_nodes": 3,
                                  "years": np.array([[1990, 1991, 1992]])})
-    with pytest.raises(ValueError, match=r"node id 7 is outside \[0, 3\)"):
+    with pytest.raises(ValueError, match=r"\[edge_index\]: id 7 is outside \[0, 3\)"):
         load_snap_patents(str(tmp_path), download=False)
+    for count in (-3, 2.5, "x"):
+        scipy.io.savemat(str(path), {"edge_index": np.array([[0, 1], [1, 2]]),
+                                     "node_feat": np.ones((3, 2)), "num_nodes": count,
+                                     "years": np.array([[1990, 1991, 1992]])})
+        with pytest.raises(ValueError, match=r"\[num_nodes\]: expected a non-negative integer "
+                                             r"count, got"):
+            load_snap_patents(str(tmp_path), download=False)
     scipy.io.savemat(str(path), {"edge_index": np.array([[0], [1]])})
     with pytest.raises(ValueError, match="missing .*'node_feat'"):
         load_snap_patents(str(tmp_path), download=False)

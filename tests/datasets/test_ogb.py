@@ -199,6 +199,7 @@ def test_row_count_mismatch_is_reported(tmp_path):
 @pytest.mark.parametrize("count, message", [
     ("-5", "expected a non-negative integer count, got -5"),
     ("20.5", "expected a non-negative integer count, got 20.5"),
+    ("abc", "holds non-numeric values"),
     ("20\n20", "expected the count of one graph, got 2 values"),
     ("1000000000000", "its 1000000000000 nodes need a row pointer of 7450.6 GiB"),
 ])
@@ -209,6 +210,13 @@ def test_bad_node_counts_are_reported(tmp_path, count, message):
         f.write(count + "\n")
     with pytest.raises(ValueError, match=message):
         load_ogb("ogbn-arxiv", str(tmp_path))
+
+
+def test_a_whole_float_node_count_reads_as_ogb_reads_it(tmp_path):
+    path = write_ogb(str(tmp_path), "ogbn-arxiv", num_nodes=20, num_edges=30)
+    with gzip.open(os.path.join(path, "raw", "num-node-list.csv.gz"), "wt") as f:
+        f.write("20.0\n")
+    assert load_ogb("ogbn-arxiv", str(tmp_path)).num_nodes == 20
 
 
 def test_bad_node_count_of_a_binary_release_is_reported(tmp_path):
