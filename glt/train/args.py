@@ -1,7 +1,8 @@
 """Command-line arguments shared by every ``glt train`` model, checked at parse
 time before any data is loaded: typed values (counts ``>= 1``, finite positive
-rates, dropout in ``[0, 1)``, fanouts), a writable ``--out`` and an available
-``--device``. Errors are one line, ``glt: error: ...``, with exit code 2."""
+rates, dropout in ``[0, 1)``, fanouts), a writable ``--out`` and ``--checkpoint``
+folder, and an available ``--device``. Errors are one line, ``glt: error: ...``,
+with exit code 2."""
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,8 @@ class Parser(argparse.ArgumentParser):
 
     def parse_checked(self, argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         """``parse_args``, then the checks that need the file system or torch:
-        ``--out`` is writable (its folder is created) and ``--device`` exists."""
+        ``--out`` and ``--checkpoint`` are writable (their folders are created) and
+        ``--device`` exists."""
         args = self.parse_args(argv)
         self.check(args)
         return args
@@ -31,7 +33,8 @@ class Parser(argparse.ArgumentParser):
     def check(self, args: argparse.Namespace) -> None:
         """The checks of :meth:`parse_checked` on ``args`` (e.g. after values were
         set in code)."""
-        for name, check in (("out", check_writable), ("device", check_device)):
+        for name, check in (("out", check_writable), ("checkpoint", check_folder),
+                            ("device", check_device)):
             value = getattr(args, name, None)
             if value is not None:
                 try:
@@ -176,15 +179,25 @@ def add_output(parser: argparse.ArgumentParser, out_help: str = "write the JSON 
 
 def check_writable(path: str) -> None:
     """Create ``path``'s folder and check a file can be written there (before training)."""
-    folder = os.path.dirname(os.path.abspath(path)) or "."
     if os.path.isdir(path):
         raise ValueError(f"{path} is a folder; expected a file path")
+    _check_write(os.path.dirname(os.path.abspath(path)), path)
+
+
+def check_folder(path: str) -> None:
+    """Create folder ``path`` and check a file can be written in it (before training)."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{path} is a file; expected a folder")
+    _check_write(path, path)
+
+
+def _check_write(folder: str, named: str) -> None:
     try:
         os.makedirs(folder, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".glt-write-check-"):
             pass
     except OSError as err:
-        raise ValueError(f"cannot write to {path}: {err.strerror or err}") from err
+        raise ValueError(f"cannot write to {named}: {err.strerror or err}") from err
 
 
 def check_device(name: str) -> None:

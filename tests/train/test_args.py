@@ -71,6 +71,25 @@ def test_unwritable_out_stops_before_training(tmp_path, capsys):
     assert "is a folder; expected a file path" in capsys.readouterr().err
 
 
+def test_checkpoint_folder_is_checked_before_training(tmp_path, capsys):
+    """A checkpoint path that cannot hold files would fail only after the first epoch."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "ultragcn", "--checkpoint", str(blocker)])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == (f"glt: error: argument --checkpoint: {blocker} is a "
+                                       f"file; expected a folder\n")
+    with pytest.raises(SystemExit):
+        main(["train", "lightgcn", "--checkpoint", str(blocker / "ckpt")])
+    assert capsys.readouterr().err.startswith(f"glt: error: argument --checkpoint: cannot "
+                                              f"write to {blocker / 'ckpt'}")
+    target = tmp_path / "new" / "ckpt"
+    with pytest.raises(AssertionError, match="data was loaded"):  # parsing passed
+        main(["train", "gcn", "--checkpoint", str(target)])
+    assert target.is_dir() and list(target.iterdir()) == []
+
+
 def test_out_folder_is_created(tmp_path, monkeypatch):
     target = tmp_path / "new" / "deeper" / "r.json"
     with pytest.raises(AssertionError, match="data was loaded"):  # parsing passed
