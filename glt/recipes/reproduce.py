@@ -8,7 +8,6 @@ Cora (minutes on 2 CPU cores); ``--root DIR`` adds the sets found under
 """
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any, Optional
 
 from glt.datasets.registry import dataset_info
 from glt.recipes import recipe
+from glt.train.args import Parser
 from glt.train.output import write_json
 
 QUICK_NOTE = "quick: shortened training, not comparable with the paper's figure"
@@ -159,10 +159,9 @@ def plot(rows: list[dict[str, Any]], path: str) -> None:
     plt.close(fig)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description="Train every implemented model on every dataset "
-                                "that can be reached and print glt's figures beside the "
-                                "papers'.")
+def build_parser() -> Parser:
+    p = Parser(folders=("out",), description="Train every implemented model on every "
+               "dataset that can be reached and print glt's figures beside the papers'.")
     p.add_argument("--quick", action="store_true", help="a few minutes on CPU: one short run "
                    "per model (the figures are then not comparable with the papers')")
     p.add_argument("--root", default=None, help="folder with rec/<name>/ (LightGCN format) and "
@@ -196,7 +195,7 @@ def fetch(dataset: str, root: str) -> Optional[str]:
 
 
 def main(argv: Optional[list[str]] = None) -> list[dict[str, Any]]:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_checked(argv)
     wanted = {m.lower() for m in args.only} if args.only else None
     if args.download and args.root is None:
         from glt.datasets.planetoid import default_root

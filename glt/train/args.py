@@ -16,7 +16,12 @@ import torch
 
 
 class Parser(argparse.ArgumentParser):
-    """``argparse`` with glt's errors: one line on stderr, exit code 2, no usage dump."""
+    """``argparse`` with glt's errors: one line on stderr, exit code 2, no usage dump.
+    ``folders`` names the path flags that are folders (the others are files)."""
+
+    def __init__(self, *args: Any, folders: Sequence[str] = ("checkpoint",), **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.folders = tuple(folders)
 
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"glt: error: {message}\n")
@@ -33,9 +38,10 @@ class Parser(argparse.ArgumentParser):
     def check(self, args: argparse.Namespace) -> None:
         """The checks of :meth:`parse_checked` on ``args`` (e.g. after values were
         set in code)."""
-        for name, check in (("out", check_writable), ("checkpoint", check_folder),
-                            ("device", check_device)):
+        for name in ("out", "checkpoint", "device"):
             value = getattr(args, name, None)
+            check = check_device if name == "device" else \
+                check_folder if name in self.folders else check_writable
             if value is not None:
                 try:
                     check(value)

@@ -73,6 +73,19 @@ def test_nothing_to_run_is_said(tmp_path):
         reproduce.main(["--only", "GraphSAGE", "--out", str(tmp_path)])
 
 
+def test_out_and_device_are_checked_before_any_row_runs(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    for argv, message in ((["--out", str(blocker)], f"--out: {blocker} is a file; expected a "
+                                                    f"folder"),
+                          (["--device", "tpu9"], "--device: unknown device 'tpu9'")):
+        with pytest.raises(SystemExit) as stop:
+            reproduce.main(["--quick", "--only", "GCN", *argv])
+        assert stop.value.code == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.startswith(f"glt: error: argument {message}")
+
+
 def test_quick_link_rows_with_an_ogb_link_release(tmp_path, capsys):
     from glt.datasets.testing import write_ogb
     root, out = tmp_path / "data", str(tmp_path / "out")
