@@ -92,13 +92,14 @@ def main(argv: Optional[list[str]] = None) -> int:
         if not rest or rest[0] in ("-h", "--help"):
             print(_train_help())
             return 0
+        from glt.datasets._download import DownloadError
         from glt.recipes import RECIPES
         if rest[0] not in RECIPES:
             raise SystemExit(f"glt train: unknown model {rest[0]!r}; expected one of "
                              f"{', '.join(RECIPES)}")
         try:
             RECIPES[rest[0]].main(rest[1:])
-        except (ValueError, FileNotFoundError, NotADirectoryError) as err:
+        except (ValueError, FileNotFoundError, NotADirectoryError, DownloadError) as err:
             if os.environ.get("GLT_DEBUG"):
                 raise
             print(f"glt: error: {err}", file=sys.stderr)  # GLT_DEBUG=1 shows the traceback

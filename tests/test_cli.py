@@ -47,6 +47,21 @@ def test_model_help_is_the_scripts(capsys):
     assert "  gowalla: num_neighbours=10 epochs=2000" in out
 
 
+def test_data_errors_are_one_line(tmp_path, monkeypatch, capsys):
+    """A set that cannot be fetched or read ends in ``glt: error: ...``, exit code 2."""
+    monkeypatch.setenv("GLT_DOWNLOAD_MIRROR", "http://127.0.0.1:9")  # nothing listens there
+    assert cli.main(["train", "lightgcn", "--dataset", "gowalla", "--root", str(tmp_path),
+                     "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        "glt: error: could not download http://127.0.0.1:9/raw.githubusercontent.com/")
+    (tmp_path / "sparse").mkdir()
+    (tmp_path / "sparse" / "train.txt").write_text("0 1\n1 5000000\n")
+    (tmp_path / "sparse" / "test.txt").write_text("0 2\n")
+    assert cli.main(["train", "ultragcn", "--dataset", str(tmp_path / "sparse"), "--quiet"]) == 2
+    assert "item ids go up to 5000000 but only 3 distinct" in capsys.readouterr().err
+
+
 def test_unknown_names_are_refused():
     with pytest.raises(SystemExit, match="unknown model 'lightgc'.*lightgcn"):
         cli.main(["train", "lightgc"])

@@ -45,6 +45,10 @@ def mirrored(url: str) -> str:
         f"?{parts.query}" if parts.query else "")
 
 
+class DownloadError(RuntimeError):
+    """A download that failed (network, server, truncation); the message names the URL."""
+
+
 class ChecksumError(ValueError):
     """A downloaded file is not the registered one (its SHA-256 or size differs)."""
 
@@ -58,7 +62,7 @@ def download_url(url: str, path: str, expected: Optional[dict[str, Any]] = None,
     the rename; a mismatch deletes them and raises :class:`ChecksumError`
     naming the URL and both hashes. Without a record the file is kept with a
     warning that it could not be verified. A failed, truncated or interrupted
-    download raises ``RuntimeError`` naming the URL and leaves nothing at
+    download raises :class:`DownloadError` naming the URL and leaves nothing at
     ``path``, nor the folders it created.
     """
     url = mirrored(url)
@@ -84,8 +88,8 @@ def download_url(url: str, path: str, expected: Optional[dict[str, Any]] = None,
             if total is not None and total != size:
                 raise OSError(f"the server announced {total} bytes and sent {size}")
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as err:
-            raise RuntimeError(f"could not download {url} to {path}: {err}. Without internet, "
-                               f"place the file there by hand.") from err
+            raise DownloadError(f"could not download {url} to {path}: {err}. Without "
+                                f"internet, place the file there by hand.") from err
         _verify(url, expected, digest.hexdigest(), size)
         os.replace(tmp, path)
         done = True
