@@ -3,6 +3,7 @@ too big to sort in memory."""
 from __future__ import annotations
 
 import os
+from typing import Optional
 
 import numpy as np
 from numba import njit
@@ -110,6 +111,14 @@ def check_ids(ids: np.ndarray, bound: int, what: str) -> None:
         raise ValueError(f"{what}: id {int(flat[at])} is outside [0, {bound})")
 
 
+def _physical_memory() -> Optional[int]:
+    """This machine's memory in bytes, ``None`` where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows) or no such name
+        return None
+
+
 def write_csr(writer: CacheWriter, src: np.ndarray, dst: np.ndarray, num_nodes: int,
               inverse: bool, with_edge_id: bool, what: str) -> None:
     """Write ``rowptr``, ``col`` (and ``edge_id``) of the graph ``src -> dst``
@@ -117,8 +126,8 @@ def write_csr(writer: CacheWriter, src: np.ndarray, dst: np.ndarray, num_nodes: 
     ``inverse`` (OGB's ``add_inverse_edge`` order: edge ``e`` becomes ``2e`` and
     its inverse ``2e + 1``). Rows keep the input order. ``what`` names the
     source in the error raised for an out-of-range node id."""
-    need, memory = 8 * (num_nodes + 1), os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    if need > memory:
+    need, memory = 8 * (num_nodes + 1), _physical_memory()
+    if memory is not None and need > memory:
         raise ValueError(f"{what}: its {num_nodes} nodes need a row pointer of "
                          f"{need / 2**30:.1f} GiB, more than this machine's "
                          f"{memory / 2**30:.1f} GiB of memory; is the node count right?")
