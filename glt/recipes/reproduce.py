@@ -160,8 +160,9 @@ def plot(rows: list[dict[str, Any]], path: str) -> None:
 
 
 def build_parser() -> Parser:
-    p = Parser(folders=("out",), description="Train every implemented model on every "
-               "dataset that can be reached and print glt's figures beside the papers'.")
+    p = Parser(prog="glt reproduce", folders=("out",), description="Train every implemented "
+               "model on every dataset that can be reached and print glt's figures beside "
+               "the papers'.")
     p.add_argument("--quick", action="store_true", help="a few minutes on CPU: one short run "
                    "per model (the figures are then not comparable with the papers')")
     p.add_argument("--root", default=None, help="folder with rec/<name>/ (LightGCN format) and "
