@@ -8,7 +8,8 @@ same read from a log of the UltraGCN authors' ``main.py`` (its
 ``benchmarks/UltraGCN_<set>_x0.md`` logs: one ``The time for epoch N is: train time
 = H: M: S`` line and one ``Recall: R`` line per evaluated epoch; epochs between two
 evaluations are counted at the next evaluated epoch's time; its epochs are numbered
-from 0, so its ``epoch N`` is N + 1 epochs trained). ``--curve N`` prints, for the
+from 0, so its ``epoch N`` is reported as N + 1, the epochs trained, as glt counts
+them). ``--curve N`` prints, for the
 first N evaluations of the authors' log, both sides' figure after as many epochs.
 
     python scripts/time_to_target.py REPORT.json --target 0.2787 [--authors-log LOG.md]
@@ -28,7 +29,8 @@ _RECALL = re.compile(r"Recall: ([0-9.]+)")
 
 
 def authors_curve(path: str) -> list[tuple[int, float, float]]:
-    """``(epoch, recall, training seconds up to and including it)`` per evaluation."""
+    """``(epochs trained, recall, training seconds up to and including them)`` per
+    evaluation (the log's ``epoch N`` is N + 1 epochs trained)."""
     points: list[tuple[int, float, float]] = []
     epoch, total, last = None, 0.0, -1
     with open(path) as f:
@@ -39,7 +41,7 @@ def authors_curve(path: str) -> list[tuple[int, float, float]]:
                 total += each * (epoch - last)
                 last = epoch
             elif (m := _RECALL.search(line)) and epoch is not None:
-                points.append((epoch, float(m.group(1)), total))
+                points.append((epoch + 1, float(m.group(1)), total))
                 epoch = None
     if not points:
         raise SystemExit(f"{path}: no 'The time for epoch' / 'Recall:' lines found")
@@ -60,10 +62,10 @@ def _print_curves(report, points: list[tuple[int, float, float]]) -> None:
     for epoch, value, _ in points:
         ours = []
         for run in report.runs:
-            near = min(run.curve, key=lambda q: abs(q[0] - epoch - 1), default=None)
-            ours.append("-" if near is None else f"{near[1]:.5f}" if near[0] == epoch + 1
+            near = min(run.curve, key=lambda q: abs(q[0] - epoch), default=None)
+            ours.append("-" if near is None else f"{near[1]:.5f}" if near[0] == epoch
                         else f"{near[1]:.5f} (epoch {near[0]})")
-        print(f"  {epoch + 1} | {value:.5f} | " + " | ".join(ours))
+        print(f"  {epoch} | {value:.5f} | " + " | ".join(ours))
 
 
 def main() -> None:

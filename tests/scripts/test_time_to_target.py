@@ -30,10 +30,11 @@ Loss = 17.32856, F1-score: 0.130713 \t Precision: 0.10886\t Recall: 0.16355\tNDC
 def test_authors_log_is_summed_per_epoch(tmp_path):
     log = tmp_path / "log.md"
     log.write_text(AUTHORS_LOG)
-    # epoch 0 once, then each logged time for the 5 epochs up to it
-    assert ttt.authors_curve(str(log)) == [(0, 0.11564, 51.0), (5, 0.11388, 256.0),
-                                           (10, 0.11385, 431.0),
-                                           (15, 0.16355, 431.0 + 5 * 3632)]
+    # the log's epoch N is N + 1 epochs trained: epoch 0 once, then each logged time
+    # for the 5 epochs up to it
+    assert ttt.authors_curve(str(log)) == [(1, 0.11564, 51.0), (6, 0.11388, 256.0),
+                                           (11, 0.11385, 431.0),
+                                           (16, 0.16355, 431.0 + 5 * 3632)]
 
 
 def test_a_file_without_the_log_lines_is_refused(tmp_path):
@@ -65,6 +66,23 @@ def test_report_with_and_without_a_history(tmp_path, capsys, monkeypatch):
     assert "seed 1: epoch 10, about 100 s of training (prorated)" in out
 
 
+def test_both_sides_count_epochs_trained(tmp_path, capsys, monkeypatch):
+    """The log's ``epoch 15`` (numbered from 0) is reported as 16 epochs trained, the
+    way glt's epochs are numbered (from 1)."""
+    log = tmp_path / "log.md"
+    log.write_text(AUTHORS_LOG)
+    runs = [RunRecord(0, 11, 11, None, 0.12, 100.0, curve=[(6, 0.1), (11, 0.12)])]
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(RunReport("ultragcn", "ml-1m", "recall@20", runs, {},
+                                         hardware="cpu").to_dict()))
+    monkeypatch.setattr(sys, "argv", ["t", str(path), "--target", "0.12",
+                                      "--authors-log", str(log)])
+    ttt.main()
+    out = capsys.readouterr().out
+    assert "glt seed 0: epoch 11, about 100 s of training (prorated)" in out
+    assert "authors' log: epoch 16, 18591 s of training" in out
+
+
 def test_curves_side_by_side(tmp_path, capsys, monkeypatch):
     log = tmp_path / "log.md"
     log.write_text(AUTHORS_LOG)
@@ -75,7 +93,9 @@ def test_curves_side_by_side(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["t", str(path), "--target", "0.25", "--authors-log",
                                       str(log), "--curve", "3"])
     ttt.main()
-    lines = capsys.readouterr().out.splitlines()[-3:]
+    out = capsys.readouterr().out
+    assert "authors' log: not reached (best 0.1636 at epoch 16)" in out
+    lines = out.splitlines()[-3:]
     # the log's epoch N is N + 1 epochs trained; glt's nearest evaluation is marked
     assert lines == ["  1 | 0.11564 | 0.10000", "  6 | 0.11388 | 0.20000 (epoch 5)",
                      "  11 | 0.11385 | 0.30000"]
