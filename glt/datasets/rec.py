@@ -120,12 +120,18 @@ def read_interactions(path: str) -> tuple[np.ndarray, np.ndarray, int]:
     """``(users [nnz], items [nnz], largest user id)`` of one LightGCN-format file."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"no interaction file at {path}")
-    users, counts, items, bad_line, bad_byte = _parse(np.fromfile(path, dtype=np.uint8))
+    raw = np.fromfile(path, dtype=np.uint8)
+    expected = "expected lines of '<user> <item> <item> ...' with non-negative integer ids"
+    if raw[:2].tobytes() in (b"\xff\xfe", b"\xfe\xff"):
+        raise ValueError(f"{path} is UTF-16 text; save it as ASCII or UTF-8 ({expected})")
+    if raw[:3].tobytes() == b"\xef\xbb\xbf":  # UTF-8 byte-order mark, as Windows editors write
+        raw = raw[3:]
+    users, counts, items, bad_line, bad_byte = _parse(raw)
     if bad_line:
         what = ("a number too large" if 48 <= bad_byte <= 57
-                else f"unexpected character {chr(bad_byte)!r}")
-        raise ValueError(f"{path}, line {bad_line}: {what}; expected lines of "
-                         f"'<user> <item> <item> ...' with non-negative integer ids")
+                else f"unexpected character {chr(bad_byte)!r}" if bad_byte < 128
+                else f"a non-ASCII byte 0x{bad_byte:02x}")
+        raise ValueError(f"{path}, line {bad_line}: {what}; {expected}")
     return np.repeat(users, counts), items, int(users.max(initial=-1))
 
 

@@ -82,6 +82,22 @@ def test_bad_lines_are_reported(tmp_path, line, message):
         read_interactions(str(path))
 
 
+def test_byte_order_mark_is_skipped_and_utf16_refused(shared_data, tmp_path):
+    real = os.path.join(shared_data, "rec", "ml-1m", "test.txt")
+    with open(real, "rb") as f:
+        text = f.read()
+    (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbf" + text)
+    for ours, theirs in zip(read_interactions(str(tmp_path / "bom.txt")),
+                            read_interactions(real)):
+        np.testing.assert_array_equal(ours, theirs)
+    (tmp_path / "utf16.txt").write_bytes(text[:1000].decode().encode("utf-16"))
+    with pytest.raises(ValueError, match="utf16.txt is UTF-16 text; save it as ASCII or UTF-8"):
+        read_interactions(str(tmp_path / "utf16.txt"))
+    (tmp_path / "latin.txt").write_bytes(b"0 1\n1 2\xe9\n")
+    with pytest.raises(ValueError, match="line 2: a non-ASCII byte 0xe9"):
+        read_interactions(str(tmp_path / "latin.txt"))
+
+
 def test_repeated_pairs_are_dropped_with_a_warning(tmp_path, caplog):
     (tmp_path / "train.txt").write_text("0 1 1 2\n1 0\n")
     (tmp_path / "test.txt").write_text("0 3\n1 2\n")
