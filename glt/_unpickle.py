@@ -4,7 +4,8 @@ Every pickle-based format glt reads goes through :func:`read_pickle` or
 :func:`read_torch_file`: the Planetoid ``ind.*`` files (NumPy arrays, SciPy CSR
 matrices, adjacency dicts), OGB's split files (torch's legacy or zip
 serialisation holding NumPy arrays or tensors) and the LA-GNN code's generator
-files (a whole pickled module).
+files (a whole pickled module). glt's own files (checkpoints, generators) and
+tensor files go through :func:`load_weights`, torch's weights-only loader.
 
 How it stays safe:
 
@@ -37,8 +38,9 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
-__all__ = ["ARCHIVE_ERRORS", "Global", "Record", "UnsafePickleError", "read_pickle",
-           "read_torch_file", "records", "NUMPY", "SCIPY_CSR", "CONTAINERS", "TORCH_TENSORS"]
+__all__ = ["ARCHIVE_ERRORS", "Global", "Record", "UnsafePickleError", "load_weights",
+           "read_pickle", "read_torch_file", "records", "NUMPY", "SCIPY_CSR", "CONTAINERS",
+           "TORCH_TENSORS"]
 
 
 class UnsafePickleError(pickle.UnpicklingError):
@@ -545,3 +547,21 @@ def read_torch_file(path: str, allowed: dict[tuple[str, str], Global]) -> Any:
         return _read_legacy(data, allowed)
     except _ERRORS as err:
         raise ValueError(f"could not read {path}: {_reason(err)}") from err
+
+
+def load_weights(path: str, what: str, map_location: str = "cpu", hint: str = "") -> Any:
+    """``torch.load(path, weights_only=True)``: tensors and plain values only, never
+    code from the file. A file it refuses or cannot read raises a one-line
+    ``ValueError`` naming ``what`` and ``path``, then ``hint`` (torch's own message
+    for a refused file suggests ``weights_only=False``, which would run its code)."""
+    end = f"; {hint}" if hint else ""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(f"{what} {path} is damaged or holds objects other than tensors and "
+                         "plain values, which glt never loads (a file glt did not write, or "
+                         f"one altered since){end}") from err
+    except Exception as err:  # torch raises several types for a damaged file
+        first = (str(err).strip().splitlines() or [""])[0][:200]
+        raise ValueError(f"{what} {path} is unreadable ({type(err).__name__}: {first}){end}"
+                         ) from err

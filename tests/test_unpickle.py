@@ -239,3 +239,58 @@ def test_compressed_members_are_refused_before_they_expand(tmp_path):
     assert os.path.getsize(path) < 1 << 20
     with pytest.raises(ValueError, match="compressed members"):
         read_torch_file(path, TORCH_TENSORS)
+
+
+class _RunsCode:
+    """A pickled object whose loading would create ``marker``."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _read_checkpoint(path: str) -> None:
+    from glt.train.checkpoint import load_checkpoint
+    model = torch.nn.Linear(2, 2)
+    load_checkpoint(path, {}, model, torch.optim.Adam(model.parameters()), torch.Generator())
+
+
+def _read_generator(path: str) -> None:
+    from glt.models.lagnn import CVAE
+    CVAE.load(path)
+
+
+def _read_pos_enc(path: str) -> None:
+    from glt.recipes.largegt import load_pos_enc
+    load_pos_enc(path, 4)
+
+
+@pytest.mark.parametrize("read, what", [(_read_checkpoint, "checkpoint"),
+                                        (_read_generator, "generator file"),
+                                        (_read_pos_enc, "positional encoding file")])
+def test_torch_files_with_code_or_damage_are_refused_in_one_line(tmp_path, read, what):
+    path, marker = str(tmp_path / "file.pt"), tmp_path / "ran"
+    torch.save({"state": _RunsCode(str(marker))}, path)
+    with pytest.raises(ValueError) as refused:
+        read(path)
+    message = str(refused.value)
+    assert message.startswith(f"{what} {path} is damaged or holds objects other than tensors")
+    assert "weights_only" not in message and "\n" not in message
+    assert not marker.exists()
+    with open(path, "w") as f:
+        f.write("hello")
+    with pytest.raises(ValueError, match=rf"^{what} .*file.pt is unreadable \(\w+: .+\)"):
+        read(path)
+
+
+def test_a_generator_file_of_another_layout_is_named(tmp_path):
+    from glt.models.lagnn import CVAE
+    path = str(tmp_path / "g.pt")
+    torch.save({"weights": torch.zeros(2)}, path)
+    with pytest.raises(ValueError, match="is not a generator saved by glt"):
+        CVAE.load(path)
+    torch.save({"config": {"num_features": 4, "colour": 1}, "state": {}}, path)
+    with pytest.raises(ValueError, match="has settings glt's CVAE does not take"):
+        CVAE.load(path)

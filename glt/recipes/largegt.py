@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from glt._unpickle import load_weights
 from glt.datasets import NodeDataset, load_dataset, row_normalize
 from glt.datasets.planetoid import default_root
 from glt.datasets.registry import dataset_info
@@ -58,7 +59,7 @@ def load_pos_enc(path: str, num_nodes: int) -> Tensor:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no positional encoding file {path!r}")
     pos = (torch.from_numpy(np.load(path, allow_pickle=False)) if path.endswith(".npy")
-           else torch.load(path, map_location="cpu", weights_only=True))
+           else load_weights(path, "positional encoding file"))
     if not isinstance(pos, Tensor) or pos.dim() != 2 or pos.size(0) != num_nodes:
         shape = tuple(pos.shape) if isinstance(pos, Tensor) else type(pos).__name__
         raise ValueError(f"{path} should hold a [{num_nodes}, d] positional encoding (one "

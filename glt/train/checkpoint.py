@@ -17,6 +17,8 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor, nn
 
+from glt._unpickle import load_weights
+
 RESUMABLE = frozenset({"epochs", "eval_every", "eval_every_after", "patience", "eval_chunk",
                        "eval_batch_size", "runs", "device", "out", "quiet", "checkpoint",
                        "progress"})
@@ -115,11 +117,7 @@ def load_checkpoint(path: str, identity: dict[str, Any], model: nn.Module,
     state. Raises ``ValueError`` when the checkpoint's identity (model, data set,
     sizes) is not ``identity``, naming the first field that differs, before
     anything is changed."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for a damaged file
-        raise ValueError(f"checkpoint {path} is unreadable ({err}); delete it to start "
-                         "afresh") from err
+    ckpt = load_weights(path, "checkpoint", hint="delete it to start afresh")
     if not isinstance(ckpt, dict) or "digest" not in ckpt or \
             ckpt["digest"] != _digest({k: v for k, v in ckpt.items() if k != "digest"}):
         raise ValueError(f"checkpoint {path} is damaged or was not written by glt (its "

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from glt._checks import check_features
+from glt._unpickle import load_weights
 from glt.graph import CSRGraph
 
 
@@ -150,8 +151,16 @@ class CVAE(nn.Module):
     def load(cls, path: str, map_location: str = "cpu") -> "CVAE":
         if not os.path.exists(path):
             raise FileNotFoundError(f"no saved generator at {path}")
-        saved = torch.load(path, map_location=map_location, weights_only=True)
-        model = cls(**saved["config"])
+        saved = load_weights(path, "generator file", map_location)
+        if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict) or \
+                "state" not in saved:
+            raise ValueError(f"{path} is not a generator saved by glt (CVAE.save writes a "
+                             "dict of 'config' and 'state')")
+        try:
+            model = cls(**saved["config"])
+        except TypeError as err:
+            raise ValueError(f"the generator in {path} has settings glt's CVAE does not "
+                             f"take: {err}") from err
         try:
             model.load_state_dict(saved["state"])
         except RuntimeError as err:
