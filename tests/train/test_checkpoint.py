@@ -68,4 +68,3 @@ def test_a_damaged_checkpoint_is_named(tmp_path):
         f.truncate(os.path.getsize(path) // 2)
     with pytest.raises(ValueError, match=r"checkpoint .*run.pt is unreadable"):
         load_checkpoint(path, IDENTITY, model, opt, gen)
-
