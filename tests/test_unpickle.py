@@ -285,6 +285,30 @@ def test_torch_files_with_code_or_damage_are_refused_in_one_line(tmp_path, read,
         read(path)
 
 
+def test_npy_positional_encodings_with_objects_or_damage_are_refused(tmp_path):
+    from glt.recipes.largegt import load_pos_enc
+    path = str(tmp_path / "pos.npy")
+    np.save(path, np.array([_RunsCode(str(tmp_path / "ran"))], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError) as refused:
+        load_pos_enc(path, 1)
+    assert str(refused.value) == (f"positional encoding file {path} is not a numeric .npy "
+                                  "array (a damaged file, or pickled objects, which glt never "
+                                  "loads)")
+    assert "allow_pickle" not in str(refused.value) and not (tmp_path / "ran").exists()
+    with open(path, "w") as f:
+        f.write("hello")
+    with pytest.raises(ValueError, match="is not a numeric .npy array"):
+        load_pos_enc(path, 1)
+    np.save(path, np.ones((1, 3), np.float64))
+    assert load_pos_enc(path, 1).dtype == torch.float32
+    np.save(path, np.array([[1.0, np.nan]]))
+    with pytest.raises(ValueError, match="should hold finite real values, got NaN or infinity"):
+        load_pos_enc(path, 1)
+    np.save(path, np.ones((1, 2), np.complex64))
+    with pytest.raises(ValueError, match="got complex numbers"):
+        load_pos_enc(path, 1)
+
+
 def test_a_generator_file_of_another_layout_is_named(tmp_path):
     from glt.models.lagnn import CVAE
     path = str(tmp_path / "g.pt")

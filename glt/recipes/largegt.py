@@ -58,12 +58,22 @@ def load_pos_enc(path: str, num_nodes: int) -> Tensor:
     ``.npy`` file or a ``.pt`` file holding one tensor (``torch.save``)."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no positional encoding file {path!r}")
-    pos = (torch.from_numpy(np.load(path, allow_pickle=False)) if path.endswith(".npy")
-           else load_weights(path, "positional encoding file"))
+    if not path.endswith(".npy"):
+        pos = load_weights(path, "positional encoding file")
+    else:
+        try:
+            pos = torch.from_numpy(np.load(path, allow_pickle=False))
+        except (ValueError, TypeError, OSError, EOFError) as err:  # numpy's advice: allow_pickle
+            raise ValueError(f"positional encoding file {path} is not a numeric .npy array "
+                             "(a damaged file, or pickled objects, which glt never loads)"
+                             ) from err
     if not isinstance(pos, Tensor) or pos.dim() != 2 or pos.size(0) != num_nodes:
         shape = tuple(pos.shape) if isinstance(pos, Tensor) else type(pos).__name__
         raise ValueError(f"{path} should hold a [{num_nodes}, d] positional encoding (one "
                          f"row per node), got {shape}")
+    if pos.is_complex() or not torch.isfinite(pos.float()).all():
+        raise ValueError(f"{path} should hold finite real values, got "
+                         f"{'complex numbers' if pos.is_complex() else 'NaN or infinity'}")
     return pos.float()
 
 
