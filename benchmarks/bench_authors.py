@@ -21,7 +21,7 @@ repository, on the same data and settings.
   ``lagnn-pretrain``: the generator's pretraining
   with the paper's selection, the LA-GNN code's ``cvae_generate_citation.py``
   against glt's: glt's whole script; theirs clocked over ``--batches`` CVAE steps
-  and extrapolated to its 1,650 (about 3.5 hours on 2 cores).
+  and extrapolated to its 10 epochs.
 - LargeGT (snap-research/LargeGT, commit 5323269): its ``LargeGT`` model
   (``--conv_type full``, the ogbn-products command of ``docs/03_reproduce.md``:
   hidden 256, global 64, 2 heads, 4096 centroids, K=100) against glt's
@@ -64,8 +64,8 @@ by default; the file is glt's own generator); its pretraining script runs with
 ``networkx.adjacency_matrix`` returning a scipy matrix as networkx < 3 did (it
 indexes the matrix's rows). LargeGT's ``data_utils`` imports
 ``ogb.nodeproppred.DglNodePropPredDataset`` (DGL is not installed, and the timed
-code does not use it): the worker sets that name to None first. Nothing of the authors' code is
-changed.
+code does not use it): the worker sets that name to None first. Nothing of the
+authors' code is changed.
 """
 from __future__ import annotations
 
@@ -400,6 +400,10 @@ def _step_clock(cmd: list[str], cwd: str, first: int, last: int) -> dict:
             "steps_per_epoch": int(bars[-1])}
 
 
+# cvae_generate_citation.py's defaults (--pretrain_epochs, --batch_size), as glt's preset
+_PRETRAIN_EPOCHS, _PRETRAIN_BATCH = 10, 64
+
+
 def lagnn_pretrain_rows(root: str, batches: int) -> dict:
     """The generator's pretraining with the paper's selection: glt's whole script, and
     the LA-GNN code's ``cvae_generate_citation.py`` clocked over ``batches`` steps after
@@ -412,10 +416,12 @@ def lagnn_pretrain_rows(root: str, batches: int) -> dict:
     clock = _step_clock([sys.executable, "-c", _NX_MATRICES, "cvae_generate_citation.py",
                          "--dataset", "cora"], code, first, first + batches)
     pairs = neighbour_pairs(load_planetoid("cora").graph)[0].numel()
-    if clock["steps_per_epoch"] != -(-pairs // 64):
+    ours_per_epoch = -(-pairs // _PRETRAIN_BATCH)
+    if clock["steps_per_epoch"] != ours_per_epoch:
         raise SystemExit(f"the LA-GNN code runs {clock['steps_per_epoch']} steps an epoch, "
-                         f"glt {-(-pairs // 64)} ({pairs} neighbour pairs in batches of 64)")
-    steps = 10 * clock["steps_per_epoch"]
+                         f"glt {ours_per_epoch} ({pairs} neighbour pairs in batches of "
+                         f"{_PRETRAIN_BATCH})")
+    steps = _PRETRAIN_EPOCHS * ours_per_epoch
     theirs = clock["to_first"] + (steps - first) * clock["seconds_per_step"]
     ours, _ = _timed([sys.executable, "-m", "glt", "train", "lagnn", "--model", "gcn", "--runs",
                       "1", "--epochs", "1", "--generator", os.path.join(code, "new.pt"),

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from glt._unpickle import load_weights
+from glt._unpickle import ARCHIVE_ERRORS, load_weights
 from glt.datasets import NodeDataset, load_dataset, row_normalize
 from glt.datasets.planetoid import default_root
 from glt.datasets.registry import dataset_info
@@ -63,7 +63,7 @@ def load_pos_enc(path: str, num_nodes: int) -> Tensor:
     else:
         try:
             pos = torch.from_numpy(np.load(path, allow_pickle=False))
-        except (ValueError, TypeError, OSError, EOFError) as err:  # numpy's advice: allow_pickle
+        except ARCHIVE_ERRORS + (TypeError,) as err:  # numpy's own advice: allow_pickle
             raise ValueError(f"positional encoding file {path} is not a numeric .npy array "
                              "(a damaged file, or pickled objects, which glt never loads)"
                              ) from err
@@ -71,10 +71,12 @@ def load_pos_enc(path: str, num_nodes: int) -> Tensor:
         shape = tuple(pos.shape) if isinstance(pos, Tensor) else type(pos).__name__
         raise ValueError(f"{path} should hold a [{num_nodes}, d] positional encoding (one "
                          f"row per node), got {shape}")
-    if pos.is_complex() or not torch.isfinite(pos.float()).all():
-        raise ValueError(f"{path} should hold finite real values, got "
-                         f"{'complex numbers' if pos.is_complex() else 'NaN or infinity'}")
-    return pos.float()
+    if pos.is_complex():
+        raise ValueError(f"{path} should hold finite real values, got complex numbers")
+    pos = pos.float()
+    if not torch.isfinite(pos).all():
+        raise ValueError(f"{path} should hold finite real values, got NaN or infinity")
+    return pos
 
 
 def check_layout(settings: dict[str, Any]) -> str:
