@@ -83,8 +83,10 @@ class CSRGraph:
             raise TypeError(f"expected edge_index to be a torch.Tensor, got "
                             f"{type(edge_index).__name__}")
         if edge_index.dim() != 2 or edge_index.size(0) != 2:
+            hint = (" (one pair per row: pass edge_index.t())" if edge_index.dim() == 2
+                    and edge_index.size(1) == 2 else "")
             raise ValueError(f"expected edge_index to have shape [2, E], got "
-                             f"{tuple(edge_index.shape)}")
+                             f"{tuple(edge_index.shape)}{hint}")
         if num_nodes is None:
             num_nodes = size_from_index(edge_index.reshape(-1))
         num_nodes = as_int(num_nodes, "num_nodes", minimum=0)

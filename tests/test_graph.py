@@ -104,6 +104,7 @@ def test_self_loop_helpers_match_pyg():
 @pytest.mark.parametrize("edge_index, kwargs, match", [
     (EDGES.float(), {}, "expected edge_index\\[0\\] \\(source ids\\) to be an integer tensor"),
     (EDGES[0], {}, "expected edge_index to have shape \\[2, E\\], got \\(6,\\)"),
+    (EDGES.t(), {}, "got \\(6, 2\\) \\(one pair per row: pass edge_index.t\\(\\)\\)$"),
     (torch.tensor([[0, 1], [1, 4]]), {"num_nodes": 4},
      "expected edge_index\\[1\\] \\(target ids\\) to hold ids below 4, got 4"),
     (torch.tensor([[0, -1], [1, 2]]), {"num_nodes": 4},

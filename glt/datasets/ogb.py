@@ -47,7 +47,9 @@ def load_ogb(name: str, root: Optional[str] = None, download: bool = True,
     Args:
         name: a registered OGB name (``glt.datasets.list_datasets("ogb")``).
         root: data folder (default :func:`default_root`); the release lives in
-            ``<root>/<name with _ for ->/``, as ``ogb`` lays it out.
+            ``<root>/<name with _ for ->/``, as ``ogb`` lays it out, or is ``root``
+            itself when that folder has the release's name (``ogbl_ddi``, or
+            ``ddi`` as the zip unpacks) and its ``RELEASE_v*.txt``.
         download: fetch the release from OGB when it is missing, whatever its
             size (``ogb`` would ask first above 1 GB); otherwise a missing
             release raises ``FileNotFoundError``.
@@ -98,8 +100,12 @@ def _default_cache_dir(info: DatasetInfo, path: str) -> str:
 
 
 def _release_dir(info: DatasetInfo, root: str, download: bool, update: bool) -> str:
-    path = os.path.join(root, info.name.replace("-", "_"))
+    folder = info.name.replace("-", "_")
+    path = os.path.join(root, folder)
     release = f"RELEASE_v{info.version}.txt"
+    named = os.path.basename(os.path.normpath(root)) in (folder, info.extra["download_name"])
+    if not os.path.isdir(path) and named and os.path.isfile(os.path.join(root, release)):
+        path = root  # the release folder itself given as the root (ogb's or the zip's name)
     if os.path.isdir(path) and not os.path.exists(os.path.join(path, release)):
         if not update:
             raise RuntimeError(f"{path} holds an older release of {info.name} (no {release}); "

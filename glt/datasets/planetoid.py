@@ -145,15 +145,27 @@ def read_planetoid(raw_dir: str, name: str) -> NodeDataset:
         num_classes=int(ally.shape[1]))
 
 
+def _raw_dir(root: str, key: str) -> str:
+    """The first of ``<root>/<Name>/raw``, ``<root>/raw`` and ``root`` holding an
+    ``ind.<key>.*`` file; the first when none does."""
+    layouts = [os.path.join(root, PLANETOID_NAMES[key], "raw"), os.path.join(root, "raw"), root]
+    for folder in layouts:
+        if any(os.path.isfile(os.path.join(folder, f"ind.{key}.{p}")) for p in RAW_FILES):
+            return folder
+    return layouts[0]
+
+
 def load_planetoid(name: str = "cora", root: Optional[str] = None, download: bool = True,
                    url: Optional[str] = None) -> NodeDataset:
     """Load a Planetoid dataset with its public split.
 
     Args:
         name: ``"cora"``, ``"citeseer"`` or ``"pubmed"`` (any case).
-        root: data folder; files live in ``<root>/<Name>/raw/`` (PyG's layout).
-            ``None`` uses the copy of Cora bundled with glt, or
-            :func:`default_root` for the others.
+        root: data folder: the files are read from ``<root>/<Name>/raw/`` (PyG's
+            layout), ``<root>/raw/`` or ``<root>`` itself (the Planetoid
+            repository's ``data/`` folder), whichever holds an ``ind.<name>.*``
+            file, else downloaded into ``<root>/<Name>/raw/``. ``None`` uses the
+            copy of Cora bundled with glt, or :func:`default_root` for the others.
         download: fetch missing files from ``url`` (the Planetoid authors'
             repository); otherwise a missing file raises ``FileNotFoundError``.
         url: base URL of the ``ind.<name>.*`` files (default: the registry's).
@@ -163,8 +175,7 @@ def load_planetoid(name: str = "cora", root: Optional[str] = None, download: boo
     url = info.url if url is None else url
     if root is None and key == "cora":
         return replace(read_planetoid(bundled_cora_dir(), key), info=info)
-    raw_dir = os.path.join(root if root is not None else default_root(),
-                           PLANETOID_NAMES[key], "raw")
+    raw_dir = _raw_dir(root if root is not None else default_root(), key)
     missing = [p for p in RAW_FILES if not os.path.exists(os.path.join(raw_dir, f"ind.{key}.{p}"))]
     if missing and not download:
         raise FileNotFoundError(f"missing Planetoid files in {raw_dir}: "

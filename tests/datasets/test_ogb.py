@@ -415,6 +415,20 @@ def test_real_ddi_cache_goes_elsewhere_when_the_release_is_read_only(shared_data
     assert os.listdir(tmp_path / "processed")[0].startswith("ogbl-ddi-")
 
 
+def test_the_release_folder_itself_can_be_the_root(shared_data, tmp_path):
+    release = os.path.join(shared_data, "ogb", "ogbl_ddi")
+    ours = load_ogb("ogbl-ddi", release, download=False, cache_dir=str(tmp_path / "a"))
+    assert ours.graph.num_edges == 2_135_822
+    assert ours.split["test"]["edge_neg"].shape == (95_599, 2)
+    # the zip's folder name too; a folder of another name is not taken for the release
+    shutil.copytree(release, tmp_path / "ddi")
+    assert load_ogb("ogbl-ddi", str(tmp_path / "ddi"), download=False,
+                    cache_dir=str(tmp_path / "b")).graph.num_edges == 2_135_822
+    os.rename(tmp_path / "ddi", tmp_path / "drugs")
+    with pytest.raises(FileNotFoundError, match=r"ogbl-ddi is not in .*drugs.ogbl_ddi"):
+        load_ogb("ogbl-ddi", str(tmp_path / "drugs"), download=False)
+
+
 def _layout(folder: str) -> set[str]:
     return {os.path.relpath(os.path.join(d, f), folder) for d, _, files in os.walk(folder)
             for f in files if not d.startswith(os.path.join(folder, "mapping"))}

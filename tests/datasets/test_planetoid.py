@@ -42,6 +42,30 @@ def test_citeseer_layout_with_isolated_test_nodes_equals_pyg(tmp_path):
     assert_equals_pyg(ours, str(tmp_path), "CiteSeer")
 
 
+def test_the_planetoid_repositorys_flat_folder_is_read_in_place(shared_data, tmp_path):
+    # ../shared/data/planetoid is laid out as the Planetoid repository's data/ folder
+    flat = os.path.join(shared_data, "planetoid")
+    bundled = load_planetoid("cora")
+    for root in (flat, tmp_path):
+        if root == tmp_path:  # PyG's Cora/ folder given as the root: its raw/ is read
+            shutil.copytree(flat, tmp_path / "raw")
+        ours = load_planetoid("cora", root=str(root), download=False)
+        assert torch.equal(ours.x, bundled.x) and torch.equal(ours.y, bundled.y)
+        assert torch.equal(ours.graph.col, bundled.graph.col)
+        assert torch.equal(ours.test_mask, bundled.test_mask)
+    # another set's files are not there: it is looked for in PyG's layout, not mixed in
+    with pytest.raises(FileNotFoundError, match=r"missing Planetoid files in .*CiteSeer.raw"):
+        load_planetoid("citeseer", root=flat, download=False)
+
+
+def test_a_partial_flat_folder_names_its_missing_files(tmp_path):
+    for part in RAW_FILES[:-1]:
+        shutil.copy(os.path.join(bundled_cora_dir(), f"ind.cora.{part}"), tmp_path)
+    with pytest.raises(FileNotFoundError, match=f"missing Planetoid files in {tmp_path}: "
+                       r"ind.cora.test.index \(pass"):
+        load_planetoid("cora", root=str(tmp_path), download=False)
+
+
 def test_download_path_fetches_missing_files(tmp_path):
     source = tmp_path / "server"
     write_planetoid(str(source), "pubmed", seed=3)
