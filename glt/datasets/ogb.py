@@ -27,6 +27,7 @@ from glt._unpickle import ARCHIVE_ERRORS, NUMPY, TORCH_TENSORS, read_torch_file
 from glt.datasets._cache import CacheWriter, fingerprint, load_cache
 from glt.datasets._csr import check_csr, check_ids, graph_count, write_csr
 from glt.datasets._download import download_url
+from glt.datasets._layout import dataset_folder
 from glt.datasets.link import LinkDataset
 from glt.datasets.node import NodeDataset
 from glt.datasets.planetoid import default_root
@@ -100,12 +101,9 @@ def _default_cache_dir(info: DatasetInfo, path: str) -> str:
 
 
 def _release_dir(info: DatasetInfo, root: str, download: bool, update: bool) -> str:
-    folder = info.name.replace("-", "_")
-    path = os.path.join(root, folder)
     release = f"RELEASE_v{info.version}.txt"
-    named = os.path.basename(os.path.normpath(root)) in (folder, info.extra["download_name"])
-    if not os.path.isdir(path) and named and os.path.isfile(os.path.join(root, release)):
-        path = root  # the release folder itself given as the root (ogb's or the zip's name)
+    path = dataset_folder(root, (info.name.replace("-", "_"), info.extra["download_name"]),
+                          release)
     if os.path.isdir(path) and not os.path.exists(os.path.join(path, release)):
         if not update:
             raise RuntimeError(f"{path} holds an older release of {info.name} (no {release}); "

@@ -19,6 +19,7 @@ from numba import njit
 from torch import Tensor
 
 from glt.datasets._download import download_url
+from glt.datasets._layout import dataset_folder
 from glt.datasets.planetoid import default_root
 from glt.datasets.rec_slice import bundled_dir
 from glt.datasets.registry import DatasetInfo, dataset_info
@@ -193,7 +194,8 @@ def load_rec(name: str, root: Optional[str] = None, download: bool = True) -> Re
 
     Args:
         name: registered name or folder path.
-        root: data folder of registered sets (default ``<default_root()>/rec``).
+        root: data folder of registered sets (default ``<default_root()>/rec``), or
+            the set's own folder (``.../gowalla``).
         download: fetch missing files of a registered set from its URL (the
             LightGCN / UltraGCN authors' repositories); otherwise a missing file
             raises ``FileNotFoundError``.
@@ -206,8 +208,8 @@ def load_rec(name: str, root: Optional[str] = None, download: bool = True) -> Re
     info = dataset_info(name, source="lightgcn")
     if info.extra.get("bundled"):
         return read_rec_dir(bundled_dir(), info.name, info)
-    directory = os.path.join(root if root is not None else os.path.join(default_root(), "rec"),
-                             info.name)
+    directory = dataset_folder(root if root is not None else os.path.join(default_root(), "rec"),
+                               (info.name,), FILES[0])
     for f in FILES:
         path = os.path.join(directory, f)
         if not os.path.exists(path):

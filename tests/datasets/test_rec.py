@@ -36,6 +36,14 @@ def test_real_sets_match_published_counts(shared_data, name):
     assert np.array_equal(np.unique(ref, axis=0), np.unique(got, axis=0))
 
 
+def test_the_sets_own_folder_can_be_the_root(shared_data, tmp_path):
+    own = os.path.join(shared_data, "rec", "ml-1m")
+    data = load_rec("ml-1m", root=own, download=False)
+    assert (data.num_users, data.num_items, data.train.num_edges) == COUNTS["ml-1m"][:3]
+    with pytest.raises(FileNotFoundError, match=r"missing .*ml-1m.gowalla.train.txt"):
+        load_rec("gowalla", root=own, download=False)  # another set's folder is not taken
+
+
 def test_fixture_round_trip_and_degrees(tmp_path):
     write_lightgcn(str(tmp_path), num_users=12, num_items=20, per_user=6, seed=1)
     data = load_rec(str(tmp_path))
