@@ -82,6 +82,10 @@ class CSRGraph:
         if not isinstance(edge_index, Tensor):
             raise TypeError(f"expected edge_index to be a torch.Tensor, got "
                             f"{type(edge_index).__name__}")
+        if edge_index.layout in _SPARSE_LAYOUTS:
+            raise ValueError(f"expected edge_index [2, E], got a sparse {edge_index.layout} "
+                             f"adjacency of shape {tuple(edge_index.shape)}: build its graph "
+                             f"with CSRGraph.from_sparse")
         if edge_index.dim() != 2 or edge_index.size(0) != 2:
             hint = (" (one pair per row: pass edge_index.t())" if edge_index.dim() == 2
                     and edge_index.size(1) == 2 else "")
@@ -97,6 +101,25 @@ class CSRGraph:
             check_edge_weight(edge_weight, row.numel())
         edge_id = torch.arange(row.numel(), device=row.device)
         return cls._from_coo(row, col, edge_weight, edge_id, num_nodes, num_cols)
+
+    @classmethod
+    def from_sparse(cls, adj: Tensor) -> "CSRGraph":
+        """From a torch sparse adjacency ``A [N, M]`` (COO, CSR or CSC layout) whose
+        entry ``(i, j)`` is an edge from ``i`` to ``j``; its values become
+        ``edge_weight``. A COO tensor is coalesced first (repeated entries summed,
+        as torch reads it). The arrays are checked as :class:`CSRGraph` checks its own."""
+        if not isinstance(adj, Tensor) or adj.layout not in _SPARSE_LAYOUTS:
+            what = adj.layout if isinstance(adj, Tensor) else type(adj).__name__
+            raise TypeError(f"expected a torch sparse tensor (COO, CSR or CSC), got {what}")
+        if adj.dim() != 2:
+            raise ValueError(f"expected a 2-D sparse adjacency, got shape {tuple(adj.shape)}")
+        if adj.layout == torch.sparse_coo:
+            adj = adj.coalesce()
+            row, col = adj.indices()
+            return cls._from_coo(row, col, adj.values(), None, adj.size(0), adj.size(1))
+        if adj.layout == torch.sparse_csc:
+            adj = adj.to_sparse_csr()
+        return cls(adj.crow_indices(), adj.col_indices(), adj.values(), adj.size(1))
 
     @classmethod
     def _from_coo(cls, row: Tensor, col: Tensor, edge_weight: Optional[Tensor],
@@ -408,11 +431,24 @@ class CSRGraph:
 
 
 GraphLike = Union[CSRGraph, Tensor]
+_SPARSE_LAYOUTS = (torch.sparse_coo, torch.sparse_csr, torch.sparse_csc)
 
 
 def as_graph(graph: GraphLike, num_nodes: int, edge_weight: Optional[Tensor] = None) -> CSRGraph:
-    """Accept a ``CSRGraph`` or an ``edge_index [2, E]`` (then built here, so pass a
-    ``CSRGraph`` to reuse its cached transpose and normalisation across calls)."""
+    """Accept a ``CSRGraph``, an ``edge_index [2, E]`` or, as PyG's layers read a
+    sparse matrix, a torch sparse ``adj_t [N, N]`` (entry ``(i, j)``: an edge from
+    ``j`` to ``i``, its value the edge's weight; ``T.ToSparseTensor``'s output).
+    The last two are built here, so pass a ``CSRGraph`` to reuse its cached
+    transpose and normalisation across calls."""
+    if isinstance(graph, Tensor) and graph.layout in _SPARSE_LAYOUTS:
+        if edge_weight is not None:
+            raise ValueError("expected edge_weight to be None with a sparse adjacency "
+                             "(its values are the weights)")
+        adj_t = CSRGraph.from_sparse(graph)
+        if adj_t.shape != (num_nodes, num_nodes):
+            raise ValueError(f"expected a sparse adj_t of shape ({num_nodes}, {num_nodes}) "
+                             f"for the {num_nodes} rows of x, got {adj_t.shape}")
+        return adj_t.transpose()
     if isinstance(graph, CSRGraph):
         if edge_weight is not None:
             raise ValueError("expected edge_weight to be None with a CSRGraph "

@@ -217,3 +217,34 @@ def test_sizes_must_be_non_negative_integers(num_nodes, error, message):
         CSRGraph.from_edge_index(torch.tensor([[0], [1]]), num_nodes)
     with pytest.raises(error, match=message.replace("num_nodes", "num_cols")):
         CSRGraph.from_edge_index(torch.tensor([[0], [1]]), 3, num_cols=num_nodes)
+
+
+def test_from_sparse_is_the_matrix_in_every_layout():
+    torch.manual_seed(0)
+    weight = torch.rand(EDGES.size(1))
+    # rectangular, uncoalesced: the entry (0, 1) twice
+    coo = torch.sparse_coo_tensor(torch.cat([EDGES, EDGES[:, :1]], 1),
+                                  torch.cat([weight, torch.tensor([2.0])]), (4, 5))
+    expected = coo.to_dense().double()  # the repeated entry (0, 1) summed, as torch reads it
+    for adj in (coo, coo.coalesce().to_sparse_csr(), coo.coalesce().to_sparse_csc()):
+        g = CSRGraph.from_sparse(adj)
+        assert g.shape == (4, 5) and g.num_edges == 6
+        torch.testing.assert_close(dense(g), expected)
+
+
+def test_from_sparse_checks_what_torch_does_not():
+    with torch.sparse.check_sparse_tensor_invariants(False):
+        bad = torch.sparse_csr_tensor(torch.tensor([0, 2, 1, 3]), torch.tensor([0, 1, 2]),
+                                      torch.ones(3), (3, 3))
+        with pytest.raises(ValueError, match="expected rowptr to be non-decreasing"):
+            CSRGraph.from_sparse(bad)
+        far = torch.sparse_csr_tensor(torch.tensor([0, 1, 2, 3]), torch.tensor([0, 1, 7]),
+                                      torch.ones(3), (3, 3))
+        with pytest.raises(ValueError, match="expected col to hold ids below 3, got 7"):
+            CSRGraph.from_sparse(far)
+    with pytest.raises(TypeError, match="expected a torch sparse tensor .*, got torch.strided"):
+        CSRGraph.from_sparse(torch.eye(3))
+    with pytest.raises(ValueError, match="expected edge_index \\[2, E\\], got a sparse "
+                       "torch.sparse_coo adjacency of shape \\(3, 3\\): build its graph with "
+                       "CSRGraph.from_sparse"):
+        CSRGraph.from_edge_index(torch.eye(3).to_sparse())
