@@ -38,6 +38,10 @@ class Parser(argparse.ArgumentParser):
     def check(self, args: argparse.Namespace) -> None:
         """The checks of :meth:`parse_checked` on ``args`` (e.g. after values were
         set in code)."""
+        out, checkpoint = getattr(args, "out", None), getattr(args, "checkpoint", None)
+        if out is not None and checkpoint is not None and \
+                os.path.realpath(out) == os.path.realpath(checkpoint):
+            self.error(f"argument --out: {out} is also the --checkpoint path")
         for name in ("out", "checkpoint", "device"):
             value = getattr(args, name, None)
             check = check_device if name == "device" else \

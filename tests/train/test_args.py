@@ -90,6 +90,18 @@ def test_checkpoint_folder_is_checked_before_training(tmp_path, capsys):
     assert target.is_dir() and list(target.iterdir()) == []
 
 
+def test_out_and_checkpoint_on_one_path_stop_before_training(tmp_path, capsys):
+    """Else the run would train, write its checkpoint folder there and lose its result."""
+    path = tmp_path / "run"
+    for model in ("gcn", "ultragcn", "lagnn", "largegt", "link"):
+        with pytest.raises(SystemExit) as stop:
+            main(["train", model, "--out", str(path), "--checkpoint", str(path) + "/"])
+        assert stop.value.code == 2
+        assert capsys.readouterr().err == (f"glt: error: argument --out: {path} is also the "
+                                           f"--checkpoint path\n")
+    assert not path.exists()
+
+
 def test_out_folder_is_created(tmp_path, monkeypatch):
     target = tmp_path / "new" / "deeper" / "r.json"
     with pytest.raises(AssertionError, match="data was loaded"):  # parsing passed
