@@ -156,9 +156,10 @@ def read_rec_dir(directory: str, name: Optional[str] = None,
                  info: Optional[DatasetInfo] = None) -> RecDataset:
     """Read ``train.txt`` / ``test.txt`` of a LightGCN-format folder."""
     parts = [read_interactions(os.path.join(directory, f)) for f in FILES]
-    if parts[0][0].size == 0:
-        raise ValueError(f"{os.path.join(directory, FILES[0])} holds no interaction: nothing "
-                         "to train on")
+    for (users, _, _), file, purpose in zip(parts, FILES, ("train on", "evaluate")):
+        if users.size == 0:
+            raise ValueError(f"{os.path.join(directory, file)} holds no interaction: nothing "
+                             f"to {purpose}")
     num_users = max(p[2] for p in parts) + 1
     num_items = max(int(p[1].max(initial=-1)) for p in parts) + 1
     if num_users * num_items >= 1 << 62:  # pairs are keyed as user * num_items + item
@@ -175,6 +176,13 @@ def read_rec_dir(directory: str, name: Optional[str] = None,
             log.warning("%s: %d repeated (user, item) pairs dropped", os.path.join(directory, file),
                         key.numel() - unique.numel())
             key = unique
+        if graphs:  # test.txt: a pair also in train.txt is ranked out, never hit
+            seen = int(torch.isin(key, keys).sum())
+            if seen:
+                log.warning("%s: %d of its %d pairs are in %s too; full ranking leaves out "
+                            "training items, so they can never be hit", os.path.join(
+                                directory, file), seen, key.numel(), FILES[0])
+        keys = key
         edge_index = torch.stack([key // num_items, key % num_items])
         graphs.append(CSRGraph.from_edge_index(edge_index, num_users, num_cols=num_items))
     if info is not None:

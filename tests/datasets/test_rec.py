@@ -165,6 +165,20 @@ def test_empty_training_file_is_refused(tmp_path):
         read_rec_dir(str(tmp_path))
 
 
+def test_empty_test_file_is_refused(tmp_path):
+    (tmp_path / "train.txt").write_text("0 1 2\n")
+    (tmp_path / "test.txt").write_text("\n")
+    with pytest.raises(ValueError, match="test.txt holds no interaction: nothing to evaluate"):
+        read_rec_dir(str(tmp_path))
+
+
+def test_test_pairs_also_in_train_are_named(tmp_path, caplog):
+    (tmp_path / "train.txt").write_text("0 1 2\n1 0\n")
+    (tmp_path / "test.txt").write_text("0 2 3\n1 1\n")
+    read_rec_dir(str(tmp_path))
+    assert "test.txt: 1 of its 3 pairs are in train.txt too" in caplog.text
+
+
 def test_a_missing_folder_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such folder: .*nowhere"):
         load_rec(str(tmp_path / "nowhere"))
