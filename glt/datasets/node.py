@@ -8,6 +8,7 @@ from typing import Any, Optional, Union
 import torch
 from torch import Tensor
 
+from glt._checks import as_int
 from glt.datasets.registry import DatasetInfo
 from glt.graph import CSRGraph
 
@@ -40,6 +41,45 @@ class NodeDataset:
     info: Optional[DatasetInfo] = None
     node_attr: dict[str, Tensor] = field(default_factory=dict)
     edge_attr: Optional[Tensor] = None
+
+    def __post_init__(self) -> None:
+        """Check shapes, dtypes, label range and split before any model sees them."""
+        if not isinstance(self.graph, CSRGraph) or not self.graph.is_square:
+            shape = self.graph.shape if isinstance(self.graph, CSRGraph) else \
+                type(self.graph).__name__
+            raise ValueError(f"{self.name}: expected graph to be a square CSRGraph, got {shape}")
+        n = self.graph.num_nodes
+        if self.x is not None and (self.x.dim() != 2 or self.x.size(0) != n):
+            raise ValueError(f"{self.name}: expected x of shape [{n}, F], got "
+                             f"{tuple(self.x.shape)}")
+        as_int(self.num_classes, "num_classes", minimum=1)
+        if self.y.size(0) != n or self.y.dim() not in (1, 2):
+            raise ValueError(f"{self.name}: expected y of shape [{n}] (or [{n}, tasks]), got "
+                             f"{tuple(self.y.shape)}")
+        if self.y.dim() == 1 and (self.y.is_floating_point() or self.y.is_complex()):
+            raise ValueError(f"{self.name}: expected y to hold integer class ids, got "
+                             f"{self.y.dtype}")
+        for split in ("train", "val", "test"):
+            mask = getattr(self, f"{split}_mask")
+            if not isinstance(mask, Tensor) or mask.dtype != torch.bool or mask.shape != (n,):
+                what = f"{mask.dtype} {tuple(mask.shape)}" if isinstance(mask, Tensor) else \
+                    type(mask).__name__
+                raise ValueError(f"{self.name}: expected {split}_mask to be a bool [{n}] mask, "
+                                 f"got {what} (node ids, such as OGB's get_idx_split, become "
+                                 f"a mask with torch.zeros({n}, dtype=torch.bool)"
+                                 f".index_fill_(0, ids, True))")
+        if self.y.dim() == 1 and n:
+            low, high = (int(v) for v in torch.aminmax(self.y))
+            if low < -1 or high >= self.num_classes:
+                raise ValueError(f"{self.name}: expected labels in [0, {self.num_classes}) "
+                                 f"(-1: unlabelled), got {low if low < -1 else high}")
+            unlabelled = int((self.y[self.train_mask] < 0).sum())
+            if unlabelled:
+                raise ValueError(f"{self.name}: {unlabelled} training nodes have no label (-1)")
+        shared = int((self.train_mask & (self.val_mask | self.test_mask)).sum())
+        if shared:
+            warnings.warn(f"{self.name}: {shared} training nodes are also validation or test "
+                          f"nodes", stacklevel=3)
 
     @property
     def num_nodes(self) -> int:

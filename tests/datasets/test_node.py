@@ -30,3 +30,40 @@ def test_sparse_features_only_below_the_density():
     assert sparse_features(dense) is dense
     with pytest.raises(ValueError, match="expected dense float features"):
         sparse_features(torch.ones(5, 4, dtype=torch.long))
+
+
+def _toy(**change):
+    graph = CSRGraph.from_edge_index(torch.tensor([[0, 1, 2], [1, 2, 3]]), 4)
+    mask = torch.tensor([True, True, False, False])
+    fields = dict(name="toy", graph=graph, x=torch.ones(4, 2), y=torch.tensor([0, 1, 2, -1]),
+                  train_mask=mask, val_mask=torch.tensor([False, False, True, False]),
+                  test_mask=torch.tensor([False, False, False, True]), num_classes=3)
+    return NodeDataset(**{**fields, **change})
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"train_mask": torch.tensor([0, 1])}, r"expected train_mask to be a bool \[4\] mask, got "
+     r"torch.int64 \(2,\) \(node ids, such as OGB's get_idx_split, become a mask with "
+     r"torch.zeros\(4, dtype=torch.bool\).index_fill_\(0, ids, True\)\)"),
+    ({"test_mask": torch.ones(3, dtype=torch.bool)}, r"test_mask to be a bool \[4\] mask"),
+    ({"y": torch.tensor([0, 1, 3, 0])}, r"expected labels in \[0, 3\) \(-1: unlabelled\), got 3"),
+    ({"y": torch.tensor([0, -2, 1, 0])}, r"got -2"),
+    ({"y": torch.tensor([0.0, 1.0, 2.0, 0.0])}, "expected y to hold integer class ids"),
+    ({"y": torch.zeros(3, dtype=torch.long)}, r"expected y of shape \[4\] \(or \[4, tasks\]\)"),
+    ({"y": torch.tensor([-1, 1, 2, 0])}, "1 training nodes have no label"),
+    ({"x": torch.ones(3, 2)}, r"expected x of shape \[4, F\], got \(3, 2\)"),
+    ({"graph": CSRGraph.from_edge_index(torch.tensor([[0], [1]]), 4, num_cols=5)},
+     r"expected graph to be a square CSRGraph, got \(4, 5\)"),
+])
+def test_bad_fields_are_named(change, message):
+    with pytest.raises(ValueError, match=message):
+        _toy(**change)
+
+
+def test_a_shared_split_is_warned_and_unlabelled_evaluation_nodes_are_kept():
+    data = _toy()  # the test node is unlabelled: allowed (OGB's papers100M has many)
+    assert int(data.test_mask.sum()) == 1
+    with pytest.warns(UserWarning, match="toy: 1 training nodes are also validation or test"):
+        _toy(test_mask=torch.tensor([True, False, False, True]))
+    moved = data.to("cpu")  # a copy is checked again, silently
+    assert torch.equal(moved.y, data.y)
