@@ -7,6 +7,7 @@ from typing import Any, Optional, Union
 import torch
 from torch import Tensor
 
+from glt._checks import as_index
 from glt.datasets.registry import DatasetInfo
 from glt.graph import CSRGraph
 
@@ -33,6 +34,32 @@ class LinkDataset:
     info: Optional[DatasetInfo] = None
     edge_attr: Optional[Tensor] = None
     edge_data: dict[str, Tensor] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Check the graph, features and every split's node pairs (``edge``,
+        ``edge_neg``: ``[M, 2]`` ids of the graph's nodes)."""
+        if not isinstance(self.graph, CSRGraph) or not self.graph.is_square:
+            shape = self.graph.shape if isinstance(self.graph, CSRGraph) else \
+                type(self.graph).__name__
+            raise ValueError(f"{self.name}: expected graph to be a square CSRGraph, got {shape}")
+        n = self.graph.num_nodes
+        if self.x is not None and (self.x.dim() != 2 or self.x.size(0) != n):
+            raise ValueError(f"{self.name}: expected x of shape [{n}, F], got "
+                             f"{tuple(self.x.shape)}")
+        if "edge" not in self.split.get("train", {}):
+            raise ValueError(f"{self.name}: expected split['train']['edge'], the training pairs")
+        for part, arrays in self.split.items():
+            for key in ("edge", "edge_neg"):
+                pairs = arrays.get(key)
+                if pairs is None:
+                    continue
+                name = f"split[{part!r}][{key!r}]"
+                if pairs.dim() != 2 or pairs.size(1) != 2:
+                    hint = (" (an edge_index [2, M]: OGB's layout is its .t())"
+                            if pairs.dim() == 2 and pairs.size(0) == 2 else "")
+                    raise ValueError(f"{self.name}: expected {name} of shape [M, 2], got "
+                                     f"{tuple(pairs.shape)}{hint}")
+                as_index(pairs.reshape(-1), f"{self.name} {name}", bound=n)
 
     @property
     def num_nodes(self) -> int:

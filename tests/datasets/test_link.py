@@ -1,0 +1,32 @@
+import pytest
+import torch
+
+from glt import CSRGraph
+from glt.datasets import LinkDataset
+
+
+def _toy(**change):
+    graph = CSRGraph.from_edge_index(torch.tensor([[0, 1, 2], [1, 2, 3]]), 4)
+    split = {"train": {"edge": torch.tensor([[0, 1], [1, 2], [2, 3]])},
+             "valid": {"edge": torch.tensor([[0, 2]]), "edge_neg": torch.tensor([[0, 3]])}}
+    return LinkDataset(**{**dict(name="toy", graph=graph, x=None, split=split), **change})
+
+
+@pytest.mark.parametrize("split, message", [
+    ({"train": {"edge": torch.tensor([[0, 1, 2], [1, 2, 3]])}},
+     r"expected split\['train'\]\['edge'\] of shape \[M, 2\], got \(2, 3\) \(an edge_index "
+     r"\[2, M\]: OGB's layout is its .t\(\)\)"),
+    ({"train": {"edge": torch.tensor([[0, 1]])}, "test": {"edge_neg": torch.tensor([[0, 4]])}},
+     r"expected toy split\['test'\]\['edge_neg'\] to hold ids below 4, got 4"),
+    ({"train": {"edge": torch.tensor([[0.0, 1.0]])}}, "to be an integer tensor"),
+    ({"valid": {"edge": torch.tensor([[0, 1]])}}, r"expected split\['train'\]\['edge'\]"),
+])
+def test_bad_splits_are_named(split, message):
+    with pytest.raises(ValueError, match=message):
+        _toy(split=split)
+
+
+def test_a_good_split_and_its_features():
+    assert _toy().num_nodes == 4
+    with pytest.raises(ValueError, match=r"expected x of shape \[4, F\], got \(3, 8\)"):
+        _toy(x=torch.ones(3, 8))
