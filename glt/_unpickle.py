@@ -555,6 +555,11 @@ def load_weights(path: str, what: str, map_location: str = "cpu", hint: str = ""
     ``ValueError`` naming ``what`` and ``path``, then ``hint`` (torch's own message
     for a refused file suggests ``weights_only=False``, which would run its code)."""
     end = f"; {hint}" if hint else ""
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if head != b"PK" and head[:1] != b"\x80":  # neither torch's zip nor a pickle
+        kind = f"starts with {head!r}" if head else "is empty"
+        raise ValueError(f"{what} {path} is not a file saved by torch (it {kind}){end}")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:

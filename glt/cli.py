@@ -65,7 +65,9 @@ def data_command(argv: list[str]) -> int:
     from glt.datasets._cache import find_caches, verify_cache
     root = argv[1]
     if not os.path.isdir(root):
-        print(f"glt: error: no such folder: {root}", file=sys.stderr)
+        message = (f"{root} is a file; expected a folder" if os.path.exists(root)
+                   else f"no such folder: {root}")
+        print(f"glt: error: {message}", file=sys.stderr)
         return 2
     caches = find_caches(root)
     damaged = 0

@@ -281,6 +281,15 @@ def test_torch_files_with_code_or_damage_are_refused_in_one_line(tmp_path, read,
     assert not marker.exists()
     with open(path, "w") as f:
         f.write("hello")
+    with pytest.raises(ValueError, match=rf"^{what} .*file.pt is not a file saved by torch "
+                       r"\(it starts with b'he'\)"):
+        read(path)
+    open(path, "w").close()
+    with pytest.raises(ValueError, match=r"file.pt is not a file saved by torch \(it is empty"):
+        read(path)
+    torch.save({"w": torch.ones(2)}, path)
+    with open(path, "r+b") as f:  # a torch file cut short
+        f.truncate(os.path.getsize(path) // 2)
     with pytest.raises(ValueError, match=rf"^{what} .*file.pt is unreadable \(\w+: .+\)"):
         read(path)
 

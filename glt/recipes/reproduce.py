@@ -196,7 +196,14 @@ def fetch(dataset: str, root: str) -> Optional[str]:
 
 
 def main(argv: Optional[list[str]] = None) -> list[dict[str, Any]]:
-    args = build_parser().parse_checked(argv)
+    parser = build_parser()
+    args = parser.parse_checked(argv)
+    if args.root is not None and not args.download:  # a mistyped root would skip every set
+        if not os.path.isdir(args.root):
+            parser.error(f"argument --root: no such folder: {args.root}")
+        if not any(os.path.isdir(os.path.join(args.root, f)) for f in ("rec", "ogb")):
+            parser.error(f"argument --root: {args.root} holds neither rec/ nor ogb/ (give "
+                         f"the folder that holds them, or --download to fetch the sets there)")
     wanted = {m.lower() for m in args.only} if args.only else None
     if args.download and args.root is None:
         from glt.datasets.planetoid import default_root

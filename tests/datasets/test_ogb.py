@@ -349,6 +349,11 @@ def test_big_arrays_are_checked_by_verify(tmp_path, monkeypatch, capsys):
     load_ogb("ogbn-products", str(tmp_path))
     assert cli_main(["data", "verify", str(tmp_path)]) == 0
     assert "1 cache(s) intact" in capsys.readouterr().out
+    file = tmp_path / "ogbn_products" / "RELEASE_v1.txt"
+    for root, message in ((file, f"{file} is a file; expected a folder"),
+                          (tmp_path / "nowhere", f"no such folder: {tmp_path / 'nowhere'}")):
+        assert cli_main(["data", "verify", str(root)]) == 2
+        assert capsys.readouterr().err == f"glt: error: {message}\n"
 
 
 def test_killed_build_leftovers_are_removed(tmp_path):

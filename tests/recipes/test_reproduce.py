@@ -86,6 +86,18 @@ def test_out_and_device_are_checked_before_any_row_runs(tmp_path, capsys):
         assert out == "" and err.startswith(f"glt: error: argument {message}")
 
 
+def test_a_root_without_sets_stops_before_any_row_runs(tmp_path, capsys):
+    (tmp_path / "rec-typo").mkdir()
+    for root, message in ((tmp_path / "nowhere", f"no such folder: {tmp_path / 'nowhere'}"),
+                          (tmp_path, f"{tmp_path} holds neither rec/ nor ogb/ (give the "
+                                     f"folder that holds them, or --download")):
+        with pytest.raises(SystemExit) as stop:
+            reproduce.main(["--quick", "--root", str(root), "--out", str(tmp_path / "out")])
+        assert stop.value.code == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.startswith(f"glt: error: argument --root: {message}")
+
+
 def test_quick_link_rows_with_an_ogb_link_release(tmp_path, capsys):
     from glt.datasets.testing import write_ogb
     root, out = tmp_path / "data", str(tmp_path / "out")
