@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import torch
 from torch import Tensor
 
-from glt._checks import as_int
+from glt._checks import as_index, as_int
 from glt.datasets.registry import DatasetInfo
 from glt.graph import CSRGraph
+
+if TYPE_CHECKING:
+    from torch_geometric.data import Data
 
 
 @dataclass
@@ -80,6 +83,40 @@ class NodeDataset:
         if shared:
             warnings.warn(f"{self.name}: {shared} training nodes are also validation or test "
                           f"nodes", stacklevel=3)
+
+    @classmethod
+    def from_pyg(cls, data: "Data", name: str = "pyg", num_classes: Optional[int] = None,
+                 split_idx: Optional[dict[str, Tensor]] = None, split: Optional[int] = None
+                 ) -> "NodeDataset":
+        """From a ``torch_geometric.data.Data``: ``edge_index`` (and ``edge_weight``),
+        ``x``, ``y`` (``[N]``, or OGB's ``[N, 1]``) and the split, taken from
+        ``split_idx`` (node ids, OGB's ``get_idx_split()``) when given, else from
+        ``train_mask`` / ``val_mask`` / ``test_mask``; masks of several splits
+        (``[N, S]``, as PyG's WikiCS) need ``split``, the column to use.
+        ``num_classes`` defaults to the largest label + 1."""
+        n = data.num_nodes
+        if getattr(data, "y", None) is None:
+            raise ValueError(f"{name}: the Data has no y (labels)")
+        y = data.y.reshape(-1) if data.y.dim() == 2 and data.y.size(1) == 1 else data.y
+        if split_idx is not None:
+            masks = []
+            for key in ("train", "valid", "test"):
+                ids = as_index(split_idx[key], f"split_idx[{key!r}]", bound=n)
+                masks.append(torch.zeros(n, dtype=torch.bool).index_fill_(0, ids, True))
+        else:
+            masks = [getattr(data, f"{k}_mask", None) for k in ("train", "val", "test")]
+            missing = [f"{k}_mask" for k, m in zip(("train", "val", "test"), masks) if m is None]
+            if missing:
+                raise ValueError(f"{name}: the Data has no {', '.join(missing)}; pass split_idx")
+            several = [m.size(1) for m in masks if m.dim() == 2]
+            if several and (split is None or not 0 <= split < min(several)):
+                raise ValueError(f"{name}: the Data's masks hold {min(several)} splits (one "
+                                 f"per column); expected split in [0, {min(several)}), got "
+                                 f"{split}")
+            masks = [m[:, split] if m.dim() == 2 else m for m in masks]
+        if num_classes is None:
+            num_classes = int(y.max()) + 1 if y.numel() else 1
+        return cls(name, CSRGraph.from_pyg(data), data.x, y, *masks, num_classes)
 
     @property
     def num_nodes(self) -> int:

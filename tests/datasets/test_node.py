@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -67,3 +69,45 @@ def test_a_shared_split_is_warned_and_unlabelled_evaluation_nodes_are_kept():
         _toy(test_mask=torch.tensor([True, False, False, True]))
     moved = data.to("cpu")  # a copy is checked again, silently
     assert torch.equal(moved.y, data.y)
+
+
+def test_from_pyg_equals_glts_reader_on_the_real_cora_files(shared_data, tmp_path):
+    import shutil
+
+    from torch_geometric.datasets import Planetoid
+
+    from glt.datasets import load_planetoid
+    shutil.copytree(os.path.join(shared_data, "planetoid"), tmp_path / "Cora" / "raw")
+    pyg = Planetoid(str(tmp_path), "Cora")
+    ours, expected = NodeDataset.from_pyg(pyg[0], "cora"), load_planetoid("cora")
+    assert ours.num_classes == pyg.num_classes == expected.num_classes
+    for field in ("x", "y", "train_mask", "val_mask", "test_mask"):
+        assert torch.equal(getattr(ours, field), getattr(expected, field)), field
+    assert sorted(map(tuple, ours.graph.edge_index().t().tolist())) == \
+        sorted(map(tuple, expected.graph.edge_index().t().tolist()))
+
+
+def test_from_pyg_takes_ogbs_labels_and_split_ids_and_one_of_several_splits():
+    from torch_geometric.data import Data
+    edge_index = torch.tensor([[0, 1, 2, 3], [1, 2, 3, 0]])
+    data = Data(edge_index=edge_index, x=torch.ones(4, 3), y=torch.tensor([[2], [0], [1], [0]]))
+    ours = NodeDataset.from_pyg(data, "ogb-like", split_idx={
+        "train": torch.tensor([0, 1]), "valid": torch.tensor([2]), "test": torch.tensor([3])})
+    assert ours.y.tolist() == [2, 0, 1, 0] and ours.num_classes == 3
+    assert ours.train_mask.tolist() == [True, True, False, False]
+    assert ours.test_mask.tolist() == [False, False, False, True]
+    with pytest.raises(ValueError, match="the Data has no train_mask, val_mask, test_mask; "
+                       "pass split_idx"):
+        NodeDataset.from_pyg(data)
+    several = torch.tensor([[True, False], [True, True], [False, True], [False, False]])
+    data.train_mask, data.val_mask = several, ~several  # WikiCS: 2-D train / val, 1-D test
+    data.test_mask = torch.tensor([False, False, False, True])
+    data.val_mask[3] = False
+    second = NodeDataset.from_pyg(data, split=1)
+    assert second.train_mask.tolist() == [False, True, True, False]
+    assert second.val_mask.tolist() == [True, False, False, False]
+    with pytest.raises(ValueError, match=r"masks hold 2 splits \(one per column\); expected "
+                       r"split in \[0, 2\), got None"):
+        NodeDataset.from_pyg(data)
+    with pytest.raises(ValueError, match=r"got 2$"):
+        NodeDataset.from_pyg(data, split=2)
