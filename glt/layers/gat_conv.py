@@ -59,6 +59,8 @@ class GATConv(nn.Module):
         dropout: dropout on the attention coefficients while training (default 0).
         add_self_loops: replace self-loops by one per node (default ``True``).
         bias: learn a bias (default ``True``).
+        residual: add a linear map of the input, ``res(x)`` (no bias), to the
+            output (default ``False``).
 
     Shapes:
         x ``[N, F]``, graph ``CSRGraph [N, N]`` or ``edge_index [2, E]`` ->
@@ -68,7 +70,7 @@ class GATConv(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, heads: int = 1, concat: bool = True,
                  negative_slope: float = 0.2, dropout: float = 0.0, add_self_loops: bool = True,
-                 bias: bool = True) -> None:
+                 bias: bool = True, residual: bool = False) -> None:
         super().__init__()
         self.in_channels, self.out_channels, self.heads = in_channels, out_channels, heads
         self.concat, self.negative_slope, self.dropout = concat, negative_slope, dropout
@@ -77,6 +79,7 @@ class GATConv(nn.Module):
         self.att_src = nn.Parameter(torch.empty(1, heads, out_channels))
         self.att_dst = nn.Parameter(torch.empty(1, heads, out_channels))
         size = heads * out_channels if concat else out_channels
+        self.res = nn.Linear(in_channels, size, bias=False) if residual else None
         self.bias = nn.Parameter(torch.empty(size)) if bias else None
         self.reset_parameters()
 
@@ -84,6 +87,8 @@ class GATConv(nn.Module):
         nn.init.xavier_uniform_(self.lin.weight)
         nn.init.xavier_uniform_(self.att_src)
         nn.init.xavier_uniform_(self.att_dst)
+        if self.res is not None:
+            nn.init.xavier_uniform_(self.res.weight)
         if self.bias is not None:
             nn.init.zeros_(self.bias)
 
@@ -103,6 +108,8 @@ class GATConv(nn.Module):
         out = spmm(big, h.transpose(0, 1).reshape(heads * num_nodes, channels))
         out = out.view(heads, num_nodes, channels).transpose(0, 1)  # [N, H, C]
         out = out.reshape(num_nodes, heads * channels) if self.concat else out.mean(dim=1)
+        if self.res is not None:
+            out = out + linear(x, self.res.weight)
         if self.bias is not None:
             out = out + self.bias
         if return_attention_weights:

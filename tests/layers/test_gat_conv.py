@@ -9,7 +9,9 @@ from tests.layers.parity import EDGE_INDEX, NUM_NODES, assert_same_outputs_and_g
 
 @pytest.mark.parametrize("kwargs", [{"heads": 1}, {"heads": 3}, {"heads": 3, "concat": False},
                                     {"heads": 2, "add_self_loops": False},
-                                    {"heads": 2, "negative_slope": 0.1, "bias": False}])
+                                    {"heads": 2, "negative_slope": 0.1, "bias": False},
+                                    {"heads": 2, "residual": True},
+                                    {"heads": 2, "concat": False, "residual": True}])
 def test_matches_pyg(kwargs, code_path):
     torch.manual_seed(0)
     graph = CSRGraph.from_edge_index(EDGE_INDEX, NUM_NODES)

@@ -34,6 +34,21 @@ def test_accepts_edge_index_and_weight_like_pyg():
         conv(torch.randn(5, 3), graph)
 
 
+def test_cached_keeps_the_first_graph_like_pyg():
+    torch.manual_seed(0)
+    ours, theirs = GCNConv(3, 2, cached=True), pyg_nn.GCNConv(3, 2, cached=True)
+    other = EDGE_INDEX[:, :4]
+    for edge_index in (EDGE_INDEX, other):  # the second call reuses the first graph
+        assert_same_outputs_and_grads(ours, theirs, lambda m, x: m(x, edge_index),
+                                      lambda m, x: m(x, edge_index), torch.randn(NUM_NODES, 3))
+    fresh = GCNConv(3, 2)
+    fresh.load_state_dict(ours.state_dict())
+    x = torch.randn(NUM_NODES, 3)
+    torch.testing.assert_close(ours(x, other), fresh(x, EDGE_INDEX))
+    ours.reset_parameters()  # forgets the graph, as PyG's does
+    assert ours._cached_adj is None
+
+
 def test_runs_on_device(device):
     conv = GCNConv(3, 2).to(device)
     graph = CSRGraph.from_edge_index(EDGE_INDEX, NUM_NODES).to(device)

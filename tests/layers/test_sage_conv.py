@@ -9,7 +9,8 @@ from tests.layers.parity import EDGE_INDEX, NUM_NODES, assert_same_outputs_and_g
 
 @pytest.mark.parametrize("in_channels, out_channels", [(6, 3), (3, 6)])  # both branches
 @pytest.mark.parametrize("kwargs", [{}, {"aggr": "max"}, {"aggr": "sum"}, {"normalize": True},
-                                    {"root_weight": False}, {"bias": False}])
+                                    {"root_weight": False}, {"bias": False},
+                                    {"project": True}, {"project": True, "aggr": "max"}])
 def test_matches_pyg(in_channels, out_channels, kwargs):
     torch.manual_seed(0)
     graph = CSRGraph.from_edge_index(EDGE_INDEX, NUM_NODES)
