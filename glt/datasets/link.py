@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from glt._checks import as_index
+from glt.datasets._fields import check_graph_and_features
 from glt.datasets.registry import DatasetInfo
 from glt.graph import CSRGraph
 
@@ -38,14 +39,7 @@ class LinkDataset:
     def __post_init__(self) -> None:
         """Check the graph, features and every split's node pairs (``edge``,
         ``edge_neg``: ``[M, 2]`` ids of the graph's nodes)."""
-        if not isinstance(self.graph, CSRGraph) or not self.graph.is_square:
-            shape = self.graph.shape if isinstance(self.graph, CSRGraph) else \
-                type(self.graph).__name__
-            raise ValueError(f"{self.name}: expected graph to be a square CSRGraph, got {shape}")
-        n = self.graph.num_nodes
-        if self.x is not None and (self.x.dim() != 2 or self.x.size(0) != n):
-            raise ValueError(f"{self.name}: expected x of shape [{n}, F], got "
-                             f"{tuple(self.x.shape)}")
+        n = check_graph_and_features(self.name, self.graph, self.x)
         if "edge" not in self.split.get("train", {}):
             raise ValueError(f"{self.name}: expected split['train']['edge'], the training pairs")
         for part, arrays in self.split.items():

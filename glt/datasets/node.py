@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from glt._checks import as_index, as_int
+from glt.datasets._fields import check_graph_and_features
 from glt.datasets.registry import DatasetInfo
 from glt.graph import CSRGraph
 
@@ -47,14 +48,7 @@ class NodeDataset:
 
     def __post_init__(self) -> None:
         """Check shapes, dtypes, label range and split before any model sees them."""
-        if not isinstance(self.graph, CSRGraph) or not self.graph.is_square:
-            shape = self.graph.shape if isinstance(self.graph, CSRGraph) else \
-                type(self.graph).__name__
-            raise ValueError(f"{self.name}: expected graph to be a square CSRGraph, got {shape}")
-        n = self.graph.num_nodes
-        if self.x is not None and (self.x.dim() != 2 or self.x.size(0) != n):
-            raise ValueError(f"{self.name}: expected x of shape [{n}, F], got "
-                             f"{tuple(self.x.shape)}")
+        n = check_graph_and_features(self.name, self.graph, self.x)
         as_int(self.num_classes, "num_classes", minimum=1)
         if self.y.size(0) != n or self.y.dim() not in (1, 2):
             raise ValueError(f"{self.name}: expected y of shape [{n}] (or [{n}, tasks]), got "
