@@ -113,13 +113,9 @@ class CSRGraph:
             raise TypeError(f"expected a torch sparse tensor (COO, CSR or CSC), got {what}")
         if adj.dim() != 2:
             raise ValueError(f"expected a 2-D sparse adjacency, got shape {tuple(adj.shape)}")
-        if adj.layout == torch.sparse_coo:
-            adj = adj.coalesce()
-            row, col = adj.indices()
-            return cls._from_coo(row, col, adj.values(), None, adj.size(0), adj.size(1))
-        if adj.layout == torch.sparse_csc:
-            adj = adj.to_sparse_csr()
-        return cls(adj.crow_indices(), adj.col_indices(), adj.values(), adj.size(1))
+        if adj.layout != torch.sparse_csr:
+            adj = (adj.coalesce() if adj.layout == torch.sparse_coo else adj).to_sparse_csr()
+        return cls(adj.crow_indices().long(), adj.col_indices(), adj.values(), adj.size(1))
 
     @classmethod
     def _from_coo(cls, row: Tensor, col: Tensor, edge_weight: Optional[Tensor],
