@@ -168,7 +168,7 @@ def read_rec_dir(directory: str, name: Optional[str] = None,
                          f"{num_items} >= 2^62); re-index the ids to 0..count-1")
     for kind, count, column in (("user", num_users, 0), ("item", num_items, 1)):
         _check_dense(directory, kind, count, [p[column] for p in parts])
-    graphs = []
+    graphs, train_keys = [], None
     for (users, items, _), file in zip(parts, FILES):
         key = torch.from_numpy(users * num_items + items)
         unique = torch.unique(key)
@@ -176,13 +176,14 @@ def read_rec_dir(directory: str, name: Optional[str] = None,
             log.warning("%s: %d repeated (user, item) pairs dropped", os.path.join(directory, file),
                         key.numel() - unique.numel())
             key = unique
-        if graphs:  # test.txt: a pair also in train.txt is ranked out, never hit
-            seen = int(torch.isin(key, keys).sum())
+        if train_keys is None:
+            train_keys = key
+        else:  # test.txt: a pair also in train.txt is ranked out, never hit
+            seen = int(torch.isin(key, train_keys).sum())
             if seen:
                 log.warning("%s: %d of its %d pairs are in %s too; full ranking leaves out "
                             "training items, so they can never be hit", os.path.join(
                                 directory, file), seen, key.numel(), FILES[0])
-        keys = key
         edge_index = torch.stack([key // num_items, key % num_items])
         graphs.append(CSRGraph.from_edge_index(edge_index, num_users, num_cols=num_items))
     if info is not None:

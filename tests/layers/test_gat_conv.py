@@ -45,3 +45,32 @@ def test_attention_dropout_only_in_training():
     torch.testing.assert_close(conv(x, graph), conv(x, graph))
     conv.train()
     assert not torch.allclose(conv(x, graph), conv(x, graph))
+
+
+@pytest.mark.parametrize("kwargs", [{"heads": 2}, {"heads": 1, "fill_value": 0.5},
+                                    {"heads": 2, "fill_value": "add", "concat": False},
+                                    {"heads": 2, "fill_value": "max"},
+                                    {"heads": 2, "fill_value": torch.tensor([1.0, -1.0, 2.0])},
+                                    {"heads": 2, "add_self_loops": False}])
+def test_edge_features_match_pyg(kwargs):
+    torch.manual_seed(0)
+    attr = torch.randn(EDGE_INDEX.size(1), 3)
+    ours = GATConv(5, 4, edge_dim=3, **kwargs).eval()
+    theirs = pyg_nn.GATConv(5, 4, edge_dim=3, **kwargs).eval()
+    mine, their = attr.clone().requires_grad_(), attr.clone().requires_grad_()
+    assert_same_outputs_and_grads(ours, theirs, lambda m, x: m(x, EDGE_INDEX, mine),
+                                  lambda m, x: m(x, EDGE_INDEX, their), torch.randn(NUM_NODES, 5))
+    torch.testing.assert_close(mine.grad, their.grad)
+    graph = CSRGraph.from_edge_index(EDGE_INDEX, NUM_NODES)  # a CSRGraph's are in CSR order
+    x = torch.randn(NUM_NODES, 5)
+    torch.testing.assert_close(ours(x, graph, attr[graph.edge_id]), theirs(x, EDGE_INDEX, attr))
+
+
+def test_edge_features_are_checked():
+    conv, x = GATConv(5, 4, edge_dim=3), torch.randn(NUM_NODES, 5)
+    with pytest.raises(ValueError, match="expected edge_attr exactly when the layer has edge_dim"):
+        conv(x, EDGE_INDEX)
+    with pytest.raises(ValueError, match=r"expected edge_attr of shape \[12, 3\], got \(12, 2\)"):
+        conv(x, EDGE_INDEX, torch.randn(12, 2))
+    with pytest.raises(ValueError, match="expected fill_value to be a number, a tensor or one"):
+        GATConv(5, 4, edge_dim=3, fill_value="median")
