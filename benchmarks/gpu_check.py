@@ -294,17 +294,19 @@ def check_checkpoint(device: str, size: Size) -> str:
     return f"state {state}"
 
 
-@check("one data-parallel step (NCCL on CUDA, gloo on CPU) equals the plain step")
-def check_ddp(device: str, size: Size) -> str:
+def _ddp_step(device: str, results: Any) -> None:
+    """In a child process: one DDP step against the plain one; the result is sent
+    down the pipe ``results``, then the process ends without tearing the process
+    group down (torch's gloo teardown can deadlock on the interpreter lock)."""
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    backend = "nccl" if device.startswith("cuda") else "gloo"
-    dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=0,
-                            world_size=1)
     try:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        backend = "nccl" if device.startswith("cuda") else "gloo"
+        dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=0,
+                                world_size=1)
         torch.manual_seed(9)
         plain = torch.nn.Linear(6, 2).to(device)
         twin = torch.nn.Linear(6, 2).to(device)
@@ -313,9 +315,34 @@ def check_ddp(device: str, size: Size) -> str:
         x = torch.randn(8, 6, device=device)
         plain(x).pow(2).sum().backward()
         ddp(x).pow(2).sum().backward()
-        return f"{backend}: max diff {close(twin.weight.grad, plain.weight.grad, 'ddp', 1e-6):.2g}"
+        diff = close(twin.weight.grad, plain.weight.grad, "ddp", 1e-6)
+        results.send((True, f"{backend}: max diff {diff:.2g}"))
+    except Exception as err:  # noqa: BLE001 - reported by the parent
+        results.send((False, f"{type(err).__name__}: {err}"))
     finally:
-        dist.destroy_process_group()
+        sys.stdout.flush()
+        os._exit(0)
+
+
+@check("one data-parallel step (NCCL on CUDA, gloo on CPU) equals the plain step")
+def check_ddp(device: str, size: Size) -> str:
+    import multiprocessing
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_ddp_step, args=(device, send))
+    child.start()
+    try:
+        if not receive.poll(300):
+            raise RuntimeError(f"no result from the data-parallel step in 300 s (exit code "
+                               f"{child.exitcode})")
+        ok, text = receive.recv()
+    finally:
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+    if not ok:
+        raise RuntimeError(text)
+    return text
 
 
 # ------------------------------------------------------------------ speed
