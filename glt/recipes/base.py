@@ -154,10 +154,10 @@ class Recipe:
         if ctx.progress:
             print(f"{self.name}, preset {preset}: {settings}", flush=True)
         report = self.run(ctx)
-        distributed.finish(shard)
-        if shard.is_main:
+        if shard.is_main:  # written before the group is torn down (its teardown can hang)
             print(report.summary(), flush=True)
             write_report(args.out, report)
+        distributed.finish(shard)
         return report
 
 
