@@ -156,8 +156,8 @@ class GATConv(nn.Module):
     def _edge_features(self, csr: CSRGraph, given: GraphLike, edge_attr: Tensor,
                        target: Tensor) -> Tensor:
         """``W_e e`` of every attended entry ``[E', H * C]``: ``edge_attr [E, D]`` in the
-        order of the ``edge_index`` given (of the ``CSRGraph``'s CSR order), the
-        self-loops' from ``fill_value``."""
+        order of the ``edge_index`` given (for a ``CSRGraph``, its CSR order), the
+        added self-loops' from ``fill_value``."""
         if not isinstance(given, CSRGraph) and given.layout != torch.strided:
             raise ValueError("expected an edge_index or a CSRGraph with edge_attr, got a "
                              "sparse adjacency")
