@@ -535,6 +535,14 @@ def _read_legacy(data: bytes, allowed: dict[tuple[str, str], Global]) -> Any:
     return _load(main[:end], allowed, declare)[0]
 
 
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's zip format; its legacy format is a pickle
+
+
+def _is_torch_file(head: bytes) -> bool:
+    """Whether a file's first bytes begin torch's zip format or a pickle (0x80)."""
+    return head[:4] == _ZIP_MAGIC or head[:1] == b"\x80"
+
+
 def read_torch_file(path: str, allowed: dict[tuple[str, str], Global]) -> Any:
     """The object in a file written by ``torch.save`` (zip or legacy format),
     built from the ``allowed`` globals only; a ``ValueError`` naming ``path``
@@ -542,7 +550,7 @@ def read_torch_file(path: str, allowed: dict[tuple[str, str], Global]) -> Any:
     with open(path, "rb") as f:
         data = f.read()
     try:
-        if data[:4] == b"PK\x03\x04":
+        if data[:4] == _ZIP_MAGIC:
             return _read_zip(data, allowed)
         return _read_legacy(data, allowed)
     except _ERRORS as err:
@@ -556,9 +564,9 @@ def load_weights(path: str, what: str, map_location: str = "cpu", hint: str = ""
     for a refused file suggests ``weights_only=False``, which would run its code)."""
     end = f"; {hint}" if hint else ""
     with open(path, "rb") as f:
-        head = f.read(2)
-    if head != b"PK" and head[:1] != b"\x80":  # neither torch's zip nor a pickle
-        kind = f"starts with {head!r}" if head else "is empty"
+        head = f.read(4)
+    if not _is_torch_file(head):
+        kind = f"starts with {head[:2]!r}" if head else "is empty"
         raise ValueError(f"{what} {path} is not a file saved by torch (it {kind}){end}")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)

@@ -114,9 +114,11 @@ class GATConv(nn.Module):
         nn.init.xavier_uniform_(self.lin.weight)
         nn.init.xavier_uniform_(self.att_src)
         nn.init.xavier_uniform_(self.att_dst)
-        for weight in (self.res, self.lin_edge, self.att_edge):
-            if weight is not None:
-                nn.init.xavier_uniform_(getattr(weight, "weight", weight))
+        if self.res is not None:
+            nn.init.xavier_uniform_(self.res.weight)
+        if self.lin_edge is not None:
+            nn.init.xavier_uniform_(self.lin_edge.weight)
+            nn.init.xavier_uniform_(self.att_edge)
         if self.bias is not None:
             nn.init.zeros_(self.bias)
 
