@@ -4,7 +4,8 @@ A folder holds ``train.txt`` and ``test.txt``, one line per user:
 ``<user> <item> <item> ...`` with 0-based ids (gowalla, yelp2018 and amazon-book
 as released with LightGCN; ml-1m as released with UltraGCN). A line may list
 no item (amazon-book's test file has such lines): the user is kept, with no
-interactions there.
+interactions there. A file of ``<user> <item>`` pairs, one per line, reads as
+the same interactions.
 """
 from __future__ import annotations
 
@@ -133,7 +134,27 @@ def read_interactions(path: str) -> tuple[np.ndarray, np.ndarray, int]:
                 else f"unexpected character {chr(bad_byte)!r}" if bad_byte < 128
                 else f"a non-ASCII byte 0x{bad_byte:02x}")
         raise ValueError(f"{path}, line {bad_line}: {what}; {expected}")
+    _check_one_line_per_user(path, users, counts)
     return np.repeat(users, counts), items, int(users.max(initial=-1))
+
+
+def _check_one_line_per_user(path: str, users: np.ndarray, counts: np.ndarray) -> None:
+    """Refuse a table of one interaction per line with extra columns (MovieLens'
+    ``user item rating timestamp``): its users recur on several lines, each of the
+    same length, and its ratings or times would be read as items. A user on several
+    lines of ``user item`` pairs is read as those pairs."""
+    if users.size < 2 or counts.min() != counts.max() or counts[0] < 2:
+        return
+    ids, lines = np.unique(users, return_counts=True)
+    if lines.max() < 2:
+        return
+    user = ids[np.argmax(lines)]
+    raise ValueError(
+        f"{path}: user {user} has {lines.max()} lines and every line holds {counts[0] + 1} "
+        f"numbers: this looks like one interaction per line with extra columns (as "
+        f"MovieLens' 'user item rating timestamp'), whose later columns would be read as "
+        f"items. The LightGCN format has one line per user, '<user> <item> <item> ...'; "
+        f"keep only the user and item columns (a 'user item' pair per line also reads)")
 
 
 # Ids left unused in a set's range above this many (and over half of it) are refused:

@@ -200,3 +200,29 @@ def test_sparse_ids_are_refused_before_any_table_is_sized(tmp_path):
     many = 1 << 20 | 7
     (tmp_path / "train.txt").write_text("0 " + " ".join(map(str, range(many))) + "\n")
     assert read_rec_dir(str(tmp_path)).num_items == many
+
+
+def test_a_file_of_pairs_reads_as_its_lightgcn_lines(shared_data, tmp_path):
+    """The real ml-1m test split written as shuffled ``user item`` lines (an edge list)
+    reads as the same interactions."""
+    real = os.path.join(shared_data, "rec", "ml-1m", "test.txt")
+    pairs = _python_reference(real)
+    order = np.random.default_rng(0).permutation(len(pairs))
+    (tmp_path / "pairs.txt").write_text("".join(f"{pairs[i][0]}\t{pairs[i][1]}\n"
+                                                for i in order))
+    users, items, top = read_interactions(str(tmp_path / "pairs.txt"))
+    assert sorted(zip(users.tolist(), items.tolist())) == sorted(pairs)
+    assert top == read_interactions(real)[2]
+
+
+@pytest.mark.parametrize("columns", [3, 4])
+def test_a_ratings_table_is_not_read_as_items(tmp_path, columns):
+    """MovieLens' ``u.data`` (user, item, rating, timestamp; tab-separated): read as the
+    LightGCN format its ratings and times would become items."""
+    rows = [(1, 10, 3, 881250949), (1, 12, 5, 891717742), (2, 10, 1, 878887116),
+            (3, 11, 4, 880606923), (2, 13, 2, 886397596)]
+    (tmp_path / "u.data").write_text("".join("\t".join(map(str, r[:columns])) + "\n"
+                                             for r in rows))
+    with pytest.raises(ValueError, match=rf"user 1 has 2 lines and every line holds {columns} "
+                                         r"numbers: this looks like one interaction per line"):
+        read_interactions(str(tmp_path / "u.data"))
