@@ -57,6 +57,8 @@ def test_readme_own_dataset_example_runs():
     exec(compile(example, str(README), "exec"), namespace)
     run = namespace["run"]
     assert 0.0 <= run.test_acc <= 1.0 and len(run.curve) == 20
+    clicks = namespace["clicks"]
+    assert (clicks.num_users, clicks.num_items) == (50, 80) and clicks.train.num_edges <= 500
 
 
 def test_readme_commands_name_real_models_and_benchmarks():

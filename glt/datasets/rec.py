@@ -19,6 +19,7 @@ import torch
 from numba import njit
 from torch import Tensor
 
+from glt._checks import as_index, as_int
 from glt.datasets._download import download_url
 from glt.datasets._layout import dataset_folder
 from glt.datasets.planetoid import default_root
@@ -76,6 +77,36 @@ class RecDataset:
         users, items = self.train.row(), self.train.col + self.num_users
         edge_index = torch.stack([torch.cat([users, items]), torch.cat([items, users])])
         return CSRGraph.from_edge_index(edge_index, self.num_users + self.num_items)
+
+    def __post_init__(self) -> None:
+        shape = (self.num_users, self.num_items)
+        for part in ("train", "test"):
+            graph = getattr(self, part)
+            got = graph.shape if isinstance(graph, CSRGraph) else type(graph).__name__
+            if not isinstance(graph, CSRGraph) or graph.shape != shape:
+                raise ValueError(f"{self.name}: expected {part} to be a CSRGraph of shape "
+                                 f"{shape} (users, items), got {got}")
+
+    @classmethod
+    def from_edge_index(cls, train: Tensor, test: Tensor, num_users: Optional[int] = None,
+                        num_items: Optional[int] = None,
+                        name: str = "interactions") -> "RecDataset":
+        """A set from the ``[2, nnz]`` (user, item) pairs of each split, both id ranges
+        from 0 (a PyG bipartite ``edge_index``; not LightGCN's one graph, whose items
+        follow the users). ``num_users`` / ``num_items`` default to the largest id of
+        either split plus one. The checks of the file reader apply: an empty split is
+        refused, repeated pairs are dropped with a warning, test pairs also in train
+        (full ranking never hits them) are counted in a warning, and ids of which most
+        never occur are refused (every model sizes its tables by the largest id)."""
+        if num_users is not None:
+            num_users = as_int(num_users, "num_users", minimum=1)
+        if num_items is not None:
+            num_items = as_int(num_items, "num_items", minimum=1)
+        splits = [_pairs(train, "train", num_users, num_items),
+                  _pairs(test, "test", num_users, num_items)]
+        num_users, num_items, (train_graph, test_graph) = _split_graphs(
+            splits, (f"{name}: train", f"{name}: test"), name, num_users, num_items)
+        return cls(name, num_users, num_items, train_graph, test_graph)
 
     def __repr__(self) -> str:
         return (f"RecDataset({self.name}: users={self.num_users}, items={self.num_items}, "
@@ -162,58 +193,97 @@ def _check_one_line_per_user(path: str, users: np.ndarray, counts: np.ndarray) -
 _MAX_UNUSED_IDS = 1 << 20
 
 
-def _check_dense(directory: str, kind: str, count: int, ids: list[np.ndarray]) -> None:
+def _check_dense(where: str, kind: str, count: int, ids: list[Tensor]) -> None:
     """Refuse ids ``0..count-1`` of which more than half (and over a million) never occur."""
     if count <= _MAX_UNUSED_IDS:
         return
-    used = np.unique(np.concatenate(ids)).size
+    used = torch.unique(torch.cat(ids)).numel()
     if count - used > max(_MAX_UNUSED_IDS, count // 2):
-        raise ValueError(f"{directory}: {kind} ids go up to {count - 1} but only {used} distinct "
+        raise ValueError(f"{where}: {kind} ids go up to {count - 1} but only {used} distinct "
                          f"ones occur; models size their tables by the largest id ({count} "
                          f"rows), so ids are expected as 0..count-1: re-index them")
+
+
+def _drop_repeats(key: Tensor) -> Tensor:
+    """``key [nnz]`` without the repeats of a key, the first occurrences in order."""
+    if torch.unique(key).numel() == key.numel():
+        return key
+    unique, inverse = torch.unique(key, return_inverse=True)
+    first = torch.full((unique.numel(),), key.numel(), dtype=torch.long)
+    first.scatter_reduce_(0, inverse, torch.arange(key.numel()), "amin")
+    return key[first.sort().values]
+
+
+def _split_graphs(splits: list[tuple[Tensor, Tensor]], sources: tuple[str, str], where: str,
+                  num_users: Optional[int], num_items: Optional[int]
+                  ) -> tuple[int, int, list[CSRGraph]]:
+    """``(U, I, [train, test] CSRGraph [U, I])`` from the ``(users [nnz], items [nnz])``
+    of each split, with the checks of :meth:`RecDataset.from_edge_index`."""
+    for (users, _), source, purpose in zip(splits, sources, ("train on", "evaluate")):
+        if users.numel() == 0:
+            raise ValueError(f"{source} holds no interaction: nothing to {purpose}")
+    if num_users is None:
+        num_users = max(int(u.max()) for u, _ in splits) + 1
+    if num_items is None:
+        num_items = max(int(i.max()) for _, i in splits) + 1
+    if num_users * num_items >= 1 << 62:  # pairs are keyed as user * num_items + item
+        raise ValueError(f"{where}: ids up to {num_users - 1} (users) and {num_items - 1} "
+                         f"(items) are beyond what glt can key as pairs ({num_users} x "
+                         f"{num_items} >= 2^62); re-index the ids to 0..count-1")
+    for kind, count, column in (("user", num_users, 0), ("item", num_items, 1)):
+        _check_dense(where, kind, count, [split[column] for split in splits])
+    graphs, train_keys = [], None
+    for (users, items), source in zip(splits, sources):
+        key = users * num_items + items
+        kept = _drop_repeats(key)  # in the pairs' order: a user's items stay in order
+        if kept.numel() != key.numel():
+            log.warning("%s: %d repeated (user, item) pairs dropped", source,
+                        key.numel() - kept.numel())
+            key = kept
+        if train_keys is None:
+            train_keys = key
+        else:  # a test pair also in train is ranked out, never hit
+            seen = int(torch.isin(key, train_keys).sum())
+            if seen:
+                log.warning("%s: %d of its %d pairs are in %s too; full ranking leaves out "
+                            "training items, so they can never be hit", source, seen,
+                            key.numel(), sources[0])
+        edge_index = torch.stack([key // num_items, key % num_items])
+        graphs.append(CSRGraph.from_edge_index(edge_index, num_users, num_cols=num_items))
+    return num_users, num_items, graphs
+
+
+def _pairs(edge_index: Tensor, name: str, num_users: Optional[int],
+           num_items: Optional[int]) -> tuple[Tensor, Tensor]:
+    """``(users, items)`` of a checked ``[2, nnz]`` pair tensor."""
+    if not isinstance(edge_index, Tensor):
+        raise TypeError(f"expected {name} to be a torch.Tensor, got {type(edge_index).__name__}")
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        hint = (" (one pair per row: pass it transposed, .t())" if edge_index.dim() == 2
+                and edge_index.size(1) == 2 else "")
+        raise ValueError(f"expected {name} to be (user, item) pairs of shape [2, nnz], got "
+                         f"{tuple(edge_index.shape)}{hint}")
+    return (as_index(edge_index[0], f"{name}[0] (user ids)", bound=num_users or 1 << 62).cpu(),
+            as_index(edge_index[1], f"{name}[1] (item ids)", bound=num_items or 1 << 62).cpu())
 
 
 def read_rec_dir(directory: str, name: Optional[str] = None,
                  info: Optional[DatasetInfo] = None) -> RecDataset:
     """Read ``train.txt`` / ``test.txt`` of a LightGCN-format folder."""
-    parts = [read_interactions(os.path.join(directory, f)) for f in FILES]
-    for (users, _, _), file, purpose in zip(parts, FILES, ("train on", "evaluate")):
-        if users.size == 0:
-            raise ValueError(f"{os.path.join(directory, file)} holds no interaction: nothing "
-                             f"to {purpose}")
+    paths = tuple(os.path.join(directory, f) for f in FILES)
+    parts = [read_interactions(path) for path in paths]
+    # a user on a line with no item still counts
     num_users = max(p[2] for p in parts) + 1
-    num_items = max(int(p[1].max(initial=-1)) for p in parts) + 1
-    if num_users * num_items >= 1 << 62:  # pairs are keyed as user * num_items + item
-        raise ValueError(f"{directory}: ids up to {num_users - 1} (users) and {num_items - 1} "
-                         f"(items) are beyond what glt can key as pairs ({num_users} x "
-                         f"{num_items} >= 2^62); re-index the ids to 0..count-1")
-    for kind, count, column in (("user", num_users, 0), ("item", num_items, 1)):
-        _check_dense(directory, kind, count, [p[column] for p in parts])
-    graphs, train_keys = [], None
-    for (users, items, _), file in zip(parts, FILES):
-        key = torch.from_numpy(users * num_items + items)
-        unique = torch.unique(key)
-        if unique.numel() != key.numel():
-            log.warning("%s: %d repeated (user, item) pairs dropped", os.path.join(directory, file),
-                        key.numel() - unique.numel())
-            key = unique
-        if train_keys is None:
-            train_keys = key
-        else:  # test.txt: a pair also in train.txt is ranked out, never hit
-            seen = int(torch.isin(key, train_keys).sum())
-            if seen:
-                log.warning("%s: %d of its %d pairs are in %s too; full ranking leaves out "
-                            "training items, so they can never be hit", os.path.join(
-                                directory, file), seen, key.numel(), FILES[0])
-        edge_index = torch.stack([key // num_items, key % num_items])
-        graphs.append(CSRGraph.from_edge_index(edge_index, num_users, num_cols=num_items))
+    splits = [(torch.from_numpy(users), torch.from_numpy(items)) for users, items, _ in parts]
+    num_users, num_items, (train, test) = _split_graphs(splits, paths, directory, num_users,
+                                                        None)
     if info is not None:
         expected = (info.extra.get("num_users"), info.extra.get("num_items"))
         if expected != (num_users, num_items):
             log.warning("%s: the files give %d users / %d items, the registry %s / %s",
                         directory, num_users, num_items, *expected)
     return RecDataset(name or os.path.basename(os.path.normpath(directory)), num_users,
-                      num_items, graphs[0], graphs[1], info)
+                      num_items, train, test, info)
 
 
 def load_rec(name: str, root: Optional[str] = None, download: bool = True) -> RecDataset:

@@ -177,7 +177,8 @@ def test_test_pairs_also_in_train_are_named(tmp_path, caplog):
     (tmp_path / "train.txt").write_text("0 1 2\n1 0\n")
     (tmp_path / "test.txt").write_text("0 2 3\n1 1\n")
     read_rec_dir(str(tmp_path))
-    assert "test.txt: 1 of its 3 pairs are in train.txt too" in caplog.text
+    train = os.path.join(str(tmp_path), "train.txt")
+    assert f"test.txt: 1 of its 3 pairs are in {train} too" in caplog.text
 
 
 def test_a_missing_folder_is_named(tmp_path):
@@ -226,3 +227,58 @@ def test_a_ratings_table_is_not_read_as_items(tmp_path, columns):
     with pytest.raises(ValueError, match=rf"user 1 has 2 lines and every line holds {columns} "
                                          r"numbers: this looks like one interaction per line"):
         read_interactions(str(tmp_path / "u.data"))
+
+
+def _edge_index(pairs: list[tuple[int, int]]) -> torch.Tensor:
+    return torch.tensor(pairs, dtype=torch.long).t()
+
+
+def test_from_edge_index_equals_the_real_files(shared_data, caplog):
+    """The real ml-1m split's pairs, read by a plain Python reader, shuffled and with a
+    repeat, make the set that ``load_rec`` reads from the folder."""
+    folder = os.path.join(shared_data, "rec", "ml-1m")
+    train, test = (_python_reference(os.path.join(folder, f)) for f in ("train.txt", "test.txt"))
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
+    shuffled = _edge_index(train)[:, order]
+    data = rec.RecDataset.from_edge_index(torch.cat([shuffled, shuffled[:, :5]], 1),
+                                          _edge_index(test).int(), name="ml-1m")
+    assert "ml-1m: train: 5 repeated (user, item) pairs dropped" in caplog.text
+    real = load_rec(folder)
+    assert (data.num_users, data.num_items) == (real.num_users, real.num_items)
+    for ours, theirs in ((data.train, real.train), (data.test, real.test)):
+        assert torch.equal(ours.rowptr, theirs.rowptr)
+        assert torch.equal(*(torch.sort(g.row() * g.num_cols + g.col).values
+                             for g in (ours, theirs)))
+    # in the files' order, a repeat dropped keeps each user's items in that order
+    again = rec.RecDataset.from_edge_index(torch.cat([_edge_index(train), shuffled[:, :3]], 1),
+                                           _edge_index(test))
+    assert torch.equal(again.train.col, real.train.col)
+
+
+def test_from_edge_index_sizes_and_checks():
+    train, test = torch.tensor([[0, 1, 1], [2, 0, 1]]), torch.tensor([[0, 3], [0, 2]])
+    data = rec.RecDataset.from_edge_index(train, test, num_items=5)
+    assert (data.num_users, data.num_items) == (4, 5)
+    assert data.test_users.tolist() == [0, 3]
+    with pytest.raises(ValueError, match=r"expected train to be \(user, item\) pairs of shape "
+                                         r"\[2, nnz\], got \(3, 2\) \(one pair per row: pass it "
+                                         r"transposed, .t\(\)\)"):
+        rec.RecDataset.from_edge_index(train.t(), test)
+    with pytest.raises(ValueError, match=r"expected test\[0\] \(user ids\) to be an integer"):
+        rec.RecDataset.from_edge_index(train, test.double())
+    with pytest.raises(ValueError, match=r"expected train\[0\] \(user ids\) to hold ids below 1"):
+        rec.RecDataset.from_edge_index(train, test, num_users=1)
+    with pytest.raises(ValueError, match="non-negative"):
+        rec.RecDataset.from_edge_index(train, -test)
+    with pytest.raises(ValueError, match="interactions: test holds no interaction: nothing to "
+                                         "evaluate"):
+        rec.RecDataset.from_edge_index(train, test[:, :0])
+
+
+def test_a_dataset_whose_splits_disagree_with_its_sizes_is_refused():
+    data = rec.RecDataset.from_edge_index(torch.tensor([[0, 1], [1, 2]]),
+                                          torch.tensor([[1], [0]]))
+    with pytest.raises(ValueError, match=r"mine: expected test to be a CSRGraph of shape "
+                                         r"\(2, 4\) \(users, items\), got \(2, 3\)"):
+        rec.RecDataset("mine", 2, 4, data.train.__class__.from_edge_index(
+            torch.tensor([[0], [3]]), 2, num_cols=4), data.test)
