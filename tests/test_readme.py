@@ -78,3 +78,4 @@ def test_readme_models_example_runs():
     exec(compile(example, str(README), "exec"), namespace)
     assert namespace["state"].epoch == 2 and 0.0 <= namespace["metrics"]["recall@20"] <= 1.0
     assert namespace["logits"].shape == (8, 7) and namespace["la_run"].epochs == 5
+    assert namespace["items"].shape == (2, 10) and bool((namespace["items"] >= 0).all())

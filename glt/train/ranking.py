@@ -1,8 +1,9 @@
-"""Full-ranking evaluation for implicit-feedback recommendation.
+"""Full ranking for implicit-feedback recommendation: metrics and top-K lists.
 
-Every item is scored for every test user, one chunk of users at a time (memory
-bounded by ``chunk_size x num_items``), training items are masked out, and the
-top-``max(ks)`` list is compared with the user's test items.
+Every item is scored for every user asked, one chunk of users at a time (memory
+bounded by ``chunk_size x num_items``), the items already seen (training
+interactions) are masked out, and the top-``K`` list is kept: compared with the
+user's test items (:func:`rank_metrics`) or returned (:func:`recommend`).
 """
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
+from glt._checks import as_index, as_int
 from glt.graph import CSRGraph
 from glt.models.scoring import Scorer, dot_scorer
 from glt.ops._csr import row_entries
 
-__all__ = ["Scorer", "dot_scorer", "rank_metrics"]
-
+__all__ = ["Scorer", "dot_scorer", "rank_metrics", "recommend"]
 
 
 def _rows_mask(graph: CSRGraph, users: Tensor, num_items: int) -> tuple[Tensor, Tensor]:
@@ -26,6 +27,20 @@ def _rows_mask(graph: CSRGraph, users: Tensor, num_items: int) -> tuple[Tensor, 
     row, pos = row_entries(torch.arange(users.numel(), device=users.device), start,
                            graph.rowptr[users + 1] - start)
     return row, graph.col[pos]
+
+
+def _top_items(scorer: Scorer, chunk: Tensor, seen: Optional[CSRGraph], num_items: int,
+               k: int) -> tuple[Tensor, Tensor]:
+    """``(scores [C, k], items [C, k])``, best first, of the users ``chunk [C]`` on the
+    scorer's device; the items of ``seen``'s rows score ``-inf``."""
+    scores = scorer(chunk).float()
+    if scores.shape != (chunk.numel(), num_items):
+        raise ValueError(f"expected the scorer to return [{chunk.numel()}, {num_items}], "
+                         f"got {tuple(scores.shape)}")
+    if seen is not None:
+        row, item = _rows_mask(seen.to(scores.device), chunk.to(scores.device), num_items)
+        scores[row, item] = -math.inf
+    return scores.topk(k, dim=1)
 
 
 @torch.no_grad()
@@ -62,17 +77,11 @@ def rank_metrics(scorer: Scorer, train: CSRGraph, test: CSRGraph, ks: Sequence[i
     sums = {f"{m}@{k}": 0.0 for k in ks for m in ("recall", "ndcg", "precision", "hit")}
     test_keys = (test.row() * num_items + test.col).sort().values  # membership by binary search
     for chunk in users.split(chunk_size):
-        scores = scorer(chunk).float()
-        if scores.device != train.device:  # score where the model lives, mask there too
-            train, test_deg = train.to(scores.device), test_deg.to(scores.device)
-            test_keys = test_keys.to(scores.device)
-        chunk = chunk.to(scores.device)
-        if scores.shape != (chunk.numel(), num_items):
-            raise ValueError(f"expected the scorer to return [{chunk.numel()}, {num_items}], "
-                             f"got {tuple(scores.shape)}")
-        row, item = _rows_mask(train, chunk, num_items)
-        scores[row, item] = -math.inf
-        top = scores.topk(max_k, dim=1).indices
+        top = _top_items(scorer, chunk, train, num_items, max_k)[1]
+        if top.device != train.device:  # score where the model lives, mask there too
+            train, test_deg = train.to(top.device), test_deg.to(top.device)
+            test_keys = test_keys.to(top.device)
+        chunk = chunk.to(top.device)
         keys = chunk.unsqueeze(1) * num_items + top
         found_at = torch.searchsorted(test_keys, keys).clamp(max=test_keys.numel() - 1)
         hits = (test_keys[found_at] == keys).double().cpu()
@@ -87,3 +96,37 @@ def rank_metrics(scorer: Scorer, train: CSRGraph, test: CSRGraph, ks: Sequence[i
             sums[f"ndcg@{k}"] += float((dcg / ideal[n_test.clamp(max=k).long()]).sum())
     count = max(users.numel(), 1)
     return {key: value / count for key, value in sums.items()}
+
+
+@torch.no_grad()
+def recommend(scorer: Scorer, users: Tensor, num_items: int, k: int = 20,
+              exclude: Optional[CSRGraph] = None, chunk_size: int = 1024
+              ) -> tuple[Tensor, Tensor]:
+    """The top-``k`` items of each user: ``(items [C, k], scores [C, k])``, best first.
+
+    Args:
+        scorer: ``users [C] -> scores [C, I]``, e.g. a trained model's ``scorer()``.
+        users: ``[C]`` user ids.
+        num_items: ``I``.
+        k: list length (at most ``I``).
+        exclude: ``CSRGraph [U, I]`` of items not to recommend again (the training
+            interactions, as full-ranking evaluation leaves them out). A user with
+            fewer than ``k`` other items gets item ``-1`` with score ``-inf`` in the
+            places left.
+        chunk_size: users scored at once.
+    """
+    users = as_index(users, "users", bound=exclude.num_nodes if exclude is not None else None)
+    k = as_int(k, "k", minimum=1)
+    if k > num_items:
+        raise ValueError(f"expected k to be at most num_items ({num_items}), got {k}")
+    if exclude is not None and exclude.num_cols != num_items:
+        raise ValueError(f"expected exclude to be a CSRGraph [U, {num_items}], got shape "
+                         f"{exclude.shape}")
+    tops = []
+    for chunk in users.split(chunk_size):
+        tops.append(_top_items(scorer, chunk, exclude, num_items, k))
+        if exclude is not None:  # moved once to where the model scores
+            exclude = exclude.to(tops[-1].values.device)
+    scores = torch.cat([t.values for t in tops]) if tops else torch.empty(0, k)
+    items = torch.cat([t.indices for t in tops]) if tops else torch.empty(0, k, dtype=torch.long)
+    return items.masked_fill(scores == -math.inf, -1), scores

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from glt.graph import CSRGraph
-from glt.train.ranking import dot_scorer, rank_metrics
+from glt.train.ranking import dot_scorer, rank_metrics, recommend
 
 
 def _graph(pairs, num_users, num_items):
@@ -72,3 +72,41 @@ def test_bad_input():
         rank_metrics(lambda u: torch.zeros(u.numel(), 5), g, g)
     with pytest.raises(ValueError, match="embeddings"):
         dot_scorer(torch.zeros(2, 3), torch.zeros(3, 4))
+
+
+@pytest.mark.parametrize("chunk_size", [1, 4, 100])
+def test_recommend_matches_a_python_ranking(chunk_size):
+    """Each user's top-k unseen items by a per-user Python sort; a user who has seen
+    all but two items gets those two, then item -1 at -inf."""
+    gen = torch.Generator().manual_seed(1)
+    num_users, num_items, k = 9, 12, 5
+    seen = {(int(u), int(i)) for u, i in zip(torch.randint(0, num_users, (40,), generator=gen),
+                                            torch.randint(0, num_items, (40,), generator=gen))}
+    seen = sorted(seen | {(7, i) for i in range(num_items) if i not in (3, 8)})
+    user_emb, item_emb = (torch.randn(n, 6, generator=gen) for n in (num_users, num_items))
+    scores = user_emb @ item_emb.T
+    users = torch.tensor([7, 0, 3, 3, 8])
+    items, top = recommend(dot_scorer(user_emb, item_emb), users, num_items, k,
+                           exclude=_graph(seen, num_users, num_items), chunk_size=chunk_size)
+    for row, u in enumerate(users.tolist()):
+        ranked = sorted((i for i in range(num_items) if (u, i) not in seen),
+                        key=lambda i: -float(scores[u, i]))[:k]
+        ranked += [-1] * (k - len(ranked))
+        assert items[row].tolist() == ranked
+        for i, value in zip(ranked, top[row].tolist()):
+            assert value == (-math.inf if i < 0 else pytest.approx(float(scores[u, i])))
+    # without exclusion: the plain top-k of the scores
+    plain, _ = recommend(dot_scorer(user_emb, item_emb), users, num_items, k)
+    assert torch.equal(plain, scores[users].topk(k, dim=1).indices)
+
+
+def test_recommend_checks_its_arguments():
+    scorer = dot_scorer(torch.randn(3, 4), torch.randn(5, 4))
+    with pytest.raises(ValueError, match="expected k to be at most num_items \\(5\\), got 6"):
+        recommend(scorer, torch.tensor([0]), 5, k=6)
+    with pytest.raises(ValueError, match="expected users to hold ids below 3, got 3"):
+        recommend(scorer, torch.tensor([3]), 5, k=2, exclude=_graph([(0, 1)], 3, 5))
+    with pytest.raises(ValueError, match=r"expected exclude to be a CSRGraph \[U, 5\]"):
+        recommend(scorer, torch.tensor([0]), 5, k=2, exclude=_graph([(0, 1)], 3, 6))
+    with pytest.raises(ValueError, match=r"expected the scorer to return \[1, 6\]"):
+        recommend(scorer, torch.tensor([0]), 6, k=2)

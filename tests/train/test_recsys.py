@@ -143,3 +143,23 @@ def test_eval_schedule_every_epoch_after():
                             ks=(5,), metric="recall@5")
     state = fit(_model(data), data, config, progress=False)
     assert [r["epoch"] for r in state.history if "recall@5" in r] == [5, 8, 9, 10]
+
+
+def test_recommended_lists_give_the_evaluated_recall():
+    """A trained model's top-5 lists (training items left out), scored against the test
+    items in Python, give ``evaluate``'s recall@5 and precision@5."""
+    from glt.train.ranking import recommend
+    data = _two_communities()
+    model = _model(data)
+    fit(model, data, RecTrainConfig(epochs=5, batch_size=64, lr=0.05, eval_every=5, ks=(5,),
+                                    metric="recall@5"), progress=False)
+    metrics = evaluate(model, data, ks=(5,))
+    users = data.test_users
+    items, _ = recommend(model.scorer(), users, data.num_items, k=5, exclude=data.train)
+    test = {(int(u), int(i)) for u, i in zip(data.test.row(), data.test.col)}
+    hits = [sum((u, i) in test for i in row) for u, row in zip(users.tolist(), items.tolist())]
+    sizes = data.test.out_degree()[users].tolist()
+    assert metrics["recall@5"] == pytest.approx(sum(h / n for h, n in zip(hits, sizes)) / len(hits))
+    assert metrics["precision@5"] == pytest.approx(sum(hits) / 5 / len(hits))
+    train = {(int(u), int(i)) for u, i in zip(data.train.row(), data.train.col)}
+    assert not any((u, i) in train for u, row in zip(users.tolist(), items.tolist()) for i in row)
