@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import torch
@@ -26,6 +26,9 @@ from glt.datasets.planetoid import default_root
 from glt.datasets.rec_slice import bundled_dir
 from glt.datasets.registry import DatasetInfo, dataset_info
 from glt.graph import CSRGraph
+
+if TYPE_CHECKING:
+    from torch_geometric.data import HeteroData
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +110,31 @@ class RecDataset:
         num_users, num_items, (train_graph, test_graph) = _split_graphs(
             splits, (f"{name}: train", f"{name}: test"), name, num_users, num_items)
         return cls(name, num_users, num_items, train_graph, test_graph)
+
+    @classmethod
+    def from_pyg(cls, data: "HeteroData", edge_type: Optional[tuple[str, str, str]] = None,
+                 name: str = "pyg") -> "RecDataset":
+        """From a ``torch_geometric.data.HeteroData`` laid out as PyG's LightGCN sets
+        (``AmazonBook``): the training pairs in ``data[edge_type].edge_index``, the test
+        pairs in its ``edge_label_index`` (the columns labelled 1 when ``edge_label``
+        is there, as ``RandomLinkSplit`` writes), the sizes from the two node types.
+        ``edge_type`` defaults to the one edge type holding an ``edge_label_index``."""
+        if edge_type is None:
+            found = [t for t in data.edge_types if "edge_label_index" in data[t]]
+            if len(found) != 1:
+                raise ValueError(f"{name}: expected one edge type with an edge_label_index "
+                                 f"(the test pairs), got {found or 'none'}; pass edge_type")
+            edge_type = found[0]
+        store = data[edge_type]
+        for key in ("edge_index", "edge_label_index"):
+            if key not in store:
+                raise ValueError(f"{name}: {edge_type} has no {key} (expected the training "
+                                 f"pairs in edge_index, the test pairs in edge_label_index)")
+        test = store.edge_label_index
+        if "edge_label" in store:
+            test = test[:, store.edge_label.reshape(-1) == 1]
+        users, items = (data[t].num_nodes for t in (edge_type[0], edge_type[2]))
+        return cls.from_edge_index(store.edge_index, test, users, items, name)
 
     def __repr__(self) -> str:
         return (f"RecDataset({self.name}: users={self.num_users}, items={self.num_items}, "

@@ -282,3 +282,30 @@ def test_a_dataset_whose_splits_disagree_with_its_sizes_is_refused():
                                          r"\(2, 4\) \(users, items\), got \(2, 3\)"):
         rec.RecDataset("mine", 2, 4, data.train.__class__.from_edge_index(
             torch.tensor([[0], [3]]), 2, num_cols=4), data.test)
+
+
+def test_from_pyg_reads_pygs_reader_of_the_real_gowalla_files(shared_data, tmp_path):
+    """PyG's ``AmazonBook`` class reads LightGCN-PyTorch's files (its four raw files are
+    those of every LightGCN set); given the real gowalla ones, its ``HeteroData`` makes
+    the set ``load_rec`` reads from the folder."""
+    datasets = pytest.importorskip("torch_geometric.datasets")
+    folder = os.path.join(shared_data, "rec", "gowalla")
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for f in ("user_list.txt", "item_list.txt", "train.txt", "test.txt"):
+        os.symlink(os.path.join(folder, f), raw / f)
+    hetero = datasets.AmazonBook(str(tmp_path))[0]
+    data = rec.RecDataset.from_pyg(hetero, name="gowalla")
+    real = load_rec(folder)
+    assert (data.num_users, data.num_items) == (real.num_users, real.num_items)
+    for ours, theirs in ((data.train, real.train), (data.test, real.test)):
+        assert torch.equal(ours.rowptr, theirs.rowptr) and torch.equal(ours.col, theirs.col)
+    # RandomLinkSplit's layout: negatives among the test pairs, labelled 0
+    store = hetero["user", "rates", "book"]
+    test = store.edge_label_index
+    store.edge_label_index = torch.cat([test, torch.stack([test[0], test[1].flip(0)])], 1)
+    store.edge_label = torch.cat([torch.ones(test.size(1)), torch.zeros(test.size(1))])
+    assert torch.equal(rec.RecDataset.from_pyg(hetero).test.col, real.test.col)
+    del store.edge_label_index
+    with pytest.raises(ValueError, match="pyg: expected one edge type with an edge_label_index"):
+        rec.RecDataset.from_pyg(hetero)
