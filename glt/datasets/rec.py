@@ -152,6 +152,8 @@ def _parse(buf: np.ndarray):
     num_lines, num_items, line, tokens, value, in_number = 0, 0, 1, 0, 0, False
     for p in range(n + 1):
         c = buf[p] if p < n else 10
+        if c == 13 and (p + 1 == n or buf[p + 1] != 10):
+            c = 10  # a line ending of CR alone (classic Mac OS), not of CR LF
         if 48 <= c <= 57:
             value = value * 10 + (c - 48)
             in_number = True

@@ -309,3 +309,16 @@ def test_from_pyg_reads_pygs_reader_of_the_real_gowalla_files(shared_data, tmp_p
     del store.edge_label_index
     with pytest.raises(ValueError, match="pyg: expected one edge type with an edge_label_index"):
         rec.RecDataset.from_pyg(hetero)
+
+
+@pytest.mark.parametrize("ending", ["\r\n", "\r"])
+def test_windows_and_classic_mac_line_endings(shared_data, tmp_path, ending):
+    """The real ml-1m test file with CR LF (Windows) or CR alone (classic Mac OS) line
+    endings reads as the file itself; a lone CR is not taken for a space."""
+    real = os.path.join(shared_data, "rec", "ml-1m", "test.txt")
+    with open(real) as f:
+        text = f.read()
+    (tmp_path / "test.txt").write_bytes(text.replace("\n", ending).encode())
+    for ours, theirs in zip(read_interactions(str(tmp_path / "test.txt")),
+                            read_interactions(real)):
+        np.testing.assert_array_equal(ours, theirs)
