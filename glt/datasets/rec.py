@@ -116,8 +116,10 @@ class RecDataset:
                  name: str = "pyg") -> "RecDataset":
         """From a ``torch_geometric.data.HeteroData`` laid out as PyG's LightGCN sets
         (``AmazonBook``): the training pairs in ``data[edge_type].edge_index``, the test
-        pairs in its ``edge_label_index`` (the columns labelled 1 when ``edge_label``
-        is there, as ``RandomLinkSplit`` writes), the sizes from the two node types.
+        pairs in its ``edge_label_index``, the sizes from the two node types. Of
+        ``RandomLinkSplit``'s output pass the test split: its ``edge_index`` holds the
+        training and validation pairs, its ``edge_label_index`` the test pairs and
+        sampled negatives, of which the columns labelled 1 in ``edge_label`` are kept.
         ``edge_type`` defaults to the one edge type holding an ``edge_label_index``."""
         if edge_type is None:
             found = [t for t in data.edge_types if "edge_label_index" in data[t]]

@@ -110,9 +110,9 @@ def recommend(scorer: Scorer, users: Tensor, num_items: int, k: int = 20,
         num_items: ``I``.
         k: list length (at most ``I``).
         exclude: ``CSRGraph [U, I]`` of items not to recommend again (the training
-            interactions, as full-ranking evaluation leaves them out). A user with
-            fewer than ``k`` other items gets item ``-1`` with score ``-inf`` in the
-            places left.
+            interactions, as full-ranking evaluation leaves them out). A place
+            left without an item (a user with fewer than ``k`` others) or scored
+            ``-inf`` by the model holds item ``-1``, score ``-inf``.
         chunk_size: users scored at once.
     """
     users = as_index(users, "users", bound=exclude.num_nodes if exclude is not None else None)
