@@ -9,12 +9,19 @@ exceptions are the backward of ``glt.ops.pair_product`` and ``gather_dot`` and
 ``softplus_dot_loss``'s value and table gradient, whose per-thread partial sums
 are added in a grouping set by the thread count (the same sums up to float
 rounding).
+
+The kernels follow torch's thread count (``OMP_NUM_THREADS``,
+``torch.set_num_threads``), at most Numba's pool (``NUMBA_NUM_THREADS``, default
+every core): one setting limits a process, as with torch alone. Starting Numba's
+pool sets the OpenMP runtime's thread count, which torch shares, to the pool's
+size; torch's count is put back at that moment.
 """
 from __future__ import annotations
 
 from typing import Any, Callable
 
 import numba
+import torch
 
 # Inputs touching fewer entries than this run on the calling thread alone: below
 # it a pool wake-up costs more than the work (Cora's 13k-entry adjacency:
@@ -22,19 +29,37 @@ import numba
 SERIAL_WORK = 1 << 17
 
 
+_pool_started = False
+
+
+def _numba_threads() -> int:
+    """Numba's current thread count, its pool started first with torch's thread
+    count kept."""
+    global _pool_started
+    if not _pool_started:
+        threads = torch.get_num_threads()
+        numba.get_num_threads()  # starts the pool: OpenMP's count becomes the pool's size
+        torch.set_num_threads(threads)
+        _pool_started = True
+    return numba.get_num_threads()
+
+
 def threads_for(work: int) -> int:
     """Threads a kernel touching ``work`` entries runs on: 1 below
-    :data:`SERIAL_WORK`, else Numba's thread count."""
-    return 1 if work < SERIAL_WORK else numba.get_num_threads()
+    :data:`SERIAL_WORK`, else torch's thread count, at most Numba's."""
+    if work < SERIAL_WORK:
+        return 1
+    return max(1, min(_numba_threads(), torch.get_num_threads()))
 
 
 def run_kernel(kernel: Callable[..., Any], work: int, *args: Any) -> Any:
     """``kernel(*args)`` on :func:`threads_for` ``(work)`` threads: the calling
     thread alone for small inputs, else Numba's thread pool."""
-    threads = numba.get_num_threads()
-    if threads_for(work) == threads:
+    threads = _numba_threads()
+    wanted = threads_for(work)
+    if wanted == threads:
         return kernel(*args)
-    numba.set_num_threads(1)
+    numba.set_num_threads(wanted)
     try:
         return kernel(*args)
     finally:

@@ -1,5 +1,9 @@
 """Small inputs run glt's Numba kernels on the calling thread; the results must
 not depend on that choice."""
+import os
+import subprocess
+import sys
+
 import numba
 import pytest
 import torch
@@ -18,11 +22,51 @@ def _threads_inside() -> int:
 
 def test_small_work_runs_on_one_thread():
     threads = numba.get_num_threads()
+    pool = min(threads, torch.get_num_threads())
     assert _threads.threads_for(_threads.SERIAL_WORK - 1) == 1
-    assert _threads.threads_for(_threads.SERIAL_WORK) == threads
+    assert _threads.threads_for(_threads.SERIAL_WORK) == pool
     assert _threads.run_kernel(_threads_inside, 10) == 1
-    assert _threads.run_kernel(_threads_inside, _threads.SERIAL_WORK) == threads
+    assert _threads.run_kernel(_threads_inside, _threads.SERIAL_WORK) == pool
     assert numba.get_num_threads() == threads
+
+
+def test_kernels_follow_torchs_thread_count():
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert _threads.run_kernel(_threads_inside, _threads.SERIAL_WORK) == 1
+    finally:
+        torch.set_num_threads(threads)
+
+
+_LIMITED = """
+import os, sys, torch
+before = torch.get_num_threads()  # torch's reading of OMP_NUM_THREADS
+if len(sys.argv) > 1:
+    torch.set_num_threads(int(sys.argv[1]))
+    before = int(sys.argv[1])
+import glt
+from glt import _threads
+from tests.test_threads import _threads_inside
+glt.scatter(torch.randn(50_000, 16), torch.randint(0, 99, (50_000,)), 99)  # starts the pool
+print(before, torch.get_num_threads(), _threads.run_kernel(_threads_inside, 1 << 30))
+"""
+
+
+@pytest.mark.parametrize("env, argv", [({"OMP_NUM_THREADS": "1"}, []), ({}, ["1"])])
+def test_a_process_limited_to_one_thread_stays_there(env, argv):
+    """``OMP_NUM_THREADS=1`` or ``torch.set_num_threads(1)``: starting Numba's pool
+    (every core) used to raise torch's count to the pool's size, and the kernels ran
+    on every core; both now keep to the one thread."""
+    if os.cpu_count() < 2:
+        pytest.skip("one core: nothing to limit")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "MKL_NUM_THREADS")}
+    done = subprocess.run([sys.executable, "-c", _LIMITED, *argv], capture_output=True,
+                          text=True, env={**environ, **env}, cwd=root, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1", "1", "1"]
 
 
 def test_thread_count_restored_after_an_error():
