@@ -103,3 +103,83 @@ def test_results_do_not_depend_on_the_thread_count(monkeypatch):
     serial = _outputs(3)
     for a, b in zip(pooled, serial):
         assert torch.equal(a, b)
+
+
+def _run(script: str, env: dict, timeout: int = 300) -> str:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_THREADING")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env={**environ, **env}, cwd=root, timeout=timeout)
+    assert done.returncode == 0, done.stdout[-1000:] + done.stderr[-2000:]
+    return done.stdout
+
+
+_FORKED = """
+import numba, torch, glt
+def work(seed):
+    gen = torch.Generator().manual_seed(int(seed))
+    graph = glt.CSRGraph.from_edge_index(torch.randint(0, 5_000, (2, 60_000), generator=gen),
+                                         num_nodes=5_000)
+    return glt.spmm(graph, torch.randn(5_000, 16, generator=gen), "max")
+here = [work(s) for s in range(4)]  # the parent's pool is running before the fork
+loader = torch.utils.data.DataLoader(range(4), batch_size=None, num_workers=2,
+                                     multiprocessing_context="fork", collate_fn=work)
+assert all(torch.equal(a, b) for a, b in zip(loader, here))
+print(numba.threading_layer())
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork is Linux's default start method")
+def test_forked_dataloader_workers_under_the_work_queue_run_glt_kernels():
+    """Numba's work queue survives a fork: DataLoader workers forked after the parent
+    ran a kernel give the parent's results."""
+    assert _run(_FORKED, {"NUMBA_THREADING_LAYER": "workqueue"}).split()[-1] == "workqueue"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork is Linux's default start method")
+def test_forked_workers_under_gnu_openmp_get_an_error_not_a_kill():
+    """Under GNU OpenMP Numba terminated such a worker ("fork() called from a process
+    already using GNU OpenMP"), and the DataLoader said only that a worker "exited
+    unexpectedly"; the worker now raises an error naming the fix."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_THREADING")}
+    done = subprocess.run([sys.executable, "-c", _FORKED], capture_output=True, text=True,
+                          env={**environ, "NUMBA_THREADING_LAYER": "omp"}, cwd=root,
+                          timeout=300)
+    assert done.returncode != 0
+    assert "cannot run in a process forked after its parent started Numba's GNU OpenMP" \
+        in done.stderr
+    assert "multiprocessing_context='spawn'" in done.stderr
+
+
+_TWO_THREADS = """
+import threading, numba, torch, glt
+from glt.samplers import NeighborSampler
+gen = torch.Generator().manual_seed(0)
+n = 20_000
+graph = glt.CSRGraph.from_edge_index(torch.randint(0, n, (2, 300_000), generator=gen),
+                                     num_nodes=n)
+x = torch.randn(n, 32, generator=gen)
+sampler = NeighborSampler(graph, [10, 10])
+seeds = [torch.arange(i * 500, i * 500 + 2000) for i in range(20)]
+alone = [sampler.sample(s, seed=i).node for i, s in enumerate(seeds)], glt.spmm(graph, x)
+got = {}
+def sample():
+    got["nodes"] = [sampler.sample(s, seed=i).node for i, s in enumerate(seeds)]
+def propagate():
+    got["spmm"] = [glt.spmm(graph, x) for _ in range(20)]
+threads = [threading.Thread(target=sample), threading.Thread(target=propagate)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+assert all(torch.equal(a, b) for a, b in zip(got["nodes"], alone[0]))
+assert all(torch.equal(y, alone[1]) for y in got["spmm"])
+print(numba.threading_layer())
+"""
+
+
+def test_kernels_launched_from_two_threads_under_the_work_queue():
+    """Numba's work queue takes one launch at a time (two at once abort the process:
+    "Concurrent access has been detected"); a sampler's background thread beside
+    the training loop must wait for its turn, with the results of one thread."""
+    assert _run(_TWO_THREADS, {"NUMBA_THREADING_LAYER": "workqueue"}).split()[-1] == \
+        "workqueue"
