@@ -52,7 +52,8 @@ def _after_fork_in_child() -> None:
         _forked_from_openmp = True
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _numba_threads() -> int:
