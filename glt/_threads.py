@@ -19,21 +19,25 @@ size; torch's count is put back at that moment.
 Numba's pool runs on its default layer (TBB where installed, else OpenMP, else
 its own work queue; ``NUMBA_THREADING_LAYER`` chooses). Under GNU OpenMP a
 process forked after the pool started (a ``DataLoader`` worker with the "fork"
-context) cannot run a parallel kernel: Numba would terminate it, so glt raises an
-error that says what to change. The work queue takes one launch at a time, so
-under it glt's launches (a sampler's background thread beside the training
-loop) wait for each other.
+context) cannot launch a parallel kernel: Numba would terminate it. There glt
+runs each kernel's serial twin, compiled without ``parallel`` on first use (and
+cached on disk), with the same results. The work queue takes one launch at a
+time, so under it glt's launches (a sampler's background thread beside the
+training loop) wait for each other.
 """
 from __future__ import annotations
 
 import os
 import sys
 import threading
+import types
 from contextlib import nullcontext
 from typing import Any, Callable, Optional
 
 import numba
 import torch
+from numba.core.caching import FunctionCache
+from numba.core.dispatcher import Dispatcher
 
 # Inputs touching fewer entries than this run on the calling thread alone: below
 # it a pool wake-up costs more than the work (Cora's 13k-entry adjacency:
@@ -60,14 +64,6 @@ def _numba_threads() -> int:
     """Numba's current thread count, its pool started first with torch's thread
     count kept."""
     global _pool_started, _one_launch
-    if _forked_from_openmp:
-        raise RuntimeError(
-            "glt's CPU kernels cannot run in a process forked after its parent started "
-            "Numba's GNU OpenMP thread pool (Numba would terminate it). For DataLoader "
-            "workers pass multiprocessing_context='spawn' or 'forkserver' (or sample in "
-            "glt's NeighborLoader, whose background thread needs no process); or choose a "
-            "layer that survives a fork, NUMBA_THREADING_LAYER=workqueue or =tbb (with the "
-            "tbb package), before the first kernel runs")
     if not _pool_started:
         threads = torch.get_num_threads()
         numba.get_num_threads()  # starts the pool: OpenMP's count becomes the pool's size
@@ -80,15 +76,45 @@ def _numba_threads() -> int:
 
 def threads_for(work: int) -> int:
     """Threads a kernel touching ``work`` entries runs on: 1 below
-    :data:`SERIAL_WORK`, else torch's thread count, at most Numba's."""
-    if work < SERIAL_WORK:
+    :data:`SERIAL_WORK` or in a process forked from an OpenMP pool, else torch's
+    thread count, at most Numba's."""
+    if work < SERIAL_WORK or _forked_from_openmp:
         return 1
     return max(1, min(_numba_threads(), torch.get_num_threads()))
 
 
+_serial_twins: dict[Any, Any] = {}
+
+
+def serial_twin(kernel: Any) -> Any:
+    """A Numba ``parallel=True`` kernel compiled without ``parallel`` (its ``prange``
+    loops run in order on the calling thread), the parallel kernels it calls by name
+    replaced by their twins; cached on disk under its own name when the kernel is."""
+    twin = _serial_twins.get(kernel)
+    if twin is None:
+        py = kernel.py_func
+        scope = dict(py.__globals__)
+        for name in py.__code__.co_names:
+            value = scope.get(name)
+            if isinstance(value, Dispatcher) and value.targetoptions.get("parallel"):
+                scope[name] = serial_twin(value)
+        func = types.FunctionType(py.__code__, scope, py.__name__, py.__defaults__,
+                                  py.__closure__)
+        func.__qualname__, func.__module__ = py.__qualname__ + "_serial", py.__module__
+        options = {k: v for k, v in kernel.targetoptions.items() if k != "nopython"}
+        twin = numba.njit(**{**options, "parallel": False})(func)
+        if isinstance(kernel._cache, FunctionCache):
+            twin.enable_caching()
+        _serial_twins[kernel] = twin
+    return twin
+
+
 def run_kernel(kernel: Callable[..., Any], work: int, *args: Any) -> Any:
     """``kernel(*args)`` on :func:`threads_for` ``(work)`` threads: the calling
-    thread alone for small inputs, else Numba's thread pool."""
+    thread alone for small inputs, else Numba's thread pool; in a process forked
+    from an OpenMP pool, its :func:`serial_twin`."""
+    if _forked_from_openmp:
+        return serial_twin(kernel)(*args)
     threads = _numba_threads()
     wanted = threads_for(work)
     with _one_launch or nullcontext():

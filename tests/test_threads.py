@@ -11,7 +11,7 @@ from numba import njit
 
 import glt
 from glt import _threads
-from glt.ops import dropout, scatter, spmm
+from glt.ops import dropout, pair_product, scatter, softplus_dot_loss, spmm
 from glt.samplers import NeighborSampler, TokenSampler
 
 
@@ -130,26 +130,34 @@ print(numba.threading_layer())
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="fork is Linux's default start method")
-def test_forked_dataloader_workers_under_the_work_queue_run_glt_kernels():
-    """Numba's work queue survives a fork: DataLoader workers forked after the parent
-    ran a kernel give the parent's results."""
-    assert _run(_FORKED, {"NUMBA_THREADING_LAYER": "workqueue"}).split()[-1] == "workqueue"
+@pytest.mark.parametrize("layer", ["omp", "workqueue"])
+def test_forked_dataloader_workers_run_glt_kernels(layer):
+    """DataLoader workers forked after the parent ran a kernel give the parent's
+    results. Under GNU OpenMP Numba terminated them at their first parallel kernel
+    ("fork() called from a process already using GNU OpenMP"; the DataLoader said a
+    worker "exited unexpectedly"); they now run the kernels' serial twins."""
+    assert _run(_FORKED, {"NUMBA_THREADING_LAYER": layer}).split()[-1] == layer
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="fork is Linux's default start method")
-def test_forked_workers_under_gnu_openmp_get_an_error_not_a_kill():
-    """Under GNU OpenMP Numba terminated such a worker ("fork() called from a process
-    already using GNU OpenMP"), and the DataLoader said only that a worker "exited
-    unexpectedly"; the worker now raises an error naming the fix."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_THREADING")}
-    done = subprocess.run([sys.executable, "-c", _FORKED], capture_output=True, text=True,
-                          env={**environ, "NUMBA_THREADING_LAYER": "omp"}, cwd=root,
-                          timeout=300)
-    assert done.returncode != 0
-    assert "cannot run in a process forked after its parent started Numba's GNU OpenMP" \
-        in done.stderr
-    assert "multiprocessing_context='spawn'" in done.stderr
+def test_serial_twins_give_the_kernels_results(monkeypatch):
+    """Every kernel-backed op through the serial twins equals the parallel kernels
+    run on one thread (the same chunks)."""
+    monkeypatch.setattr(_threads, "SERIAL_WORK", 1 << 62)
+    gen = torch.Generator().manual_seed(0)
+    u, table = torch.randn(64, 16, generator=gen), torch.randn(300, 16, generator=gen)
+    idx, weight = torch.randint(0, 300, (64, 40), generator=gen), torch.rand(64, 40)
+
+    def everything() -> list[torch.Tensor]:
+        leaf = table.clone().requires_grad_()
+        loss = softplus_dot_loss(u, leaf, idx, weight, positives=3)
+        loss.backward()
+        pairs = torch.randint(0, 300, (500, 2), generator=torch.Generator().manual_seed(1))
+        return _outputs(3) + [loss.detach(), leaf.grad, pair_product(table, pairs)]
+    kernels = everything()
+    monkeypatch.setattr(_threads, "_forked_from_openmp", True)
+    twins = everything()
+    for a, b in zip(kernels, twins):
+        assert torch.equal(a, b)
 
 
 _TWO_THREADS = """
