@@ -11,6 +11,10 @@ from types import ModuleType
 from numba.core.registry import CPUDispatcher
 
 
+# each tracked kernel module's stamp, for kernels compiled from it later (serial twins)
+STAMPS: dict[str, str] = {}
+
+
 def track_helpers(module: str, *helpers: ModuleType) -> None:
     """Empty the disk cache of every cached Numba kernel defined in ``module``
     when the source of ``helpers`` differs from the one its cache was kept with.
@@ -24,23 +28,27 @@ def track_helpers(module: str, *helpers: ModuleType) -> None:
     for helper in helpers:
         with open(helper.__file__, "rb") as f:
             digest.update(f.read())
-    stamp = digest.hexdigest()
+    STAMPS[module] = digest.hexdigest()
     for kernel in list(vars(sys.modules[module]).values()):
-        if not isinstance(kernel, CPUDispatcher) or kernel.py_func.__module__ != module:
-            continue
-        index = getattr(getattr(kernel._cache, "_cache_file", None), "_index_path", None)
-        if index is None:  # a kernel without cache=True (or a Numba that moved its index)
-            continue
-        path = index + ".helpers"
-        try:
-            with open(path) as f:
-                if f.read() == stamp:
-                    continue
-        except OSError:
-            pass
-        kernel._cache.flush()  # an empty index: the next call compiles and caches anew
-        try:  # a torn or unwritable stamp only costs another compile
-            with open(path, "w") as f:
-                f.write(stamp)
-        except OSError:
-            pass
+        if isinstance(kernel, CPUDispatcher) and kernel.py_func.__module__ == module:
+            refresh_cache(kernel, STAMPS[module])
+
+
+def refresh_cache(kernel: CPUDispatcher, stamp: str) -> None:
+    """Empty ``kernel``'s disk cache unless it was kept with helpers of ``stamp``."""
+    index = getattr(getattr(kernel._cache, "_cache_file", None), "_index_path", None)
+    if index is None:  # a kernel without cache=True (or a Numba that moved its index)
+        return
+    path = index + ".helpers"
+    try:
+        with open(path) as f:
+            if f.read() == stamp:
+                return
+    except OSError:
+        pass
+    kernel._cache.flush()  # an empty index: the next call compiles and caches anew
+    try:  # a torn or unwritable stamp only costs another compile
+        with open(path, "w") as f:
+            f.write(stamp)
+    except OSError:
+        pass

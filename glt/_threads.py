@@ -39,6 +39,8 @@ import torch
 from numba.core.caching import FunctionCache
 from numba.core.dispatcher import Dispatcher
 
+from glt._jit_cache import STAMPS, refresh_cache
+
 # Inputs touching fewer entries than this run on the calling thread alone: below
 # it a pool wake-up costs more than the work (Cora's 13k-entry adjacency:
 # 8-wide features run serially, 16-wide and wider on the pool).
@@ -105,6 +107,8 @@ def serial_twin(kernel: Any) -> Any:
         twin = numba.njit(**{**options, "parallel": False})(func)
         if isinstance(kernel._cache, FunctionCache):
             twin.enable_caching()
+            if py.__module__ in STAMPS:  # its helpers' edits recompile it too
+                refresh_cache(twin, STAMPS[py.__module__])
         _serial_twins[kernel] = twin
     return twin
 

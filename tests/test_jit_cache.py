@@ -61,3 +61,16 @@ def test_glt_kernels_are_tracked():
                    if getattr(k, "py_func", None) is not None
                    and k.py_func.__module__ == module.__name__ and _stamped(k)]
         assert len(stamped) == cached > 0, module.__name__
+
+
+def test_a_serial_twin_recompiles_after_a_helper_edit_too(tmp_path):
+    """A kernel's serial twin (run in forked workers, ``glt._threads``) has a disk cache
+    of its own, stamped like its kernel's."""
+    (tmp_path / "helper.py").write_text(HELPER.format(1))
+    (tmp_path / "tracked.py").write_text(KERNEL.format(track=True))
+    (tmp_path / "twin.py").write_text("import tracked\nfrom glt._threads import serial_twin\n"
+                                      "kernel = serial_twin(tracked.kernel)\n")
+    assert _call(tmp_path, "twin") == 1
+    assert list((tmp_path / "__pycache__").glob("tracked.kernel_serial-*.nbi.helpers"))
+    (tmp_path / "helper.py").write_text(HELPER.format(2))
+    assert _call(tmp_path, "twin") == 2
