@@ -24,11 +24,11 @@ def as_index(index: Tensor, name: str, *, length: Optional[int] = None,
     if length is not None and index.numel() != length:
         raise ValueError(f"expected {name} to have {length} entries (one per row of the input), "
                          f"got {index.numel()}")
-    if index.numel() > 0 and bound is not None:
+    if index.numel() > 0:
         lo, hi = (int(v) for v in torch.aminmax(index))
         if lo < 0:
             raise ValueError(f"expected {name} to hold non-negative ids, got {lo}")
-        if hi >= bound:
+        if bound is not None and hi >= bound:
             raise ValueError(f"expected {name} to hold ids below {bound}, got {hi}")
     return index.long()
 

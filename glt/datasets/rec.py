@@ -295,8 +295,8 @@ def _pairs(edge_index: Tensor, name: str, num_users: Optional[int],
                 and edge_index.size(1) == 2 else "")
         raise ValueError(f"expected {name} to be (user, item) pairs of shape [2, nnz], got "
                          f"{tuple(edge_index.shape)}{hint}")
-    return (as_index(edge_index[0], f"{name}[0] (user ids)", bound=num_users or 1 << 62).cpu(),
-            as_index(edge_index[1], f"{name}[1] (item ids)", bound=num_items or 1 << 62).cpu())
+    return (as_index(edge_index[0], f"{name}[0] (user ids)", bound=num_users).cpu(),
+            as_index(edge_index[1], f"{name}[1] (item ids)", bound=num_items).cpu())
 
 
 def read_rec_dir(directory: str, name: Optional[str] = None,

@@ -110,3 +110,15 @@ def test_recommend_checks_its_arguments():
         recommend(scorer, torch.tensor([0]), 5, k=2, exclude=_graph([(0, 1)], 3, 6))
     with pytest.raises(ValueError, match=r"expected the scorer to return \[1, 6\]"):
         recommend(scorer, torch.tensor([0]), 6, k=2)
+
+
+def test_recommend_refuses_careless_user_ids():
+    """Without ``exclude`` no user count bounds the ids, but a negative one (which
+    would score the last users from the end) or a float one is still refused."""
+    scorer = dot_scorer(torch.randn(3, 4), torch.randn(5, 4))
+    with pytest.raises(ValueError, match="expected users to hold non-negative ids, got -1"):
+        recommend(scorer, torch.tensor([0, -1]), 5, k=2)
+    with pytest.raises(ValueError, match="expected users to be an integer tensor"):
+        recommend(scorer, torch.tensor([0.0]), 5, k=2)
+    with pytest.raises(ValueError, match="expected k to be >= 1, got 0"):
+        recommend(scorer, torch.tensor([0]), 5, k=0)
