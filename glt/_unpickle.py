@@ -575,6 +575,7 @@ def load_weights(path: str, what: str, map_location: str = "cpu", hint: str = ""
                          "plain values, which glt never loads (a file glt did not write, or "
                          f"one altered since){end}") from err
     except Exception as err:  # torch raises several types for a damaged file
-        first = (str(err).strip().splitlines() or [""])[0][:200]
-        raise ValueError(f"{what} {path} is unreadable ({type(err).__name__}: {first}){end}"
-                         ) from err
+        line = (str(err).strip().splitlines() or [""])[0]
+        first = line.split(". ", 1)[0].rstrip(".")[:200]  # torch's first sentence
+        raise ValueError(f"{what} {path} is unreadable, damaged or cut short "
+                         f"({type(err).__name__}: {first}){end}") from err

@@ -4,6 +4,7 @@ evaluation of each run."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 from typing import Any, Callable
 
@@ -15,7 +16,8 @@ from glt.datasets.registry import list_datasets
 from glt.recipes.base import Context, Recipe
 from glt.recipes.report import RunRecord, RunReport, write_report
 from glt.train.args import count
-from glt.train.recsys import RecRunState, RecTrainConfig, fit
+from glt.train.checkpoint import read_checkpoint
+from glt.train.recsys import RecRunState, RecTrainConfig, fit, rec_fingerprint
 
 # UltraGCN's official training loop, the same for every set: item-item top-10, up to
 # 2000 epochs, evaluated every 5 epochs and then every epoch after the 50th
@@ -56,6 +58,31 @@ def _lightgcn(data: RecDataset, settings: dict[str, Any]) -> nn.Module:
 def _ultragcn(data: RecDataset, settings: dict[str, Any]) -> nn.Module:
     from glt.models.ultragcn import UltraGCN
     return UltraGCN(data.train, **settings, l2_in_optimizer=True)  # fit() applies it
+
+
+_MAKERS = {"LightGCN": _lightgcn, "UltraGCN": _ultragcn}
+
+
+def model_from_checkpoint(path: str, data: RecDataset) -> nn.Module:
+    """The model of a ``glt train lightgcn|ultragcn --checkpoint`` run (the file
+    ``seed<N>.pt`` in its folder) with the weights of its last finished epoch, on
+    the set it trained on; for scoring, :func:`~glt.train.recsys.evaluate` or
+    :func:`~glt.train.ranking.recommend`. Raises ``ValueError`` for a damaged file,
+    another kind of model, or other ``data`` than the run's (by fingerprint)."""
+    ckpt = read_checkpoint(path)
+    identity = ckpt.get("identity")
+    name = identity.get("model") if isinstance(identity, dict) else None
+    if name not in _MAKERS:
+        raise ValueError(f"checkpoint {path} holds a {name!r} model; this reads LightGCN "
+                         "and UltraGCN checkpoints")
+    if identity.get("data") != rec_fingerprint(data):
+        raise ValueError(f"checkpoint {path} was trained on other data than {data.name!r} "
+                         "(the data fingerprint differs)")
+    loop = {f.name for f in dataclasses.fields(RecTrainConfig)}
+    settings = {k: v for k, v in identity["settings"].items() if k not in loop}
+    model = _MAKERS[name](data, settings)
+    model.load_state_dict(ckpt["model"])
+    return model
 
 
 def rec_record(seed: int, state: RecRunState, metric: str) -> RunRecord:

@@ -109,6 +109,19 @@ def _digest(obj: Any) -> str:
     return digest.hexdigest()
 
 
+def read_checkpoint(path: str) -> dict[str, Any]:
+    """What :func:`save_checkpoint` wrote to ``path``, its digest checked: the run's
+    ``identity``, the ``model`` and ``optimizer`` state dicts, the random streams
+    and the loop ``state`` (JSON text); e.g. to score a run's weights without
+    resuming it. Raises ``ValueError`` for a damaged file or one glt did not write."""
+    ckpt = load_weights(path, "checkpoint", hint="delete it to start afresh")
+    if not isinstance(ckpt, dict) or "digest" not in ckpt or \
+            ckpt["digest"] != _digest({k: v for k, v in ckpt.items() if k != "digest"}):
+        raise ValueError(f"checkpoint {path} is damaged or was not written by glt (its "
+                         "contents do not match their digest); delete it to start afresh")
+    return ckpt
+
+
 def load_checkpoint(path: str, identity: dict[str, Any], model: nn.Module,
                     optimizer: torch.optim.Optimizer, generator: torch.Generator
                     ) -> dict[str, Any]:
@@ -117,11 +130,7 @@ def load_checkpoint(path: str, identity: dict[str, Any], model: nn.Module,
     state. Raises ``ValueError`` when the checkpoint's identity (model, data set,
     sizes) is not ``identity``, naming the first field that differs, before
     anything is changed."""
-    ckpt = load_weights(path, "checkpoint", hint="delete it to start afresh")
-    if not isinstance(ckpt, dict) or "digest" not in ckpt or \
-            ckpt["digest"] != _digest({k: v for k, v in ckpt.items() if k != "digest"}):
-        raise ValueError(f"checkpoint {path} is damaged or was not written by glt (its "
-                         "contents do not match their digest); delete it to start afresh")
+    ckpt = read_checkpoint(path)
     if ckpt.get("identity") != identity:
         why = _difference(ckpt.get("identity"), identity)
         raise ValueError(f"checkpoint {path} belongs to another run: {why}. Use another "

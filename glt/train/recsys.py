@@ -95,12 +95,15 @@ def adam(params: Iterable[nn.Parameter], lr: float, weight_decay: float = 0.0
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
 
+def rec_fingerprint(data: RecDataset) -> str:
+    """The checkpoints' fingerprint of ``data``: its train and test interactions."""
+    return data_fingerprint(data.train.rowptr, data.train.col, data.test.rowptr, data.test.col)
+
+
 def _identity(model: nn.Module, data: RecDataset, config: RecTrainConfig,
               settings: Optional[dict[str, Any]]) -> dict[str, Any]:
     """The model, the train / test interactions and every setting that changes them."""
-    fingerprint = data_fingerprint(data.train.rowptr, data.train.col, data.test.rowptr,
-                                   data.test.col)
-    return run_identity(model, fingerprint, {**(settings or {}), **asdict(config)})
+    return run_identity(model, rec_fingerprint(data), {**(settings or {}), **asdict(config)})
 
 
 def evaluate(model: RecModel, data: RecDataset, ks: Sequence[int] = (20,),

@@ -4,10 +4,14 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
+from glt.datasets import load_rec
 from glt.datasets.testing import write_lightgcn
 from glt.recipes import RECIPES
-from glt.recipes.recommendation import ULTRAGCN_PRESETS
+from glt.recipes.recommendation import ULTRAGCN_PRESETS, model_from_checkpoint
+from glt.train.checkpoint import run_identity, save_checkpoint
+from glt.train.recsys import evaluate
 
 LIGHTGCN, ULTRAGCN = RECIPES["lightgcn"].main, RECIPES["ultragcn"].main
 
@@ -109,3 +113,40 @@ def test_eval_every_after_flag(folder):
                        "--eval-every", "3", "--eval-every-after", "1", "--quiet"])
     assert result.settings["eval_every_after"] == 1
     assert [epoch for epoch, _ in result.runs[0].curve] == [2, 3, 4]
+
+
+@pytest.mark.parametrize("main, preset", [(LIGHTGCN, "gowalla"), (ULTRAGCN, "ml-1m")])
+def test_model_from_checkpoint_scores_as_the_run_did(folder, tmp_path, main, preset):
+    ckpt = str(tmp_path / "ckpt")
+    result = main(["--dataset", folder, "--preset", preset, "--epochs", "3", "--eval-every",
+                   "1", "--quiet", "--checkpoint", ckpt])
+    data = load_rec(folder)
+    model = model_from_checkpoint(os.path.join(ckpt, "seed2020.pt"), data)
+    assert type(model).__name__ == {LIGHTGCN: "LightGCN", ULTRAGCN: "UltraGCN"}[main]
+    got, last = evaluate(model, data, ks=(20,)), result.extra["histories"][0][-1]
+    assert last["epoch"] == 3
+    for metric in ("recall@20", "ndcg@20", "precision@20"):
+        assert got[metric] == pytest.approx(last[metric], abs=1e-12), metric
+
+
+def test_model_from_checkpoint_refuses_what_it_cannot_score(folder, tmp_path):
+    ckpt = str(tmp_path / "ckpt")
+    LIGHTGCN(["--dataset", folder, "--epochs", "1", "--quiet", "--checkpoint", ckpt])
+    path = os.path.join(ckpt, "seed2020.pt")
+    other = str(tmp_path / "other" / "toy")
+    write_lightgcn(other, num_users=25, num_items=30, per_user=6, seed=1)
+    with pytest.raises(ValueError, match="trained on other data"):
+        model_from_checkpoint(path, load_rec(other))
+    with open(path, "rb") as f:
+        head = f.read()
+    damaged = str(tmp_path / "damaged.pt")
+    with open(damaged, "wb") as f:
+        f.write(head[: len(head) // 2])
+    with pytest.raises(ValueError, match="unreadable, damaged or cut short"):
+        model_from_checkpoint(damaged, load_rec(folder))
+    linear = torch.nn.Linear(2, 2)
+    opt = torch.optim.SGD(linear.parameters(), lr=0.1)
+    foreign = str(tmp_path / "linear.pt")
+    save_checkpoint(foreign, run_identity(linear, "x", {}), linear, opt, torch.Generator(), {})
+    with pytest.raises(ValueError, match="holds a 'Linear' model"):
+        model_from_checkpoint(foreign, load_rec(folder))
