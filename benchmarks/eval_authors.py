@@ -8,9 +8,10 @@ scores, its exclusion of training items, its recall and ndcg) or UltraGCN's
         --checkpoint ckpt/lightgcn-gowalla/seed2020.pt
     python benchmarks/eval_authors.py ultragcn --root ../shared/data/rec --epochs 1
 
-``--checkpoint`` is a ``glt train MODEL --checkpoint FOLDER`` file (the weights of
-the run's last finished epoch); without it the script first trains ``--epochs``
-epochs with ``glt train`` (the set's preset, seed 2020) into a temporary folder.
+``--checkpoint`` is a ``glt train MODEL --checkpoint FOLDER`` file (``--weights``:
+those of its best evaluation, or of its last finished epoch); without it the
+script first trains ``--epochs`` epochs with ``glt train`` (the set's preset,
+seed 2020) into a temporary folder.
 The authors' snapshots go where ``bench_authors.py`` says. UltraGCN's
 ``data_param_prepare`` also builds its item-item constraint matrices, which its
 test does not use (and which take a dense items x items matrix, 13 GB for
@@ -127,13 +128,15 @@ def main() -> None:
                                                   "shared", "data", "rec"))
     p.add_argument("--dataset", default="gowalla")
     p.add_argument("--checkpoint", help="a glt train checkpoint file of this model and set")
+    p.add_argument("--weights", choices=("best", "last"), default="best", help="the "
+                   "checkpoint's best evaluation's weights or its last epoch's")
     p.add_argument("--epochs", type=int, default=1, help="epochs to train without --checkpoint")
     args = p.parse_args()
     root = os.path.abspath(args.root)
     path = os.path.abspath(args.checkpoint or _train(args.model, args.dataset, root,
                                                      args.epochs))
     data = load_rec(args.dataset, root, download=False)
-    model = model_from_checkpoint(path, data).eval()
+    model = model_from_checkpoint(path, data, args.weights).eval()
     if args.model == "lightgcn":
         user_emb, item_emb = model.embedding.detach().split([data.num_users, data.num_items])
     else:
@@ -144,7 +147,7 @@ def main() -> None:
     theirs = (authors_lightgcn(root, args.dataset, user_emb, item_emb)
               if args.model == "lightgcn" else authors_ultragcn(args.dataset, user_emb, item_emb))
     rows = {"glt": ours, **theirs}
-    print(f"{args.model} on {args.dataset}, weights of {path}")
+    print(f"{args.model} on {args.dataset}, the {args.weights} weights of {path}")
     for side, r in rows.items():
         print(f"  {side:11} " + "  ".join(f"{m} {r[m]:.6f}" for m in METRICS)
               + f"  ({r['seconds']:.1f} s)")

@@ -63,12 +63,16 @@ def _ultragcn(data: RecDataset, settings: dict[str, Any]) -> nn.Module:
 _MAKERS = {"LightGCN": _lightgcn, "UltraGCN": _ultragcn}
 
 
-def model_from_checkpoint(path: str, data: RecDataset) -> nn.Module:
+def model_from_checkpoint(path: str, data: RecDataset, weights: str = "best") -> nn.Module:
     """The model of a ``glt train lightgcn|ultragcn --checkpoint`` run (the file
-    ``seed<N>.pt`` in its folder) with the weights of its last finished epoch, on
-    the set it trained on; for scoring, :func:`~glt.train.recsys.evaluate` or
-    :func:`~glt.train.ranking.recommend`. Raises ``ValueError`` for a damaged file,
-    another kind of model, or other ``data`` than the run's (by fingerprint)."""
+    ``seed<N>.pt`` in its folder) on the set it trained on, with the weights of
+    its best evaluation so far (``weights="best"``: those of the run's reported
+    figures) or of its last finished epoch (``"last"``); for scoring,
+    :func:`~glt.train.recsys.evaluate` or :func:`~glt.train.ranking.recommend`.
+    Raises ``ValueError`` for a damaged file, another kind of model, other
+    ``data`` than the run's (by fingerprint), or a checkpoint without best weights."""
+    if weights not in ("best", "last"):
+        raise ValueError(f"expected weights 'best' or 'last', got {weights!r}")
     ckpt = read_checkpoint(path)
     identity = ckpt.get("identity")
     name = identity.get("model") if isinstance(identity, dict) else None
@@ -80,8 +84,13 @@ def model_from_checkpoint(path: str, data: RecDataset) -> nn.Module:
                          "(the data fingerprint differs)")
     loop = {f.name for f in dataclasses.fields(RecTrainConfig)}
     settings = {k: v for k, v in identity["settings"].items() if k not in loop}
+    state = ckpt["model"] if weights == "last" else ckpt.get("best_model")
+    if state is None:
+        raise ValueError(f"checkpoint {path} keeps no best weights (the run has not been "
+                         "evaluated yet, or an older glt wrote it); weights='last' gives "
+                         "its last epoch's")
     model = _MAKERS[name](data, settings)
-    model.load_state_dict(ckpt["model"])
+    model.load_state_dict(state)
     return model
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 import torch
 from torch import Tensor, nn
@@ -68,10 +68,12 @@ def _difference(saved: Any, current: dict[str, Any]) -> str:
 
 def save_checkpoint(path: str, identity: dict[str, Any], model: nn.Module,
                     optimizer: torch.optim.Optimizer, generator: torch.Generator,
-                    state: dict[str, Any]) -> None:
+                    state: dict[str, Any],
+                    best_model: Optional[Mapping[str, Tensor]] = None) -> None:
     """Write ``model``'s and ``optimizer``'s state, ``generator``'s and the global
     random streams (CPU, and CUDA when in use: dropout resumes exactly), the
-    JSON-able loop ``state`` and the run's ``identity`` to ``path``, through a
+    JSON-able loop ``state``, the run's ``identity`` and, when given, the state
+    dict of the selected epoch's weights (``best_model``) to ``path``, through a
     temporary file renamed into place (a kill never leaves half a checkpoint)."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     rng = {"cpu": torch.get_rng_state()}
@@ -81,6 +83,8 @@ def save_checkpoint(path: str, identity: dict[str, Any], model: nn.Module,
     payload = {"identity": identity, "model": model.state_dict(),
                "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
                "rng": rng, "state": json.dumps(state)}
+    if best_model is not None:
+        payload["best_model"] = dict(best_model)
     torch.save({**payload, "digest": _digest(payload)}, tmp)
     os.replace(tmp, path)
 
@@ -130,7 +134,14 @@ def load_checkpoint(path: str, identity: dict[str, Any], model: nn.Module,
     state. Raises ``ValueError`` when the checkpoint's identity (model, data set,
     sizes) is not ``identity``, naming the first field that differs, before
     anything is changed."""
-    ckpt = read_checkpoint(path)
+    return restore_checkpoint(read_checkpoint(path), path, identity, model, optimizer,
+                              generator)
+
+
+def restore_checkpoint(ckpt: dict[str, Any], path: str, identity: dict[str, Any],
+                       model: nn.Module, optimizer: torch.optim.Optimizer,
+                       generator: torch.Generator) -> dict[str, Any]:
+    """:func:`load_checkpoint` of a checkpoint already read (``read_checkpoint(path)``)."""
     if ckpt.get("identity") != identity:
         why = _difference(ckpt.get("identity"), identity)
         raise ValueError(f"checkpoint {path} belongs to another run: {why}. Use another "

@@ -25,7 +25,8 @@ from tqdm.auto import tqdm
 
 from glt.datasets.rec import RecDataset
 from glt.samplers import NegativeSampler
-from glt.train.checkpoint import data_fingerprint, load_checkpoint, run_identity, save_checkpoint
+from glt.train.checkpoint import (data_fingerprint, read_checkpoint, restore_checkpoint,
+                                  run_identity, save_checkpoint)
 from glt.train.distributed import LossModule, Shard, data_parallel
 from glt.train.ranking import Scorer, rank_metrics
 from glt.train.selection import Selection
@@ -123,7 +124,8 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
         on_eval: Optional[Callable[[RecRunState], None]] = None,
         shard: Shard = Shard(), settings: Optional[dict[str, Any]] = None) -> RecRunState:
     """Train ``model`` (a :class:`RecModel`) on ``data``; resume from ``checkpoint``
-    when it exists, and write it after every epoch.
+    when it exists, and write it after every epoch (with the best evaluation's
+    weights beside the last ones).
 
     Evaluates every ``config.eval_every`` epochs, every epoch after
     ``config.eval_every_after`` when set, and at the last one; keeps the
@@ -142,9 +144,11 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
     opt = adam(model.parameters(), config.lr, model.weight_decay)
     gen = torch.Generator(device=device).manual_seed(config.seed)
     identity = _identity(model, data, config, settings) if checkpoint else {}
-    state = RecRunState()
+    state, best_weights = RecRunState(), None
     if checkpoint and os.path.exists(checkpoint):
-        state = RecRunState(**load_checkpoint(checkpoint, identity, model, opt, gen))
+        ckpt = read_checkpoint(checkpoint)
+        state = RecRunState(**restore_checkpoint(ckpt, checkpoint, identity, model, opt, gen))
+        best_weights = ckpt.get("best_model")
         for group in opt.param_groups:  # the model's, whatever an older checkpoint held
             group["weight_decay"] = model.weight_decay
     sampler = NegativeSampler(data.train.to(device))
@@ -180,10 +184,13 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
             selection.offer(state.epoch, figure, lambda: figure)
             if selection.epoch == state.epoch:
                 state.best = metrics
+                if checkpoint:  # kept beside the last weights, as the authors' code saves them
+                    best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
             state.selection = asdict(selection)
         state.history.append(record)
         if checkpoint and shard.is_main:
-            save_checkpoint(checkpoint, identity, model, opt, gen, asdict(state))
+            save_checkpoint(checkpoint, identity, model, opt, gen, asdict(state),
+                            best_model=best_weights)
         if config.metric in record and on_eval is not None and shard.is_main:
             on_eval(state)
     return state

@@ -10,7 +10,7 @@ from glt.datasets import load_rec
 from glt.datasets.testing import write_lightgcn
 from glt.recipes import RECIPES
 from glt.recipes.recommendation import ULTRAGCN_PRESETS, model_from_checkpoint
-from glt.train.checkpoint import run_identity, save_checkpoint
+from glt.train.checkpoint import _digest, read_checkpoint, run_identity, save_checkpoint
 from glt.train.recsys import evaluate
 
 LIGHTGCN, ULTRAGCN = RECIPES["lightgcn"].main, RECIPES["ultragcn"].main
@@ -118,15 +118,25 @@ def test_eval_every_after_flag(folder):
 @pytest.mark.parametrize("main, preset", [(LIGHTGCN, "gowalla"), (ULTRAGCN, "ml-1m")])
 def test_model_from_checkpoint_scores_as_the_run_did(folder, tmp_path, main, preset):
     ckpt = str(tmp_path / "ckpt")
-    result = main(["--dataset", folder, "--preset", preset, "--epochs", "3", "--eval-every",
-                   "1", "--quiet", "--checkpoint", ckpt])
-    data = load_rec(folder)
-    model = model_from_checkpoint(os.path.join(ckpt, "seed2020.pt"), data)
-    assert type(model).__name__ == {LIGHTGCN: "LightGCN", ULTRAGCN: "UltraGCN"}[main]
-    got, last = evaluate(model, data, ks=(20,)), result.extra["histories"][0][-1]
-    assert last["epoch"] == 3
-    for metric in ("recall@20", "ndcg@20", "precision@20"):
-        assert got[metric] == pytest.approx(last[metric], abs=1e-12), metric
+    args = ["--dataset", folder, "--preset", preset, "--eval-every", "1", "--quiet"]
+    result = main(args + ["--epochs", "8", "--checkpoint", ckpt])
+    data, path = load_rec(folder), os.path.join(ckpt, "seed2020.pt")
+    best = model_from_checkpoint(path, data)
+    assert type(best).__name__ == {LIGHTGCN: "LightGCN", ULTRAGCN: "UltraGCN"}[main]
+    last = model_from_checkpoint(path, data, weights="last")
+    run, history = result.runs[0], result.extra["histories"][0]
+    assert run.best_epoch < 8 and run.metrics != history[-1]  # the two differ here
+    for model, want in ((best, run.metrics), (last, history[-1])):
+        got = evaluate(model, data, ks=(20,))
+        for metric in ("recall@20", "ndcg@20", "precision@20", "hit@20"):
+            assert got[metric] == pytest.approx(want[metric], abs=1e-12), metric
+    # resumed after its best epoch, a run keeps the best weights its checkpoint held
+    resumed = str(tmp_path / "resumed")
+    main(args + ["--epochs", "7", "--checkpoint", resumed])
+    main(args + ["--epochs", "8", "--checkpoint", resumed])
+    again = model_from_checkpoint(os.path.join(resumed, "seed2020.pt"), data)
+    for key, value in best.state_dict().items():
+        assert torch.equal(again.state_dict()[key], value), key
 
 
 def test_model_from_checkpoint_refuses_what_it_cannot_score(folder, tmp_path):
@@ -150,3 +160,10 @@ def test_model_from_checkpoint_refuses_what_it_cannot_score(folder, tmp_path):
     save_checkpoint(foreign, run_identity(linear, "x", {}), linear, opt, torch.Generator(), {})
     with pytest.raises(ValueError, match="holds a 'Linear' model"):
         model_from_checkpoint(foreign, load_rec(folder))
+    with pytest.raises(ValueError, match="expected weights 'best' or 'last'"):
+        model_from_checkpoint(path, load_rec(folder), weights="first")
+    older = {k: v for k, v in read_checkpoint(path).items() if k not in ("best_model", "digest")}
+    torch.save({**older, "digest": _digest(older)}, path)  # as glt wrote them before
+    with pytest.raises(ValueError, match="keeps no best weights"):
+        model_from_checkpoint(path, load_rec(folder))
+    assert model_from_checkpoint(path, load_rec(folder), weights="last") is not None
