@@ -134,14 +134,15 @@ def load_checkpoint(path: str, identity: dict[str, Any], model: nn.Module,
     state. Raises ``ValueError`` when the checkpoint's identity (model, data set,
     sizes) is not ``identity``, naming the first field that differs, before
     anything is changed."""
-    return restore_checkpoint(read_checkpoint(path), path, identity, model, optimizer,
-                              generator)
+    return resume_checkpoint(path, identity, model, optimizer, generator)[0]
 
 
-def restore_checkpoint(ckpt: dict[str, Any], path: str, identity: dict[str, Any],
-                       model: nn.Module, optimizer: torch.optim.Optimizer,
-                       generator: torch.Generator) -> dict[str, Any]:
-    """:func:`load_checkpoint` of a checkpoint already read (``read_checkpoint(path)``)."""
+def resume_checkpoint(path: str, identity: dict[str, Any], model: nn.Module,
+                      optimizer: torch.optim.Optimizer, generator: torch.Generator
+                      ) -> tuple[dict[str, Any], Optional[dict[str, Tensor]]]:
+    """:func:`load_checkpoint`, and the selected epoch's weights the checkpoint
+    keeps (``best_model`` of :func:`save_checkpoint`; ``None`` when it has none)."""
+    ckpt = read_checkpoint(path)
     if ckpt.get("identity") != identity:
         why = _difference(ckpt.get("identity"), identity)
         raise ValueError(f"checkpoint {path} belongs to another run: {why}. Use another "
@@ -155,4 +156,9 @@ def restore_checkpoint(ckpt: dict[str, Any], path: str, identity: dict[str, Any]
         torch.set_rng_state(rng["cpu"])
     if "cuda" in rng and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(rng["cuda"])
-    return json.loads(ckpt["state"])
+    return json.loads(ckpt["state"]), ckpt.get("best_model")
+
+
+def copy_weights(model: nn.Module) -> dict[str, Tensor]:
+    """A detached copy of ``model``'s state dict (the selected epoch's weights)."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -24,7 +24,8 @@ from glt.datasets.link import LinkDataset
 from glt.graph import CSRGraph
 from glt.models.link import LinkModel
 from glt.samplers import NegativeSampler
-from glt.train.checkpoint import data_fingerprint, load_checkpoint, run_identity, save_checkpoint
+from glt.train.checkpoint import (copy_weights, data_fingerprint, resume_checkpoint, run_identity,
+                                  save_checkpoint)
 from glt.train.selection import RunResult, Selection
 
 SPLIT_KEYS = ("edge", "edge_neg")
@@ -153,7 +154,8 @@ def train_link(model: LinkModel, data: LinkDataset, config: LinkTrainConfig,
     evaluation, the curve of validation figures and the seconds spent.
 
     ``evaluator``: the set's ``ogb.linkproppred.Evaluator`` (default
-    ``data.evaluator()``). ``checkpoint``: a folder for ``seed<N>.pt``.
+    ``data.evaluator()``). ``checkpoint``: a folder for ``seed<N>.pt`` (the last
+    weights, and the selected evaluation's as ``best_model``).
     ``settings``: the model's hyperparameters, part of the checkpoint's identity.
     ``on_eval(epoch, {"loss", "valid", "test"})`` sees each evaluation.
     """
@@ -170,8 +172,9 @@ def train_link(model: LinkModel, data: LinkDataset, config: LinkTrainConfig,
     state: dict[str, Any] = {"epoch": 0, "seconds": 0.0, "loss": [], "best": asdict(Selection())}
     path = os.path.join(checkpoint, f"seed{config.seed}.pt") if checkpoint else None
     identity = _identity(model, data, config, settings) if path else {}
+    best_weights = None
     if path and os.path.exists(path):
-        state = load_checkpoint(path, identity, model, opt, gen)
+        state, best_weights = resume_checkpoint(path, identity, model, opt, gen)
     best = Selection(**state["best"])
     while state["epoch"] < config.epochs:
         start = time.perf_counter()
@@ -197,10 +200,12 @@ def train_link(model: LinkModel, data: LinkDataset, config: LinkTrainConfig,
         if epoch % config.eval_every == 0 or epoch == config.epochs:
             hits = evaluate_link(model, data, evaluator, config)
             best.offer(epoch, hits["valid"], lambda: hits["test"])
+            if path and best.epoch == epoch:
+                best_weights = copy_weights(model)
             if on_eval is not None:
                 on_eval(epoch, {"loss": state["loss"][-1], **hits})
         state["seconds"] += time.perf_counter() - start
         state["best"] = asdict(best)
         if path:
-            save_checkpoint(path, identity, model, opt, gen, state)
+            save_checkpoint(path, identity, model, opt, gen, state, best_model=best_weights)
     return best.result(config.seed, state["epoch"], state["seconds"])

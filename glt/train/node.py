@@ -17,7 +17,8 @@ from tqdm.auto import tqdm
 
 from glt.datasets.node import NodeDataset
 from glt.samplers.shard import Shard
-from glt.train.checkpoint import data_fingerprint, load_checkpoint, run_identity, save_checkpoint
+from glt.train.checkpoint import (copy_weights, data_fingerprint, resume_checkpoint, run_identity,
+                                  save_checkpoint)
 from glt.train.distributed import data_parallel
 from glt.train.metrics import accuracy
 from glt.train.selection import RunResult, Selection
@@ -89,7 +90,8 @@ def train_nodes(model: nn.Module, source: BatchSource, data: NodeDataset,
     pass an OGB evaluator's there).
 
     ``checkpoint``: a folder; the run writes ``seed<seed>.pt`` there after every
-    epoch (rank 0) and, started again, resumes from it exactly (same batches,
+    epoch (rank 0), with the selected epoch's weights (``best_model``) beside the
+    last ones, and, started again, resumes from it exactly (same batches,
     samples and dropout) or, when it had finished, returns its result at once.
     ``settings`` (the model's hyperparameters) join ``config`` in the checkpoint's
     identity. With several ranks (torchrun, ``shard``) each rank trains on its
@@ -108,11 +110,12 @@ def train_nodes(model: nn.Module, source: BatchSource, data: NodeDataset,
                              "stopped": False}
     path = os.path.join(checkpoint, f"seed{config.seed}.pt") if checkpoint else None
     identity: dict[str, Any] = {}
+    best_weights = None
     if path:
         identity = run_identity(model, data_fingerprint(*source.arrays()),
                                 {**(settings or {}), **asdict(config)})
         if os.path.exists(path):
-            state = load_checkpoint(path, identity, model, optimizer, generator)
+            state, best_weights = resume_checkpoint(path, identity, model, optimizer, generator)
     best = Selection(**state["best"])
     net = data_parallel(model, shard)
     val, test = _nodes(data.val_mask), _nodes(data.test_mask)
@@ -139,11 +142,14 @@ def train_nodes(model: nn.Module, source: BatchSource, data: NodeDataset,
             val_loss = float(F.cross_entropy(logits[:n], y[:n]))
             best.offer(epoch, score(logits[:n], y[:n]), lambda: score(logits[n:], y[n:]),
                        val_loss, config.select, config.ties)
+            if path and best.epoch == epoch:
+                best_weights = copy_weights(model)
             state["stopped"] = config.patience is not None and best.stale >= config.patience
         state["seconds"] += time.perf_counter() - start
         state["best"] = asdict(best)
         if path and shard.is_main:
-            save_checkpoint(path, identity, model, optimizer, generator, state)
+            save_checkpoint(path, identity, model, optimizer, generator, state,
+                            best_model=best_weights)
     return best.result(config.seed, state["epoch"], state["seconds"])
 
 

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from glt.datasets.rec import RecDataset
 from glt.samplers import NegativeSampler
-from glt.train.checkpoint import (data_fingerprint, read_checkpoint, restore_checkpoint,
+from glt.train.checkpoint import (copy_weights, data_fingerprint, resume_checkpoint,
                                   run_identity, save_checkpoint)
 from glt.train.distributed import LossModule, Shard, data_parallel
 from glt.train.ranking import Scorer, rank_metrics
@@ -146,9 +146,8 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
     identity = _identity(model, data, config, settings) if checkpoint else {}
     state, best_weights = RecRunState(), None
     if checkpoint and os.path.exists(checkpoint):
-        ckpt = read_checkpoint(checkpoint)
-        state = RecRunState(**restore_checkpoint(ckpt, checkpoint, identity, model, opt, gen))
-        best_weights = ckpt.get("best_model")
+        loop, best_weights = resume_checkpoint(checkpoint, identity, model, opt, gen)
+        state = RecRunState(**loop)
         for group in opt.param_groups:  # the model's, whatever an older checkpoint held
             group["weight_decay"] = model.weight_decay
     sampler = NegativeSampler(data.train.to(device))
@@ -184,8 +183,8 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
             selection.offer(state.epoch, figure, lambda: figure)
             if selection.epoch == state.epoch:
                 state.best = metrics
-                if checkpoint:  # kept beside the last weights, as the authors' code saves them
-                    best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                if checkpoint:  # kept beside the last weights, as UltraGCN's code keeps them
+                    best_weights = copy_weights(model)
             state.selection = asdict(selection)
         state.history.append(record)
         if checkpoint and shard.is_main:

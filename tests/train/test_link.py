@@ -10,6 +10,7 @@ from glt.datasets.testing import write_ogb
 from glt.graph import CSRGraph
 from glt.models.link import LinkModel, LinkPredictor, link_encoder
 from glt.samplers import NegativeSampler
+from glt.train.checkpoint import read_checkpoint
 from glt.train.link import LinkTrainConfig, evaluate_link, train_link
 
 
@@ -95,6 +96,19 @@ def test_a_resumed_run_equals_an_uninterrupted_one(ddi, tmp_path):
     with pytest.raises(ValueError, match="setting 'lr' is 0.01 there and 0.02 here"):
         train_link(_model(ddi), ddi, LinkTrainConfig(**{**CONFIG.__dict__, "lr": 0.02}),
                    checkpoint=str(tmp_path))
+
+
+def test_the_checkpoint_keeps_the_selected_evaluations_weights(ddi, tmp_path):
+    config = LinkTrainConfig(**{**CONFIG.__dict__, "epochs": 12, "eval_every": 1})
+    model = _model(ddi)
+    result = train_link(model, ddi, config, checkpoint=str(tmp_path))
+    best = _model(ddi, seed=5)
+    best.load_state_dict(read_checkpoint(str(tmp_path / "seed0.pt"))["best_model"])
+    evaluator = ddi.evaluator()
+    assert evaluate_link(best, ddi, evaluator, config) == {"valid": result.val_acc,
+                                                           "test": result.test_acc}
+    assert result.best_epoch < config.epochs  # the last weights are another evaluation's
+    assert evaluate_link(model, ddi, evaluator, config)["valid"] != result.val_acc
 
 
 def test_uniform_negatives_and_validation_edges_as_input(tmp_path):

@@ -8,6 +8,7 @@ from glt.datasets import NodeDataset
 from glt.graph import CSRGraph
 from glt.models import GCN, GraphSAGE
 from glt.models.largegt import LargeGT, TokenInputs
+from glt.train.checkpoint import read_checkpoint
 from glt.train.metrics import accuracy
 from glt.train.selection import Selection
 from glt.train.node import (NodeTrainConfig, repeat_runs,
@@ -178,6 +179,35 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, kind):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
     again, c = _small_run(kind, 4, checkpoint=str(tmp_path), init_seed=9)  # finished
     assert c.curve == a.curve and c.seconds == b.seconds
+
+
+def test_the_checkpoint_keeps_the_selected_epochs_weights(tmp_path, cora):
+    torch.manual_seed(0)
+    model = GCN(cora.num_features, 16, cora.num_classes)
+    source = FullGraph(cora)
+    result = train_nodes(model, source, cora, NodeTrainConfig(40, 0.05, weight_decay=5e-4),
+                         checkpoint=str(tmp_path))
+    assert result.best_epoch < 40  # so the last weights are not the selected ones
+    best = GCN(cora.num_features, 16, cora.num_classes)
+    best.load_state_dict(read_checkpoint(str(tmp_path / "seed0.pt"))["best_model"])
+    for weights, want in ((best, result), (model, None)):
+        logits = source.predict(weights, torch.arange(cora.num_nodes), 0, False)
+        val, test = (accuracy(logits[m], cora.y[m]) for m in (cora.val_mask, cora.test_mask))
+        if want is not None:
+            assert (val, test) == (want.val_acc, want.test_acc)
+        else:
+            assert val != result.val_acc or test != result.test_acc
+
+
+@pytest.mark.parametrize("kind", ["full", "tokens"])
+def test_a_resumed_run_keeps_the_best_weights(tmp_path, kind):
+    _, a = _small_run(kind, 4, checkpoint=str(tmp_path / "straight"))
+    _small_run(kind, a.best_epoch, checkpoint=str(tmp_path / "cut"))  # cut at its best
+    _small_run(kind, 4, checkpoint=str(tmp_path / "cut"))
+    straight, cut = (read_checkpoint(str(tmp_path / run / "seed0.pt"))["best_model"]
+                     for run in ("straight", "cut"))
+    for key, value in straight.items():
+        torch.testing.assert_close(cut[key], value, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("kind", ["full", "tokens"])
