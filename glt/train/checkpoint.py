@@ -115,9 +115,10 @@ def _digest(obj: Any) -> str:
 
 def read_checkpoint(path: str) -> dict[str, Any]:
     """What :func:`save_checkpoint` wrote to ``path``, its digest checked: the run's
-    ``identity``, the ``model`` and ``optimizer`` state dicts, the random streams
-    and the loop ``state`` (JSON text); e.g. to score a run's weights without
-    resuming it. Raises ``ValueError`` for a damaged file or one glt did not write."""
+    ``identity``, the ``model`` and ``optimizer`` state dicts, the random streams,
+    the loop ``state`` (JSON text) and, once the run has selected an epoch, its
+    weights (``best_model``); e.g. to score a run's weights without resuming it.
+    Raises ``ValueError`` for a damaged file or one glt did not write."""
     ckpt = load_weights(path, "checkpoint", hint="delete it to start afresh")
     if not isinstance(ckpt, dict) or "digest" not in ckpt or \
             ckpt["digest"] != _digest({k: v for k, v in ckpt.items() if k != "digest"}):
