@@ -8,10 +8,11 @@ import torch
 
 from glt.datasets import load_rec
 from glt.datasets.testing import write_lightgcn
+from glt.models import LightGCN
 from glt.recipes import RECIPES
 from glt.recipes.recommendation import ULTRAGCN_PRESETS, model_from_checkpoint
 from glt.train.checkpoint import _digest, read_checkpoint, run_identity, save_checkpoint
-from glt.train.recsys import evaluate
+from glt.train.recsys import RecTrainConfig, evaluate, fit
 
 LIGHTGCN, ULTRAGCN = RECIPES["lightgcn"].main, RECIPES["ultragcn"].main
 
@@ -160,6 +161,12 @@ def test_model_from_checkpoint_refuses_what_it_cannot_score(folder, tmp_path):
     save_checkpoint(foreign, run_identity(linear, "x", {}), linear, opt, torch.Generator(), {})
     with pytest.raises(ValueError, match="holds a 'Linear' model"):
         model_from_checkpoint(foreign, load_rec(folder))
+    small = LightGCN(load_rec(folder).bipartite(), load_rec(folder).num_users, dim=8)
+    library = str(tmp_path / "library.pt")  # a fit() of the library, without settings=
+    fit(small, load_rec(folder), RecTrainConfig(epochs=1, batch_size=16), checkpoint=library,
+        progress=False)
+    with pytest.raises(ValueError, match="records too few settings to rebuild its model"):
+        model_from_checkpoint(library, load_rec(folder))
     with pytest.raises(ValueError, match="expected weights 'best' or 'last'"):
         model_from_checkpoint(path, load_rec(folder), weights="first")
     older = {k: v for k, v in read_checkpoint(path).items() if k not in ("best_model", "digest")}
