@@ -89,10 +89,11 @@ def model_from_checkpoint(path: str, data: RecDataset, weights: str = "best") ->
         raise ValueError(f"checkpoint {path} keeps no best weights (the run has not been "
                          "evaluated yet, or an older glt wrote it); weights='last' gives "
                          "its last epoch's")
-    model = _MAKERS[name](data, settings)
-    if {k: list(v.shape) for k, v in model.state_dict().items()} != identity.get("shapes"):
+    model = _MAKERS[name](data, settings) if settings else None
+    if model is None or \
+            {k: list(v.shape) for k, v in model.state_dict().items()} != identity.get("shapes"):
         raise ValueError(f"checkpoint {path} records too few settings to rebuild its model "
-                         "(fit() called without settings=): load its state dict, "
+                         "(fit() called without the model's settings=): load its state dict, "
                          "read_checkpoint(path)['best_model'], into the model you built")
     model.load_state_dict(state)
     return model

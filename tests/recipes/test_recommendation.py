@@ -161,8 +161,9 @@ def test_model_from_checkpoint_refuses_what_it_cannot_score(folder, tmp_path):
     save_checkpoint(foreign, run_identity(linear, "x", {}), linear, opt, torch.Generator(), {})
     with pytest.raises(ValueError, match="holds a 'Linear' model"):
         model_from_checkpoint(foreign, load_rec(folder))
-    small = LightGCN(load_rec(folder).bipartite(), load_rec(folder).num_users, dim=8)
-    library = str(tmp_path / "library.pt")  # a fit() of the library, without settings=
+    # a fit() of the library without settings=: the shapes of the default model, but 2 layers
+    small = LightGCN(load_rec(folder).bipartite(), load_rec(folder).num_users, num_layers=2)
+    library = str(tmp_path / "library.pt")
     fit(small, load_rec(folder), RecTrainConfig(epochs=1, batch_size=16), checkpoint=library,
         progress=False)
     with pytest.raises(ValueError, match="records too few settings to rebuild its model"):
