@@ -69,8 +69,10 @@ def model_from_checkpoint(path: str, data: RecDataset, weights: str = "best") ->
     its best evaluation so far (``weights="best"``: those of the run's reported
     figures) or of its last finished epoch (``"last"``); for scoring,
     :func:`~glt.train.recsys.evaluate` or :func:`~glt.train.ranking.recommend`.
-    Raises ``ValueError`` for a damaged file, another kind of model, other
-    ``data`` than the run's (by fingerprint), or a checkpoint without best weights."""
+    A library :func:`~glt.train.recsys.fit` writes such a checkpoint when given
+    the model's constructor arguments as ``settings``. Raises ``ValueError`` for a
+    damaged file, another kind of model, other ``data`` than the run's (by
+    fingerprint), a checkpoint without them or without best weights."""
     if weights not in ("best", "last"):
         raise ValueError(f"expected weights 'best' or 'last', got {weights!r}")
     ckpt = read_checkpoint(path)
