@@ -280,17 +280,20 @@ def check_largegt(device: str, size: Size) -> str:
 
 @check("checkpoint written on the device resumes on CPU")
 def check_checkpoint(device: str, size: Size) -> str:
-    from glt.train.checkpoint import load_checkpoint, save_checkpoint
+    from glt.train.checkpoint import copy_weights, resume_checkpoint, save_checkpoint
     model = torch.nn.Linear(4, 3).to(device)
     opt = torch.optim.Adam(model.parameters())
+    best = copy_weights(model)  # the selected epoch's weights, kept on the device
     model(torch.randn(5, 4, device=device)).sum().backward()
     opt.step()
     path = os.path.join(tempfile.mkdtemp(), "ckpt.pt")
-    save_checkpoint(path, {"run": 1}, model, opt, torch.Generator(), {"epoch": 1})
+    save_checkpoint(path, {"run": 1}, model, opt, torch.Generator(), {"epoch": 1},
+                    best_model=best)
     cpu = torch.nn.Linear(4, 3)
-    state = load_checkpoint(path, {"run": 1}, cpu, torch.optim.Adam(cpu.parameters()),
-                            torch.Generator())
+    state, kept = resume_checkpoint(path, {"run": 1}, cpu, torch.optim.Adam(cpu.parameters()),
+                                    torch.Generator())
     close(cpu.weight, model.weight, "weights", 0.0)
+    close(kept["weight"], best["weight"], "best weights", 0.0)
     return f"state {state}"
 
 
