@@ -40,13 +40,13 @@ from glt.train.recsys import evaluate
 METRICS = ("recall@20", "ndcg@20", "precision@20")
 
 
-def authors_lightgcn(root: str, dataset: str, user_emb, item_emb) -> dict:
-    """LightGCN-PyTorch's ``Procedure.Test`` (3 layers, its test batches of 100
-    users, top-20) on its model holding ``user_emb`` / ``item_emb``: as written
-    (``authors``), and with its model's sigmoid replaced by the identity
+def authors_lightgcn(root: str, dataset: str, layers: int, user_emb, item_emb) -> dict:
+    """LightGCN-PyTorch's ``Procedure.Test`` (``layers`` layers, its test batches
+    of 100 users, top-20) on its model holding ``user_emb`` / ``item_emb``: as
+    written (``authors``), and with its model's sigmoid replaced by the identity
     (``authors-raw``: the raw scores that glt ranks)."""
     _enter(LIGHTGCN if dataset == "gowalla" else _lightgcn_workspace(root, dataset))
-    sys.argv = ["main.py", "--dataset", "gowalla", "--layer", "3", "--recdim",
+    sys.argv = ["main.py", "--dataset", "gowalla", "--layer", str(layers), "--recdim",
                 str(user_emb.size(1)), "--tensorboard", "0", "--topks", "[20]"]
     import Procedure  # noqa: E402 - the authors' modules, found through sys.path
     import register
@@ -144,7 +144,7 @@ def main() -> None:
     t0 = time.perf_counter()
     ours = evaluate(model, data, ks=(20,))
     ours["seconds"] = time.perf_counter() - t0
-    theirs = (authors_lightgcn(root, args.dataset, user_emb, item_emb)
+    theirs = (authors_lightgcn(root, args.dataset, model.num_layers, user_emb, item_emb)
               if args.model == "lightgcn" else authors_ultragcn(args.dataset, user_emb, item_emb))
     rows = {"glt": ours, **theirs}
     print(f"{args.model} on {args.dataset}, the {args.weights} weights of {path}")
