@@ -185,7 +185,7 @@ def test_the_checkpoint_keeps_the_selected_epochs_weights(tmp_path, cora):
     torch.manual_seed(0)
     model = GCN(cora.num_features, 16, cora.num_classes)
     source = FullGraph(cora)
-    result = train_nodes(model, source, cora, NodeTrainConfig(40, 0.05, weight_decay=5e-4),
+    result = train_nodes(model, source, cora, NodeTrainConfig(40, 0.2, weight_decay=5e-4),
                          checkpoint=str(tmp_path))
     assert result.best_epoch < 40  # so the last weights are not the selected ones
     best = GCN(cora.num_features, 16, cora.num_classes)
