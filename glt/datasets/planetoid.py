@@ -73,8 +73,12 @@ def _read(raw_dir: str, key: str, part: str) -> Any:
 
 def _edge_index(adjacency: dict, num_nodes: int, what: str) -> torch.Tensor:
     """Directed edges of the adjacency lists without self-loops or duplicates."""
-    rows = np.fromiter((u for u, vs in adjacency.items() for _ in vs), dtype=np.int64)
-    cols = np.fromiter((v for vs in adjacency.values() for v in vs), dtype=np.int64)
+    try:
+        rows = np.fromiter((u for u, vs in adjacency.items() for _ in vs), dtype=np.int64)
+        cols = np.fromiter((v for vs in adjacency.values() for v in vs), dtype=np.int64)
+    except (OverflowError, TypeError, ValueError) as err:  # ids beyond int64, or not ids
+        raise ValueError(f"expected {what} to map node ids to lists of node ids in "
+                         f"[0, {num_nodes}) ({type(err).__name__}: {err})") from err
     if rows.size and (min(rows.min(), cols.min()) < 0 or max(rows.max(), cols.max()) >= num_nodes):
         raise ValueError(f"expected {what} to use node ids in [0, {num_nodes})")
     keep = rows != cols

@@ -97,6 +97,15 @@ def test_corrupt_file_is_reported(tmp_path):
         load_planetoid("cora", root=str(tmp_path), download=False)
 
 
+@pytest.mark.parametrize("graph", [{0: [1, 2**70]}, {2**70: [1]}, {0: [-2**70]}])
+def test_graph_file_ids_beyond_int64_are_named(tmp_path, graph):
+    raw = tmp_path / "Cora" / "raw"
+    shutil.copytree(bundled_cora_dir(), raw)
+    (raw / "ind.cora.graph").write_bytes(pickle.dumps(graph, protocol=2))
+    with pytest.raises(ValueError, match="ind.cora.graph to map node ids to lists of node ids"):
+        load_planetoid("cora", root=str(tmp_path), download=False)
+
+
 def test_pickle_with_foreign_objects_is_refused(tmp_path):
     raw = tmp_path / "Cora" / "raw"
     shutil.copytree(bundled_cora_dir(), raw)
