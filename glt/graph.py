@@ -17,6 +17,7 @@ from glt.ops.segment import check_ptr
 if TYPE_CHECKING:
     import networkx
     from torch_geometric.data import Data
+    from torch_sparse import SparseTensor
 
 T = TypeVar("T")
 PathLike = Union[str, "os.PathLike[str]"]
@@ -79,13 +80,15 @@ class CSRGraph:
         ``num_nodes`` defaults to ``edge_index.max() + 1``; ``num_cols`` (for a
         bipartite graph) to ``num_nodes``. Duplicates and self-loops are kept.
         """
+        if is_sparse_adjacency(edge_index):
+            what, shape = (("torch_sparse SparseTensor", edge_index.sparse_sizes())
+                           if is_sparse_tensor(edge_index)
+                           else (f"sparse {edge_index.layout}", edge_index.shape))
+            raise ValueError(f"expected edge_index [2, E], got a {what} adjacency of shape "
+                             f"{tuple(shape)}: build its graph with CSRGraph.from_sparse")
         if not isinstance(edge_index, Tensor):
             raise TypeError(f"expected edge_index to be a torch.Tensor, got "
                             f"{type(edge_index).__name__}")
-        if edge_index.layout in _SPARSE_LAYOUTS:
-            raise ValueError(f"expected edge_index [2, E], got a sparse {edge_index.layout} "
-                             f"adjacency of shape {tuple(edge_index.shape)}: build its graph "
-                             f"with CSRGraph.from_sparse")
         if edge_index.dim() != 2 or edge_index.size(0) != 2:
             hint = (" (one pair per row: pass edge_index.t())" if edge_index.dim() == 2
                     and edge_index.size(1) == 2 else "")
@@ -103,14 +106,23 @@ class CSRGraph:
         return cls._from_coo(row, col, edge_weight, edge_id, num_nodes, num_cols)
 
     @classmethod
-    def from_sparse(cls, adj: Tensor) -> "CSRGraph":
-        """From a torch sparse adjacency ``A [N, M]`` (COO, CSR or CSC layout) whose
-        entry ``(i, j)`` is an edge from ``i`` to ``j``; its values become
-        ``edge_weight``. A COO tensor is coalesced first (repeated entries summed,
-        as torch reads it). The arrays are checked as :class:`CSRGraph` checks its own."""
+    def from_sparse(cls, adj: "SparseAdjacency") -> "CSRGraph":
+        """From a sparse adjacency ``A [N, M]`` whose entry ``(i, j)`` is an edge from
+        ``i`` to ``j``: a torch sparse tensor (COO, CSR or CSC layout; its values
+        become ``edge_weight``; COO is coalesced first, repeated entries summed, as
+        torch reads it) or torch_sparse's ``SparseTensor`` (its values, if any, become
+        ``edge_weight``). The arrays are checked as :class:`CSRGraph` checks its own."""
+        if is_sparse_tensor(adj):
+            rowptr, col, value = adj.csr()
+            num_rows, num_cols = (int(size) for size in adj.sparse_sizes())
+            if rowptr.numel() != num_rows + 1:
+                raise ValueError(f"expected a SparseTensor's rowptr to have {num_rows + 1} "
+                                 f"entries for its {num_rows} rows, got {rowptr.numel()}")
+            return cls(rowptr, col, value, num_cols)
         if not isinstance(adj, Tensor) or adj.layout not in _SPARSE_LAYOUTS:
             what = adj.layout if isinstance(adj, Tensor) else type(adj).__name__
-            raise TypeError(f"expected a torch sparse tensor (COO, CSR or CSC), got {what}")
+            raise TypeError("expected a torch sparse tensor (COO, CSR or CSC) or a "
+                            f"torch_sparse SparseTensor, got {what}")
         if adj.dim() != 2:
             raise ValueError(f"expected a 2-D sparse adjacency, got shape {tuple(adj.shape)}")
         if adj.layout != torch.sparse_csr:
@@ -375,10 +387,18 @@ class CSRGraph:
     # ------------------------------------------------------------------ conversion
     @classmethod
     def from_pyg(cls, data: "Data") -> "CSRGraph":
-        """From a ``torch_geometric.data.Data`` (``edge_index``, ``num_nodes``,
-        and ``edge_weight`` when present)."""
+        """From a ``torch_geometric.data.Data``: its ``edge_index`` (and
+        ``edge_weight`` when present), or, where ``T.ToSparseTensor`` replaced them,
+        its ``adj_t`` (entry ``(i, j)``: an edge from ``j`` to ``i``); ``num_nodes``."""
+        edge_index, adj_t = getattr(data, "edge_index", None), getattr(data, "adj_t", None)
+        if edge_index is None and adj_t is not None:
+            adj_t = cls.from_sparse(adj_t)
+            if adj_t.shape != (data.num_nodes, data.num_nodes):
+                raise ValueError(f"expected the Data's adj_t to be [{data.num_nodes}, "
+                                 f"{data.num_nodes}] (num_nodes), got {adj_t.shape}")
+            return adj_t.transpose()
         weight = getattr(data, "edge_weight", None)
-        return cls.from_edge_index(data.edge_index, data.num_nodes, weight)
+        return cls.from_edge_index(edge_index, data.num_nodes, weight)
 
     def to_pyg(self, **attrs: Any) -> "Data":
         """To a ``torch_geometric.data.Data`` with edges in CSR order and extra ``attrs``."""
@@ -426,17 +446,32 @@ class CSRGraph:
         return g
 
 
-GraphLike = Union[CSRGraph, Tensor]
+SparseAdjacency = Union[Tensor, "SparseTensor"]
+GraphLike = Union[CSRGraph, SparseAdjacency]
 _SPARSE_LAYOUTS = (torch.sparse_coo, torch.sparse_csr, torch.sparse_csc)
+
+
+def is_sparse_tensor(obj: Any) -> bool:
+    """Whether ``obj`` is torch_sparse's ``SparseTensor`` (what PyG's
+    ``T.ToSparseTensor`` makes where torch_sparse is installed), told by its class
+    without importing torch_sparse."""
+    kind = type(obj)
+    return kind.__name__ == "SparseTensor" and kind.__module__.split(".")[0] == "torch_sparse"
+
+
+def is_sparse_adjacency(obj: Any) -> bool:
+    """Whether ``obj`` is a torch sparse tensor or torch_sparse's ``SparseTensor``."""
+    return (isinstance(obj, Tensor) and obj.layout in _SPARSE_LAYOUTS) or is_sparse_tensor(obj)
 
 
 def as_graph(graph: GraphLike, num_nodes: int, edge_weight: Optional[Tensor] = None) -> CSRGraph:
     """Accept a ``CSRGraph``, an ``edge_index [2, E]`` or, as PyG's layers read a
-    sparse matrix, a torch sparse ``adj_t [N, N]`` (entry ``(i, j)``: an edge from
-    ``j`` to ``i``, its value the edge's weight; ``T.ToSparseTensor``'s output).
-    The last two are built here, so pass a ``CSRGraph`` to reuse its cached
-    transpose and normalisation across calls."""
-    if isinstance(graph, Tensor) and graph.layout in _SPARSE_LAYOUTS:
+    sparse matrix, an ``adj_t [N, N]`` (entry ``(i, j)``: an edge from ``j`` to
+    ``i``, its value the edge's weight; ``T.ToSparseTensor``'s output): a torch
+    sparse tensor or torch_sparse's ``SparseTensor``. The last two are built here,
+    so pass a ``CSRGraph`` to reuse its cached transpose and normalisation across
+    calls."""
+    if is_sparse_adjacency(graph):
         if edge_weight is not None:
             raise ValueError("expected edge_weight to be None with a sparse adjacency "
                              "(its values are the weights)")

@@ -82,7 +82,8 @@ class NodeDataset:
     def from_pyg(cls, data: "Data", name: str = "pyg", num_classes: Optional[int] = None,
                  split_idx: Optional[dict[str, Tensor]] = None, split: Optional[int] = None
                  ) -> "NodeDataset":
-        """From a ``torch_geometric.data.Data``: ``edge_index`` (and ``edge_weight``),
+        """From a ``torch_geometric.data.Data``: ``edge_index`` (and ``edge_weight``)
+        or ``T.ToSparseTensor``'s ``adj_t``,
         ``x``, ``y`` (``[N]``, or OGB's ``[N, 1]``) and the split, taken from
         ``split_idx`` (node ids, OGB's ``get_idx_split()``) when given, else from
         ``train_mask`` / ``val_mask`` / ``test_mask``; masks of several splits

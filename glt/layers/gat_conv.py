@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from glt.graph import CSRGraph, GraphLike, as_graph
+from glt.graph import CSRGraph, GraphLike, as_graph, is_sparse_adjacency
 from glt.ops import dropout, linear, segment_softmax, spmm
 
 
@@ -160,7 +160,7 @@ class GATConv(nn.Module):
         """``W_e e`` of every attended entry ``[E', H * C]``: ``edge_attr [E, D]`` in the
         order of the ``edge_index`` given (for a ``CSRGraph``, its CSR order), the
         added self-loops' from ``fill_value``."""
-        if not isinstance(given, CSRGraph) and given.layout != torch.strided:
+        if is_sparse_adjacency(given):
             raise ValueError("expected an edge_index or a CSRGraph with edge_attr, got a "
                              "sparse adjacency")
         if edge_attr.dim() != 2 or edge_attr.shape != (csr.num_edges, self.edge_dim):

@@ -6,7 +6,7 @@ from typing import Callable, Optional, Sequence
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from glt.graph import GraphLike
+from glt.graph import GraphLike, as_graph
 from glt.layers import GATConv, GCNConv, SAGEConv
 from glt.ops import dropout
 
@@ -42,6 +42,7 @@ class NodeClassifier(nn.Module):
             layer.reset_parameters()
 
     def forward(self, x: Tensor, graph: GraphLike) -> Tensor:
+        graph = as_graph(graph, x.size(0))  # once: its normalisation serves every layer
         for i, conv in enumerate(self.convs):
             if i > 0 or self.input_dropout:
                 x = dropout(x, self.dropout, self.training)

@@ -71,14 +71,19 @@ def test_a_shared_split_is_warned_and_unlabelled_evaluation_nodes_are_kept():
     assert torch.equal(moved.y, data.y)
 
 
-def test_from_pyg_equals_glts_reader_on_the_real_cora_files(shared_data, tmp_path):
+@pytest.mark.parametrize("sparse", [False, True])
+def test_from_pyg_equals_glts_reader_on_the_real_cora_files(shared_data, tmp_path, sparse):
     import shutil
 
+    import torch_geometric.transforms as T
     from torch_geometric.datasets import Planetoid
 
     from glt.datasets import load_planetoid
     shutil.copytree(os.path.join(shared_data, "planetoid"), tmp_path / "Cora" / "raw")
-    pyg = Planetoid(str(tmp_path), "Cora")
+    # as OGB's examples load it: edge_index replaced by a sparse adj_t
+    transform = T.ToSparseTensor(layout=torch.sparse_csr) if sparse else None
+    pyg = Planetoid(str(tmp_path), "Cora", transform=transform)
+    assert ("adj_t" in pyg[0]) == sparse and ("edge_index" in pyg[0]) != sparse
     ours, expected = NodeDataset.from_pyg(pyg[0], "cora"), load_planetoid("cora")
     assert ours.num_classes == pyg.num_classes == expected.num_classes
     for field in ("x", "y", "train_mask", "val_mask", "test_mask"):

@@ -140,3 +140,25 @@ def test_ogb_layout_matches_pyg_stack(kind):
     assert torch.allclose(model.norms[0].running_mean, bns[0].running_mean, atol=1e-6)
     model.reset_parameters()
     assert float(model.norms[0].running_mean.abs().sum()) == 0.0
+
+
+@pytest.mark.parametrize("make", [lambda: GCN(12, 16, 4, num_layers=3),
+                                  lambda: GraphSAGE(12, 16, 4, num_layers=3),
+                                  lambda: GAT(12, 8, 4, num_layers=3, heads=2)])
+def test_an_edge_index_or_adj_t_is_built_once_per_forward(make, monkeypatch):
+    import glt.graph
+    from glt import CSRGraph
+    torch.manual_seed(0)
+    model, x = make().eval(), torch.randn(30, 12)
+    edges = torch.randint(0, 30, (2, 90)).unique(dim=1)  # a torch sparse adj_t merges repeats
+    expected = model(x, CSRGraph.from_edge_index(edges, 30))
+    adj_t = torch.sparse_coo_tensor(edges.flip(0), torch.ones(edges.size(1)), (30, 30))
+    for given, maker in ((edges, "from_edge_index"), (adj_t, "from_sparse")):
+        calls = []
+        real = getattr(CSRGraph, maker)
+        monkeypatch.setattr(glt.graph.CSRGraph, maker,
+                            classmethod(lambda cls, *a, **k: calls.append(1) or real(*a, **k)))
+        out = model(x, given)
+        monkeypatch.undo()
+        assert len(calls) == 1, maker
+        torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)

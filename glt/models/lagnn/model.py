@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from glt.graph import GraphLike
+from glt.graph import GraphLike, as_graph
 from glt.layers import GATConv, GCNConv, SAGEConv
 from glt.models.gnn import NodeClassifier, batch_norms
 from glt.ops.dropout import dropout
@@ -43,6 +43,7 @@ class LAClassifier(nn.Module):
 
     def forward(self, xs: Sequence[Tensor], graph: GraphLike) -> Tensor:
         _check_inputs(xs, self.num_inputs)
+        graph = as_graph(graph, xs[0].size(0))  # once for every layer
         hidden = []
         for k, (conv, x) in enumerate(zip(self.firsts, xs)):
             h = conv(dropout(x, self.dropout, self.training) if self.input_dropout else x, graph)
