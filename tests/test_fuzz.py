@@ -13,9 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from glt.datasets import load_ogb
+from glt.datasets.linkx import load_snap_patents
 from glt.datasets.planetoid import RAW_FILES, bundled_cora_dir, read_planetoid
 from glt.datasets.rec import read_rec_dir
-from glt.datasets.testing import write_lightgcn, write_ogb
+from glt.datasets.testing import write_lightgcn, write_ogb, write_snap_patents
 from glt.models.lagnn.cvae import CVAE
 from glt.models.lagnn.lagnn_code import read_lagnn_code_generator, write_lagnn_code_generator
 from glt.train.checkpoint import load_checkpoint, save_checkpoint
@@ -95,6 +96,15 @@ def _ogb_case(tmp_path, dataset, relative, change):
     _clear_or_correct(lambda: load_ogb(dataset, str(root), download=False), path)
 
 
+def _linkx_case(tmp_path, change):
+    root = tmp_path / "linkx"
+    shutil.rmtree(root, ignore_errors=True)
+    path = str(root / "snap-patents" / "snap_patents.mat")
+    write_snap_patents(path, num_nodes=30, num_edges=80, num_features=3)
+    _mutate(path, change)
+    _clear_or_correct(lambda: load_snap_patents(str(root), download=False), path)
+
+
 def _cache_case(tmp_path, name, change):
     """A damaged cache array is rebuilt: the load equals the undamaged one."""
     root = tmp_path / "cache"
@@ -170,6 +180,7 @@ CASES = {
     "checkpoint": (_checkpoint_case, [()], 3000),
     "lagnn-generator": (_generator_case, [()], 3000),
     "csr-npz": (_csr_npz_case, [()], 1200),
+    "linkx-mat": (_linkx_case, [()], 2000),
 }
 
 

@@ -12,15 +12,20 @@ import os
 from typing import Optional
 
 import numpy as np
+import scipy.sparse
 import torch
 
 from glt.datasets._cache import CacheWriter, fingerprint, load_cache
 from glt.datasets._csr import check_csr, check_ids, graph_count, write_csr
 from glt.datasets._download import download_url
+from glt.datasets._matfile import read_mat
 from glt.datasets.node import NodeDataset
 from glt.datasets.planetoid import default_root
 from glt.datasets.registry import dataset_info
 from glt.graph import CSRGraph
+
+
+_VARIABLES = ("edge_index", "node_feat", "num_nodes", "years")
 
 
 def quantile_labels(values: np.ndarray, num_classes: int) -> np.ndarray:
@@ -61,13 +66,11 @@ def _check(arrays: dict[str, np.ndarray]) -> None:
 
 
 def _process(mat_path: str, writer: CacheWriter, num_classes: int, undirected: bool) -> None:
-    import scipy.io
     try:
-        data = scipy.io.loadmat(mat_path)
-    except Exception as err:  # noqa: BLE001 - any parse failure means a bad file
-        raise ValueError(f"could not read {mat_path}: {err}. The file looks truncated or "
-                         f"corrupt; delete it and load again to re-download it") from err
-    missing = {"edge_index", "node_feat", "num_nodes", "years"} - data.keys()
+        data = read_mat(mat_path, _VARIABLES)
+    except ValueError as err:
+        raise ValueError(f"{err}. Delete it and load again to re-download it") from err
+    missing = set(_VARIABLES) - data.keys()
     if missing:
         raise ValueError(f"{mat_path}: missing {sorted(missing)}; expected LINKX's "
                          f"snap_patents.mat layout")
@@ -83,7 +86,7 @@ def _process(mat_path: str, writer: CacheWriter, num_classes: int, undirected: b
         src, dst = key // num_nodes, key % num_nodes
     write_csr(writer, src, dst, num_nodes, False, False, f"{mat_path} [edge_index]")
     feat = data["node_feat"]
-    x = np.asarray(feat.todense() if hasattr(feat, "todense") else feat, dtype=np.float32)
+    x = np.asarray(feat.toarray() if scipy.sparse.issparse(feat) else feat, dtype=np.float32)
     years = np.asarray(data["years"], dtype=np.float64).reshape(-1)
     for what, rows in (("node_feat", x.shape[0]), ("years", years.shape[0])):
         if rows != num_nodes:
