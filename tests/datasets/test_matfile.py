@@ -117,3 +117,43 @@ def test_a_damaged_compressed_element_is_named(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="z.mat: "):
         read_mat(str(path), ["x"])
+
+
+def _to_big_endian(data: bytes) -> bytes:
+    """A little-endian file of uncompressed numeric matrices in the other byte order."""
+    sizes = {1: 1, 2: 1, 3: 2, 4: 2, 5: 4, 6: 4, 7: 4, 9: 8, 12: 8, 13: 8}
+    out = bytearray(data[:126] + b"MI")
+    out[124:126] = data[124:126][::-1]  # the version
+    pos = 128
+    while pos < len(data):
+        kind, count = struct.unpack_from("<II", data, pos)
+        out += struct.pack(">II", kind, count)
+        sub, end = pos + 8, pos + 8 + count
+        while sub < end:
+            first, size = struct.unpack_from("<II", data, sub)
+            small = first >> 16
+            kind, size = (first & 0xFFFF, small) if small else (first, size)
+            start = sub + (4 if small else 8)
+            step = sizes[kind]
+            values = data[start:start + size]
+            swapped = b"".join(values[i:i + step][::-1] for i in range(0, size, step))
+            out += struct.pack(">I", first) if small else struct.pack(">II", kind, size)
+            padded = 4 if small else -(-size // 8) * 8
+            out += swapped + bytes(padded - size)
+            sub = start + padded
+        pos = end
+    return bytes(out)
+
+
+def test_a_big_endian_file_reads_the_same(tmp_path):
+    path = tmp_path / "little.mat"
+    values = {"x": RNG.random((3, 2)), "ids": np.arange(5, dtype=np.int64),
+              "flags": np.array([[1, 0, 1]], dtype=np.uint8)}
+    scipy.io.savemat(str(path), values)
+    big = tmp_path / "big.mat"
+    big.write_bytes(_to_big_endian(path.read_bytes()))
+    expected = scipy.io.loadmat(str(big))  # scipy reads the converted file too
+    got = read_mat(str(big), list(values))
+    for name in values:
+        np.testing.assert_array_equal(got[name], expected[name])
+        np.testing.assert_array_equal(got[name], np.atleast_2d(values[name]))
