@@ -29,6 +29,7 @@ from __future__ import annotations
 import io
 import pickle
 import struct
+import tokenize
 import zipfile
 import zlib
 from collections import OrderedDict
@@ -408,9 +409,10 @@ def _load(data: bytes, allowed: dict[tuple[str, str], Global],
 
 
 ARCHIVE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError,
-                  NotImplementedError, RuntimeError)
-"""What ``zipfile`` (and so ``np.load`` of an ``.npz``) raises for a damaged archive:
-bad headers, CRC or version fields, a member flagged as encrypted, a truncation."""
+                  NotImplementedError, RuntimeError, tokenize.TokenError)
+"""What ``zipfile`` and ``np.load`` raise for a damaged ``.npz`` or ``.npy``: bad
+headers, CRC or version fields, a member flagged as encrypted, a truncation (an
+``.npy`` header NumPy cannot parse may end in ``tokenize``'s error)."""
 
 _ERRORS = (pickle.UnpicklingError, IndexError, TypeError, AttributeError, struct.error,
            UnicodeDecodeError, OverflowError, MemoryError, RecursionError, *ARCHIVE_ERRORS)

@@ -7,18 +7,22 @@ version (``GLT_FUZZ_EXAMPLES``, default 500 per format)."""
 import os
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from glt._unpickle import read_torch_file
 from glt.datasets import load_ogb
 from glt.datasets.linkx import load_snap_patents
+from glt.datasets.ogb import _SPLIT_TYPES as OGB_SPLIT
 from glt.datasets.planetoid import RAW_FILES, bundled_cora_dir, read_planetoid
 from glt.datasets.rec import read_rec_dir
 from glt.datasets.testing import write_lightgcn, write_ogb, write_snap_patents
 from glt.models.lagnn.cvae import CVAE
 from glt.models.lagnn.lagnn_code import read_lagnn_code_generator, write_lagnn_code_generator
+from glt.recipes.largegt import load_pos_enc
 from glt.train.checkpoint import load_checkpoint, save_checkpoint
 
 FAST = settings(max_examples=int(os.environ.get("GLT_FUZZ_FAST", 15)), deadline=None,
@@ -105,6 +109,30 @@ def _linkx_case(tmp_path, change):
     _clear_or_correct(lambda: load_snap_patents(str(root), download=False), path)
 
 
+def _ogb_zip_case(tmp_path, change):
+    """An OGB split file in torch's zip format (``torch.save``'s default)."""
+    root = tmp_path / "ogb"
+    shutil.rmtree(root, ignore_errors=True)
+    folder = write_ogb(str(root), "ogbl-ddi", num_nodes=30, num_edges=80)
+    path = os.path.join(folder, "split", "target", "valid.pt")
+    part = read_torch_file(path, OGB_SPLIT)
+    torch.save(part, path)
+    _mutate(path, change)
+    _clear_or_correct(lambda: load_ogb("ogbl-ddi", str(root), download=False), path)
+
+
+def _pos_enc_case(tmp_path, suffix, change):
+    """A LargeGT positional encoding file, ``.npy`` or ``torch.save``'s ``.pt``."""
+    path = str(tmp_path / f"pos{suffix}")
+    values = torch.randn(20, 4)
+    if suffix == ".npy":
+        np.save(path, values.numpy())
+    else:
+        torch.save(values, path)
+    _mutate(path, change)
+    _clear_or_correct(lambda: load_pos_enc(path, 20), path)  # neither format has checksums
+
+
 def _cache_case(tmp_path, name, change):
     """A damaged cache array is rebuilt: the load equals the undamaged one."""
     root = tmp_path / "cache"
@@ -181,6 +209,8 @@ CASES = {
     "lagnn-generator": (_generator_case, [()], 3000),
     "csr-npz": (_csr_npz_case, [()], 1200),
     "linkx-mat": (_linkx_case, [()], 2000),
+    "ogb-zip-pt": (_ogb_zip_case, [()], 2500),
+    "pos-enc": (_pos_enc_case, [(".npy",), (".pt",)], 1500),
 }
 
 

@@ -1,3 +1,5 @@
+import zipfile
+
 import networkx as nx
 import pytest
 import torch
@@ -155,6 +157,19 @@ def test_load_missing_and_corrupt_files(tmp_path):
         CSRGraph.load(tmp_path / "nope.npz")
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="could not read"):
+        CSRGraph.load(bad)
+    # a well-formed archive whose rowptr.npy header is damaged ("{" -> "z"): NumPy's
+    # header filter raises tokenize.TokenError
+    CSRGraph.from_edge_index(EDGES).save(bad)
+    with zipfile.ZipFile(bad) as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    header = members["rowptr.npy"]
+    assert header[10:11] == b"{"
+    members["rowptr.npy"] = header[:10] + b"z" + header[11:]
+    with zipfile.ZipFile(bad, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
     with pytest.raises(ValueError, match="could not read"):
         CSRGraph.load(bad)
 

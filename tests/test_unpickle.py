@@ -310,6 +310,14 @@ def test_npy_positional_encodings_with_objects_or_damage_are_refused(tmp_path):
         f.write("hello")
     with pytest.raises(ValueError, match="is not a numeric .npy array"):
         load_pos_enc(path, 1)
+    np.save(path, np.ones((1, 3), np.float32))  # its header's "{" damaged: NumPy's header
+    with open(path, "r+b") as f:                 # filter raises tokenize.TokenError
+        f.seek(10)
+        assert f.read(1) == b"{"
+        f.seek(10)
+        f.write(b"z")
+    with pytest.raises(ValueError, match="is not a numeric .npy array"):
+        load_pos_enc(path, 1)
     np.save(path, np.ones((1, 3), np.float64))
     assert load_pos_enc(path, 1).dtype == torch.float32
     np.save(path, np.array([[1.0, np.nan]]))
