@@ -13,6 +13,7 @@ and values. ``miCOMPRESSED`` holds one element compressed with zlib.
 """
 from __future__ import annotations
 
+import math
 import mmap
 import os
 import zlib
@@ -102,7 +103,7 @@ class _Reader:
         if cls not in _CLASSES:
             raise self.fail(f"{what} has array class {cls}; only numeric and sparse "
                             "matrices are read", False)
-        size = int(np.prod(dims, dtype=np.int64))
+        size = math.prod(dims)  # exact: no wrap-around for crafted dimensions
         if size == 0:
             return np.zeros(dims, _CLASSES[cls])
         real, _ = self.values(pos, end, f"{what} (values)")
