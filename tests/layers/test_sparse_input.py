@@ -1,5 +1,6 @@
-"""Layers given a torch sparse ``adj_t`` (what PyG's ``T.ToSparseTensor`` makes
-without torch_sparse) compute what PyG's layers compute from it."""
+"""Layers given an ``adj_t`` (what PyG's ``T.ToSparseTensor`` makes: a torch sparse
+tensor, or torch_sparse's ``SparseTensor`` where that is installed) compute what
+PyG's layers compute from it or from its ``edge_index``."""
 import warnings
 
 import pytest
@@ -18,55 +19,6 @@ def _adj_t(edge_index):
         warnings.simplefilter("ignore")
         return T.ToSparseTensor(layout=torch.sparse_csr)(
             Data(edge_index=edge_index, num_nodes=NUM_NODES)).adj_t
-
-
-LAYERS = [(GCNConv, pyg_nn.GCNConv, {}), (SAGEConv, pyg_nn.SAGEConv, {}),
-          (GATConv, pyg_nn.GATConv, {"heads": 2})]
-
-
-@pytest.mark.parametrize("ours, theirs, kwargs", LAYERS)
-@pytest.mark.parametrize("layout", [torch.sparse_csr, torch.sparse_coo, torch.sparse_csc])
-def test_a_sparse_adj_t_gives_pygs_result(ours, theirs, kwargs, layout):
-    # without self-loops: PyG's GCN on a torch sparse matrix adds a loop even where
-    # one exists (its edge_index path adds only missing ones; below)
-    adj_t = _adj_t(EDGE_INDEX[:, EDGE_INDEX[0] != EDGE_INDEX[1]])
-    given = {torch.sparse_csr: adj_t, torch.sparse_coo: adj_t.to_sparse_coo(),
-             torch.sparse_csc: adj_t.to_sparse_csc()}[layout]
-    torch.manual_seed(0)
-    assert_same_outputs_and_grads(ours(6, 4, **kwargs), theirs(6, 4, **kwargs),
-                                  lambda m, x: m(x, given), lambda m, x: m(x, adj_t),
-                                  torch.randn(NUM_NODES, 6))
-
-
-@pytest.mark.parametrize("ours, theirs, kwargs", LAYERS)
-def test_a_sparse_adj_t_with_self_loops_is_its_edge_index(ours, theirs, kwargs):
-    adj_t = _adj_t(EDGE_INDEX)
-    edge_index = adj_t.to_sparse_coo().indices().flip(0)  # (source, target), duplicates merged
-    torch.manual_seed(1)
-    assert_same_outputs_and_grads(ours(6, 4, **kwargs), theirs(6, 4, **kwargs),
-                                  lambda m, x: m(x, adj_t), lambda m, x: m(x, edge_index),
-                                  torch.randn(NUM_NODES, 6))
-
-
-def test_a_weighted_adj_t_weights_gcn():
-    weight = torch.rand(EDGE_INDEX.size(1)) + 0.5
-    keep = EDGE_INDEX[0] != EDGE_INDEX[1]
-    edge_index, weight = EDGE_INDEX[:, keep], weight[keep]
-    adj_t = torch.sparse_coo_tensor(edge_index.flip(0), weight, (NUM_NODES, NUM_NODES))
-    torch.manual_seed(2)
-    assert_same_outputs_and_grads(GCNConv(6, 4), pyg_nn.GCNConv(6, 4),
-                                  lambda m, x: m(x, adj_t),
-                                  lambda m, x: m(x, edge_index, weight), torch.randn(NUM_NODES, 6))
-
-
-def test_bad_sparse_inputs():
-    adj_t = _adj_t(EDGE_INDEX)
-    x = torch.randn(NUM_NODES + 1, 6)
-    with pytest.raises(ValueError, match=r"sparse adj_t of shape \(9, 9\) for the 9 rows of x, "
-                       r"got \(8, 8\)"):
-        GCNConv(6, 4)(x, adj_t)
-    with pytest.raises(ValueError, match="edge_weight to be None with a sparse adjacency"):
-        GCNConv(6, 4)(x[:-1], adj_t, torch.ones(3))
 
 
 class SparseTensor:
@@ -103,14 +55,59 @@ def _torch_sparse_adj_t(edge_index, weight=None):
     return adj_t
 
 
+LAYERS = [(GCNConv, pyg_nn.GCNConv, {}), (SAGEConv, pyg_nn.SAGEConv, {}),
+          (GATConv, pyg_nn.GATConv, {"heads": 2})]
+
+
 @pytest.mark.parametrize("ours, theirs, kwargs", LAYERS)
-def test_a_torch_sparse_adj_t_is_its_edge_index(ours, theirs, kwargs):
-    # duplicates counted twice and self-loops as PyG's edge_index path treats them
-    adj_t = _torch_sparse_adj_t(EDGE_INDEX)
-    torch.manual_seed(3)
+@pytest.mark.parametrize("layout", [torch.sparse_csr, torch.sparse_coo, torch.sparse_csc])
+def test_a_sparse_adj_t_gives_pygs_result(ours, theirs, kwargs, layout):
+    # without self-loops: PyG's GCN on a torch sparse matrix adds a loop even where
+    # one exists (its edge_index path adds only missing ones; below)
+    adj_t = _adj_t(EDGE_INDEX[:, EDGE_INDEX[0] != EDGE_INDEX[1]])
+    given = {torch.sparse_csr: adj_t, torch.sparse_coo: adj_t.to_sparse_coo(),
+             torch.sparse_csc: adj_t.to_sparse_csc()}[layout]
+    torch.manual_seed(0)
     assert_same_outputs_and_grads(ours(6, 4, **kwargs), theirs(6, 4, **kwargs),
-                                  lambda m, x: m(x, adj_t), lambda m, x: m(x, EDGE_INDEX),
+                                  lambda m, x: m(x, given), lambda m, x: m(x, adj_t),
                                   torch.randn(NUM_NODES, 6))
+
+
+@pytest.mark.parametrize("ours, theirs, kwargs", LAYERS)
+@pytest.mark.parametrize("kind", ["torch", "torch_sparse"])
+def test_an_adj_t_with_self_loops_is_its_edge_index(ours, theirs, kwargs, kind):
+    # self-loops as PyG's edge_index path treats them; a torch sparse tensor merges the
+    # duplicate 0 -> 1, a torch_sparse SparseTensor keeps it (counted twice)
+    if kind == "torch":
+        adj_t = _adj_t(EDGE_INDEX)
+        edge_index = adj_t.to_sparse_coo().indices().flip(0)  # (source, target)
+    else:
+        adj_t, edge_index = _torch_sparse_adj_t(EDGE_INDEX), EDGE_INDEX
+    torch.manual_seed(1)
+    assert_same_outputs_and_grads(ours(6, 4, **kwargs), theirs(6, 4, **kwargs),
+                                  lambda m, x: m(x, adj_t), lambda m, x: m(x, edge_index),
+                                  torch.randn(NUM_NODES, 6))
+
+
+def test_a_weighted_adj_t_weights_gcn():
+    weight = torch.rand(EDGE_INDEX.size(1)) + 0.5
+    keep = EDGE_INDEX[0] != EDGE_INDEX[1]
+    edge_index, weight = EDGE_INDEX[:, keep], weight[keep]
+    adj_t = torch.sparse_coo_tensor(edge_index.flip(0), weight, (NUM_NODES, NUM_NODES))
+    torch.manual_seed(2)
+    assert_same_outputs_and_grads(GCNConv(6, 4), pyg_nn.GCNConv(6, 4),
+                                  lambda m, x: m(x, adj_t),
+                                  lambda m, x: m(x, edge_index, weight), torch.randn(NUM_NODES, 6))
+
+
+def test_bad_sparse_inputs():
+    adj_t = _adj_t(EDGE_INDEX)
+    x = torch.randn(NUM_NODES + 1, 6)
+    with pytest.raises(ValueError, match=r"sparse adj_t of shape \(9, 9\) for the 9 rows of x, "
+                       r"got \(8, 8\)"):
+        GCNConv(6, 4)(x, adj_t)
+    with pytest.raises(ValueError, match="edge_weight to be None with a sparse adjacency"):
+        GCNConv(6, 4)(x[:-1], adj_t, torch.ones(3))
 
 
 def test_a_weighted_torch_sparse_adj_t_weights_gcn():
