@@ -20,7 +20,7 @@ from typing import Optional
 COMMANDS = ("train MODEL [options] | bench NAME [options] | reproduce [options] | "
             "data verify ROOT")
 BENCHMARKS = ("ops", "sampler", "datasets", "recsys", "node", "lagnn", "lagnn_eval", "largegt",
-              "link", "authors")
+              "link", "authors", "matfile")
 
 
 def _train_help() -> str:

@@ -14,7 +14,6 @@ and values. ``miCOMPRESSED`` holds one element compressed with zlib.
 from __future__ import annotations
 
 import math
-import mmap
 import os
 import zlib
 from typing import Any, Iterable, Union
@@ -66,7 +65,8 @@ class _Reader:
 
     def values(self, pos: int, end: int, what: str, kinds: Iterable[int] = _TYPES
                ) -> tuple[np.ndarray, int]:
-        """A numeric sub-element's values ``[n]`` (native byte order) and the next
+        """A numeric sub-element's values ``[n]``, a read-only view of the buffer in
+        the file's byte order (callers copy what they keep), and the next
         sub-element's position."""
         kind, count, start, after = self.tag(pos, end)
         if kind not in kinds or kind not in _TYPES:
@@ -74,8 +74,7 @@ class _Reader:
         dtype = np.dtype(self.order + _TYPES[kind])
         if count % dtype.itemsize:
             raise self.fail(f"{what} has {count} bytes, not a whole number of {dtype} values")
-        data = np.frombuffer(self.buf, dtype, count // dtype.itemsize, start)
-        return data.astype(dtype.newbyteorder("="), copy=True), min(after, end)
+        return np.frombuffer(self.buf, dtype, count // dtype.itemsize, start), min(after, end)
 
     def header(self, pos: int, end: int) -> tuple[int, int, list[int], str, int]:
         """A matrix's ``(class, flags, dims, name, position of its values)``."""
@@ -90,7 +89,7 @@ class _Reader:
             text = name.tobytes().decode("ascii")
         except UnicodeDecodeError:
             raise self.fail("an array name is not ASCII") from None
-        return int(flags[0]) & 0xFF, int(flags[0]), dims.tolist(), text, pos
+        return int(flags[0]) & 0xFF, int(flags[0]), [int(d) for d in dims], text, pos
 
     def matrix(self, pos: int, end: int) -> Value:
         """The value of the matrix whose sub-elements span ``[pos, end)``."""
@@ -109,7 +108,7 @@ class _Reader:
         real, _ = self.values(pos, end, f"{what} (values)")
         if real.size != size:
             raise self.fail(f"{what} holds {real.size} values for dimensions {dims}")
-        out = real.astype(_CLASSES[cls])
+        out = real.astype(_CLASSES[cls])  # a copy, in native byte order
         if out.dtype.kind in "iu" and not np.array_equal(out, real):  # stored wider
             raise self.fail(f"{what} holds values outside its class {out.dtype}")
         return out.reshape(dims, order="F")
@@ -133,7 +132,8 @@ class _Reader:
         ids = ids[:nnz].astype(np.int64)
         if nnz and (ids.min() < 0 or ids.max() >= rows):
             raise self.fail(f"sparse {what} has row ids outside [0, {rows})")
-        return scipy.sparse.csc_matrix((data[:nnz], ids, ptr), shape=(rows, cols))
+        values = data[:nnz].astype(data.dtype.newbyteorder("="))  # a copy
+        return scipy.sparse.csc_matrix((values, ids, ptr), shape=(rows, cols))
 
 
 def read_mat(path: str, names: Iterable[str]) -> dict[str, Value]:
@@ -143,49 +143,49 @@ def read_mat(path: str, names: Iterable[str]) -> dict[str, Value]:
     ``ValueError`` naming the file for anything damaged or unsupported in the
     file's structure or in the variables asked for."""
     wanted, found = set(names), {}
-    with open(path, "rb") as f:
-        if os.fstat(f.fileno()).st_size < 128:
-            raise ValueError(f"{path}: not a version-5 MAT-file (shorter than its header)")
-        buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    with buf:
-        size = len(buf)
-        if buf[126:128] not in (b"IM", b"MI"):
-            hint = " (MAT-file 7.3 is HDF5: not read)" if buf[:19] == b"MATLAB 7.3 MAT-file" \
-                else ""
-            raise ValueError(f"{path}: not a version-5 MAT-file{hint}")
-        order = "<" if buf[126:128] == b"IM" else ">"
-        reader = _Reader(buf, order, path)
-        pos = 128
-        while pos < size:
-            kind, count, start, _ = reader.tag(pos, size)
-            # top-level elements are not padded (a small one fills its 8 bytes)
-            pos = start + count if start == pos + 8 else pos + 8
-            if kind == _MATRIX:
-                name = reader.header(start, pos)[3]
-                if name in wanted:
-                    found[name] = reader.matrix(start, pos)
-            elif kind == _COMPRESSED:
-                name, value = _compressed(buf[start:pos], order, path, wanted)
-                if name is not None:
-                    found[name] = value
+    if os.path.getsize(path) < 128:
+        raise ValueError(f"{path}: not a version-5 MAT-file (shorter than its header)")
+    # mapped, not read: released when the last view of it goes (also on an error)
+    buf = np.memmap(path, dtype=np.uint8, mode="r")
+    size, mark = buf.size, bytes(buf[126:128])
+    if mark not in (b"IM", b"MI"):
+        hint = (" (MAT-file 7.3 is HDF5: not read)" if bytes(buf[:19]) == b"MATLAB 7.3 MAT-file"
+                else "")
+        raise ValueError(f"{path}: not a version-5 MAT-file{hint}")
+    reader = _Reader(buf, "<" if mark == b"IM" else ">", path)
+    pos = 128
+    while pos < size:
+        kind, count, start, _ = reader.tag(pos, size)
+        # top-level elements are not padded (a small one fills its 8 bytes)
+        pos = start + count if start == pos + 8 else pos + 8
+        if kind == _MATRIX:
+            name = reader.header(start, pos)[3]
+            if name in wanted:
+                found[name] = reader.matrix(start, pos)
+        elif kind == _COMPRESSED:
+            name, value = _compressed(buf[start:pos], reader.order, path, wanted)
+            if name is not None:
+                found[name] = value
     return found
 
 
-def _compressed(data: bytes, order: str, path: str, wanted: set[str]
+def _compressed(data: np.ndarray, order: str, path: str, wanted: set[str]
                 ) -> tuple[Any, Any]:
     """``(name, value)`` of the matrix in a compressed element, ``(None, None)``
     when it is not asked for (only its first bytes are decompressed)."""
     try:
-        head = zlib.decompressobj().decompress(data, _NAME_PREFIX)
+        head = zlib.decompressobj().decompress(data[:_NAME_PREFIX], _NAME_PREFIX)
         if len(head) < 8:
             raise ValueError(f"{path}: a compressed element holds {len(head)} bytes; the "
                              "MAT-file is damaged")
-        if int(np.frombuffer(head, order + "u4", 1)[0]) != _MATRIX:
+        kind, count = (int(v) for v in np.frombuffer(head, order + "u4", 2))
+        if kind != _MATRIX:
             return None, None
         name = _Reader(head, order, path).header(8, len(head))[3]
         if name not in wanted:
             return None, None
-        full = zlib.decompress(data)
+        # the element's own size as the first guess (less regrowth); zlib grows it anyway
+        full = zlib.decompress(data, bufsize=min(count + 8, 64 * len(data) + 8))
     except zlib.error as err:
         raise ValueError(f"{path}: a compressed element does not decompress ({err}); the "
                          "MAT-file is damaged") from None
