@@ -9,12 +9,14 @@ import shutil
 
 import numpy as np
 import pytest
+import scipy.io
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from glt._unpickle import read_torch_file
 from glt.datasets import load_ogb
+from glt.datasets._matfile import read_mat
 from glt.datasets.linkx import load_snap_patents
 from glt.datasets.ogb import _SPLIT_TYPES as OGB_SPLIT
 from glt.datasets.planetoid import RAW_FILES, bundled_cora_dir, read_planetoid
@@ -100,11 +102,14 @@ def _ogb_case(tmp_path, dataset, relative, change):
     _clear_or_correct(lambda: load_ogb(dataset, str(root), download=False), path)
 
 
-def _linkx_case(tmp_path, change):
+def _linkx_case(tmp_path, compressed, change):
     root = tmp_path / "linkx"
     shutil.rmtree(root, ignore_errors=True)
     path = str(root / "snap-patents" / "snap_patents.mat")
     write_snap_patents(path, num_nodes=30, num_edges=80, num_features=3)
+    if compressed:  # the same variables, each in a zlib element
+        values = read_mat(path, ["edge_index", "node_feat", "num_nodes", "years"])
+        scipy.io.savemat(path, values, do_compression=True)
     _mutate(path, change)
     _clear_or_correct(lambda: load_snap_patents(str(root), download=False), path)
 
@@ -208,7 +213,7 @@ CASES = {
     "checkpoint": (_checkpoint_case, [()], 3000),
     "lagnn-generator": (_generator_case, [()], 3000),
     "csr-npz": (_csr_npz_case, [()], 1200),
-    "linkx-mat": (_linkx_case, [()], 2000),
+    "linkx-mat": (_linkx_case, [(False,), (True,)], 2000),
     "ogb-zip-pt": (_ogb_zip_case, [()], 2500),
     "pos-enc": (_pos_enc_case, [(".npy",), (".pt",)], 1500),
 }

@@ -32,15 +32,19 @@ _CLASSES = {6: "f8", 7: "f4", 8: "i1", 9: "u1", 10: "i2", 11: "u2", 12: "i4", 13
 _SPARSE = 5
 _COMPLEX = 0x800
 _NAME_PREFIX = 4096  # decompressed bytes enough for a matrix's flags, dimensions and name
+_MAX_RATIO = 1032  # deflate's largest expansion
+_CHUNK = 1 << 22  # compressed bytes inflated at a time
 
 Value = Union[np.ndarray, scipy.sparse.csc_matrix]
 
 
 class _Reader:
-    """Elements of one buffer in one byte order, errors naming ``path``."""
+    """Elements of one buffer in one byte order, errors naming ``path``; the arrays
+    it returns are copies (``copy``) or, where the buffer is theirs alone (an
+    inflated element), may be views of it."""
 
-    def __init__(self, buf: Any, order: str, path: str) -> None:
-        self.buf, self.order, self.path = buf, order, path
+    def __init__(self, buf: Any, order: str, path: str, copy: bool = True) -> None:
+        self.buf, self.order, self.path, self.copy = buf, order, path, copy
 
     def fail(self, what: str, damaged: bool = True) -> ValueError:
         return ValueError(f"{self.path}: {what}" + ("; the MAT-file is damaged or not a "
@@ -108,7 +112,7 @@ class _Reader:
         real, _ = self.values(pos, end, f"{what} (values)")
         if real.size != size:
             raise self.fail(f"{what} holds {real.size} values for dimensions {dims}")
-        out = real.astype(_CLASSES[cls])  # a copy, in native byte order
+        out = real.astype(_CLASSES[cls], copy=self.copy)  # native byte order
         if out.dtype.kind in "iu" and not np.array_equal(out, real):  # stored wider
             raise self.fail(f"{what} holds values outside its class {out.dtype}")
         return out.reshape(dims, order="F")
@@ -123,16 +127,16 @@ class _Reader:
         for part, array in (("row ids", ids), ("column offsets", ptr)):
             if array.dtype.kind not in "iu":
                 raise self.fail(f"{what} ({part}) are {array.dtype}, not integers")
-        ptr = ptr.astype(np.int64)
+        ptr = ptr.astype(np.int64, copy=self.copy)
         nnz = int(ptr[-1]) if ptr.size else -1
         if ptr.size != cols + 1 or ptr[0] != 0 or (np.diff(ptr) < 0).any() or \
                 nnz > min(ids.size, data.size):
             raise self.fail(f"sparse {what} has bad column offsets for {cols} columns, "
                             f"{ids.size} row ids and {data.size} values")
-        ids = ids[:nnz].astype(np.int64)
+        ids = ids[:nnz].astype(np.int64, copy=self.copy)
         if nnz and (ids.min() < 0 or ids.max() >= rows):
             raise self.fail(f"sparse {what} has row ids outside [0, {rows})")
-        values = data[:nnz].astype(data.dtype.newbyteorder("="))  # a copy
+        values = data[:nnz].astype(data.dtype.newbyteorder("="), copy=self.copy)
         return scipy.sparse.csc_matrix((values, ids, ptr), shape=(rows, cols))
 
 
@@ -184,11 +188,35 @@ def _compressed(data: np.ndarray, order: str, path: str, wanted: set[str]
         name = _Reader(head, order, path).header(8, len(head))[3]
         if name not in wanted:
             return None, None
-        # the element's own size as the first guess (less regrowth); zlib grows it anyway
-        full = zlib.decompress(data, bufsize=min(count + 8, 64 * len(data) + 8))
+        full = _inflate(data, count + 8, path)
     except zlib.error as err:
         raise ValueError(f"{path}: a compressed element does not decompress ({err}); the "
                          "MAT-file is damaged") from None
-    reader = _Reader(full, order, path)
+    reader = _Reader(full, order, path, copy=False)
     kind, count, start, _ = reader.tag(0, len(full))
     return name, reader.matrix(start, start + count)
+
+
+def _inflate(data: np.ndarray, size: int, path: str) -> np.ndarray:
+    """The ``size`` bytes ``[size]`` (uint8) that the deflate stream ``data`` holds,
+    inflated chunk by chunk into one array: a stream that claims more than deflate
+    can expand to, or gives more or fewer bytes than it claims, is damage."""
+    if size > _MAX_RATIO * len(data) + 64:
+        raise ValueError(f"{path}: a compressed element of {len(data)} bytes claims {size}; "
+                         "the MAT-file is damaged")
+    out = np.empty(size, np.uint8)
+    inflater, filled = zlib.decompressobj(), 0
+    for begin in range(0, len(data), _CHUNK):
+        chunk = data[begin:begin + _CHUNK]
+        while len(chunk):
+            piece = inflater.decompress(chunk, size - filled + 1)  # at most one byte too many
+            if filled + len(piece) > size:
+                raise ValueError(f"{path}: a compressed element inflates past the {size} "
+                                 "bytes it claims; the MAT-file is damaged")
+            out[filled:filled + len(piece)] = np.frombuffer(piece, np.uint8)
+            filled += len(piece)
+            chunk = inflater.unconsumed_tail
+    if filled != size:
+        raise ValueError(f"{path}: a compressed element inflates to {filled} bytes, it claims "
+                         f"{size}; the MAT-file is damaged")
+    return out

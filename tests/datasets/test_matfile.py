@@ -1,6 +1,7 @@
 """glt's MAT-file reader against scipy.io.loadmat on files scipy writes, and on
 damage that crashes scipy's compiled reader."""
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -157,3 +158,22 @@ def test_a_big_endian_file_reads_the_same(tmp_path):
     for name in values:
         np.testing.assert_array_equal(got[name], expected[name])
         np.testing.assert_array_equal(got[name], np.atleast_2d(values[name]))
+
+
+@pytest.mark.parametrize("change, message", [
+    (8, "inflates past the .* bytes it claims"),
+    (-8, "inflates to .* bytes, it claims"),
+    (-10 ** 9, "of .* bytes claims"),
+])
+def test_a_compressed_element_inflates_to_exactly_what_it_claims(tmp_path, change, message):
+    path = tmp_path / "claims.mat"
+    scipy.io.savemat(str(path), {"x": np.arange(600.0)}, do_compression=True)
+    data = path.read_bytes()
+    kind, count = struct.unpack_from("<II", data, 128)
+    assert kind == 15  # miCOMPRESSED
+    inner = bytearray(zlib.decompress(data[136:136 + count]))
+    struct.pack_into("<I", inner, 4, struct.unpack_from("<I", inner, 4)[0] - change)
+    packed = zlib.compress(bytes(inner))
+    path.write_bytes(data[:128] + struct.pack("<II", 15, len(packed)) + packed)
+    with pytest.raises(ValueError, match=f"claims.mat: a compressed element {message}"):
+        read_mat(str(path), ["x"])
