@@ -74,6 +74,9 @@ def _process(mat_path: str, writer: CacheWriter, num_classes: int, undirected: b
     if missing:
         raise ValueError(f"{mat_path}: missing {sorted(missing)}; expected LINKX's "
                          f"snap_patents.mat layout")
+    for name in ("edge_index", "num_nodes", "years"):
+        if scipy.sparse.issparse(data[name]):
+            raise ValueError(f"{mat_path} [{name}]: expected a dense matrix, got a sparse one")
     num_nodes = graph_count(np.asarray(data["num_nodes"]), f"{mat_path} [num_nodes]")
     edge_index = np.asarray(data["edge_index"], dtype=np.int64)
     if edge_index.ndim != 2 or edge_index.shape[0] != 2:
@@ -87,6 +90,8 @@ def _process(mat_path: str, writer: CacheWriter, num_classes: int, undirected: b
     write_csr(writer, src, dst, num_nodes, False, False, f"{mat_path} [edge_index]")
     feat = data["node_feat"]
     x = np.asarray(feat.toarray() if scipy.sparse.issparse(feat) else feat, dtype=np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"{mat_path} [node_feat]: expected [N, F], got shape {x.shape}")
     years = np.asarray(data["years"], dtype=np.float64).reshape(-1)
     for what, rows in (("node_feat", x.shape[0]), ("years", years.shape[0])):
         if rows != num_nodes:

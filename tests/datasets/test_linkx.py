@@ -3,6 +3,7 @@ import os
 import numpy as np
 import pytest
 import scipy.io
+import scipy.sparse as sp
 import torch
 from torch_geometric.utils import to_undirected
 
@@ -81,3 +82,13 @@ def test_bad_files(tmp_path):
     scipy.io.savemat(str(path), {"edge_index": np.array([[0], [1]])})
     with pytest.raises(ValueError, match="missing .*'node_feat'"):
         load_snap_patents(str(tmp_path), download=False)
+    years = np.array([[1990, 1991, 1992]])
+    for given, message in (
+            ({"edge_index": sp.csc_matrix(np.array([[0, 1], [1, 2]]))},
+             r"\[edge_index\]: expected a dense matrix, got a sparse one"),
+            ({"node_feat": np.ones((3, 2, 2))}, r"\[node_feat\]: expected \[N, F\], got shape")):
+        scipy.io.savemat(str(path), {"edge_index": np.array([[0, 1], [1, 2]]),
+                                     "node_feat": np.ones((3, 2)), "num_nodes": 3,
+                                     "years": years, **given})
+        with pytest.raises(ValueError, match="snap_patents.mat " + message):
+            load_snap_patents(str(tmp_path), download=False)
