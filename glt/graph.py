@@ -89,6 +89,8 @@ class CSRGraph:
         if not isinstance(edge_index, Tensor):
             raise TypeError(f"expected edge_index to be a torch.Tensor, got "
                             f"{type(edge_index).__name__}")
+        if type(edge_index) is not Tensor:  # a subclass (PyG's EdgeIndex): stored plain
+            edge_index = edge_index.data.as_subclass(Tensor)
         if edge_index.dim() != 2 or edge_index.size(0) != 2:
             hint = (" (one pair per row: pass edge_index.t())" if edge_index.dim() == 2
                     and edge_index.size(1) == 2 else "")

@@ -174,6 +174,15 @@ def test_load_missing_and_corrupt_files(tmp_path):
         CSRGraph.load(bad)
 
 
+def test_a_pyg_edge_index_subclass_is_stored_as_plain_tensors():
+    from torch_geometric import EdgeIndex
+    given = EdgeIndex(EDGES, sparse_size=(5, 5))
+    g, plain = CSRGraph.from_edge_index(given, 5), CSRGraph.from_edge_index(EDGES, 5)
+    for name in ("rowptr", "col", "edge_id"):
+        assert type(getattr(g, name)) is torch.Tensor, name
+        assert torch.equal(getattr(g, name), getattr(plain, name)), name
+
+
 def test_pyg_roundtrip():
     data = Data(edge_index=EDGES, num_nodes=5, edge_weight=torch.rand(6))
     g = CSRGraph.from_pyg(data)
