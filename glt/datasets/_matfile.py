@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 import zlib
-from typing import Any, Iterable, Union
+from typing import Any, Iterable, Optional, Union
 
 import numpy as np
 import scipy.sparse
@@ -174,7 +174,7 @@ def read_mat(path: str, names: Iterable[str]) -> dict[str, Value]:
 
 
 def _compressed(data: np.ndarray, order: str, path: str, wanted: set[str]
-                ) -> tuple[Any, Any]:
+                ) -> tuple[Optional[str], Optional[Value]]:
     """``(name, value)`` of the matrix in a compressed element, ``(None, None)``
     when it is not asked for (only its first bytes are decompressed)."""
     try:
