@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional
 
 import torch
 from torch import Tensor, nn
@@ -26,14 +26,39 @@ RESUMABLE = frozenset({"epochs", "eval_every", "eval_every_after", "patience", "
 patience, another device, output or checkpoint path."""
 
 
+_BLOCK = 1 << 24
+"""Elements of a sparse matrix densified at a time for its fingerprint."""
+
+
+def _dense_blocks(a: Tensor) -> Iterator[Tensor]:
+    """A sparse tensor (COO or CSR) as dense blocks, in row-major order: a matrix
+    ``[N, F]`` in blocks of rows, so that its dense form is never whole."""
+    if a.dim() != 2:
+        yield a.to_dense()
+        return
+    csr = a if a.layout == torch.sparse_csr else a.to_sparse_csr()
+    crow, col, val = csr.crow_indices(), csr.col_indices(), csr.values()
+    rows = max(1, _BLOCK // max(1, a.size(1)))
+    for start in range(0, a.size(0), rows):
+        end = min(start + rows, a.size(0))
+        lo, hi = int(crow[start]), int(crow[end])
+        row = torch.repeat_interleave(torch.arange(end - start), crow[start:end + 1].diff())
+        block = torch.zeros(end - start, a.size(1), dtype=a.dtype)
+        yield block.index_put_((row, col[lo:hi]), val[lo:hi], accumulate=True)
+
+
 def data_fingerprint(*arrays: Tensor) -> str:
     """SHA-256 over the shapes, dtypes and values of ``arrays`` (in order): the
-    same only for the same data (e.g. a split's index arrays)."""
+    same only for the same data (e.g. a split's index arrays). A sparse tensor
+    counts as its dense form: features kept sparse on one device and dense on
+    another (as the recipes keep bag-of-words features) are the same data."""
     digest = hashlib.sha256()
     for a in arrays:
-        a = a.detach().cpu().contiguous()
+        a = a.detach().cpu()
         digest.update(f"{a.dtype}{list(a.shape)};".encode())
-        digest.update(a.view(-1).view(torch.uint8).numpy().tobytes() if a.numel() else b"")
+        for block in _dense_blocks(a) if a.layout != torch.strided else (a.contiguous(),):
+            digest.update(block.view(-1).view(torch.uint8).numpy().tobytes()
+                          if block.numel() else b"")
     return digest.hexdigest()
 
 

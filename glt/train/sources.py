@@ -49,18 +49,11 @@ class BatchSource(Protocol):
 
 
 def data_arrays(data: NodeDataset) -> list[Tensor]:
-    """The graph, features, labels and split of ``data`` as dense arrays (a sparse
-    feature matrix by its indices and values), for a checkpoint's fingerprint."""
-    x = data.x
-    if x is not None and x.is_sparse:
-        x = x.coalesce()
-        feats = [x.indices(), x.values()]
-    elif x is not None and x.layout == torch.sparse_csr:
-        feats = [x.crow_indices(), x.col_indices(), x.values()]
-    else:
-        feats = [] if x is None else [x]
-    return [data.graph.rowptr, data.graph.col, *feats, data.y, data.train_mask,
-            data.val_mask, data.test_mask]
+    """The graph, features, labels and split of ``data``, for a checkpoint's
+    fingerprint."""
+    x = [] if data.x is None else [data.x]
+    return [data.graph.rowptr, data.graph.col, *x, data.y, data.train_mask, data.val_mask,
+            data.test_mask]
 
 
 def full_graph_predict(model: nn.Module, data: NodeDataset) -> Tensor:

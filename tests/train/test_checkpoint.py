@@ -5,7 +5,8 @@ import os
 import pytest
 import torch
 
-from glt.train.checkpoint import load_checkpoint, save_checkpoint
+from glt.train import checkpoint
+from glt.train.checkpoint import data_fingerprint, load_checkpoint, save_checkpoint
 
 IDENTITY = {"model": "mlp", "dataset": "toy", "hidden": 8}
 
@@ -68,3 +69,25 @@ def test_a_damaged_checkpoint_is_named(tmp_path):
         f.truncate(os.path.getsize(path) // 2)
     with pytest.raises(ValueError, match=r"checkpoint .*run.pt is unreadable"):
         load_checkpoint(path, IDENTITY, model, opt, gen)
+
+
+@pytest.mark.parametrize("block", [1 << 24, 7, 1])
+def test_a_sparse_tensor_is_fingerprinted_as_its_dense_form(monkeypatch, block):
+    monkeypatch.setattr(checkpoint, "_BLOCK", block)  # rows densified a few at a time
+    dense = torch.zeros(9, 5)
+    dense[[0, 0, 3, 4, 8], [1, 4, 0, 2, 4]] = torch.tensor([1.5, -2.0, 3.0, 0.25, 7.0])
+    ids = torch.tensor([[0, 0, 3, 4, 8, 3], [1, 4, 0, 2, 4, 0]])
+    twice = torch.sparse_coo_tensor(ids, torch.tensor([1.5, -2.0, 1.0, 0.25, 7.0, 2.0]),
+                                    (9, 5))  # uncoalesced: (3, 0) given as 1 + 2
+    want = data_fingerprint(torch.arange(3), dense)
+    for x in (dense.to_sparse(), dense.to_sparse_csr(), twice, dense.t().contiguous().t()):
+        assert data_fingerprint(torch.arange(3), x) == want
+    for x in (dense.to_sparse(), dense.to_sparse().to_dense()):
+        assert data_fingerprint(x.to(torch.float64)) != data_fingerprint(dense)
+    other = dense.clone()
+    other[8, 4] = 7.5
+    assert data_fingerprint(torch.arange(3), other.to_sparse()) != want
+    assert data_fingerprint(torch.zeros(0, 5).to_sparse()) == data_fingerprint(torch.zeros(0, 5))
+    cube = torch.zeros(2, 3, 4)
+    cube[1, 2, 3] = 1.0
+    assert data_fingerprint(cube.to_sparse()) == data_fingerprint(cube)

@@ -233,6 +233,22 @@ def test_sparse_features_are_fingerprinted(tmp_path, cora):
                     NodeTrainConfig(2, 0.01), checkpoint=str(tmp_path))
 
 
+@pytest.mark.parametrize("first", ["sparse", "dense"])
+def test_a_run_resumes_with_its_features_in_the_other_layout(tmp_path, cora, first):
+    """The recipes keep bag-of-words features sparse on CPU and dense on a GPU: a
+    run checkpointed on one resumes on the other."""
+    from glt.datasets import sparse_features
+    layouts = {"sparse": sparse_features(cora.x), "dense": cora.x}
+    data = NodeDataset("cora", cora.graph, layouts[first], cora.y, cora.train_mask,
+                       cora.val_mask, cora.test_mask, cora.num_classes)
+    train_nodes(GCN(cora.num_features, 4, cora.num_classes), FullGraph(data), data,
+                NodeTrainConfig(2, 0.01), checkpoint=str(tmp_path))
+    data.x = layouts["dense" if first == "sparse" else "sparse"]
+    result = train_nodes(GCN(cora.num_features, 4, cora.num_classes), FullGraph(data), data,
+                         NodeTrainConfig(3, 0.01), checkpoint=str(tmp_path))
+    assert result.epochs == 3 and len(result.curve) == 3
+
+
 @pytest.mark.parametrize("kind", ["full", "sampled", "tokens"])
 def test_mixed_precision_trains(kind):
     _, result = _small_run(kind, 3, amp=True)
