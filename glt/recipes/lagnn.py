@@ -74,7 +74,7 @@ def _load(name: str, root: Optional[str], ctx: Context
             data.graph = data.graph.to_undirected()
         data = data.to(ctx.device)
         return data, data.x, lambda x: x
-    data, raw_x = load_node_set(name, root, ctx)
+    data, raw_x = load_node_set(name, root, ctx.device)
     return data, raw_x, row_normalize
 
 

@@ -8,10 +8,12 @@ import argparse
 from typing import Any, Optional
 
 from glt.datasets import load_dataset
+from glt.datasets.link import LinkDataset
 from glt.models.link import LinkModel, LinkPredictor, link_encoder
 from glt.recipes.base import Context, Recipe
 from glt.recipes.report import RunRecord, RunReport
-from glt.train.link import LinkTrainConfig, check_link_data, train_link
+from glt.train.checkpoint import restore_model
+from glt.train.link import LinkTrainConfig, check_link_data, link_fingerprint, train_link
 from glt.train.node import seed_everything
 
 # OGB's examples/linkproppred/<set>/gnn.py argparse defaults (runs 10 each)
@@ -37,6 +39,21 @@ def make_model(kind: str, num_nodes: int, num_features: Optional[int],
                      LinkPredictor(s["hidden"], s["hidden"], s["num_layers"], s["dropout"]),
                      num_nodes if num_features is None else None,
                      s["hidden"] if num_features is None else None)
+
+
+def model_from_checkpoint(path: str, data: LinkDataset, weights: str = "best") -> LinkModel:
+    """The model of a ``glt train link --checkpoint`` run (the file ``seed<N>.pt``
+    in its folder) on the set it trained on (as :func:`~glt.datasets.load_dataset`
+    reads it), with the weights of its best validation evaluation
+    (``weights="best"``: those of the run's reported figures) or of its last
+    finished epoch (``"last"``); for scoring, ``model.score(model.encode(data.x,
+    data.graph), pairs)`` or :func:`~glt.train.link.evaluate_link`. Raises
+    ``ValueError`` as :func:`~glt.train.checkpoint.restore_model` does."""
+    num_features = None if data.x is None else data.x.size(1)
+
+    def build(settings: dict[str, Any]) -> LinkModel:
+        return make_model(settings["model"], data.num_nodes, num_features, settings)
+    return restore_model(path, link_fingerprint(data), {"LinkModel": build}, weights)
 
 
 def leaderboard_row(report: RunReport) -> str:

@@ -4,8 +4,9 @@ settings; full-batch, best validation epoch, mean and std over the runs."""
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
+import torch
 from torch import Tensor, nn
 
 from glt.datasets import PLANETOID_NAMES, NodeDataset, load_planetoid, row_normalize
@@ -13,8 +14,9 @@ from glt.datasets import sparse_features
 from glt.models import GAT, GCN, GraphSAGE
 from glt.recipes.base import Context, Recipe, record
 from glt.recipes.report import RunRecord, RunReport
+from glt.train.checkpoint import data_fingerprint, restore_model
 from glt.train.node import NodeTrainConfig, Score, repeat_runs, train_nodes
-from glt.train.sources import BatchSource, FullGraph
+from glt.train.sources import BatchSource, FullGraph, data_arrays
 
 # model -> settings; None means "not used by this model"
 PRESETS: dict[str, dict[str, Any]] = {
@@ -25,6 +27,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "sage": dict(hidden=16, dropout=0.5, lr=0.01, weight_decay=5e-4, epochs=200, patience=None,
                  heads=None),
 }
+MODEL_CLASSES = {"GCN": "gcn", "GAT": "gat", "GraphSAGE": "sage"}
 TRAIN_KEYS = ("epochs", "lr", "weight_decay", "patience", "eval_every", "eval_after",
               "optimizer")
 
@@ -70,15 +73,32 @@ def node_runs(ctx: Context, make: Callable[[], nn.Module], source: BatchSource,
     return [record(r, metric) for r in results]
 
 
-def load_node_set(name: str, root: Optional[str], ctx: Context) -> tuple[NodeDataset, Tensor]:
-    """A Planetoid set as the papers train on it, on the context's device:
-    row-normalised features (sparse on CPU: bag of words); and its raw features."""
-    data = load_planetoid(name, root).to(ctx.device)
+def load_node_set(name: str, root: Optional[str] = None, device: Union[str, torch.device] = "cpu"
+                  ) -> tuple[NodeDataset, Tensor]:
+    """A Planetoid set as the papers (and ``glt train gcn|gat|sage``) train on it,
+    on ``device``: row-normalised features (sparse on CPU: bag of words); and its
+    raw features."""
+    data = load_planetoid(name, root).to(device)
     raw_x = data.x
     data.x = row_normalize(raw_x)
-    if ctx.device.type == "cpu":
+    if data.x.device.type == "cpu":
         data.x = sparse_features(data.x)
     return data, raw_x
+
+
+def model_from_checkpoint(path: str, data: NodeDataset, weights: str = "best") -> nn.Module:
+    """The model of a ``glt train gcn|gat|sage --checkpoint`` run (the file
+    ``seed<N>.pt`` in its folder) on the set it trained on (``data``: as
+    :func:`load_node_set` gives it), with the weights of its best validation
+    epoch (``weights="best"``: those of the run's reported figures) or of its
+    last finished epoch (``"last"``); ``model(data.x, data.graph)`` gives the
+    logits ``[N, C]``. Raises ``ValueError`` as
+    :func:`~glt.train.checkpoint.restore_model` does."""
+    def maker(name: str) -> Callable[[dict[str, Any]], nn.Module]:
+        return lambda settings: model_factory(name, data.num_features, data.num_classes,
+                                              settings)()
+    return restore_model(path, data_fingerprint(*data_arrays(data)),
+                         {cls: maker(name) for cls, name in MODEL_CLASSES.items()}, weights)
 
 
 class NodeRecipe(Recipe):
@@ -103,7 +123,7 @@ class NodeRecipe(Recipe):
 
     def run(self, ctx: Context) -> RunReport:
         args, s = ctx.args, ctx.settings
-        data, _ = load_node_set(args.dataset, args.root, ctx)
+        data, _ = load_node_set(args.dataset, args.root, ctx.device)
         make = model_factory(args.model, data.num_features, data.num_classes, s)
         runs = node_runs(ctx, make, FullGraph(data), data, train_config(s, ties="loss"))
         return ctx.report(args.model, data.name, "acc", runs)

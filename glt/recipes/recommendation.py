@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import torch
 from torch import nn
@@ -16,7 +16,7 @@ from glt.datasets.registry import list_datasets
 from glt.recipes.base import Context, Recipe
 from glt.recipes.report import RunRecord, RunReport, write_report
 from glt.train.args import count
-from glt.train.checkpoint import read_checkpoint
+from glt.train.checkpoint import restore_model
 from glt.train.recsys import RecRunState, RecTrainConfig, fit, rec_fingerprint
 
 # UltraGCN's official training loop, the same for every set: item-item top-10, up to
@@ -70,35 +70,18 @@ def model_from_checkpoint(path: str, data: RecDataset, weights: str = "best") ->
     figures) or of its last finished epoch (``"last"``); for scoring,
     :func:`~glt.train.recsys.evaluate` or :func:`~glt.train.ranking.recommend`.
     A library :func:`~glt.train.recsys.fit` writes such a checkpoint when given
-    the model's constructor arguments as ``settings``. Raises ``ValueError`` for a
-    damaged file, another kind of model, other ``data`` than the run's (by
-    fingerprint), a checkpoint without them or without best weights."""
-    if weights not in ("best", "last"):
-        raise ValueError(f"expected weights 'best' or 'last', got {weights!r}")
-    ckpt = read_checkpoint(path)
-    identity = ckpt.get("identity")
-    name = identity.get("model") if isinstance(identity, dict) else None
-    if name not in _MAKERS:
-        raise ValueError(f"checkpoint {path} holds a {name!r} model; this reads LightGCN "
-                         "and UltraGCN checkpoints")
-    if identity.get("data") != rec_fingerprint(data):
-        raise ValueError(f"checkpoint {path} was trained on other data than {data.name!r} "
-                         "(the data fingerprint differs)")
+    the model's constructor arguments as ``settings``. Raises ``ValueError`` as
+    :func:`~glt.train.checkpoint.restore_model` does."""
     loop = {f.name for f in dataclasses.fields(RecTrainConfig)}
-    settings = {k: v for k, v in identity["settings"].items() if k not in loop}
-    state = ckpt["model"] if weights == "last" else ckpt.get("best_model")
-    if state is None:
-        raise ValueError(f"checkpoint {path} keeps no best weights (the run has not been "
-                         "evaluated yet, or an older glt wrote it); weights='last' gives "
-                         "its last epoch's")
-    model = _MAKERS[name](data, settings) if settings else None
-    if model is None or \
-            {k: list(v.shape) for k, v in model.state_dict().items()} != identity.get("shapes"):
-        raise ValueError(f"checkpoint {path} records too few settings to rebuild its model "
-                         "(fit() called without the model's settings=): load its state dict, "
-                         "read_checkpoint(path)['best_model'], into the model you built")
-    model.load_state_dict(state)
-    return model
+
+    def maker(make: Callable[[RecDataset, dict[str, Any]], nn.Module]
+              ) -> Callable[[dict[str, Any]], Optional[nn.Module]]:
+        def build(settings: dict[str, Any]) -> Optional[nn.Module]:
+            model_settings = {k: v for k, v in settings.items() if k not in loop}
+            return make(data, model_settings) if model_settings else None
+        return build
+    return restore_model(path, rec_fingerprint(data),
+                         {name: maker(make) for name, make in _MAKERS.items()}, weights)
 
 
 def rec_record(seed: int, state: RecRunState, metric: str) -> RunRecord:

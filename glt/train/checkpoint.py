@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 import torch
 from torch import Tensor, nn
@@ -183,6 +183,46 @@ def resume_checkpoint(path: str, identity: dict[str, Any], model: nn.Module,
     if "cuda" in rng and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(rng["cuda"])
     return json.loads(ckpt["state"]), ckpt.get("best_model")
+
+
+def restore_model(path: str, data: str,
+                  makers: Mapping[str, Callable[[dict[str, Any]], Optional[nn.Module]]],
+                  weights: str = "best") -> nn.Module:
+    """The model that the checkpoint at ``path`` trained, in eval mode, with the weights of its
+    selected evaluation (``weights="best"``: those of the run's reported
+    figures) or of its last finished epoch (``"last"``). ``makers`` maps each
+    model class read to a constructor from the run's recorded settings (``None``
+    or a missing key: too few recorded); ``data`` is the fingerprint of the data
+    to score (:func:`data_fingerprint`), which must be the run's. Raises
+    ``ValueError`` for a damaged file, another class of model, other data, too
+    few settings to rebuild the model, or no selected weights yet."""
+    if weights not in ("best", "last"):
+        raise ValueError(f"expected weights 'best' or 'last', got {weights!r}")
+    ckpt = read_checkpoint(path)
+    identity = ckpt.get("identity")
+    name = identity.get("model") if isinstance(identity, dict) else None
+    if name not in makers:
+        raise ValueError(f"checkpoint {path} holds a {name!r} model; this reads "
+                         f"{', '.join(makers)} checkpoints")
+    if identity.get("data") != data:
+        raise ValueError(f"checkpoint {path} was trained on other data than the data given "
+                         "(the data fingerprint differs)")
+    state = ckpt["model"] if weights == "last" else ckpt.get("best_model")
+    if state is None:
+        raise ValueError(f"checkpoint {path} keeps no best weights (the run has not been "
+                         "evaluated yet, or an older glt wrote it); weights='last' gives "
+                         "its last epoch's")
+    try:
+        model = makers[name](dict(identity.get("settings", {})))
+    except KeyError:
+        model = None
+    if model is None or \
+            {k: list(v.shape) for k, v in model.state_dict().items()} != identity.get("shapes"):
+        raise ValueError(f"checkpoint {path} records too few settings to rebuild its model "
+                         "(a library run given no settings=): load its state dict, "
+                         "read_checkpoint(path)['best_model'], into the model you built")
+    model.load_state_dict(state)
+    return model.eval()
 
 
 def copy_weights(model: nn.Module) -> dict[str, Tensor]:

@@ -135,13 +135,17 @@ def _parts(model: LinkModel) -> list[list[nn.Parameter]]:
     return parts
 
 
-def _identity(model: LinkModel, data: LinkDataset, config: LinkTrainConfig,
-              settings: Optional[dict[str, Any]]) -> dict[str, Any]:
+def link_fingerprint(data: LinkDataset) -> str:
+    """The fingerprint of a link set's graph, split and features in a checkpoint."""
     arrays = [data.graph.rowptr, data.graph.col] + [
         data.split[s][k] for s in ("train", "valid", "test") for k in sorted(data.split[s])]
     extra = [] if data.x is None else [data.x]
-    return run_identity(model, data_fingerprint(*arrays, *extra),
-                        {**(settings or {}), **asdict(config)})
+    return data_fingerprint(*arrays, *extra)
+
+
+def _identity(model: LinkModel, data: LinkDataset, config: LinkTrainConfig,
+              settings: Optional[dict[str, Any]]) -> dict[str, Any]:
+    return run_identity(model, link_fingerprint(data), {**(settings or {}), **asdict(config)})
 
 
 def train_link(model: LinkModel, data: LinkDataset, config: LinkTrainConfig,

@@ -1,7 +1,17 @@
+import copy
 import json
+import os
 
+import pytest
+import torch
+
+from glt.models import GCN
 from glt.recipes import RECIPES
-from glt.recipes.node import PRESETS
+from glt.recipes.node import PRESETS, load_node_set, model_from_checkpoint
+from glt.train.checkpoint import run_identity, save_checkpoint
+from glt.train.metrics import accuracy
+from glt.train.node import NodeTrainConfig, train_nodes
+from glt.train.sources import FullGraph
 
 
 def test_writes_the_run_report(tmp_path, capsys):
@@ -40,3 +50,49 @@ def test_checkpoint_resumes_exactly(tmp_path):
     whole = RECIPES["gcn"].main(["--runs", "2", "--quiet", "--epochs", "12"])
     assert [r.curve for r in resumed.runs] == [r.curve for r in whole.runs]
     assert [r.curve[:6] for r in whole.runs] == [r.curve for r in cut.runs]
+
+
+@pytest.mark.parametrize("model, cls", [("gcn", "GCN"), ("sage", "GraphSAGE"), ("gat", "GAT")])
+def test_model_from_checkpoint_scores_as_the_run_did(tmp_path, model, cls):
+    report = RECIPES[model].main(["--runs", "1", "--epochs", "20", "--lr", "0.5", "--quiet",
+                                  "--checkpoint", str(tmp_path)])
+    run, path = report.runs[0], str(tmp_path / "seed0.pt")
+    assert run.best_epoch < 20  # so the best and the last weights differ
+    data, _ = load_node_set("cora")
+    val, test = data.val_mask, data.test_mask
+    for weights, epoch in (("best", run.best_epoch), ("last", 20)):
+        net = model_from_checkpoint(path, data, weights)
+        assert type(net).__name__ == cls and not net.training
+        logits = net(data.x, data.graph)
+        assert accuracy(logits[val], data.y[val]) == dict(run.curve)[epoch]
+        if weights == "best":
+            assert accuracy(logits[test], data.y[test]) == run.test
+            dense = copy.copy(data)
+            dense.x = data.x.to_dense()  # the layout on a GPU: the same data
+            torch.testing.assert_close(model_from_checkpoint(path, dense)(dense.x, dense.graph),
+                                       logits, rtol=1e-4, atol=1e-4)
+
+
+def test_model_from_checkpoint_refuses_what_it_cannot_rebuild(tmp_path):
+    RECIPES["gcn"].main(["--runs", "1", "--epochs", "2", "--quiet", "--checkpoint",
+                         str(tmp_path)])
+    path = str(tmp_path / "seed0.pt")
+    data, _ = load_node_set("cora")
+    other = copy.copy(data)
+    other.train_mask, other.val_mask = data.val_mask, data.train_mask
+    with pytest.raises(ValueError, match="trained on other data"):
+        model_from_checkpoint(path, other)
+    with pytest.raises(ValueError, match="expected weights 'best' or 'last'"):
+        model_from_checkpoint(path, data, weights="first")
+    library = str(tmp_path / "library")  # a library run given no settings=
+    train_nodes(GCN(data.num_features, 16, data.num_classes), FullGraph(data), data,
+                NodeTrainConfig(1, 0.01), checkpoint=library)
+    with pytest.raises(ValueError, match="records too few settings to rebuild its model"):
+        model_from_checkpoint(os.path.join(library, "seed0.pt"), data)
+    linear = torch.nn.Linear(2, 2)
+    foreign = str(tmp_path / "linear.pt")
+    save_checkpoint(foreign, run_identity(linear, "x", {}), linear,
+                    torch.optim.SGD(linear.parameters(), lr=0.1), torch.Generator(), {})
+    with pytest.raises(ValueError, match="holds a 'Linear' model; this reads GCN, GAT, "
+                                         "GraphSAGE checkpoints"):
+        model_from_checkpoint(foreign, data)

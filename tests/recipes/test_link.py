@@ -1,0 +1,39 @@
+"""glt train link: a run's checkpoint rebuilt into a model that scores as the run did."""
+import os
+
+import pytest
+
+from glt.datasets import load_dataset
+from glt.datasets.testing import write_ogb
+from glt.recipes import RECIPES
+from glt.recipes.link import model_from_checkpoint
+from glt.train.link import LinkTrainConfig, evaluate_link
+
+
+@pytest.mark.parametrize("model", ["sage", "gcn"])
+def test_model_from_checkpoint_scores_as_the_run_did(tmp_path, model):
+    root, ckpt = str(tmp_path / "ogb"), str(tmp_path / "ckpt")
+    write_ogb(root, "ogbl-ddi", num_nodes=60, num_edges=400, seed=2)
+    report = RECIPES["link"].main(["--model", model, "--root", root, "--runs", "1",
+                                   "--epochs", "8", "--eval-every", "1", "--batch-size", "64",
+                                   "--hidden", "16", "--lr", "0.05", "--quiet",
+                                   "--checkpoint", ckpt])
+    run, path = report.runs[0], os.path.join(ckpt, "seed0.pt")
+    assert run.best_epoch < 8  # so the best and the last weights differ
+    data = load_dataset("ogbl-ddi", root)
+    config = LinkTrainConfig(eval_batch_size=64)
+    for weights, epoch in (("best", run.best_epoch), ("last", 8)):
+        net = model_from_checkpoint(path, data, weights)
+        assert type(net.encoder).__name__ == {"sage": "GraphSAGE", "gcn": "GCN"}[model]
+        hits = evaluate_link(net, data, data.evaluator(), config)
+        assert hits["valid"] == dict(run.curve)[epoch]
+        if weights == "best":
+            assert hits["test"] == run.test
+    other = str(tmp_path / "other")
+    write_ogb(other, "ogbl-ddi", num_nodes=60, num_edges=400, seed=3)
+    with pytest.raises(ValueError, match="trained on other data"):
+        model_from_checkpoint(path, load_dataset("ogbl-ddi", other))
+    node = str(tmp_path / "node")
+    RECIPES["gcn"].main(["--runs", "1", "--epochs", "1", "--quiet", "--checkpoint", node])
+    with pytest.raises(ValueError, match="holds a 'GCN' model; this reads LinkModel"):
+        model_from_checkpoint(os.path.join(node, "seed0.pt"), data)
