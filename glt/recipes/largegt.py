@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from typing import Any
+from typing import Any, Optional, Union
 
 import numpy as np
 import torch
@@ -19,8 +19,9 @@ from glt.models.largegt import LargeGT, PaperLargeGT, TokenInputs
 from glt.recipes.base import Context, Recipe
 from glt.recipes.node import node_runs, train_config
 from glt.recipes.report import RunReport
+from glt.train.checkpoint import data_fingerprint, restore_model
 from glt.train.metrics import dataset_score
-from glt.train.sources import TokenBatches
+from glt.train.sources import TokenBatches, token_arrays
 
 _BASE = dict(num_tokens=100, batch_size=1024, hidden=256, global_dim=64, num_codes=4096,
              heads=2, lr=1e-3, weight_decay=0.0, epochs=100, dropout=0.1, attn_dropout=0.1,
@@ -126,34 +127,66 @@ class LargeGTRecipe(Recipe):
 
     def run(self, ctx: Context) -> RunReport:
         args, s = ctx.args, ctx.settings
-        data = load_dataset(args.dataset, args.root)
-        if not isinstance(data, NodeDataset) or data.x is None or data.y.dim() != 1:
-            raise ValueError(f"{args.dataset} is not a single-label node set with features")
-        if data.info is not None and data.info.source == "planetoid":
-            data.x = row_normalize(data.x)
-        data = data.to(ctx.device)
+        data = load_largegt_set(args.dataset, args.root, ctx.device)
         start = time.perf_counter()
         cache = args.hop_cache
         if cache is None and s["stream_hops"]:
             cache = os.path.join(args.root or default_root(), "largegt_hops", data.name)
         pos = None if args.pos_enc is None else load_pos_enc(args.pos_enc, data.num_nodes)
-        layout = check_layout(s)
-        inputs = TokenInputs(data.graph, data.x, s["num_tokens"], cache=cache, pos=pos,
-                             with_nodes=layout == "paper")
+        inputs = token_inputs(data, s, cache, pos)
         prep = time.perf_counter() - start
-        pos_dim = 0 if pos is None else pos.size(1)
-
-        def make() -> torch.nn.Module:
-            if layout == "paper":  # norm and local_dropout: the paper presets' or the model's
-                extra = {k: s[k] for k in _PAPER_ONLY if k in s}
-                return PaperLargeGT(data.num_features, s["hidden"], data.num_classes,
-                                    data.num_nodes, s["heads"], s["global_dim"],
-                                    s["num_codes"], dropout=s["dropout"],
-                                    attn_dropout=s["attn_dropout"], pos_dim=pos_dim, **extra)
-            return LargeGT(data.num_features, s["hidden"], data.num_classes, s["heads"],
-                           s["global_dim"], s["num_codes"], s["dropout"], s["attn_dropout"],
-                           s["input_dropout"], s["token_encoder"], s["node_queries"], pos_dim)
         source = TokenBatches(data, inputs, s["batch_size"], eval_samples=s["eval_samples"])
-        runs = node_runs(ctx, make, source, data, train_config(s), score=dataset_score(data))
+        runs = node_runs(ctx, lambda: make_model(data, inputs, s), source, data,
+                         train_config(s), score=dataset_score(data))
         return ctx.report("largegt", data.name, "acc", runs, token_seconds=prep,
                           pos_enc=args.pos_enc)
+
+
+def load_largegt_set(name: str, root: Optional[str] = None,
+                     device: Union[str, torch.device] = "cpu") -> NodeDataset:
+    """A node set as ``glt train largegt`` trains on it, on ``device`` (Planetoid
+    features row-normalised)."""
+    data = load_dataset(name, root)
+    if not isinstance(data, NodeDataset) or data.x is None or data.y.dim() != 1:
+        raise ValueError(f"{name} is not a single-label node set with features")
+    if data.info is not None and data.info.source == "planetoid":
+        data.x = row_normalize(data.x)
+    return data.to(device)
+
+
+def token_inputs(data: NodeDataset, settings: dict[str, Any], cache: Optional[str] = None,
+                 pos: Optional[Tensor] = None) -> TokenInputs:
+    """The token inputs of ``settings`` (``num_tokens``, layout) over ``data``; hop
+    features memory-mapped in the folder ``cache`` when given; ``pos [N, d]``."""
+    return TokenInputs(data.graph, data.x, settings["num_tokens"], cache=cache, pos=pos,
+                       with_nodes=check_layout(settings) == "paper")
+
+
+def make_model(data: NodeDataset, inputs: TokenInputs, s: dict[str, Any]) -> torch.nn.Module:
+    """A fresh :class:`LargeGT` or :class:`PaperLargeGT` (``s["layout"]``) of the
+    settings ``s`` for ``data`` and the positional encoding of ``inputs``."""
+    pos_dim = 0 if inputs.pos is None else inputs.pos.size(1)
+    if check_layout(s) == "paper":  # norm and local_dropout: the paper presets' or the model's
+        extra = {k: s[k] for k in _PAPER_ONLY if k in s}
+        return PaperLargeGT(data.num_features, s["hidden"], data.num_classes, data.num_nodes,
+                            s["heads"], s["global_dim"], s["num_codes"], dropout=s["dropout"],
+                            attn_dropout=s["attn_dropout"], pos_dim=pos_dim, **extra)
+    return LargeGT(data.num_features, s["hidden"], data.num_classes, s["heads"],
+                   s["global_dim"], s["num_codes"], s["dropout"], s["attn_dropout"],
+                   s["input_dropout"], s["token_encoder"], s["node_queries"], pos_dim)
+
+
+def model_from_checkpoint(path: str, data: NodeDataset, inputs: TokenInputs,
+                          weights: str = "best") -> torch.nn.Module:
+    """The model of a ``glt train largegt --checkpoint`` run (the file
+    ``seed<N>.pt`` in its folder) on the set it trained on (``data``: as
+    :func:`load_largegt_set` gives it; ``inputs``: :func:`token_inputs` with the
+    run's settings and positional encoding), with the weights of its best
+    validation epoch (``weights="best"``: those of the run's reported figures)
+    or of its last finished epoch (``"last"``); class log-probabilities of
+    ``nodes`` from :func:`~glt.train.sources.predict_tokens`. Raises
+    ``ValueError`` as :func:`~glt.train.checkpoint.restore_model` does."""
+    def build(settings: dict[str, Any]) -> torch.nn.Module:
+        return make_model(data, inputs, settings)
+    return restore_model(path, data_fingerprint(*token_arrays(data, inputs)),
+                         {"LargeGT": build, "PaperLargeGT": build}, weights)

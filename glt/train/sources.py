@@ -222,7 +222,12 @@ class TokenBatches:
                               self.eval_samples)
 
     def arrays(self) -> list[Tensor]:
-        pos = [] if self.inputs.pos is None else [self.inputs.pos]
-        data = self.data
-        return [data.graph.rowptr, data.graph.col, self.inputs.x, data.y, data.train_mask,
-                data.val_mask, data.test_mask, *pos]
+        return token_arrays(self.data, self.inputs)
+
+
+def token_arrays(data: NodeDataset, inputs: TokenInputs) -> list[Tensor]:
+    """The graph, token features, labels, split and positional encoding of a
+    LargeGT run, for a checkpoint's fingerprint."""
+    pos = [] if inputs.pos is None else [inputs.pos]
+    return [data.graph.rowptr, data.graph.col, inputs.x, data.y, data.train_mask,
+            data.val_mask, data.test_mask, *pos]

@@ -9,6 +9,10 @@ import torch
 
 from glt.datasets.testing import write_ogb
 from glt.recipes import RECIPES
+from glt.recipes.largegt import (load_largegt_set, load_pos_enc, model_from_checkpoint,
+                                 token_inputs)
+from glt.train.metrics import accuracy
+from glt.train.sources import predict_tokens
 
 LARGEGT = RECIPES["largegt"]
 
@@ -91,3 +95,29 @@ def test_paper_layout_trains_checkpoints_and_resumes(tmp_path):
         LARGEGT.main(base + ["--norm", "layer"])
     with pytest.raises(ValueError, match="token_encoder=per_hop, node_queries=True"):
         LARGEGT.main(["--layout", "paper", "--epochs", "1", "--quiet"])  # Cora's preset
+
+
+@pytest.mark.parametrize("preset", ["ogbn-products", "ogbn-products-paper"])
+def test_model_from_checkpoint_scores_as_the_run_did(tmp_path, preset):
+    write_ogb(str(tmp_path), "ogbn-products", num_nodes=60, num_edges=240, num_features=4)
+    torch.save(torch.randn(60, 3), tmp_path / "pos.pt")
+    ckpt = str(tmp_path / "ckpt")
+    report = LARGEGT.main(["--dataset", "ogbn-products", "--root", str(tmp_path), "--preset",
+                           preset, "--epochs", "6", "--num-tokens", "4", "--batch-size", "8",
+                           "--hidden", "8", "--global-dim", "4", "--num-codes", "6",
+                           "--eval-samples", "2", "--lr", "0.05", "--pos-enc",
+                           str(tmp_path / "pos.pt"), "--quiet", "--checkpoint", ckpt])
+    run, path = report.runs[0], os.path.join(ckpt, "seed0.pt")
+    data = load_largegt_set("ogbn-products", str(tmp_path))
+    inputs = token_inputs(data, report.settings, pos=load_pos_enc(str(tmp_path / "pos.pt"), 60))
+    val, test = (m.nonzero().view(-1) for m in (data.val_mask, data.test_mask))
+    for weights, epoch in (("best", run.best_epoch), ("last", 6)):
+        net = model_from_checkpoint(path, data, inputs, weights)
+        assert type(net).__name__ == ("PaperLargeGT" if preset.endswith("paper") else "LargeGT")
+        # scored as the run scores: validation and test nodes together, the run's seed
+        pred = predict_tokens(net, inputs, torch.cat([val, test]), seed=0, samples=2)
+        assert accuracy(pred[:val.numel()], data.y[val]) == dict(run.curve)[epoch]
+        if weights == "best":
+            assert accuracy(pred[val.numel():], data.y[test]) == run.test
+    with pytest.raises(ValueError, match="trained on other data"):
+        model_from_checkpoint(path, data, token_inputs(data, report.settings), weights)
