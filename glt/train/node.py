@@ -142,7 +142,7 @@ def train_nodes(model: nn.Module, source: BatchSource, data: NodeDataset,
             val_loss = float(F.cross_entropy(logits[:n], y[:n]))
             best.offer(epoch, score(logits[:n], y[:n]), lambda: score(logits[n:], y[n:]),
                        val_loss, config.select, config.ties)
-            if path and best.epoch == epoch:
+            if path and shard.is_main and best.epoch == epoch:  # the rank that saves
                 best_weights = copy_weights(model)
             state["stopped"] = config.patience is not None and best.stale >= config.patience
         state["seconds"] += time.perf_counter() - start

@@ -183,7 +183,8 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
             selection.offer(state.epoch, figure, lambda: figure)
             if selection.epoch == state.epoch:
                 state.best = metrics
-                if checkpoint:  # kept beside the last weights, as UltraGCN's code keeps them
+                if checkpoint and shard.is_main:  # the saving rank keeps them (as UltraGCN's
+                    # code keeps its best weights beside the last)
                     best_weights = copy_weights(model)
             state.selection = asdict(selection)
         state.history.append(record)

@@ -15,6 +15,7 @@ from glt.datasets.testing import write_lightgcn
 from glt.models.lightgcn import LightGCN
 from glt.models.ultragcn import UltraGCN
 from glt.samplers import NegativeSampler
+from glt.train.checkpoint import read_checkpoint
 from glt.train.distributed import LossModule, Shard, data_parallel, finish, init
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -135,6 +136,8 @@ def test_scripts_under_torchrun(rec, tmp_path, script):
     result = json.load(open(out))
     assert result["world_size"] == 2 and result["runs"][0]["epochs"] == 2
     assert 0.0 <= result["test_mean"] <= 1.0
+    kept = read_checkpoint(os.path.join(ckpt, "seed2020.pt"))  # rank 0's, with its best weights
+    assert set(kept["best_model"]) == set(kept["model"])
     # resume: both ranks load rank 0's checkpoint and go on to epoch 3
     args[args.index("--epochs") + 1] = "3"
     done = _torchrun(script, *args)
