@@ -63,13 +63,15 @@ def rank_metrics(scorer: Scorer, train: CSRGraph, test: CSRGraph, ks: Sequence[i
     if train.shape != test.shape:
         raise ValueError(f"expected train and test graphs of one shape, got {train.shape} "
                          f"and {test.shape}")
-    ks = sorted({int(k) for k in ks})
-    if not ks or ks[0] < 1:
-        raise ValueError(f"expected positive cut-offs, got {list(ks)}")
+    ks = sorted({as_int(k, "each cut-off in ks", minimum=1) for k in ks})
+    if not ks:
+        raise ValueError("expected at least one cut-off in ks")
+    chunk_size = as_int(chunk_size, "chunk_size", minimum=1)
     num_users, num_items = train.shape
     test_deg = test.out_degree()
     if users is None:
         users = (test_deg > 0).nonzero().view(-1)
+    users = as_index(users, "users", bound=num_users).to(test_deg.device)
     users = users[test_deg[users] > 0]
     max_k = min(ks[-1], num_items)
     discount = 1.0 / torch.log2(torch.arange(2, max_k + 2, dtype=torch.float64))
@@ -117,6 +119,7 @@ def recommend(scorer: Scorer, users: Tensor, num_items: int, k: int = 20,
     """
     users = as_index(users, "users", bound=exclude.num_nodes if exclude is not None else None)
     k = as_int(k, "k", minimum=1)
+    chunk_size = as_int(chunk_size, "chunk_size", minimum=1)
     if k > num_items:
         raise ValueError(f"expected k to be at most num_items ({num_items}), got {k}")
     if exclude is not None and exclude.num_cols != num_items:

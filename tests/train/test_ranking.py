@@ -74,6 +74,28 @@ def test_bad_input():
         dot_scorer(torch.zeros(2, 3), torch.zeros(3, 4))
 
 
+def test_rank_metrics_refuses_careless_arguments():
+    """A negative user id would score a user counted from the end and a cut-off of
+    2.5 a list of 2 reported as @2: both are refused, as are other bad values."""
+    train, test = _graph([(0, 0), (1, 1), (2, 2)], 3, 4), _graph([(0, 1), (1, 2), (2, 3)], 3, 4)
+    scorer = dot_scorer(torch.randn(3, 2), torch.randn(4, 2))
+    for kwargs, error, message in [
+            (dict(users=torch.tensor([0, -3])), ValueError, "users to hold non-negative ids"),
+            (dict(users=torch.tensor([3])), ValueError, "users to hold ids below 3, got 3"),
+            (dict(users=torch.tensor([0.0])), ValueError, "users to be an integer tensor"),
+            (dict(users=[0, 1]), TypeError, "users to be a torch.Tensor, got list"),
+            (dict(ks=(2.5,)), TypeError, "each cut-off in ks to be an integer, got 2.5"),
+            (dict(ks=(0, 20)), ValueError, "each cut-off in ks to be >= 1, got 0"),
+            (dict(ks=()), ValueError, "at least one cut-off"),
+            (dict(chunk_size=0), ValueError, "chunk_size to be >= 1, got 0")]:
+        with pytest.raises(error, match=message):
+            rank_metrics(scorer, train, test, **kwargs)
+    some = rank_metrics(scorer, train, test, users=torch.tensor([2, 0], dtype=torch.int32))
+    assert some == rank_metrics(scorer, train, test, users=torch.tensor([0, 2]))
+    with pytest.raises(ValueError, match="chunk_size to be >= 1, got 0"):
+        recommend(scorer, torch.tensor([0]), 4, k=2, chunk_size=0)
+
+
 @pytest.mark.parametrize("chunk_size", [1, 4, 100])
 def test_recommend_matches_a_python_ranking(chunk_size):
     """Each user's top-k unseen items by a per-user Python sort; a user who has seen
