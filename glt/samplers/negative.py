@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from glt._checks import as_index
+from glt._checks import as_index, as_int
 from glt.graph import CSRGraph
 from glt.samplers._kernels import uniform_ints
 from glt.samplers._seed import draw_base
@@ -40,7 +40,17 @@ class NegativeSampler:
                              "negative exists")
 
     def is_positive(self, users: Tensor, items: Tensor) -> Tensor:
-        """Bool tensor shaped like ``items``: is ``items[..]`` a positive of ``users[..]``."""
+        """Bool tensor shaped like ``items``: is ``items[..]`` a positive of
+        ``users[..]`` (integer ids of one shape)."""
+        if not isinstance(users, Tensor) or not isinstance(items, Tensor) or \
+                users.shape != items.shape:
+            raise ValueError(f"expected users and items as tensors of one shape, got "
+                             f"{_shape(users)} and {_shape(items)}")
+        as_index(users.reshape(-1), "users", bound=self.num_users)
+        as_index(items.reshape(-1), "items", bound=self.num_items)
+        return self._is_positive(users, items)
+
+    def _is_positive(self, users: Tensor, items: Tensor) -> Tensor:
         keys = users * self.num_items + items
         found = torch.searchsorted(self._keys, keys.reshape(-1)).clamp(max=self._keys.numel() - 1)
         return (self._keys[found] == keys.reshape(-1)).reshape(keys.shape)
@@ -65,8 +75,7 @@ class NegativeSampler:
         """
         users = as_index(users, "users", bound=self.num_users)
         self._need_item_negatives()
-        if num_negatives < 1:
-            raise ValueError(f"expected num_negatives >= 1, got {num_negatives}")
+        num_negatives = as_int(num_negatives, "num_negatives", minimum=1)
         neg = self._rand_items((users.numel(), num_negatives), generator)
         if exclude_positives:
             owner = users.unsqueeze(1).expand_as(neg)
@@ -76,17 +85,16 @@ class NegativeSampler:
     def _redraw(self, users: Tensor, items: Tensor, generator: Optional[torch.Generator]
                 ) -> None:
         """Redraw ``items`` in place wherever they hit a positive of ``users``."""
-        hit = self.is_positive(users, items)
+        hit = self._is_positive(users, items)
         while bool(hit.any()):
             items[hit] = self._rand_items((int(hit.sum()),), generator)
-            hit = self.is_positive(users, items)
+            hit = self._is_positive(users, items)
 
     def pairs(self, num_samples: int, generator: Optional[torch.Generator] = None) -> Tensor:
         """``[num_samples, 2]`` (row, column) pairs drawn uniformly among those that
         are not edges of the graph (nor self-loops, on a square graph): the
         negatives of link prediction, as PyG's ``negative_sampling``."""
-        if num_samples < 0:
-            raise ValueError(f"expected num_samples >= 0, got {num_samples}")
+        num_samples = as_int(num_samples, "num_samples", minimum=0)
         square = self.num_users == self.num_items
         device = self._keys.device
         keys = self._keys.unique_consecutive()
@@ -100,10 +108,10 @@ class NegativeSampler:
             rows = torch.randint(0, self.num_users, (n,), generator=generator, device=device)
             return rows, self._rand_items((n,), generator)
         rows, cols = draw(num_samples)
-        hit = self.is_positive(rows, cols) | ((rows == cols) if square else False)
+        hit = self._is_positive(rows, cols) | ((rows == cols) if square else False)
         while bool(hit.any()):
             rows[hit], cols[hit] = draw(int(hit.sum()))
-            hit = self.is_positive(rows, cols) | ((rows == cols) if square else False)
+            hit = self._is_positive(rows, cols) | ((rows == cols) if square else False)
         return torch.stack([rows, cols], dim=1)
 
     def bpr(self, num_samples: Optional[int] = None,
@@ -118,8 +126,8 @@ class NegativeSampler:
         if self._active.numel() == 0:
             raise ValueError("expected at least one training interaction, got an empty graph")
         self._need_item_negatives()
-        if num_samples is None:
-            num_samples = self.graph.num_edges
+        num_samples = as_int(self.graph.num_edges if num_samples is None else num_samples,
+                             "num_samples", minimum=0)
         device = self._keys.device
         pick = torch.randint(0, self._active.numel(), (num_samples,), generator=generator,
                              device=device)
@@ -131,3 +139,7 @@ class NegativeSampler:
         neg = self._rand_items((num_samples,), generator)
         self._redraw(users, neg, generator)
         return users, pos, neg
+
+
+def _shape(value: object) -> str:
+    return str(tuple(value.shape)) if isinstance(value, Tensor) else type(value).__name__

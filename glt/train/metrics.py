@@ -9,6 +9,9 @@ from torch import Tensor
 
 def accuracy(logits: Tensor, y: Tensor) -> float:
     """Fraction of rows of ``logits [N, C]`` whose argmax equals ``y [N]``."""
+    if logits.dim() != 2 or y.dim() != 1 or y.is_floating_point():
+        raise ValueError(f"expected logits [N, C] and integer labels y [N], got shapes "
+                         f"{tuple(logits.shape)} and {tuple(y.shape)} ({y.dtype})")
     if logits.size(0) != y.size(0):
         raise ValueError(f"expected logits and y to have the same number of rows, got "
                          f"{logits.size(0)} and {y.size(0)}")

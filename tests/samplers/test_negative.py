@@ -81,3 +81,31 @@ def test_bad_input():
         NegativeSampler(full).bpr(3)
     with pytest.raises(ValueError, match="every pair of nodes is an edge"):
         NegativeSampler(full).pairs(3)
+
+
+def test_careless_ids_and_counts_are_refused():
+    """An item id past the last item would alias another user's item (keys are
+    ``user * num_items + item``): refused, as are mismatched shapes and counts
+    that are not non-negative integers."""
+    graph, ei = interactions()
+    s = NegativeSampler(graph)
+    e = int((ei[0] > 0).nonzero()[0])
+    u, i = int(ei[0, e]), int(ei[1, e])
+    assert s.is_positive(torch.tensor([u]), torch.tensor([i]))
+    alias = torch.tensor([u - 1]), torch.tensor([i + 40])  # the key of (u, i)
+    for users, items, message in [
+            (*alias, "items to hold ids below 40, got"),
+            (torch.tensor([-1]), torch.tensor([0]), "users to hold non-negative ids"),
+            (torch.tensor([30]), torch.tensor([0]), "users to hold ids below 30"),
+            (torch.tensor([0.0]), torch.tensor([0]), "users to be an integer tensor"),
+            (torch.tensor([0, 1]), torch.tensor([0]), r"of one shape, got \(2,\) and \(1,\)"),
+            ([0], torch.tensor([0]), "of one shape, got list and")]:
+        with pytest.raises(ValueError, match=message):
+            s.is_positive(users, items)
+    for call, error, message in [
+            (lambda: s.pairs(2.5), TypeError, "num_samples to be an integer, got 2.5"),
+            (lambda: s.pairs(-1), ValueError, "num_samples to be >= 0, got -1"),
+            (lambda: s.bpr(-3), ValueError, "num_samples to be >= 0, got -3"),
+            (lambda: s.negatives(torch.tensor([0]), 1.5), TypeError, "num_negatives to be an")]:
+        with pytest.raises(error, match=message):
+            call()

@@ -13,6 +13,13 @@ def test_accuracy():
         accuracy(logits, torch.tensor([1]))
     with pytest.raises(ValueError, match="expected at least one row"):
         accuracy(logits[:0], torch.tensor([], dtype=torch.long))
+    # 1-D scores (one per node) or float labels are not what accuracy reads
+    with pytest.raises(ValueError, match=r"logits \[N, C\] and integer labels y \[N\]"):
+        accuracy(logits[:, 0], torch.tensor([1, 1, 1]))
+    with pytest.raises(ValueError, match=r"got shapes \(3, 2\) and \(3,\) \(torch.float32\)"):
+        accuracy(logits, torch.tensor([1.0, 1.0, 1.0]))
+    with pytest.raises(ValueError, match=r"got shapes \(3, 2\) and \(3, 1\)"):
+        accuracy(logits, torch.tensor([[1], [1], [1]]))
 
 
 def test_mean_std_is_sample_std():
