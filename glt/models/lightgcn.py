@@ -105,8 +105,8 @@ class LightGCN(nn.Module):
         layer-0 embeddings of the batch (``users``, ``pos``, ``neg``: ``[B]``). The
         final embeddings are computed for the batch's rows only (:meth:`final_rows`)."""
         users = as_index(users, "users", bound=self.num_users)
-        pos = as_index(pos, "pos (items)", bound=self.num_items)
-        neg = as_index(neg, "neg (items)", bound=self.num_items)
+        pos = as_index(pos, "pos (items)", length=users.numel(), bound=self.num_items)
+        neg = as_index(neg, "neg (items)", length=users.numel(), bound=self.num_items)
         nodes, inverse = torch.cat([users, self.num_users + pos,
                                     self.num_users + neg]).unique(return_inverse=True)
         u, p, n = self.final_rows(nodes)[inverse].split(users.numel())

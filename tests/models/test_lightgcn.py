@@ -55,6 +55,13 @@ def test_bpr_loss_formula(data):
     assert torch.allclose(model.bpr_loss(users, pos, neg, 1e-3), expected)
     model.loss(users, pos, neg).backward()
     assert model.embedding.grad is not None
+    # a batch whose three parts differ in length, or an item past the last, is refused
+    with pytest.raises(ValueError, match="expected pos \\(items\\) to have 2 entries"):
+        model.bpr_loss(users, pos[:1], neg, 1e-3)
+    with pytest.raises(ValueError, match="expected neg \\(items\\) to have 2 entries"):
+        model.bpr_loss(users, pos, torch.tensor([5, 7, 9]), 1e-3)
+    with pytest.raises(ValueError, match="expected neg \\(items\\) to hold ids below 30"):
+        model.bpr_loss(users, pos, torch.tensor([5, 30]), 1e-3)
 
 
 @pytest.mark.parametrize("num_layers", [0, 1, 3])
