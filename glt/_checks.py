@@ -2,6 +2,8 @@
 "expected <arg> to be <X>, got <Y>"."""
 from __future__ import annotations
 
+import math
+import numbers
 import operator
 from typing import Any, Optional
 
@@ -45,6 +47,17 @@ def as_int(value: Any, name: str, minimum: Optional[int] = None) -> int:
                         f"({type(value).__name__})") from None
     if minimum is not None and number < minimum:
         raise ValueError(f"expected {name} to be >= {minimum}, got {number}")
+    return number
+
+
+def as_float(value: Any, name: str, minimum: float = 0.0, strict: bool = False) -> float:
+    """``value`` as a finite float at least ``minimum`` (above it if ``strict``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"expected {name} to be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number) or number < minimum or strict and number == minimum:
+        raise ValueError(f"expected {name} to be a finite number {'>' if strict else '>='} "
+                         f"{minimum:g}, got {value!r}")
     return number
 
 

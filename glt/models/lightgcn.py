@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from glt._checks import as_index
+from glt._checks import as_float, as_index, as_int
 from glt.graph import CSRGraph
 from glt.models.scoring import Scorer, dot_scorer
 from glt.norm import gcn_norm
@@ -41,8 +41,11 @@ class LightGCN(nn.Module):
         if not 0 < num_users < graph.num_nodes:
             raise ValueError(f"expected 0 < num_users < {graph.num_nodes} (graph nodes), "
                              f"got {num_users}")
+        dim = as_int(dim, "dim", minimum=1)
         self.num_users, self.num_items = num_users, graph.num_nodes - num_users
-        self.num_layers, self.decay = num_layers, decay
+        self.num_layers = as_int(num_layers, "num_layers", minimum=0)
+        self.decay = as_float(decay, "decay")
+        init_std = as_float(init_std, "init_std", strict=True)
         self.weight_decay = 0.0  # the L2 term is the loss's own, on the batch's rows
         self.graph = graph
         self.embedding = nn.Parameter(torch.empty(graph.num_nodes, dim))

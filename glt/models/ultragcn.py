@@ -13,7 +13,7 @@ from typing import Iterator, Optional
 import torch
 from torch import Tensor, nn
 
-from glt._checks import as_index
+from glt._checks import as_float, as_index, as_int
 from glt.graph import CSRGraph
 from glt.models.scoring import Scorer, dot_scorer
 from glt.ops.softplus_dot import checked_softplus_dot_loss, weighted_softplus
@@ -120,9 +120,13 @@ class UltraGCN(nn.Module):
                  l2_in_optimizer: bool = False) -> None:
         super().__init__()
         self.num_users, self.num_items = train.shape
-        self.w1, self.w2, self.w3, self.w4 = w1, w2, w3, w4
-        self.negative_weight, self.num_negatives = negative_weight, num_negatives
-        self.gamma, self.lambda_ = gamma, lambda_
+        dim = as_int(dim, "dim", minimum=1)
+        self.w1, self.w2, self.w3, self.w4 = (as_float(w, f"w{i}")
+                                              for i, w in enumerate((w1, w2, w3, w4), 1))
+        self.negative_weight = as_float(negative_weight, "negative_weight")
+        self.num_negatives = as_int(num_negatives, "num_negatives", minimum=1)
+        self.gamma, self.lambda_ = as_float(gamma, "gamma"), as_float(lambda_, "lambda_")
+        init_std = as_float(init_std, "init_std", strict=True)
         # the L2 weight the optimiser applies on every parameter (RecModel protocol)
         self.weight_decay = gamma if l2_in_optimizer else 0.0
         self.user_embedding = nn.Parameter(torch.empty(self.num_users, dim))

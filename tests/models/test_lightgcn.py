@@ -99,3 +99,14 @@ def test_out_of_range_ids(data):
         model.loss(torch.tensor([20]), torch.tensor([0]), torch.tensor([1]))
     with pytest.raises(ValueError, match=r"expected neg \(items\) to hold ids below 30"):
         model.loss(torch.tensor([0]), torch.tensor([0]), torch.tensor([30]))
+
+
+@pytest.mark.parametrize("setting, error, message", [
+    (dict(dim=0), ValueError, "expected dim to be >= 1, got 0"),
+    (dict(num_layers=-1), ValueError, "expected num_layers to be >= 0, got -1"),
+    (dict(num_layers=1.5), TypeError, "expected num_layers to be an integer, got 1.5"),
+    (dict(decay=float("inf")), ValueError, "expected decay to be a finite number >= 0"),
+    (dict(init_std=-0.1), ValueError, "expected init_std to be a finite number > 0")])
+def test_bad_settings(data, setting, error, message):
+    with pytest.raises(error, match=message):
+        LightGCN(data.bipartite(), data.num_users, **setting)

@@ -115,6 +115,21 @@ def test_bad_batches():
         model.loss(torch.tensor([1]), torch.tensor([0]), torch.tensor([[1], [2]]))
 
 
+@pytest.mark.parametrize("setting, error, message", [
+    (dict(dim=0), ValueError, "expected dim to be >= 1, got 0"),
+    (dict(num_negatives=0), ValueError, "expected num_negatives to be >= 1, got 0"),
+    (dict(num_negatives=2.5), TypeError, "expected num_negatives to be an integer, got 2.5"),
+    (dict(negative_weight=float("nan")), ValueError, "negative_weight to be a finite number"),
+    (dict(w4=-1.0), ValueError, "expected w4 to be a finite number >= 0, got -1.0"),
+    (dict(lambda_="5e-4"), TypeError, "expected lambda_ to be a number, got '5e-4'"),
+    (dict(init_std=0.0), ValueError, "expected init_std to be a finite number > 0, got 0.0")])
+def test_bad_settings(setting, error, message):
+    """Settings of no model (a 0-wide table, NaN weights, fractional negatives)
+    are refused when the model is built, not met as NaN losses or late errors."""
+    with pytest.raises(error, match=message):
+        UltraGCN(_train(), **{"dim": 4, "num_negatives": 2, "num_neighbours": 3, **setting})
+
+
 def test_user_without_training_items_trains():
     train = CSRGraph.from_edge_index(torch.tensor([[0, 0, 2], [1, 2, 0]]), 3, num_cols=3)
     model = UltraGCN(train, dim=4, num_negatives=2, num_neighbours=2)  # user 1 has no item
