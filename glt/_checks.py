@@ -61,6 +61,14 @@ def as_float(value: Any, name: str, minimum: float = 0.0, strict: bool = False) 
     return number
 
 
+def as_probability(value: Any, name: str) -> float:
+    """``value`` as a float in ``[0, 1]`` (a dropout rate)."""
+    number = as_float(value, name)
+    if number > 1.0:
+        raise ValueError(f"expected {name} to be in [0, 1], got {value!r}")
+    return number
+
+
 def check_features(x: Tensor, name: str, rows: Optional[int] = None) -> None:
     """Check a floating tensor with at least one dimension and (optionally) ``rows`` rows."""
     if not isinstance(x, Tensor):

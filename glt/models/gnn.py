@@ -6,6 +6,7 @@ from typing import Callable, Optional, Sequence
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from glt._checks import as_int, as_probability
 from glt.graph import GraphLike, as_graph
 from glt.layers import GATConv, GCNConv, SAGEConv
 from glt.ops import dropout
@@ -33,7 +34,7 @@ class NodeClassifier(nn.Module):
                              f"got {len(norms)}")
         self.convs = nn.ModuleList(convs)
         self.norms = None if norms is None else nn.ModuleList(norms)
-        self.dropout = dropout
+        self.dropout = as_probability(dropout, "dropout")
         self.activation = activation
         self.input_dropout = input_dropout
 
@@ -59,10 +60,14 @@ def batch_norms(widths: Sequence[int]) -> list[nn.Module]:
     return [nn.BatchNorm1d(w) for w in widths]
 
 
-def _widths(in_channels: int, hidden: int, out_channels: int, num_layers: int) -> list[int]:
-    if num_layers < 1:
-        raise ValueError(f"expected num_layers >= 1, got {num_layers}")
-    return [in_channels] + [hidden] * (num_layers - 1) + [out_channels]
+def layer_widths(in_channels: int, hidden: int, out_channels: int, num_layers: int
+                 ) -> list[int]:
+    """``[in, hidden, ..., hidden, out]``: the widths of ``num_layers`` stacked
+    layers, each a positive integer."""
+    num_layers = as_int(num_layers, "num_layers", minimum=1)
+    inner = [as_int(hidden, "hidden_channels", minimum=1)] * (num_layers - 1)
+    return [as_int(in_channels, "in_channels", minimum=1), *inner,
+            as_int(out_channels, "out_channels", minimum=1)]
 
 
 class GCN(NodeClassifier):
@@ -72,7 +77,7 @@ class GCN(NodeClassifier):
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int,
                  num_layers: int = 2, dropout: float = 0.5, batch_norm: bool = False,
                  input_dropout: bool = True) -> None:
-        w = _widths(in_channels, hidden_channels, out_channels, num_layers)
+        w = layer_widths(in_channels, hidden_channels, out_channels, num_layers)
         super().__init__([GCNConv(a, b) for a, b in zip(w[:-1], w[1:])], dropout, F.relu,
                          batch_norms(w[1:-1]) if batch_norm else None, input_dropout)
 
@@ -84,7 +89,7 @@ class GraphSAGE(NodeClassifier):
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int,
                  num_layers: int = 2, dropout: float = 0.5, aggr: str = "mean",
                  batch_norm: bool = False, input_dropout: bool = True) -> None:
-        w = _widths(in_channels, hidden_channels, out_channels, num_layers)
+        w = layer_widths(in_channels, hidden_channels, out_channels, num_layers)
         super().__init__([SAGEConv(a, b, aggr=aggr) for a, b in zip(w[:-1], w[1:])], dropout,
                          F.relu, batch_norms(w[1:-1]) if batch_norm else None, input_dropout)
 
@@ -97,7 +102,7 @@ class GAT(NodeClassifier):
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int,
                  num_layers: int = 2, heads: int = 8, out_heads: int = 1,
                  dropout: float = 0.6) -> None:
-        w = _widths(in_channels, hidden_channels, out_channels, num_layers)
+        w = layer_widths(in_channels, hidden_channels, out_channels, num_layers)
         convs = [GATConv(a if i == 0 else a * heads, b, heads=heads, dropout=dropout)
                  for i, (a, b) in enumerate(zip(w[:-2], w[1:-1]))]
         last_in = w[-2] * heads if num_layers > 1 else w[-2]

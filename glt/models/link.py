@@ -8,7 +8,8 @@ import torch
 from torch import Tensor, nn
 
 from glt.graph import GraphLike
-from glt.models.gnn import GCN, GraphSAGE
+from glt._checks import as_probability
+from glt.models.gnn import GCN, GraphSAGE, layer_widths
 from glt.ops import dropout, pair_product
 
 
@@ -29,11 +30,9 @@ class LinkPredictor(nn.Module):
     def __init__(self, in_channels: int, hidden_channels: int, num_layers: int = 2,
                  dropout: float = 0.5) -> None:
         super().__init__()
-        if num_layers < 1:
-            raise ValueError(f"expected num_layers >= 1, got {num_layers}")
-        widths = [in_channels] + [hidden_channels] * (num_layers - 1) + [1]
+        widths = layer_widths(in_channels, hidden_channels, 1, num_layers)
         self.lins = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
-        self.dropout = dropout
+        self.dropout = as_probability(dropout, "dropout")
 
     def reset_parameters(self) -> None:
         for lin in self.lins:

@@ -4,6 +4,7 @@ import torch.nn.functional as F
 
 from glt.datasets import load_planetoid, row_normalize, sparse_features
 from glt.models import GAT, GCN, GraphSAGE
+from glt.models.link import LinkPredictor
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +42,23 @@ def test_layer_layout_and_shapes():
     x, edge_index = torch.randn(5, 10), torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])
     assert gat(x, edge_index).shape == (5, 3)
     assert GCN(10, 4, 3, num_layers=1)(x, edge_index).shape == (5, 3)
-    with pytest.raises(ValueError, match="expected num_layers >= 1, got 0"):
+    with pytest.raises(ValueError, match="expected num_layers to be >= 1, got 0"):
         GCN(10, 4, 3, num_layers=0)
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: GCN(10, 0, 3), ValueError, "expected hidden_channels to be >= 1, got 0"),
+    (lambda: GraphSAGE(0, 4, 3), ValueError, "expected in_channels to be >= 1, got 0"),
+    (lambda: GAT(10, 4, 2.0), TypeError, "expected out_channels to be an integer, got 2.0"),
+    (lambda: GCN(10, 4, 3, dropout=2.0), ValueError, r"expected dropout to be in \[0, 1\]"),
+    (lambda: GraphSAGE(10, 4, 3, dropout=-0.1), ValueError, "dropout to be a finite number"),
+    (lambda: LinkPredictor(4, 4, dropout=1.5), ValueError, "expected dropout to be in"),
+    (lambda: LinkPredictor(4, 4, num_layers=0), ValueError, "num_layers to be >= 1, got 0")])
+def test_settings_of_no_model_are_refused_when_built(make, error, message):
+    """A dropout of 2 was met only at the first training step; a 0-wide layer
+    made a model that trains and predicts nothing."""
+    with pytest.raises(error, match=message):
+        make()
 
 
 
