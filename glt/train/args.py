@@ -226,4 +226,5 @@ def check_device(name: str) -> None:
         try:
             torch.empty(0, device=device)
         except (RuntimeError, AssertionError) as err:
-            raise ValueError(f"device {name!r} is not available here ({err})") from err
+            why = str(err).strip().split(". ")[0][:200] or type(err).__name__  # its first
+            raise ValueError(f"device {name!r} is not available here ({why})") from err

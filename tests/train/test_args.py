@@ -122,6 +122,17 @@ def test_unavailable_device_stops_at_parse_time(capsys):
     assert "argument --device: unknown device 'gpu0'" in capsys.readouterr().err
 
 
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="checks a machine without MPS")
+def test_an_unavailable_backend_is_named_in_one_short_line(capsys):
+    """torch's own error for a backend it was not built with lists every backend
+    it has (2,000 characters): the message keeps its first sentence."""
+    with pytest.raises(SystemExit):
+        main(["train", "gcn", "--device", "mps"])
+    err = capsys.readouterr().err
+    assert err.startswith("glt: error: argument --device: device 'mps' is not available here (")
+    assert len(err) < 300 and err.count("\n") == 1
+
+
 def test_data_errors_are_one_line_too(tmp_path, monkeypatch, capsys):
     monkeypatch.undo()  # real loaders
     assert main(["train", "lightgcn", "--dataset", str(tmp_path / "nowhere")]) == 2
