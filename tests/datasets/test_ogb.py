@@ -3,10 +3,8 @@ import gzip
 import json
 import os
 import socket
-import sys
 import shutil
 import zipfile
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -19,6 +17,7 @@ from glt.datasets._cache import verify_cache
 from glt.datasets import LinkDataset, NodeDataset, load_ogb
 from glt.datasets.testing import _write_csv, write_ogb
 from glt.graph import CSRGraph
+from tests.oracles import numpy2_pickle_names
 
 NODE_SETS = ["ogbn-arxiv", "ogbn-products", "ogbn-proteins", "ogbn-papers100M"]
 LINK_SETS = ["ogbl-collab", "ogbl-ddi"]
@@ -388,12 +387,8 @@ def real_ddi(shared_data, tmp_path_factory):
     from ogb.linkproppred import LinkPropPredDataset
     real_load = torch.load
     torch.load = lambda *a, **k: real_load(*a, **{**k, "weights_only": False})
-    # the rebuilt train.pt was pickled by NumPy 2 (numpy._core): under NumPy 1 the
-    # oracle's plain unpickler needs that name, which NumPy 1 spells numpy.core
-    aliases = {} if hasattr(np, "_core") else {
-        "numpy._core": np.core, "numpy._core.multiarray": np.core.multiarray}
     try:  # ogb 1.3.6 cannot read its own split files under torch's default since 2.6
-        with mock.patch.dict(sys.modules, aliases):
+        with numpy2_pickle_names():
             theirs = LinkPropPredDataset("ogbl-ddi", root=str(root))
             split = theirs.get_edge_split()
     finally:
