@@ -61,7 +61,7 @@ class SAGEConv(nn.Module):
                 out = out + self.lin_l.bias
         else:  # aggregate the features themselves (dense: max needs every entry)
             dense = src.to_dense() if src.layout == torch.sparse_csr else src
-            out = self.lin_l(spmm(adj, dense, self.aggr))
+            out = linear(spmm(adj, dense, self.aggr), self.lin_l.weight, self.lin_l.bias)
         if self.lin_r is not None:
             out = out + linear(x, self.lin_r.weight)
         return F.normalize(out, p=2.0, dim=-1) if self.normalize else out

@@ -28,11 +28,13 @@ def linear(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
     permuted at each step; torch's own sparse backward transposes ``x`` (a
     sort) at every step. Other inputs go to ``F.linear``.
     """
+    if weight.dim() != 2 or x.dim() < 1 or x.size(-1) != weight.size(1):
+        raise ValueError(f"expected x [..., {weight.size(-1)}] for a weight of shape "
+                         f"{tuple(weight.shape)} (input width {weight.size(-1)}), got x of "
+                         f"shape {tuple(x.shape)}")
     if x.layout != torch.sparse_csr or x.requires_grad or x.device.type != "cpu" \
             or weight.dtype != x.dtype or weight.device != x.device:
         return F.linear(x, weight, bias)
-    if weight.dim() != 2 or weight.size(1) != x.size(1):
-        raise ValueError(f"expected weight [out, {x.size(1)}], got {tuple(weight.shape)}")
     out = _SparseLinear.apply(x, weight)
     return out if bias is None else out + bias
 

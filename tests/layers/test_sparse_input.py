@@ -152,3 +152,17 @@ def test_bad_torch_sparse_inputs():
     with pytest.raises(TypeError, match="torch sparse tensor .* or a torch_sparse "
                        "SparseTensor, got list"):
         CSRGraph.from_sparse([[0, 1]])
+
+
+@pytest.mark.parametrize("layer", [lambda: GCNConv(6, 4), lambda: SAGEConv(6, 4),
+                                   lambda: SAGEConv(6, 8), lambda: SAGEConv(6, 4, aggr="max"),
+                                   lambda: GATConv(6, 4, heads=2)])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_features_of_another_width_are_named(layer, sparse):
+    """A layer of input width 6 given 5 features: the error names both widths (it
+    was torch's matrix-shape error, or for max aggregation one after it)."""
+    x = torch.rand(NUM_NODES, 5)
+    x = x.to_sparse_csr() if sparse else x
+    with pytest.raises(ValueError, match=rf"expected x \[\.\.\., 6\] .* got x of shape "
+                                         rf"\({NUM_NODES}, 5\)"):
+        layer()(x, EDGE_INDEX)

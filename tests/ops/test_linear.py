@@ -57,5 +57,9 @@ def test_other_inputs_go_to_torch():
     torch.testing.assert_close(linear(dense, weight), F.linear(dense, weight))
     trainable = sparse.clone().requires_grad_()  # gradients for the features: torch's
     torch.testing.assert_close(linear(trainable, weight), F.linear(dense, weight))
-    with pytest.raises(ValueError, match=r"expected weight \[out, 12\], got \(3, 7\)"):
-        linear(sparse, torch.randn(3, 7))
+    # a width that does not fit the weight is named, whatever the layout of x
+    for x in (sparse, dense, dense[0]):
+        with pytest.raises(ValueError, match=r"expected x \[\.\.\., 7\] for a weight of "
+                                             r"shape \(3, 7\) \(input width 7\), got x of "
+                                             r"shape \((30, 12|12,)\)"):
+            linear(x, torch.randn(3, 7))
