@@ -1,5 +1,6 @@
 """Helpers for running the independent oracles the tests compare against."""
 import sys
+from contextlib import nullcontext
 from typing import ContextManager
 from unittest import mock
 
@@ -12,6 +13,6 @@ def numpy2_pickle_names() -> ContextManager:
     file NumPy 2 wrote, such as the shared ddi release's rebuilt ``train.pt``;
     nothing under NumPy 2. glt's own reader needs neither."""
     if hasattr(np, "_core"):
-        return mock.patch.dict(sys.modules, {})
+        return nullcontext()
     return mock.patch.dict(sys.modules, {"numpy._core": np.core,
                                          "numpy._core.multiarray": np.core.multiarray})

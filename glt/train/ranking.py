@@ -71,7 +71,8 @@ def rank_metrics(scorer: Scorer, train: CSRGraph, test: CSRGraph, ks: Sequence[i
     test_deg = test.out_degree()
     if users is None:
         users = (test_deg > 0).nonzero().view(-1)
-    users = as_index(users, "users", bound=num_users).to(test_deg.device)
+    else:  # only ids given by the caller need checking
+        users = as_index(users, "users", bound=num_users).to(test_deg.device)
     users = users[test_deg[users] > 0]
     max_k = min(ks[-1], num_items)
     discount = 1.0 / torch.log2(torch.arange(2, max_k + 2, dtype=torch.float64))
