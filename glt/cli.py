@@ -101,7 +101,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                              f"{', '.join(RECIPES)}")
         try:
             RECIPES[rest[0]].main(rest[1:])
-        except (ValueError, FileNotFoundError, NotADirectoryError, DownloadError) as err:
+        except (ValueError, FloatingPointError, FileNotFoundError, NotADirectoryError,
+                DownloadError) as err:
             if os.environ.get("GLT_DEBUG"):
                 raise
             print(f"glt: error: {err}", file=sys.stderr)  # GLT_DEBUG=1 shows the traceback

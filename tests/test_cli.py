@@ -62,6 +62,13 @@ def test_data_errors_are_one_line(tmp_path, monkeypatch, capsys):
     assert "item ids go up to 5000000 but only 3 distinct" in capsys.readouterr().err
 
 
+def test_a_diverged_run_is_one_line(capsys):
+    assert cli.main(["train", "lightgcn", "--lr", "1e19", "--epochs", "2", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        "glt: error: training diverged: the mean loss of epoch 1 is nan")
+
+
 def test_unknown_names_are_refused():
     with pytest.raises(SystemExit, match="unknown model 'lightgc'.*lightgcn"):
         cli.main(["train", "lightgc"])

@@ -3,18 +3,53 @@ from __future__ import annotations
 
 from typing import Optional
 
+import torch
 from torch import Tensor
 
 from glt.graph import CSRGraph
 
 
-def check_graph_and_features(name: str, graph: CSRGraph, x: Optional[Tensor]) -> int:
-    """Check ``graph`` is a square ``CSRGraph [N, N]`` and ``x`` (when given) is
-    ``[N, F]``; return ``N``."""
+def check_graph_and_features(name: str, graph: CSRGraph, x: Optional[Tensor],
+                             edge_attr: Optional[Tensor] = None) -> int:
+    """Check ``graph`` is a square ``CSRGraph [N, N]``, ``x`` (when given) is
+    ``[N, F]``, ``edge_attr`` (when given) is ``[E, ...]``, and that features and
+    edge weights are finite; return ``N``."""
     if not isinstance(graph, CSRGraph) or not graph.is_square:
         shape = graph.shape if isinstance(graph, CSRGraph) else type(graph).__name__
         raise ValueError(f"{name}: expected graph to be a square CSRGraph, got {shape}")
     n = graph.num_nodes
     if x is not None and (x.dim() != 2 or x.size(0) != n):
         raise ValueError(f"{name}: expected x of shape [{n}, F], got {tuple(x.shape)}")
+    if edge_attr is not None and (edge_attr.dim() < 1 or edge_attr.size(0) != graph.num_edges):
+        raise ValueError(f"{name}: expected edge_attr with one row per edge "
+                         f"([{graph.num_edges}, D]), got {tuple(edge_attr.shape)}")
+    for what, values in (("x", x), ("edge_attr", edge_attr), ("edge weights", graph.edge_weight)):
+        check_finite(name, what, values)
     return n
+
+
+def check_finite(name: str, what: str, values: Optional[Tensor]) -> None:
+    """Refuse NaN or infinite entries of ``values [N, ...]`` (dense or sparse),
+    naming how many there are and the first row holding one: a model fed them
+    trains on NaN and scores as if it were a prediction."""
+    if values is None or values.numel() == 0 or not values.is_floating_point():
+        return
+    if values.layout == torch.sparse_coo:
+        values = values.coalesce()
+        stored, rows = values.values(), values.indices()[0]
+    elif values.layout == torch.sparse_csr:
+        stored = values.values()
+        rows = torch.repeat_interleave(torch.arange(values.size(0), device=values.device),
+                                       values.crow_indices().diff())
+    else:
+        stored, rows = values.reshape(values.size(0), -1), None
+    bad = ~torch.isfinite(stored)
+    count = int(bad.sum())
+    if count:
+        if rows is None:
+            first = int(bad.any(dim=1).nonzero()[0])
+        else:
+            first = int(rows[bad.nonzero()[0]])
+        raise ValueError(f"{name}: {count} NaN or infinite values in {what} (the first "
+                         f"in row {first}); replace them (e.g. torch.nan_to_num) or drop "
+                         f"those rows before training")

@@ -39,7 +39,7 @@ class LinkDataset:
     def __post_init__(self) -> None:
         """Check the graph, features and every split's node pairs (``edge``,
         ``edge_neg``: ``[M, 2]`` ids of the graph's nodes)."""
-        n = check_graph_and_features(self.name, self.graph, self.x)
+        n = check_graph_and_features(self.name, self.graph, self.x, self.edge_attr)
         if "edge" not in self.split.get("train", {}):
             raise ValueError(f"{self.name}: expected split['train']['edge'], the training pairs")
         for part, arrays in self.split.items():

@@ -48,7 +48,7 @@ class NodeDataset:
 
     def __post_init__(self) -> None:
         """Check shapes, dtypes, label range and split before any model sees them."""
-        n = check_graph_and_features(self.name, self.graph, self.x)
+        n = check_graph_and_features(self.name, self.graph, self.x, self.edge_attr)
         as_int(self.num_classes, "num_classes", minimum=1)
         if self.y.size(0) != n or self.y.dim() not in (1, 2):
             raise ValueError(f"{self.name}: expected y of shape [{n}] (or [{n}, tasks]), got "

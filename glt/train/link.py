@@ -26,6 +26,7 @@ from glt.models.link import LinkModel
 from glt.samplers import NegativeSampler
 from glt.train.checkpoint import (copy_weights, data_fingerprint, resume_checkpoint, run_identity,
                                   save_checkpoint)
+from glt.train.metrics import epoch_loss
 from glt.train.selection import RunResult, Selection
 
 SPLIT_KEYS = ("edge", "edge_neg")
@@ -200,7 +201,7 @@ def train_link(model: LinkModel, data: LinkDataset, config: LinkTrainConfig,
                 nn.utils.clip_grad_norm_(part, config.clip)
             opt.step()
             total, steps = total + float(loss.detach()), steps + 1
-        state["loss"].append(total / max(steps, 1))
+        state["loss"].append(epoch_loss(total, steps, epoch))
         if epoch % config.eval_every == 0 or epoch == config.epochs:
             hits = evaluate_link(model, data, evaluator, config)
             best.offer(epoch, hits["valid"], lambda: hits["test"])

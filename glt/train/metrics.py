@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Union
 
 from torch import Tensor
 
@@ -29,6 +29,20 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
         return mean, 0.0
     var = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
     return mean, math.sqrt(var)
+
+
+def epoch_loss(total: Union[Tensor, float], steps: int, epoch: int) -> float:
+    """The mean training loss of ``epoch``, from the sum ``total`` of its ``steps``
+    batches' losses; a NaN or infinite mean (a diverged run, whose weights are no
+    longer numbers) raises ``FloatingPointError`` before the epoch is evaluated or
+    saved, so a checkpoint keeps the epoch before."""
+    mean = float(total) / max(steps, 1)
+    if not math.isfinite(mean):
+        kept = f" (a checkpoint keeps epoch {epoch - 1})" if epoch > 1 else ""
+        raise FloatingPointError(f"training diverged: the mean loss of epoch {epoch} is {mean}; "
+                                 f"nothing of epoch {epoch} was saved{kept}. A lower learning "
+                                 f"rate (--lr) may help")
+    return mean
 
 
 def dataset_score(data: Any) -> Optional[Callable[[Tensor, Tensor], float]]:

@@ -20,7 +20,7 @@ from glt.samplers.shard import Shard
 from glt.train.checkpoint import (copy_weights, data_fingerprint, resume_checkpoint, run_identity,
                                   save_checkpoint)
 from glt.train.distributed import data_parallel
-from glt.train.metrics import accuracy
+from glt.train.metrics import accuracy, epoch_loss
 from glt.train.selection import RunResult, Selection
 from glt.train.sources import BatchSource, FullGraph, Predict, autocast, full_graph_predict
 
@@ -128,6 +128,7 @@ def train_nodes(model: nn.Module, source: BatchSource, data: NodeDataset,
         total = len(batches) if hasattr(batches, "__len__") else None
         # one iterator: tqdm.auto calls iter() on what it is given, and a loader's
         # iter() starts an epoch
+        loss_sum, steps = 0.0, 0  # a tensor on the loss's device after a step: no sync
         for batch in tqdm(iter(batches), total=total, desc=f"epoch {epoch}", leave=False,
                           disable=not (progress and shard.is_main)):
             optimizer.zero_grad()
@@ -135,6 +136,8 @@ def train_nodes(model: nn.Module, source: BatchSource, data: NodeDataset,
                 loss = source.loss(net, batch)
             loss.backward()
             optimizer.step()
+            loss_sum, steps = loss_sum + loss.detach().float(), steps + 1
+        epoch_loss(loss_sum, steps, epoch)
         if config.evaluates(epoch):
             logits = source.predict(model, nodes, config.seed, config.amp)
             y = data.y[nodes.to(device)].to(logits.device)

@@ -28,6 +28,7 @@ from glt.samplers import NegativeSampler
 from glt.train.checkpoint import (copy_weights, data_fingerprint, resume_checkpoint,
                                   run_identity, save_checkpoint)
 from glt.train.distributed import LossModule, Shard, data_parallel
+from glt.train.metrics import epoch_loss
 from glt.train.ranking import Scorer, rank_metrics
 from glt.train.selection import Selection
 
@@ -170,7 +171,7 @@ def fit(model: nn.Module, data: RecDataset, config: RecTrainConfig,
             opt.step()
             total += loss.detach()
             count += 1
-        mean_loss = float(total) / max(count, 1)
+        mean_loss = epoch_loss(total, count, state.epoch + 1)
         seconds = time.perf_counter() - t0
         state.seconds_train += seconds
         state.epoch += 1

@@ -30,3 +30,8 @@ def test_a_good_split_and_its_features():
     assert _toy().num_nodes == 4
     with pytest.raises(ValueError, match=r"expected x of shape \[4, F\], got \(3, 8\)"):
         _toy(x=torch.ones(3, 8))
+    x = torch.ones(4, 8)
+    x[3] = float("nan")
+    with pytest.raises(ValueError, match=r"toy: 4 NaN or infinite values in x \(the first "
+                       r"in row 3\)"):
+        _toy(x=x[:, ::2])  # a strided view

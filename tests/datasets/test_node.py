@@ -62,6 +62,32 @@ def test_bad_fields_are_named(change, message):
         _toy(**change)
 
 
+def _with(x, row, value):
+    x = x.clone()
+    x[row, 1] = value
+    return x
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"x": _with(torch.ones(4, 2), 2, float("nan"))}, r"toy: 1 NaN or infinite values in x "
+     r"\(the first in row 2\); replace them \(e.g. torch.nan_to_num\) or drop those rows"),
+    ({"x": _with(_with(torch.zeros(4, 2), 3, float("inf")), 1, -float("inf")).to_sparse_csr()},
+     r"2 NaN or infinite values in x \(the first in row 1\)"),
+    ({"x": _with(torch.zeros(4, 2), 3, float("nan")).to_sparse()}, r"\(the first in row 3\)"),
+    ({"edge_attr": _with(torch.ones(3, 2), 1, float("nan"))},
+     r"1 NaN or infinite values in edge_attr .* row 1"),
+    ({"edge_attr": torch.ones(4, 2)}, r"expected edge_attr with one row per edge \(\[3, D\]\), "
+     r"got \(4, 2\)"),
+    ({"graph": CSRGraph.from_edge_index(torch.tensor([[0, 1, 2], [1, 2, 3]]), 4,
+                                        torch.tensor([1.0, float("inf"), 2.0]))},
+     r"1 NaN or infinite values in edge weights \(the first in row 1\)"),
+])
+def test_non_finite_features_and_weights_are_refused(change, message):
+    with pytest.raises(ValueError, match=message):
+        _toy(**change)
+    _toy(x=torch.zeros(4, 0), edge_attr=torch.ones(3))  # no features; one value per edge
+
+
 def test_a_shared_split_is_warned_and_unlabelled_evaluation_nodes_are_kept():
     data = _toy()  # the test node is unlabelled: allowed (OGB's papers100M has many)
     assert int(data.test_mask.sum()) == 1

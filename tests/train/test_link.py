@@ -1,5 +1,7 @@
 """Link prediction training: OGB's protocol on fixtures in the real release's
 format, exact resume, and clear errors for what it cannot train on."""
+import json
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -109,6 +111,17 @@ def test_the_checkpoint_keeps_the_selected_evaluations_weights(ddi, tmp_path):
                                                            "test": result.test_acc}
     assert result.best_epoch < config.epochs  # the last weights are another evaluation's
     assert evaluate_link(model, ddi, evaluator, config)["valid"] != result.val_acc
+
+
+def test_a_diverged_run_stops_before_the_epoch_is_saved(ddi, tmp_path):
+    """Adam at lr 1e10 takes the scores past float32 in the second epoch."""
+    with pytest.raises(FloatingPointError, match=r"the mean loss of epoch 2 is nan; nothing of "
+                       r"epoch 2 was saved \(a checkpoint keeps epoch 1\)"):
+        train_link(_model(ddi), ddi, LinkTrainConfig(**{**CONFIG.__dict__, "lr": 1e10}),
+                   checkpoint=str(tmp_path))
+    saved = read_checkpoint(str(tmp_path / "seed0.pt"))
+    assert json.loads(saved["state"])["epoch"] == 1
+    assert all(torch.isfinite(w).all() for w in saved["model"].values())
 
 
 def test_uniform_negatives_and_validation_edges_as_input(tmp_path):

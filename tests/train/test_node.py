@@ -1,6 +1,8 @@
 """glt.train.node: one node-classification loop over three batch sources (the
 whole graph, sampled neighbourhoods, LargeGT token batches): selection, patience,
 checkpoints with exact resume, mixed precision."""
+import json
+
 import pytest
 import torch
 
@@ -179,6 +181,21 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, kind):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
     again, c = _small_run(kind, 4, checkpoint=str(tmp_path), init_seed=9)  # finished
     assert c.curve == a.curve and c.seconds == b.seconds
+
+
+@pytest.mark.parametrize("kind", ["full", "sampled", "tokens"])
+def test_a_diverged_run_stops_before_the_epoch_is_saved(tmp_path, kind):
+    data = _toy_data()
+    source, make = _source(kind, data)
+    batches, loss, epochs = source.batches, source.loss, []
+    source.batches = lambda epoch, *rest: epochs.append(epoch) or batches(epoch, *rest)
+    source.loss = lambda net, batch: loss(net, batch) * (float("nan") if epochs[-1] == 3 else 1)
+    with pytest.raises(FloatingPointError, match="training diverged: the mean loss of epoch 3 "
+                       "is nan; nothing of epoch 3 was saved \\(a checkpoint keeps epoch 2\\)"):
+        train_nodes(make(), source, data, NodeTrainConfig(5, 0.01), checkpoint=str(tmp_path))
+    saved = read_checkpoint(str(tmp_path / "seed0.pt"))
+    assert json.loads(saved["state"])["epoch"] == 2
+    assert all(torch.isfinite(w).all() for w in saved["model"].values())
 
 
 def test_the_checkpoint_keeps_the_selected_epochs_weights(tmp_path, cora):

@@ -123,6 +123,18 @@ def test_settings_that_change_the_run_are_refused_on_resume(tmp_path):
     assert state.epoch == 3 and [r["epoch"] for r in state.history] == [1, 2, 3]
 
 
+def test_a_diverged_run_is_stopped_before_anything_is_saved(tmp_path):
+    """Adam at lr 1e19 overflows the embeddings' scores: the BPR loss is NaN."""
+    data = _two_communities()
+    ckpt = str(tmp_path / "run.pt")
+    with pytest.raises(FloatingPointError, match=r"the mean loss of epoch 1 is nan; nothing of "
+                       r"epoch 1 was saved. A lower learning rate \(--lr\) may help"):
+        fit(_model(data), data, RecTrainConfig(epochs=3, batch_size=64, lr=1e19, ks=(5,),
+                                               metric="recall@5"), checkpoint=ckpt,
+            progress=False)
+    assert not os.path.exists(ckpt)
+
+
 def test_early_stopping():
     data = _two_communities()
     config = RecTrainConfig(epochs=50, batch_size=64, lr=0.0, eval_every=1, patience=1,
