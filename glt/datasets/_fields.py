@@ -8,6 +8,8 @@ from torch import Tensor
 
 from glt.graph import CSRGraph
 
+_BLOCK = 1 << 24  # entries scanned at a time by check_finite
+
 
 def check_graph_and_features(name: str, graph: CSRGraph, x: Optional[Tensor],
                              edge_attr: Optional[Tensor] = None) -> int:
@@ -31,25 +33,32 @@ def check_graph_and_features(name: str, graph: CSRGraph, x: Optional[Tensor],
 def check_finite(name: str, what: str, values: Optional[Tensor]) -> None:
     """Refuse NaN or infinite entries of ``values [N, ...]`` (dense or sparse),
     naming how many there are and the first row holding one: a model fed them
-    trains on NaN and scores as if it were a prediction."""
+    trains on NaN and scores as if it were a prediction. Scanned in blocks of
+    about ``_BLOCK`` entries, so the check needs no copy of a large matrix."""
     if values is None or values.numel() == 0 or not values.is_floating_point():
         return
     if values.layout == torch.sparse_coo:
-        values = values.coalesce()
-        stored, rows = values.values(), values.indices()[0]
+        values = values if values.is_coalesced() else values.coalesce()
+        stored = values.values()
+        row_of = values.indices()[0].__getitem__
     elif values.layout == torch.sparse_csr:
         stored = values.values()
-        rows = torch.repeat_interleave(torch.arange(values.size(0), device=values.device),
-                                       values.crow_indices().diff())
+        crow = values.crow_indices()
+
+        def row_of(position: int) -> Tensor:
+            return torch.searchsorted(crow, crow.new_tensor(position), right=True) - 1
     else:
-        stored, rows = values.reshape(values.size(0), -1), None
-    bad = ~torch.isfinite(stored)
-    count = int(bad.sum())
+        stored, row_of = values, int
+    width = max(stored[:1].numel(), 1)
+    step = max(_BLOCK // width, 1)
+    count, first = 0, None
+    for start in range(0, stored.size(0), step):
+        bad = ~torch.isfinite(stored[start:start + step]).reshape(-1, width)
+        count += int(bad.sum())
+        if count and first is None:
+            first = start + int(bad.any(dim=1).nonzero()[0])
     if count:
-        if rows is None:
-            first = int(bad.any(dim=1).nonzero()[0])
-        else:
-            first = int(rows[bad.nonzero()[0]])
         raise ValueError(f"{name}: {count} NaN or infinite values in {what} (the first "
-                         f"in row {first}); replace them (e.g. torch.nan_to_num) or drop "
-                         f"those rows before training")
+                         f"in row {int(row_of(first))}); replace them (e.g. "
+                         f"torch.nan_to_num) or drop those rows before training")
+

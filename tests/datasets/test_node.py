@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from glt import CSRGraph
-from glt.datasets import NodeDataset, row_normalize, sparse_features
+from glt.datasets import NodeDataset, _fields, row_normalize, sparse_features
 
 
 def test_row_normalize_keeps_zero_rows():
@@ -71,6 +71,8 @@ def _with(x, row, value):
 @pytest.mark.parametrize("change, message", [
     ({"x": _with(torch.ones(4, 2), 2, float("nan"))}, r"toy: 1 NaN or infinite values in x "
      r"\(the first in row 2\); replace them \(e.g. torch.nan_to_num\) or drop those rows"),
+    ({"x": _with(_with(torch.ones(4, 2), 3, float("nan")), 1, float("inf"))},
+     r"2 NaN or infinite values in x \(the first in row 1\)"),
     ({"x": _with(_with(torch.zeros(4, 2), 3, float("inf")), 1, -float("inf")).to_sparse_csr()},
      r"2 NaN or infinite values in x \(the first in row 1\)"),
     ({"x": _with(torch.zeros(4, 2), 3, float("nan")).to_sparse()}, r"\(the first in row 3\)"),
@@ -82,7 +84,9 @@ def _with(x, row, value):
                                         torch.tensor([1.0, float("inf"), 2.0]))},
      r"1 NaN or infinite values in edge weights \(the first in row 1\)"),
 ])
-def test_non_finite_features_and_weights_are_refused(change, message):
+@pytest.mark.parametrize("block", [1 << 24, 1, 3])  # scanned at once, or in blocks of rows
+def test_non_finite_features_and_weights_are_refused(change, message, block, monkeypatch):
+    monkeypatch.setattr(_fields, "_BLOCK", block)
     with pytest.raises(ValueError, match=message):
         _toy(**change)
     _toy(x=torch.zeros(4, 0), edge_attr=torch.ones(3))  # no features; one value per edge
