@@ -19,7 +19,8 @@ def write_planetoid(raw_dir: str, name: str, num_classes: int = 3, num_features:
     ``num_allx`` must leave room for the 500 validation nodes of the public split.
     ``missing_test`` ids inside the test range get no row in ``tx``/``ty``, as
     CiteSeer's isolated test nodes. The graph holds a self-loop and a
-    duplicated neighbour, as the real files do.
+    duplicated neighbour, as the real files do. Features are binary, but
+    PubMed's are TF-IDF weights with one above 1, as in the real files.
     """
     import scipy.sparse as sp
 
@@ -33,15 +34,25 @@ def write_planetoid(raw_dir: str, name: str, num_classes: int = 3, num_features:
         test_ids = np.delete(test_ids, drop)
     rng.shuffle(test_ids)
 
+    key = name.lower()
+
     def features(n: int) -> "sp.csr_matrix":
-        return sp.csr_matrix((rng.random((n, num_features)) < 0.3).astype(np.float32))
+        present = rng.random((n, num_features)) < 0.3
+        if key != "pubmed":  # Cora, CiteSeer: binary bag of words
+            return sp.csr_matrix(present.astype(np.float32))
+        # PubMed: TF-IDF weights, mostly small, some above 1 (ind.pubmed.tx: 1.2633097)
+        return sp.csr_matrix((present * rng.uniform(0.0, 0.3, present.shape)).astype(np.float32))
 
     def onehot(n: int) -> np.ndarray:
         return np.eye(num_classes, dtype=np.int32)[rng.integers(0, num_classes, n)]
 
     allx, ally = features(num_allx), onehot(num_allx)
+    tx = features(len(test_ids))
+    if key == "pubmed":  # node 0 (which has neighbours) and a test node: weights above 1
+        for part in (allx, tx):
+            part.data[:1] = np.float32(1.2633097)
     arrays = {"x": allx[:num_train], "y": ally[:num_train], "allx": allx, "ally": ally,
-              "tx": features(len(test_ids)), "ty": onehot(len(test_ids))}
+              "tx": tx, "ty": onehot(len(test_ids))}
     total = num_allx + span
     graph: dict[int, list[int]] = defaultdict(list)
     for _ in range(3 * total):
@@ -50,7 +61,6 @@ def write_planetoid(raw_dir: str, name: str, num_classes: int = 3, num_features:
         graph[v].append(u)
     graph[0].extend([0, 1, 1])  # a self-loop and a duplicate
     arrays["graph"] = graph
-    key = name.lower()
     for part, obj in arrays.items():
         with open(os.path.join(raw_dir, f"ind.{key}.{part}"), "wb") as f:
             pickle.dump(obj, f, protocol=2)

@@ -4,6 +4,7 @@ import torch.nn.functional as F
 
 from glt.graph import CSRGraph
 from glt.models.lagnn import CVAE, consistency_loss, la_backbone, neighbour_pairs, train_cvae
+from glt.models.lagnn.cvae import binary_cross_entropy_sum
 from tests.models.lagnn_init import assert_lagnn_init
 
 
@@ -31,6 +32,26 @@ def test_cvae_loss_formula_and_shapes(variant):
     assert out.shape == (5, 6)
     low, high = (0, 1) if variant == "planetoid" else (-1, 1)
     assert bool(((out >= low) & (out <= high)).all())
+
+
+def test_reconstruction_loss_takes_tf_idf_targets_above_one():
+    """torch >= 2.1 refuses BCE targets outside [0, 1]; PubMed's features reach 1.26.
+    In range: torch's BCE itself; beyond: -(t log p + (1 - t) log(1 - p)) in float64."""
+    g = torch.Generator().manual_seed(0)
+    p = (torch.rand(6, 5, generator=g) * 0.98 + 0.01).requires_grad_()
+    binary = (torch.rand(6, 5, generator=g) < 0.3).float()
+    assert torch.equal(binary_cross_entropy_sum(p, binary),
+                       F.binary_cross_entropy(p, binary, reduction="sum"))
+    tf_idf = binary * torch.rand(6, 5, generator=g) * 1.3
+    assert float(tf_idf.max()) > 1
+    with pytest.raises(RuntimeError, match="target should be between 0 and 1"):
+        F.binary_cross_entropy(p, tf_idf, reduction="sum")
+    binary_cross_entropy_sum(p, tf_idf).backward()
+    q, t = p.detach().double(), tf_idf.double()
+    want = -(t * q.log() + (1 - t) * (1 - q).log())
+    torch.testing.assert_close(binary_cross_entropy_sum(p, tf_idf).double(), want.sum(),
+                               rtol=1e-6, atol=0)
+    torch.testing.assert_close(p.grad.double(), (q - t) / (q * (1 - q)), rtol=1e-5, atol=1e-6)
 
 
 def test_training_lowers_the_loss(toy):

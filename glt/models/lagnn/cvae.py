@@ -23,6 +23,19 @@ def neighbour_pairs(graph: CSRGraph) -> tuple[Tensor, Tensor]:
     return neighbour[keep], centre[keep]
 
 
+def binary_cross_entropy_sum(p: Tensor, target: Tensor) -> Tensor:
+    """``sum(-(target log p + (1 - target) log(1 - p)))`` over ``p, target [n, F]``:
+    torch's ``binary_cross_entropy`` where every target is in ``[0, 1]`` (binary
+    bag-of-words features), else its linear extension in the target, which torch
+    computed before 2.1 refused such targets: PubMed's TF-IDF features reach 1.26,
+    and the LA-GNN code (torch 1.x) fed them to the loss as they are."""
+    if bool(((target >= 0) & (target <= 1)).all()):
+        return F.binary_cross_entropy(p, target, reduction="sum")
+    one = F.binary_cross_entropy(p, torch.ones_like(p), reduction="none")
+    zero = F.binary_cross_entropy(p, torch.zeros_like(p), reduction="none")
+    return (target * one + (1 - target) * zero).sum()
+
+
 class CVAE(nn.Module):
     """Encoder ``[x_neighbour, x_centre] -> hidden -> (mu, logvar)``, decoder
     ``[z, x_centre] -> hidden -> F``.
@@ -76,7 +89,7 @@ class CVAE(nn.Module):
         """(reconstruction + KL) summed over the batch, divided by its size, as the paper's code."""
         recon, mu, logvar = self(x, c)
         if self.variant == "planetoid":
-            rec = F.binary_cross_entropy(recon, x, reduction="sum")
+            rec = binary_cross_entropy_sum(recon, x)
         else:
             rec = F.mse_loss(recon, x, reduction="sum")
         kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
