@@ -1,3 +1,4 @@
+import hashlib
 import os
 import pickle
 import shutil
@@ -8,6 +9,7 @@ from torch_geometric.datasets import Planetoid
 
 from glt.datasets import load_planetoid, read_planetoid
 from glt.datasets.planetoid import RAW_FILES, bundled_cora_dir
+from glt.datasets.registry import dataset_info
 from glt.datasets.testing import write_planetoid
 
 
@@ -66,9 +68,14 @@ def test_a_partial_flat_folder_names_its_missing_files(tmp_path):
         load_planetoid("cora", root=str(tmp_path), download=False)
 
 
-def test_download_path_fetches_missing_files(tmp_path):
+def test_download_path_fetches_missing_files(tmp_path, monkeypatch):
     source = tmp_path / "server"
     write_planetoid(str(source), "pubmed", seed=3)
+    # the fixture's checksums stand in for the real files' registered ones
+    monkeypatch.setitem(dataset_info("pubmed").extra, "files", {
+        f"ind.pubmed.{p}": {"sha256": hashlib.sha256((source / f"ind.pubmed.{p}").read_bytes())
+                            .hexdigest(), "size": (source / f"ind.pubmed.{p}").stat().st_size}
+        for p in RAW_FILES})
     root = tmp_path / "data"
     ours = load_planetoid("pubmed", root=str(root), url=source.as_uri())
     assert sorted(os.listdir(root / "PubMed" / "raw")) == sorted(
