@@ -1,8 +1,9 @@
 """``NodeDataset``: a graph with node features, labels and a split."""
 from __future__ import annotations
 
+import copy
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 import torch
@@ -134,13 +135,18 @@ class NodeDataset:
         return Evaluator(self.info.name)
 
     def to(self, device: Union[str, torch.device]) -> "NodeDataset":
-        """A copy with every tensor (and the graph) on ``device``."""
+        """A copy with every tensor (and the graph) on ``device``; not checked
+        again (a move changes no value, and the features' finiteness check reads
+        all of them)."""
         def move(t: Optional[Tensor]) -> Optional[Tensor]:
             return None if t is None else t.to(device)
-        return replace(self, graph=self.graph.to(device), x=move(self.x), y=self.y.to(device),
-                       train_mask=self.train_mask.to(device), val_mask=self.val_mask.to(device),
-                       test_mask=self.test_mask.to(device), edge_attr=move(self.edge_attr),
-                       node_attr={k: v.to(device) for k, v in self.node_attr.items()})
+        moved = copy.copy(self)
+        moved.graph, moved.x, moved.y = self.graph.to(device), move(self.x), self.y.to(device)
+        moved.train_mask, moved.val_mask, moved.test_mask = (
+            m.to(device) for m in (self.train_mask, self.val_mask, self.test_mask))
+        moved.edge_attr = move(self.edge_attr)
+        moved.node_attr = {k: v.to(device) for k, v in self.node_attr.items()}
+        return moved
 
     def __repr__(self) -> str:
         return (f"NodeDataset({self.name}: nodes={self.num_nodes}, edges={self.graph.num_edges}, "

@@ -92,13 +92,21 @@ def test_non_finite_features_and_weights_are_refused(change, message, block, mon
     _toy(x=torch.zeros(4, 0), edge_attr=torch.ones(3))  # no features; one value per edge
 
 
+def test_a_move_reads_no_feature_again(monkeypatch):
+    data = _toy()
+    monkeypatch.setattr(_fields, "check_finite", None)  # a call would fail
+    assert torch.equal(data.to("cpu").x, data.x)
+
+
 def test_a_shared_split_is_warned_and_unlabelled_evaluation_nodes_are_kept():
     data = _toy()  # the test node is unlabelled: allowed (OGB's papers100M has many)
     assert int(data.test_mask.sum()) == 1
     with pytest.warns(UserWarning, match="toy: 1 training nodes are also validation or test"):
         _toy(test_mask=torch.tensor([True, False, False, True]))
-    moved = data.to("cpu")  # a copy is checked again, silently
-    assert torch.equal(moved.y, data.y)
+    moved = data.to("cpu")  # a copy, not checked (nor warned about) again
+    assert torch.equal(moved.y, data.y) and moved is not data
+    moved.x = None
+    assert data.x is not None
 
 
 @pytest.mark.parametrize("sparse", [False, True])
