@@ -61,4 +61,3 @@ def check_finite(name: str, what: str, values: Optional[Tensor]) -> None:
         raise ValueError(f"{name}: {count} NaN or infinite values in {what} (the first "
                          f"in row {int(row_of(first))}); replace them (e.g. "
                          f"torch.nan_to_num) or drop those rows before training")
-

@@ -20,7 +20,7 @@ def write_planetoid(raw_dir: str, name: str, num_classes: int = 3, num_features:
     ``missing_test`` ids inside the test range get no row in ``tx``/``ty``, as
     CiteSeer's isolated test nodes. The graph holds a self-loop and a
     duplicated neighbour, as the real files do. Features are binary, but
-    PubMed's are TF-IDF weights with one above 1, as in the real files.
+    PubMed's are TF-IDF weights, some above 1, as in the real files.
     """
     import scipy.sparse as sp
 
