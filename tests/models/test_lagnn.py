@@ -61,6 +61,20 @@ def test_training_lowers_the_loss(toy):
     assert history[-1] < history[0]
 
 
+@pytest.mark.parametrize("variant", ["planetoid", "ogb"])
+def test_a_diverged_generator_is_named_before_its_step(toy, variant):
+    """Adam at lr 1e3 takes the decoder's outputs to NaN at the second step; torch's
+    BCE would raise 'all elements of input should be between 0 and 1' there."""
+    torch.manual_seed(0)
+    model = CVAE(toy.num_features, hidden=8, latent=2, variant=variant)
+    with pytest.raises(FloatingPointError, match=r"the generator's training diverged: its loss "
+                       r"at step 2 is nan; a lower learning rate \(--cvae-lr\) may help"):
+        train_cvae(model, toy.x, toy.graph, epochs=1, lr=1e3)
+    assert all(torch.isfinite(w).all() for w in model.parameters())
+    assert torch.isnan(binary_cross_entropy_sum(torch.full((2, 3), float("nan")),
+                                                torch.zeros(2, 3)))
+
+
 def test_training_stops_after_max_steps(toy):
     steps = []
     model = CVAE(toy.num_features, hidden=8, latent=2)

@@ -3,6 +3,7 @@ https://arxiv.org/abs/2109.03856): it learns the distribution of a neighbour's
 features given the centre node's, from one (neighbour, centre) pair per edge."""
 from __future__ import annotations
 
+import math
 import os
 from typing import Callable, Optional
 
@@ -29,6 +30,8 @@ def binary_cross_entropy_sum(p: Tensor, target: Tensor) -> Tensor:
     bag-of-words features), else its linear extension in the target, which torch
     computed before 2.1 refused such targets: PubMed's TF-IDF features reach 1.26,
     and the LA-GNN code (torch 1.x) fed them to the loss as they are."""
+    if not bool(torch.isfinite(p).all()):
+        return p.sum()  # NaN, as the formula gives (torch's loss raises instead)
     if bool(((target >= 0) & (target <= 1)).all()):
         return F.binary_cross_entropy(p, target, reduction="sum")
     one = F.binary_cross_entropy(p, torch.ones_like(p), reduction="none")
@@ -210,10 +213,15 @@ def train_cvae(model: CVAE, x: Tensor, graph: CSRGraph, epochs: int = 10, batch_
         total, seen = 0.0, 0
         for idx in order.split(batch_size):
             loss = model.loss(x[neighbour[idx]], x[centre[idx]])
+            value = float(loss.detach())
+            if not math.isfinite(value):  # before the step: the weights stay numbers
+                raise FloatingPointError(f"the generator's training diverged: its loss at step "
+                                         f"{step + 1} is {value}; a lower learning rate "
+                                         f"(--cvae-lr) may help")
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total, seen = total + float(loss.detach()) * idx.numel(), seen + idx.numel()
+            total, seen = total + value * idx.numel(), seen + idx.numel()
             step += 1
             if after_step is not None:
                 after_step(step)
