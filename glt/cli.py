@@ -5,7 +5,7 @@ table behind one entry point.
     glt train gcn --runs 10               # gcn / gat / sage: node classification
     glt bench sampler --scale 0.1
     glt reproduce --quick
-    glt data verify ~/.cache/glt          # full checksums of every processed cache
+    glt data verify ~/.cache/glt          # full checksums of caches and downloads
 
 ``glt train --help`` lists the models and their presets; ``glt train MODEL
 --help`` shows that model's options (the same as its script's).
@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 COMMANDS = ("train MODEL [options] | bench NAME [options] | reproduce [options] | "
             "data verify ROOT")
@@ -58,11 +58,13 @@ def benchmark_path(name: str, start: Optional[str] = None) -> str:
 
 def data_command(argv: list[str]) -> int:
     """``glt data verify ROOT``: check every glt cache under ``ROOT`` in full
-    (shapes, dtypes, SHA-256 of each array); exit 1 when any is damaged."""
+    (shapes, dtypes, SHA-256 of each array) and every downloaded file of a
+    registered release against its registered size and SHA-256; exit 1 when
+    any is damaged."""
     if len(argv) != 2 or argv[0] != "verify":
         print("usage: glt data verify ROOT", file=sys.stderr)
         return 2
-    from glt.datasets._cache import find_caches, verify_cache
+    from glt.datasets._cache import file_sha256, find_caches, verify_cache
     root = argv[1]
     if not os.path.isdir(root):
         message = (f"{root} is a file; expected a folder" if os.path.exists(root)
@@ -76,12 +78,37 @@ def data_command(argv: list[str]) -> int:
         damaged += bool(problems)
         for problem in problems or ["intact"]:
             print(f"{os.path.relpath(cache, root)}: {problem}")
-    if damaged:
-        print(f"{damaged} of {len(caches)} cache(s) damaged; the next load rebuilds a damaged "
-              "cache whose shapes or small arrays differ; delete the others to rebuild them")
+    files = registered_files(root)
+    altered = 0
+    for path, dataset, record in files:
+        size, digest = os.path.getsize(path), file_sha256(path)
+        same = size == record["size"] and digest == record["sha256"]
+        altered += not same
+        print(f"{os.path.relpath(path, root)}: " + (f"{dataset}'s registered file" if same else
+              f"{size} bytes, SHA-256 {digest}; {dataset}'s registered file has "
+              f"{record['size']} bytes, SHA-256 {record['sha256']}"))
+    if damaged or altered:
+        print(f"{damaged} of {len(caches)} cache(s) damaged, {altered} of {len(files)} "
+              "registered file(s) altered; the next load rebuilds a damaged cache whose shapes "
+              "or small arrays differ; delete the other caches and altered files to fetch and "
+              "rebuild them")
         return 1
-    print(f"{len(caches)} cache(s) intact under {root}")
+    print(f"{len(caches)} cache(s) and {len(files)} registered file(s) intact under {root}")
     return 0
+
+
+def registered_files(root: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(path, dataset, record)`` of every file under ``root`` that a registered
+    release lists (:func:`glt.datasets.registry.registered_file`)."""
+    from glt.datasets.registry import registered_file
+    found = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if ".tmp-" not in d)
+        for name in sorted(names):
+            match = registered_file(os.path.join(folder, name))
+            if match is not None:
+                found.append((os.path.join(folder, name), *match))
+    return found
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -71,3 +72,17 @@ def dataset_info(name: str, source: Optional[str] = None) -> DatasetInfo:
         valid = list_datasets(source)
         raise ValueError(f"unknown dataset {name!r}; expected one of: {', '.join(valid)}")
     return info
+
+
+def registered_file(path: str) -> Optional[tuple[str, dict[str, Any]]]:
+    """``(dataset, {"sha256", "size"})`` when the file at ``path`` is one a
+    registered release lists: its name names the set (Planetoid's
+    ``ind.cora.x``) or its folder does (``gowalla/train.txt``); else ``None``
+    (a ``train.txt`` of an unregistered folder is the user's own data)."""
+    name = os.path.basename(path)
+    folder = os.path.basename(os.path.dirname(os.path.abspath(path))).lower()
+    for dataset, info in _registry().items():
+        record = info.file_record(name)
+        if record is not None and (dataset == folder or dataset in name.lower().split(".")):
+            return dataset, record
+    return None

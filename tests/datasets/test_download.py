@@ -1,12 +1,14 @@
 import hashlib
 import http.server
 import os
+import shutil
 import threading
 
 import pytest
 import torch
 
 from glt.datasets._download import ChecksumError, download_url
+from glt.datasets.registry import dataset_info
 
 
 def test_fetches_through_a_temporary_file(tmp_path):
@@ -121,3 +123,38 @@ def test_planetoid_download_is_verified_end_to_end(tmp_path):
     with _Server(files) as base:
         data = load_planetoid("cora", str(tmp_path / "good"), url=f"{base}/data")
     assert torch.equal(data.x, load_planetoid("cora").x)
+
+
+def test_data_verify_checks_registered_downloads(tmp_path, capsys):
+    """The real Cora files pass; one flipped bit, or a gowalla folder's train.txt
+    that is not gowalla's, is named; a train.txt of the user's own folder is not
+    a registered file."""
+    from glt.cli import main
+    from glt.datasets.planetoid import RAW_FILES, bundled_cora_dir
+    planetoid = tmp_path / "Cora" / "raw"
+    planetoid.mkdir(parents=True)
+    for part in RAW_FILES:
+        shutil.copy(os.path.join(bundled_cora_dir(), f"ind.cora.{part}"), planetoid)
+    for folder in ("gowalla", "mine"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "train.txt").write_text("0 1 2\n")
+    assert main(["data", "verify", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "Cora/raw/ind.cora.x: cora's registered file\n" in out
+    record = dataset_info("gowalla").file_record("train.txt")
+    ours = hashlib.sha256(b"0 1 2\n").hexdigest()
+    assert (f"gowalla/train.txt: 6 bytes, SHA-256 {ours}; "
+            f"gowalla's registered file has {record['size']} bytes, SHA-256 "
+            f"{record['sha256']}") in out
+    assert "mine" not in out and "0 of 0 cache(s) damaged, 1 of 9 registered file(s) altered" in out
+    (tmp_path / "gowalla" / "train.txt").unlink()
+    tx = planetoid / "ind.cora.tx"
+    data = bytearray(tx.read_bytes())
+    data[100] ^= 1
+    tx.write_bytes(bytes(data))
+    assert main(["data", "verify", str(tmp_path)]) == 1
+    assert "ind.cora.tx: 148025 bytes, SHA-256" in capsys.readouterr().out
+    shutil.copy(os.path.join(bundled_cora_dir(), "ind.cora.tx"), planetoid)
+    assert main(["data", "verify", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.endswith("0 cache(s) and 8 registered file(s) intact under "
+                                            f"{tmp_path}\n")

@@ -349,7 +349,7 @@ def test_big_arrays_are_checked_by_verify(tmp_path, monkeypatch, capsys):
     shutil.rmtree(_cache(tmp_path))
     load_ogb("ogbn-products", str(tmp_path))
     assert cli_main(["data", "verify", str(tmp_path)]) == 0
-    assert "1 cache(s) intact" in capsys.readouterr().out
+    assert "1 cache(s) and 0 registered file(s) intact" in capsys.readouterr().out
     file = tmp_path / "ogbn_products" / "RELEASE_v1.txt"
     for root, message in ((file, f"{file} is a file; expected a folder"),
                           (tmp_path / "nowhere", f"no such folder: {tmp_path / 'nowhere'}")):
