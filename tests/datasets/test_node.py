@@ -90,6 +90,7 @@ def test_non_finite_features_and_weights_are_refused(change, message, block, mon
     with pytest.raises(ValueError, match=message):
         _toy(**change)
     _toy(x=torch.zeros(4, 0), edge_attr=torch.ones(3))  # no features; one value per edge
+    _toy(x=torch.full((4, 2), 1e308, dtype=torch.float64))  # finite, though their sum is not
 
 
 def test_a_move_reads_no_feature_again(monkeypatch):
