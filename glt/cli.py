@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from typing import Any, Optional
+from typing import Optional
 
 COMMANDS = ("train MODEL [options] | bench NAME [options] | reproduce [options] | "
             "data verify ROOT")
@@ -65,6 +65,7 @@ def data_command(argv: list[str]) -> int:
         print("usage: glt data verify ROOT", file=sys.stderr)
         return 2
     from glt.datasets._cache import file_sha256, find_caches, verify_cache
+    from glt.datasets.registry import registered_files
     root = argv[1]
     if not os.path.isdir(root):
         message = (f"{root} is a file; expected a folder" if os.path.exists(root)
@@ -95,20 +96,6 @@ def data_command(argv: list[str]) -> int:
         return 1
     print(f"{len(caches)} cache(s) and {len(files)} registered file(s) intact under {root}")
     return 0
-
-
-def registered_files(root: str) -> list[tuple[str, str, dict[str, Any]]]:
-    """``(path, dataset, record)`` of every file under ``root`` that a registered
-    release lists (:func:`glt.datasets.registry.registered_file`)."""
-    from glt.datasets.registry import registered_file
-    found = []
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if ".tmp-" not in d)
-        for name in sorted(names):
-            match = registered_file(os.path.join(folder, name))
-            if match is not None:
-                found.append((os.path.join(folder, name), *match))
-    return found
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -86,3 +86,16 @@ def registered_file(path: str) -> Optional[tuple[str, dict[str, Any]]]:
         if record is not None and (dataset == folder or dataset in name.lower().split(".")):
             return dataset, record
     return None
+
+
+def registered_files(root: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(path, dataset, record)`` of every file under ``root`` that a registered
+    release lists (:func:`registered_file`), build folders (``.tmp-``) left out."""
+    found = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if ".tmp-" not in d)
+        for name in sorted(names):
+            match = registered_file(os.path.join(folder, name))
+            if match is not None:
+                found.append((os.path.join(folder, name), *match))
+    return found
