@@ -105,6 +105,22 @@ def download_url(url: str, path: str, expected: Optional[dict[str, Any]] = None,
     return path
 
 
+def check_present(path: str, expected: Optional[dict[str, Any]], dataset: str) -> None:
+    """Warn when the file at ``path``, already on disk (not downloaded now), is
+    not ``dataset``'s registered file (``expected``: another size or SHA-256):
+    figures computed on it are not comparable with the published ones."""
+    if not expected or not expected.get("sha256"):
+        return
+    from glt.datasets._cache import file_sha256
+    size = os.path.getsize(path)
+    if size == expected.get("size", size) and file_sha256(path) == expected["sha256"]:
+        return
+    warnings.warn(f"{path} is not {dataset}'s registered file ({size} bytes where it has "
+                  f"{expected.get('size')}, or another SHA-256): figures on it are not "
+                  f"comparable with the published ones (`glt data verify` lists every such "
+                  f"file)", stacklevel=3)
+
+
 def _verify(url: str, expected: Optional[dict[str, Any]], sha256: str, size: int) -> None:
     if not expected or not expected.get("sha256"):
         warnings.warn(f"no checksum is registered for {url}: the download ({size} bytes, "

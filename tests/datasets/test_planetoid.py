@@ -2,6 +2,7 @@ import hashlib
 import os
 import pickle
 import shutil
+import warnings
 
 import pytest
 import torch
@@ -82,6 +83,21 @@ def test_download_path_fetches_missing_files(tmp_path, monkeypatch):
         f"ind.pubmed.{p}" for p in RAW_FILES)
     reference = read_planetoid(str(source), "pubmed")
     assert torch.equal(ours.x, reference.x) and torch.equal(ours.y, reference.y)
+
+
+def test_files_other_than_the_registered_release_are_warned(tmp_path):
+    raw = tmp_path / "Cora" / "raw"
+    raw.mkdir(parents=True)
+    for part in RAW_FILES:
+        shutil.copy(os.path.join(bundled_cora_dir(), f"ind.cora.{part}"), raw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the real files: silent
+        load_planetoid("cora", root=str(tmp_path), download=False)
+    index = raw / "ind.cora.test.index"
+    index.write_text(index.read_text().replace("\n", "\r\n"))  # the same ids, other bytes
+    with pytest.warns(UserWarning, match=r"ind.cora.test.index is not cora's registered file"):
+        data = load_planetoid("cora", root=str(tmp_path), download=False)
+    assert torch.equal(data.test_mask, load_planetoid("cora").test_mask)
 
 
 def test_failed_download_names_url_and_leaves_nothing(tmp_path):

@@ -1,4 +1,6 @@
 import os
+import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -122,6 +124,22 @@ def test_missing_files(tmp_path):
     (tmp_path / "own" / "train.txt").write_text("0 1\n")
     with pytest.raises(FileNotFoundError, match="test.txt"):
         load_rec(str(tmp_path / "own"))
+
+
+def test_files_other_than_the_registered_release_are_warned(shared_data, tmp_path):
+    """A copy of the real files loads silently; a test.txt one user short (a set
+    cut by hand, or another release) is named: its figures are not the paper's."""
+    folder = tmp_path / "ml-1m"
+    shutil.copytree(os.path.join(shared_data, "rec", "ml-1m"), folder)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_rec("ml-1m", root=str(tmp_path), download=False)
+    lines = (folder / "test.txt").read_text().splitlines(keepends=True)
+    (folder / "test.txt").write_text("".join(lines[:-1]))
+    with pytest.warns(UserWarning, match=f"{folder / 'test.txt'} is not ml-1m's registered "
+                      r"file \(\d+ bytes where it has 488643, or another SHA-256\): figures "
+                      "on it are not comparable with the published ones"):
+        load_rec("ml-1m", root=str(tmp_path), download=False)
 
 
 def test_download_fetches_from_the_authors_repository(tmp_path, monkeypatch):
