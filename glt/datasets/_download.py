@@ -15,6 +15,8 @@ from typing import Any, Iterator, Optional
 
 from tqdm.auto import tqdm
 
+from glt.datasets._cache import file_sha256
+
 log = logging.getLogger(__name__)
 
 
@@ -111,7 +113,6 @@ def check_present(path: str, expected: Optional[dict[str, Any]], dataset: str) -
     figures computed on it are not comparable with the published ones."""
     if not expected or not expected.get("sha256"):
         return
-    from glt.datasets._cache import file_sha256
     size = os.path.getsize(path)
     if size == expected.get("size", size) and file_sha256(path) == expected["sha256"]:
         return
