@@ -107,6 +107,16 @@ def download_url(url: str, path: str, expected: Optional[dict[str, Any]] = None,
     return path
 
 
+def fetch_file(url: str, path: str, expected: Optional[dict[str, Any]], dataset: str) -> str:
+    """``path``: downloaded from ``url`` and verified against ``expected`` (the
+    registry's record) when missing, else the file already there, with a
+    warning when it is not ``dataset``'s registered file (:func:`check_present`)."""
+    if os.path.exists(path):
+        check_present(path, expected, dataset)
+        return path
+    return download_url(url, path, expected)
+
+
 def check_present(path: str, expected: Optional[dict[str, Any]], dataset: str) -> None:
     """Warn when the file at ``path``, already on disk (not downloaded now), is
     not ``dataset``'s registered file (``expected``: another size or SHA-256):

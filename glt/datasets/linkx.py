@@ -17,7 +17,7 @@ import torch
 
 from glt.datasets._cache import CacheWriter, fingerprint, load_cache
 from glt.datasets._csr import check_csr, check_ids, graph_count, write_csr
-from glt.datasets._download import download_url
+from glt.datasets._download import fetch_file
 from glt.datasets._matfile import read_mat
 from glt.datasets.node import NodeDataset
 from glt.datasets.planetoid import default_root
@@ -116,11 +116,10 @@ def load_snap_patents(root: Optional[str] = None, download: bool = True, undirec
     info = dataset_info("snap-patents", source="linkx")
     folder = os.path.join(root if root is not None else default_root(), info.name)
     mat_path = os.path.join(folder, info.extra["file"])
-    if not os.path.exists(mat_path):
-        if not download:
-            raise FileNotFoundError(f"missing {mat_path}; pass download=True to fetch it "
-                                    f"from {info.url}")
-        download_url(info.url, mat_path, info.file_record(info.extra["file"]))
+    if not download and not os.path.exists(mat_path):
+        raise FileNotFoundError(f"missing {mat_path}; pass download=True to fetch it "
+                                f"from {info.url}")
+    fetch_file(info.url, mat_path, info.file_record(info.extra["file"]), info.name)
     source = fingerprint(folder, [mat_path])
     kind = "undirected" if undirected else "directed"
     cache_dir = os.path.join(folder, f"glt_processed_{kind}")

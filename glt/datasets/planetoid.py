@@ -14,7 +14,7 @@ import scipy.sparse as sp
 import torch
 
 from glt._unpickle import CONTAINERS, NUMPY, SCIPY_CSR, read_pickle
-from glt.datasets._download import check_present, download_url
+from glt.datasets._download import fetch_file
 from glt.datasets.node import NodeDataset
 from glt.datasets.registry import dataset_info, list_datasets
 from glt.graph import CSRGraph
@@ -185,10 +185,6 @@ def load_planetoid(name: str = "cora", root: Optional[str] = None, download: boo
         raise FileNotFoundError(f"missing Planetoid files in {raw_dir}: "
                                 f"{', '.join(f'ind.{key}.{p}' for p in missing)} "
                                 f"(pass download=True to fetch them)")
-    for part in RAW_FILES:
-        file = f"ind.{key}.{part}"
-        if part in missing:
-            download_url(f"{url}/{file}", os.path.join(raw_dir, file), info.file_record(file))
-        else:
-            check_present(os.path.join(raw_dir, file), info.file_record(file), key)
+    for file in (f"ind.{key}.{part}" for part in RAW_FILES):
+        fetch_file(f"{url}/{file}", os.path.join(raw_dir, file), info.file_record(file), key)
     return replace(read_planetoid(raw_dir, key), info=info)

@@ -20,7 +20,7 @@ from numba import njit
 from torch import Tensor
 
 from glt._checks import as_index, as_int
-from glt.datasets._download import check_present, download_url
+from glt.datasets._download import fetch_file
 from glt.datasets._layout import dataset_folder
 from glt.datasets.planetoid import default_root
 from glt.datasets.rec_slice import bundled_dir
@@ -344,11 +344,8 @@ def load_rec(name: str, root: Optional[str] = None, download: bool = True) -> Re
                                (info.name,), FILES[0])
     for f in FILES:
         path = os.path.join(directory, f)
-        if not os.path.exists(path):
-            if not download:
-                raise FileNotFoundError(f"missing {path}; pass download=True to fetch it from "
-                                        f"{info.url}/{f}")
-            download_url(f"{info.url}/{f}", path, info.file_record(f))
-        else:
-            check_present(path, info.file_record(f), info.name)
+        if not download and not os.path.exists(path):
+            raise FileNotFoundError(f"missing {path}; pass download=True to fetch it from "
+                                    f"{info.url}/{f}")
+        fetch_file(f"{info.url}/{f}", path, info.file_record(f), info.name)
     return read_rec_dir(directory, info.name, info)

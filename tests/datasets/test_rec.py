@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+import glt.datasets._download as glt_download
 import glt.datasets.rec as rec
 from glt.datasets.rec import load_rec, read_interactions, read_rec_dir
 from glt.datasets.testing import write_lightgcn
@@ -153,7 +154,7 @@ def test_download_fetches_from_the_authors_repository(tmp_path, monkeypatch):
         with open(os.path.join(str(src), os.path.basename(url))) as f, open(path, "w") as out:
             out.write(f.read())
         return path
-    monkeypatch.setattr(rec, "download_url", fake_download)
+    monkeypatch.setattr(glt_download, "download_url", fake_download)
     data = load_rec("yelp2018", root=str(tmp_path / "root"))
     base = "https://raw.githubusercontent.com/gusye1234/LightGCN-PyTorch/master/data/yelp2018"
     assert fetched == [f"{base}/train.txt", f"{base}/test.txt"]
