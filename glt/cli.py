@@ -64,7 +64,8 @@ def data_command(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] != "verify":
         print("usage: glt data verify ROOT", file=sys.stderr)
         return 2
-    from glt.datasets._cache import file_sha256, find_caches, verify_cache
+    from glt.datasets._cache import find_caches, verify_cache
+    from glt.datasets._download import file_matches
     from glt.datasets.registry import registered_files
     root = argv[1]
     if not os.path.isdir(root):
@@ -82,8 +83,7 @@ def data_command(argv: list[str]) -> int:
     files = registered_files(root)
     altered = 0
     for path, dataset, record in files:
-        size, digest = os.path.getsize(path), file_sha256(path)
-        same = size == record["size"] and digest == record["sha256"]
+        same, size, digest = file_matches(path, record)
         altered += not same
         print(f"{os.path.relpath(path, root)}: " + (f"{dataset}'s registered file" if same else
               f"{size} bytes, SHA-256 {digest}; {dataset}'s registered file has "

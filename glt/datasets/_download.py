@@ -117,14 +117,21 @@ def fetch_file(url: str, path: str, expected: Optional[dict[str, Any]], dataset:
     return download_url(url, path, expected)
 
 
+def file_matches(path: str, expected: dict[str, Any]) -> tuple[bool, int, str]:
+    """``(matches, size, sha256)`` of the file at ``path`` against a registry
+    record ``{"sha256", "size"}``."""
+    size, digest = os.path.getsize(path), file_sha256(path)
+    return size == expected.get("size", size) and digest == expected["sha256"], size, digest
+
+
 def check_present(path: str, expected: Optional[dict[str, Any]], dataset: str) -> None:
     """Warn when the file at ``path``, already on disk (not downloaded now), is
     not ``dataset``'s registered file (``expected``: another size or SHA-256):
     figures computed on it are not comparable with the published ones."""
     if not expected or not expected.get("sha256"):
         return
-    size = os.path.getsize(path)
-    if size == expected.get("size", size) and file_sha256(path) == expected["sha256"]:
+    same, size, _ = file_matches(path, expected)
+    if same:
         return
     warnings.warn(f"{path} is not {dataset}'s registered file ({size} bytes where it has "
                   f"{expected.get('size')}, or another SHA-256): figures on it are not "
