@@ -6,12 +6,15 @@ half-written cache behind under the real name; the temporary folders of a
 killed build are removed by the next build. ``meta.json`` records a
 fingerprint of the source files (path, size, modification time), a changed
 source file invalidates the cache, and for each array its shape, dtype and the
-SHA-256 of its file, taken when it was built.
+SHA-256 of its file, taken when it was built, and for a floating-point array
+whether its values are all finite.
 
 Every load checks each array's shape and dtype against that record and the
 checksums of the arrays up to :data:`CHECKSUM_ON_LOAD` bytes, and runs the
 loader's own invariants (``check``); any mismatch or unreadable file makes the
-loader rebuild the cache. :func:`verify_cache` checks every checksum.
+loader rebuild the cache. :func:`verify_cache` checks every checksum. The larger
+arrays are trusted as built, their finiteness included (a loader hands it on
+through :func:`~glt.datasets._fields.vouched_finite` rather than reading them).
 """
 from __future__ import annotations
 
@@ -26,12 +29,16 @@ import time
 from typing import Any, Callable, Optional
 
 import numpy as np
+import torch
+
+from glt.datasets._fields import count_nonfinite
 
 log = logging.getLogger(__name__)
 
 FORMAT = 2  # bump when the processed layout changes
 CHECKSUM_ON_LOAD = 16 << 20  # arrays up to this size are checksummed at every load
 _OWNER = "owner.json"  # in a folder being built: who builds it
+_FLOATS = tuple(np.dtype(t) for t in ("float16", "float32", "float64"))  # finiteness recorded
 
 
 def fingerprint(base: str, paths: list[str]) -> dict[str, list[int]]:
@@ -72,6 +79,13 @@ def _array_problem(directory: str, name: str, record: Any, full: bool
     return array, None
 
 
+def _all_finite(path: str) -> bool:
+    """Whether the floating-point array in the ``.npy`` file ``path`` holds no NaN
+    or infinity (read in blocks from a memory map)."""
+    array = np.load(path, mmap_mode="c") if os.path.getsize(path) > 4096 else np.load(path)
+    return count_nonfinite(torch.from_numpy(array))[0] == 0
+
+
 def read_meta(directory: str) -> Optional[dict[str, Any]]:
     """The ``meta.json`` of the glt cache in ``directory`` (a dict with ``format``
     and an ``arrays`` dict), or ``None`` when there is none or it is unreadable."""
@@ -86,10 +100,11 @@ def read_meta(directory: str) -> Optional[dict[str, Any]]:
 
 def load_cache(directory: str, source: dict[str, Any],
                check: Optional[Callable[[dict[str, np.ndarray]], None]] = None
-               ) -> Optional[tuple[dict[str, np.ndarray], dict[str, Any]]]:
-    """The cached ``(arrays, meta)`` if ``directory`` holds a complete, intact
-    cache made from files with fingerprint ``source``; else ``None`` (the
-    caller rebuilds). Arrays are copy-on-write memory maps: pages are read on
+               ) -> Optional[tuple[dict[str, np.ndarray], dict[str, Any], set[str]]]:
+    """The cached ``(arrays, info, finite)`` if ``directory`` holds a complete,
+    intact cache made from files with fingerprint ``source``; else ``None`` (the
+    caller rebuilds). ``finite`` names the floating-point arrays whose values
+    were all finite when the cache was built. Arrays are copy-on-write memory maps: pages are read on
     first touch and never written back.
 
     Intact means: every array's shape and dtype are as built, the arrays up to
@@ -115,7 +130,8 @@ def load_cache(directory: str, source: dict[str, Any],
         except ValueError as err:
             log.warning("cache %s fails its checks (%s); reprocessing", directory, err)
             return None
-    return arrays, meta.get("info", {})
+    finite = {name for name, record in meta["arrays"].items() if record.get("finite") is True}
+    return arrays, meta.get("info", {}), finite
 
 
 def verify_cache(directory: str) -> list[str]:
@@ -234,6 +250,8 @@ class CacheWriter:
                 shape, _, dtype = read_header(f)
             arrays[name] = {"shape": list(shape), "dtype": dtype.str,
                             "sha256": file_sha256(path)}
+            if dtype in _FLOATS:
+                arrays[name]["finite"] = _all_finite(path)
         os.remove(os.path.join(self.tmp, _OWNER))
         with open(os.path.join(self.tmp, "meta.json"), "w") as f:
             json.dump({"format": FORMAT, "source": self.source, "arrays": arrays,

@@ -1,7 +1,9 @@
 """Checks shared by the dataset classes."""
 from __future__ import annotations
 
-from typing import Optional
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator, Optional
 
 import torch
 from torch import Tensor
@@ -9,6 +11,8 @@ from torch import Tensor
 from glt.graph import CSRGraph
 
 _BLOCK = 1 << 24  # entries scanned at a time by check_finite
+# ids of the tensors that check_finite passes unread (see vouched_finite)
+_VOUCHED: ContextVar[frozenset[int]] = ContextVar("glt_vouched_finite", default=frozenset())
 
 
 def check_graph_and_features(name: str, graph: CSRGraph, x: Optional[Tensor],
@@ -30,15 +34,40 @@ def check_graph_and_features(name: str, graph: CSRGraph, x: Optional[Tensor],
     return n
 
 
+@contextmanager
+def vouched_finite(*tensors: Tensor) -> Iterator[None]:
+    """Within the block, :func:`check_finite` passes ``tensors`` (these objects,
+    not their copies or views) without reading them: a cache loader vouches for
+    arrays found finite when the cache was built, as it vouches for their
+    checksums, so a load does not read every feature again."""
+    token = _VOUCHED.set(_VOUCHED.get() | {id(t) for t in tensors})
+    try:
+        yield
+    finally:
+        _VOUCHED.reset(token)
+
+
 def check_finite(name: str, what: str, values: Optional[Tensor]) -> None:
     """Refuse NaN or infinite entries of ``values [N, ...]`` (dense or sparse),
     naming how many there are and the first row holding one: a model fed them
-    trains on NaN and scores as if it were a prediction. Scanned in blocks of
-    about ``_BLOCK`` entries, so the check needs no copy of a large matrix; a
-    block whose float64 sum is finite holds no such value (float32 and smaller
-    cannot overflow it) and is passed in one reduction."""
-    if values is None or values.numel() == 0 or not values.is_floating_point():
+    trains on NaN and scores as if it were a prediction."""
+    if values is None or id(values) in _VOUCHED.get():
         return
+    count, row = count_nonfinite(values)
+    if count:
+        raise ValueError(f"{name}: {count} NaN or infinite values in {what} (the first in "
+                         f"row {row}); replace them (e.g. torch.nan_to_num) or drop those "
+                         "rows before training")
+
+
+def count_nonfinite(values: Tensor) -> tuple[int, int]:
+    """``(count, first row)`` of the NaN or infinite entries of ``values [N, ...]``
+    (dense, sparse COO or CSR; ``(0, -1)`` when there are none). Scanned in
+    blocks of about ``_BLOCK`` entries, so the check needs no copy of a large
+    matrix; a block whose float64 sum is finite holds no such value (float32 and
+    smaller cannot overflow it) and is passed in one reduction."""
+    if values.numel() == 0 or not values.is_floating_point():
+        return 0, -1
     if values.layout == torch.sparse_coo:
         values = values if values.is_coalesced() else values.coalesce()
         stored = values.values()
@@ -62,7 +91,4 @@ def check_finite(name: str, what: str, values: Optional[Tensor]) -> None:
         count += int(bad.sum())
         if count and first is None:
             first = start + int(bad.any(dim=1).nonzero()[0])
-    if count:
-        raise ValueError(f"{name}: {count} NaN or infinite values in {what} (the first "
-                         f"in row {int(row_of(first))}); replace them (e.g. "
-                         f"torch.nan_to_num) or drop those rows before training")
+    return (count, int(row_of(first))) if count else (0, -1)

@@ -18,6 +18,7 @@ import torch
 from glt.datasets._cache import CacheWriter, fingerprint, load_cache
 from glt.datasets._csr import check_csr, check_ids, graph_count, write_csr
 from glt.datasets._download import fetch_file
+from glt.datasets._fields import vouched_finite
 from glt.datasets._matfile import read_mat
 from glt.datasets.node import NodeDataset
 from glt.datasets.planetoid import default_root
@@ -130,8 +131,10 @@ def load_snap_patents(root: Optional[str] = None, download: bool = True, undirec
         cached = load_cache(cache_dir, source, _check)
         if cached is None:
             raise RuntimeError(f"the cache just written to {cache_dir} could not be read back")
-    t = {k: torch.from_numpy(v) for k, v in cached[0].items()}
+    arrays, _, finite = cached
+    t = {k: torch.from_numpy(v) for k, v in arrays.items()}
     graph = CSRGraph(t["rowptr"], t["col"], validate=False)  # checked by _check at the load
     train, valid, test = random_split(t["y"], 0.5, 0.25, seed)
-    return NodeDataset(info.name, graph, t["x"], t["y"], train, valid, test,
-                       int(info.num_classes), info, {"year": t["node.year"]})
+    with vouched_finite(*(t[k] for k in finite)):  # found finite when the cache was built
+        return NodeDataset(info.name, graph, t["x"], t["y"], train, valid, test,
+                           int(info.num_classes), info, {"year": t["node.year"]})

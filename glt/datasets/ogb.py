@@ -27,6 +27,7 @@ from glt._unpickle import ARCHIVE_ERRORS, NUMPY, TORCH_TENSORS, read_torch_file
 from glt.datasets._cache import CacheWriter, fingerprint, load_cache
 from glt.datasets._csr import check_csr, check_ids, graph_count, write_csr
 from glt.datasets._download import download_url
+from glt.datasets._fields import vouched_finite
 from glt.datasets._layout import dataset_folder
 from glt.datasets.link import LinkDataset
 from glt.datasets.node import NodeDataset
@@ -74,7 +75,8 @@ def load_ogb(name: str, root: Optional[str] = None, download: bool = True,
         cached = load_cache(cache_dir, source, check_arrays)
         if cached is None:
             raise RuntimeError(f"the cache just written to {cache_dir} could not be read back")
-    return _assemble(info, cached[0])
+    arrays, _, finite = cached
+    return _assemble(info, arrays, finite)
 
 
 # ---------------------------------------------------------------------- files
@@ -349,8 +351,12 @@ def check_arrays(arrays: dict[str, np.ndarray]) -> None:
             raise ValueError(f"{name} has shape {array.shape}, expected {rows} rows")
 
 
-def _assemble(info: DatasetInfo, arrays: dict[str, np.ndarray]) -> Union[NodeDataset, LinkDataset]:
+def _assemble(info: DatasetInfo, arrays: dict[str, np.ndarray], finite: set[str]
+              ) -> Union[NodeDataset, LinkDataset]:
+    """The dataset of the cached ``arrays``; those named in ``finite`` were found
+    finite when the cache was built and are not read again."""
     t = {k: torch.from_numpy(v) for k, v in arrays.items()}
+    vouched = vouched_finite(*(t[k] for k in finite))
     graph = CSRGraph(t["rowptr"], t["col"], edge_id=t.get("edge_id"),
                      validate=False)  # checked by check_arrays at the load
     x = t.get("x")
@@ -361,8 +367,9 @@ def _assemble(info: DatasetInfo, arrays: dict[str, np.ndarray]) -> Union[NodeDat
             if k.startswith("split."):
                 _, s, key = k.split(".", 2)
                 split[s][key] = v
-        return LinkDataset(info.name, graph, x, split, info, edge_attr,
-                           {k[5:]: v for k, v in t.items() if k.startswith("edge.")})
+        with vouched:
+            return LinkDataset(info.name, graph, x, split, info, edge_attr,
+                               {k[5:]: v for k, v in t.items() if k.startswith("edge.")})
     num_nodes = graph.num_nodes
 
     def mask(idx: torch.Tensor) -> torch.Tensor:
@@ -372,6 +379,7 @@ def _assemble(info: DatasetInfo, arrays: dict[str, np.ndarray]) -> Union[NodeDat
 
     node_attr = {k[5:]: v.view(-1) if v.dim() == 2 and v.size(1) == 1 else v  # [N, 1] -> [N]
                  for k, v in t.items() if k.startswith("node.")}
-    return NodeDataset(info.name, graph, x, t["y"], mask(t["split.train"]),
-                       mask(t["split.valid"]), mask(t["split.test"]), int(info.num_classes),
-                       info, node_attr, edge_attr)
+    with vouched:
+        return NodeDataset(info.name, graph, x, t["y"], mask(t["split.train"]),
+                           mask(t["split.valid"]), mask(t["split.test"]), int(info.num_classes),
+                           info, node_attr, edge_attr)

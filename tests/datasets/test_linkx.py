@@ -7,6 +7,7 @@ import scipy.sparse as sp
 import torch
 from torch_geometric.utils import to_undirected
 
+import glt.datasets._fields as glt_fields
 from glt.datasets.linkx import load_snap_patents, quantile_labels
 from glt.datasets.testing import write_snap_patents
 from glt.graph import CSRGraph
@@ -44,6 +45,15 @@ def test_graph_and_features_equal_the_file(mat, tmp_path):
     ref = CSRGraph.from_edge_index(edge_index, 80)
     assert torch.equal(directed.graph.col, ref.col)
     assert np.array_equal(directed.x.numpy(), raw["node_feat"].toarray().astype(np.float32))
+
+
+def test_cached_load_does_not_read_the_features_again(mat, tmp_path, monkeypatch):
+    first = load_snap_patents(str(tmp_path), download=False)
+
+    def fail(values):
+        raise AssertionError("features read again")
+    monkeypatch.setattr(glt_fields, "count_nonfinite", fail)
+    assert torch.equal(load_snap_patents(str(tmp_path), download=False).x, first.x)
 
 
 def test_split_is_seeded_50_25_25(mat, tmp_path):

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import glt.datasets._cache as glt_cache
+import glt.datasets._fields as glt_fields
 import glt.datasets.ogb as glt_ogb
 from glt.cli import main as cli_main
 from glt.datasets._cache import verify_cache
@@ -119,6 +120,43 @@ def test_second_load_uses_memory_mapped_cache(tmp_path, monkeypatch):
     assert torch.equal(first.graph.col, second.graph.col) and torch.equal(first.x, second.x)
     cache = os.path.join(str(tmp_path), "ogbn_products", "glt_processed")
     assert isinstance(np.load(os.path.join(cache, "col.npy"), mmap_mode="c"), np.memmap)
+
+
+def test_cached_load_does_not_read_the_features_again(tmp_path, monkeypatch):
+    """Features are found finite when the cache is built (recorded in its
+    meta.json) and a cached load does not scan them again; a dataset made from
+    a copy of them is still checked."""
+    write_ogb(str(tmp_path), "ogbn-products")
+    first = load_ogb("ogbn-products", str(tmp_path))
+    with open(os.path.join(_cache(tmp_path), "meta.json")) as f:
+        records = json.load(f)["arrays"]
+    assert records["x"]["finite"] is True and "finite" not in records["col"]
+
+    def fail(values):
+        raise AssertionError(f"read {tuple(values.shape)} again")
+    monkeypatch.setattr(glt_fields, "count_nonfinite", fail)
+    second = load_ogb("ogbn-products", str(tmp_path))
+    assert torch.equal(first.x, second.x)
+    with pytest.raises(AssertionError, match=r"read \(60, 5\) again"):
+        NodeDataset("copy", second.graph, second.x.clone(), second.y, second.train_mask,
+                    second.val_mask, second.test_mask, second.num_classes)
+
+
+def test_non_finite_features_of_a_release_are_named_at_every_load(tmp_path, monkeypatch):
+    path = write_ogb(str(tmp_path), "ogbn-arxiv", num_nodes=30, num_edges=60)
+    feat = os.path.join(path, "raw", "node-feat.csv.gz")
+    with gzip.open(feat, "rt") as f:
+        lines = f.read().splitlines()
+    lines[7] = "nan," + lines[7].split(",", 1)[1]
+    lines[9] = lines[9].rsplit(",", 1)[0] + ",inf"
+    with gzip.open(feat, "wt") as f:
+        f.write("\n".join(lines) + "\n")
+    message = r"ogbn-arxiv: 2 NaN or infinite values in x \(the first in row 7\)"
+    with pytest.raises(ValueError, match=message):
+        load_ogb("ogbn-arxiv", str(tmp_path))
+    monkeypatch.setattr(glt_ogb, "_process", None)  # the cache stands: not processed again
+    with pytest.raises(ValueError, match=message):
+        load_ogb("ogbn-arxiv", str(tmp_path))
 
 
 def test_changed_source_file_invalidates_cache(tmp_path):
