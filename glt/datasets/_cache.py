@@ -104,8 +104,8 @@ def load_cache(directory: str, source: dict[str, Any],
     """The cached ``(arrays, info, finite)`` if ``directory`` holds a complete,
     intact cache made from files with fingerprint ``source``; else ``None`` (the
     caller rebuilds). ``finite`` names the floating-point arrays whose values
-    were all finite when the cache was built. Arrays are copy-on-write memory maps: pages are read on
-    first touch and never written back.
+    were all finite when the cache was built. Arrays are copy-on-write memory
+    maps: pages are read on first touch and never written back.
 
     Intact means: every array's shape and dtype are as built, the arrays up to
     :data:`CHECKSUM_ON_LOAD` bytes have their recorded SHA-256, and
