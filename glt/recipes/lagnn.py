@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from glt.datasets import PLANETOID_NAMES, NodeDataset, load_ogb, row_normalize
 from glt.models.lagnn import CVAE, la_backbone, read_lagnn_code_generator, train_cvae
@@ -22,10 +22,12 @@ from glt.recipes.node import PRESETS as PLAIN_PRESETS
 from glt.recipes.node import load_node_set, model_factory, node_runs, train_config
 from glt.recipes.report import RunReport
 from glt.train import distributed
+from glt.train.checkpoint import data_fingerprint, read_checkpoint, restore_model
 from glt.train.lagnn import (augmentation, batch_augmentation, la_batch_objective,
                              la_full_predict, la_objective, pretrain_generator)
 from glt.train.metrics import dataset_score
-from glt.train.sources import BatchSource, FullGraph, Neighbourhoods, full_graph_predict
+from glt.train.sources import (BatchSource, FullGraph, Neighbourhoods, data_arrays,
+                               full_graph_predict)
 
 _CVAE = dict(cvae_epochs=10, cvae_batch=64, cvae_lr=0.01, cvae_steps=None, num_models=100,
              warmup=200, update_epochs=20, select=True)
@@ -65,17 +67,59 @@ PRESETS: dict[str, dict[str, Any]] = {
 OGB_SETS = ("ogbn-arxiv", "ogbn-products")
 
 
-def _load(name: str, root: Optional[str], ctx: Context
-          ) -> tuple[NodeDataset, Tensor, Callable[[Tensor], Tensor]]:
-    """``(data with the model's features, raw features, normalisation of generated sets)``."""
+def load_la_set(name: str, root: Optional[str] = None,
+                device: Union[str, torch.device] = "cpu"
+                ) -> tuple[NodeDataset, Tensor, Callable[[Tensor], Tensor]]:
+    """A set as ``glt train lagnn`` trains on it, on ``device``: ``(data with the
+    model's features, the raw features the generator is conditioned on and
+    decodes, the normalisation of a generated set)``. Planetoid sets as
+    :func:`~glt.recipes.node.load_node_set` gives them (generated sets
+    row-normalised); ogbn-arxiv with its citations symmetrised; ogbn-products as
+    released (generated sets as decoded)."""
     if name in OGB_SETS:
         data = load_ogb(name, root)
         if name == "ogbn-arxiv":  # directed citations: train on the symmetrised graph
             data.graph = data.graph.to_undirected()
-        data = data.to(ctx.device)
+        data = data.to(device)
         return data, data.x, lambda x: x
-    data, raw_x = load_node_set(name, root, ctx.device)
+    data, raw_x = load_node_set(name, root, device)
     return data, raw_x, row_normalize
+
+
+def model_from_checkpoint(path: str, data: NodeDataset, weights: str = "best") -> nn.Module:
+    """The LA model of a ``glt train lagnn --checkpoint`` run (the file
+    ``seed<N>.pt`` in its folder; the plain backbone of ``--compare`` is under
+    ``backbone/``, read by :func:`glt.recipes.node.model_from_checkpoint`) on
+    the set it trained on (``data``: as :func:`load_la_set` gives it), with the
+    weights of its best validation epoch (``"best"``) or of its last finished
+    epoch (``"last"``); LA-GCN, LA-GAT or LA-SAGE, whichever backbone's
+    parameters the file holds. ``model(inputs, data.graph)`` gives the logits
+    ``[N, C]``, ``inputs`` being the features and ``model.num_inputs - 1``
+    generated sets, as ``augmentation(generator, raw_x, data.x,
+    model.num_inputs, normalize)()`` draws them (:mod:`glt.train.lagnn`).
+    Raises ``ValueError`` as :func:`~glt.train.checkpoint.restore_model` does."""
+    identity = read_checkpoint(path).get("identity")
+    shapes = identity.get("shapes") if isinstance(identity, dict) else None
+
+    def maker(settings: dict[str, Any]) -> Optional[nn.Module]:
+        for kind in ("gcn", "gat", "sage"):  # the backbone whose parameters the file holds
+            try:
+                model = _make(kind, data, settings)
+            except ValueError:  # settings of another backbone (e.g. GCN's initialisation)
+                continue
+            if {k: list(v.shape) for k, v in model.state_dict().items()} == shapes:
+                return model
+        return None
+    return restore_model(path, data_fingerprint(*data_arrays(data)),
+                         {"LAClassifier": maker, "LAMean": maker}, weights)
+
+
+def _make(kind: str, data: NodeDataset, s: dict[str, Any]) -> nn.Module:
+    """A fresh LA model with backbone ``kind`` and the settings ``s`` for ``data``."""
+    return la_backbone(kind, data.num_features, s["hidden"], data.num_classes, s["num_inputs"],
+                       s["dropout"], s["heads"], s["num_layers"], init=s["init"],
+                       elu_alpha=s["elu_alpha"], batch_norm=s["batch_norm"],
+                       input_dropout=s["input_dropout"], combine=s["combine"])
 
 
 def _generator(ctx: Context, data: NodeDataset, raw_x: Tensor,
@@ -152,7 +196,7 @@ class LAGNNRecipe(Recipe):
             raise ValueError(f"the {args.dataset} preset trains full-batch, which is not split "
                              "across ranks: run it without torchrun (data-parallel runs need "
                              "a mini-batch preset, e.g. ogbn-products)")
-        data, raw_x, normalize = _load(args.dataset, args.root, ctx)
+        data, raw_x, normalize = load_la_set(args.dataset, args.root, ctx.device)
         start = time.perf_counter()
         cvae = _generator(ctx, data, raw_x, normalize)
         cvae_seconds = time.perf_counter() - start
@@ -162,13 +206,8 @@ class LAGNNRecipe(Recipe):
         # the LA-GNN code selects Planetoid runs by validation loss
         select = "acc" if args.dataset in OGB_SETS else "loss"
 
-        def make() -> torch.nn.Module:
-            return la_backbone(args.model, data.num_features, s["hidden"], data.num_classes,
-                               s["num_inputs"], s["dropout"], s["heads"], s["num_layers"],
-                               init=s["init"], elu_alpha=s["elu_alpha"],
-                               batch_norm=s["batch_norm"], input_dropout=s["input_dropout"],
-                               combine=s["combine"])
-        runs = node_runs(ctx, make, la, data, train_config(s, ties, select=select), score=score)
+        runs = node_runs(ctx, lambda: _make(args.model, data, s), la, data,
+                         train_config(s, ties, select=select), score=score)
         generator = {"file": args.lagnn_generator or args.generator,
                      "format": "lagnn-code" if args.lagnn_generator else "glt"}
         report = ctx.report(f"la-{args.model}", data.name, "acc", runs,
@@ -183,7 +222,8 @@ class LAGNNRecipe(Recipe):
             folder = args.checkpoint and os.path.join(args.checkpoint, "backbone")
             base_runs = node_runs(ctx, model_factory(args.model, data.num_features,
                                                      data.num_classes, base),
-                                  plain, data, config, score=score, checkpoint=folder or None)
+                                  plain, data, config, score=score, checkpoint=folder or None,
+                                  settings=base)
             backbone = ctx.report(args.model, data.name, "acc", base_runs)
             backbone.settings = base
             report.extra["backbone"] = backbone.to_dict()

@@ -58,16 +58,19 @@ def train_config(settings: dict[str, Any], ties: str = "first", **fixed: Any
 
 def node_runs(ctx: Context, make: Callable[[], nn.Module], source: BatchSource,
               data: NodeDataset, config: dict[str, Any], metric: str = "acc",
-              score: Optional[Score] = None, checkpoint: Optional[str] = None
-              ) -> list[RunRecord]:
+              score: Optional[Score] = None, checkpoint: Optional[str] = None,
+              settings: Optional[dict[str, Any]] = None) -> list[RunRecord]:
     """:func:`~glt.train.node.train_nodes` over the context's seeds, each a fresh
-    ``make()`` on the data's device with ``config`` (and ``--amp``)."""
+    ``make()`` on the data's device with ``config`` (and ``--amp``); checkpoints
+    in ``checkpoint`` (default ``--checkpoint``) record ``settings`` (default the
+    context's: those ``make`` builds from)."""
     amp = bool(getattr(ctx.args, "amp", False))
     folder = checkpoint if checkpoint is not None else ctx.args.checkpoint
+    recorded = ctx.settings if settings is None else settings
 
     def train(model: nn.Module, seed: int) -> Any:
         return train_nodes(model, source, data, NodeTrainConfig(**config, amp=amp, seed=seed),
-                           score, folder, ctx.shard, ctx.progress, ctx.settings)
+                           score, folder, ctx.shard, ctx.progress, recorded)
     results = repeat_runs(lambda: make().to(data.y.device), train, ctx.args.runs,
                           ctx.args.seed, ctx.progress)
     return [record(r, metric) for r in results]

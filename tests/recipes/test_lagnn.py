@@ -7,6 +7,10 @@ from glt.datasets.testing import write_planetoid
 from glt.models.lagnn import CVAE, write_lagnn_code_generator
 import glt.recipes.lagnn as lagnn
 from glt.recipes import RECIPES
+from glt.recipes.node import model_from_checkpoint as node_model_from_checkpoint
+from glt.train.checkpoint import read_checkpoint
+from glt.train.lagnn import augmentation
+from glt.train.metrics import accuracy
 
 LAGNN = RECIPES["lagnn"]
 
@@ -163,3 +167,61 @@ def test_lagnn_init_flag(tmp_path, root, flag, init):
         assert json.load(f)["settings"]["init"] == init
     with pytest.raises(ValueError, match="--init lagnn applies to LA-GCN only, not gat"):
         LAGNN.main(root + ["--model", "gat", "--init", "lagnn", "--quiet"])
+
+
+def test_model_from_checkpoint_scores_as_the_run_did(tmp_path):
+    """Real Cora: the restored LA-GCN's validation accuracy on a fresh draw is
+    the run's at the selected epoch (best) and at its last one (last)."""
+    gen, folder = str(tmp_path / "cvae.pt"), str(tmp_path / "ckpt")
+    torch.manual_seed(0)
+    CVAE(1433).save(gen)  # an untrained generator: draws that barely vary
+    report = LAGNN.main(["--runs", "1", "--epochs", "8", "--lr", "0.2", "--quiet",
+                         "--generator", gen, "--checkpoint", folder])
+    curve = dict(report.runs[0].curve)
+    data, raw_x, normalize = lagnn.load_la_set("cora")
+    val = data.val_mask
+    for weights, epoch in (("best", report.runs[0].best_epoch), ("last", 8)):
+        net = lagnn.model_from_checkpoint(f"{folder}/seed0.pt", data, weights)
+        assert type(net.firsts[0]).__name__ == "GCNConv" and not net.training
+        draw = augmentation(CVAE.load(gen), raw_x, data.x, net.num_inputs, normalize)
+        with torch.no_grad():
+            score = accuracy(net(draw(), data.graph)[val], data.y[val])
+        assert abs(score - curve[epoch]) <= 0.004  # 2 of the 500 validation nodes
+        assert score > 0.5  # trained weights: chance is about 0.14
+
+
+@pytest.mark.parametrize("model, conv", [("gat", "GATConv"), ("sage", "SAGEConv")])
+def test_model_from_checkpoint_finds_the_backbone(tmp_path, root, model, conv, monkeypatch):
+    folder = str(tmp_path / "ckpt")
+    monkeypatch.setitem(lagnn.PLAIN_PRESETS, model, dict(lagnn.PLAIN_PRESETS[model], epochs=2))
+    LAGNN.main(root + ["--model", model, "--runs", "1", "--epochs", "2", "--cvae-epochs",
+                       "1", "--no-select", "--quiet", "--compare", "--checkpoint", folder])
+    data, _, _ = lagnn.load_la_set("pubmed", root[3])
+    net = lagnn.model_from_checkpoint(f"{folder}/seed0.pt", data)
+    assert type(net.firsts[0]).__name__ == conv
+    saved = read_checkpoint(f"{folder}/seed0.pt")["best_model"]
+    assert all(torch.equal(saved[k], v) for k, v in net.state_dict().items())
+    with pytest.raises(ValueError, match=r"holds a '(GAT|GraphSAGE)' model; this reads "
+                                         r"LAClassifier, LAMean checkpoints"):
+        lagnn.model_from_checkpoint(f"{folder}/backbone/seed0.pt", data)
+    assert type(node_model_from_checkpoint(f"{folder}/backbone/seed0.pt", data)).__name__ \
+        in ("GAT", "GraphSAGE")
+    other, _, _ = lagnn.load_la_set("cora")
+    with pytest.raises(ValueError, match="trained on other data"):
+        lagnn.model_from_checkpoint(f"{folder}/seed0.pt", other)
+
+
+def test_model_from_checkpoint_of_a_mini_batch_run(tmp_path):
+    """ogbn-products' LA-SAGE: one GraphSAGE on the mean of the inputs."""
+    from glt.datasets.testing import write_ogb
+    write_ogb(str(tmp_path), "ogbn-products", num_nodes=80, num_edges=300, num_features=6)
+    folder, gen = str(tmp_path / "ckpt"), str(tmp_path / "cvae.pt")
+    LAGNN.main(["--model", "sage", "--dataset", "ogbn-products", "--root", str(tmp_path),
+                "--runs", "1", "--epochs", "1", "--batch-size", "16", "--evaluate", "sampled",
+                "--cvae-steps", "1", "--quiet", "--checkpoint", folder, "--generator", gen])
+    data, raw_x, normalize = lagnn.load_la_set("ogbn-products", str(tmp_path))
+    net = lagnn.model_from_checkpoint(f"{folder}/seed0.pt", data, "last")
+    assert type(net).__name__ == "LAMean" and type(net.backbone.convs[0]).__name__ == "SAGEConv"
+    assert net.num_inputs == lagnn.PRESETS["sage/ogbn-products"]["num_inputs"]
+    draw = augmentation(CVAE.load(gen), raw_x, data.x, net.num_inputs, normalize)
+    assert net(draw(), data.graph).shape == (80, data.num_classes)
