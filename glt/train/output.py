@@ -37,4 +37,5 @@ def hardware(device: str) -> str:
     else the CPU's architecture and torch's thread count."""
     if str(device).startswith("cuda") and torch.cuda.is_available():
         return torch.cuda.get_device_name()
-    return f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    return f"{platform.machine()} CPU, {threads} thread{'s' if threads != 1 else ''}"

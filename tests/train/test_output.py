@@ -16,9 +16,13 @@ def test_write_json_replaces_the_file_whole(tmp_path):
     write_json(None, {"ignored": True})  # no path: nothing written
 
 
-def test_hardware_names_the_cpu_or_the_gpu():
+def test_hardware_names_the_cpu_or_the_gpu(monkeypatch):
     cpu = hardware("cpu")
-    assert platform.machine() in cpu and f"{torch.get_num_threads()} threads" in cpu
+    assert platform.machine() in cpu and f"{torch.get_num_threads()} thread" in cpu
+    for count, name in ((1, "1 thread"), (2, "2 threads")):
+        monkeypatch.setattr(torch, "get_num_threads", lambda: count)
+        assert hardware("cpu") == f"{platform.machine()} CPU, {name}"
+    monkeypatch.undo()
     if torch.cuda.is_available():
         assert hardware("cuda") == torch.cuda.get_device_name()
     else:
