@@ -6,8 +6,8 @@ half-written cache behind under the real name; the temporary folders of a
 killed build are removed by the next build. ``meta.json`` records a
 fingerprint of the source files (path, size, modification time), a changed
 source file invalidates the cache, and for each array its shape, dtype and the
-SHA-256 of its file, taken when it was built, and for a floating-point array
-whether its values are all finite.
+SHA-256 of its file, taken when it was built, and (for a dataset's cache) for
+a floating-point array whether its values are all finite.
 
 Every load checks each array's shape and dtype against that record and the
 checksums of the arrays up to :data:`CHECKSUM_ON_LOAD` bytes, and runs the
@@ -203,14 +203,17 @@ class CacheWriter:
     ``save(name, array)`` or ``open(name, dtype, shape)`` (a writable memory
     map, for arrays built in place) add arrays; on a clean exit ``meta.json`` is
     written and the folder renamed to ``directory`` (replacing an old one); on
-    an exception the partial folder is deleted.
+    an exception the partial folder is deleted. With ``record_finite`` the meta
+    records, per floating-point array, whether its values are all finite (one
+    more read of each at the build; for a dataset's features).
     """
 
     def __init__(self, directory: str, source: dict[str, list[int]],
-                 info: Optional[dict[str, Any]] = None) -> None:
+                 info: Optional[dict[str, Any]] = None, record_finite: bool = False) -> None:
         self.directory = os.path.abspath(directory)
         self.source = source
         self.info = dict(info or {})
+        self.record_finite = record_finite
         self.names: list[str] = []
         self.tmp = ""
 
@@ -250,7 +253,7 @@ class CacheWriter:
                 shape, _, dtype = read_header(f)
             arrays[name] = {"shape": list(shape), "dtype": dtype.str,
                             "sha256": file_sha256(path)}
-            if dtype in _FLOATS:
+            if self.record_finite and dtype in _FLOATS:
                 arrays[name]["finite"] = _all_finite(path)
         os.remove(os.path.join(self.tmp, _OWNER))
         with open(os.path.join(self.tmp, "meta.json"), "w") as f:

@@ -126,7 +126,7 @@ def load_snap_patents(root: Optional[str] = None, download: bool = True, undirec
     cache_dir = os.path.join(folder, f"glt_processed_{kind}")
     cached = load_cache(cache_dir, source, _check)
     if cached is None:
-        with CacheWriter(cache_dir, source) as writer:
+        with CacheWriter(cache_dir, source, record_finite=True) as writer:
             _process(mat_path, writer, int(info.num_classes), undirected)
         cached = load_cache(cache_dir, source, _check)
         if cached is None:

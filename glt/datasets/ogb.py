@@ -70,7 +70,7 @@ def load_ogb(name: str, root: Optional[str] = None, download: bool = True,
     cached = load_cache(cache_dir, source, check_arrays)
     if cached is None:
         log.info("processing %s (first load; later loads use %s)", info.name, cache_dir)
-        with CacheWriter(cache_dir, source) as writer:
+        with CacheWriter(cache_dir, source, record_finite=True) as writer:
             _process(info, path, writer)
         cached = load_cache(cache_dir, source, check_arrays)
         if cached is None:

@@ -21,7 +21,7 @@ def test_round_trip_memory_maps(tmp_path):
     arrays, info, finite = load_cache(str(tmp_path / "cache"), fp)
     assert isinstance(arrays["big"], np.memmap) and np.array_equal(arrays["big"], big)
     assert arrays["small"][0] == 1.5 and arrays["built"].tolist() == [4, 5, 6]
-    assert info == {"k": 1} and finite == {"small"}  # the one floating-point array
+    assert info == {"k": 1} and finite == set()  # not asked to record finiteness
     arrays["big"][0] = -1  # copy-on-write: the file keeps its value
     assert load_cache(str(tmp_path / "cache"), fp)[0]["big"][0] == 0
 
@@ -29,7 +29,7 @@ def test_round_trip_memory_maps(tmp_path):
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_finiteness_of_floating_point_arrays_is_recorded(tmp_path, dtype):
     values = np.ones((3000, 4), dtype)  # memory-mapped at the build's check
-    with CacheWriter(str(tmp_path / "cache"), {}) as w:
+    with CacheWriter(str(tmp_path / "cache"), {}, record_finite=True) as w:
         w.save("clean", values)
         for name, bad in (("nan", np.nan), ("inf", -np.inf)):
             dirty = values.copy()
