@@ -15,19 +15,20 @@ from typing import Any, Callable, Optional, Union
 import torch
 from torch import Tensor, nn
 
-from glt.datasets import PLANETOID_NAMES, NodeDataset, load_ogb, row_normalize
+from glt.datasets import PLANETOID_NAMES, NodeDataset, row_normalize
 from glt.models.lagnn import CVAE, la_backbone, read_lagnn_code_generator, train_cvae
 from glt.recipes.base import Context, Recipe
+from glt.recipes.node import OGB_NODE_SETS as OGB_SETS
 from glt.recipes.node import PRESETS as PLAIN_PRESETS
-from glt.recipes.node import load_node_set, model_factory, node_runs, train_config
+from glt.recipes.node import (load_node_set, model_factory, node_runs, node_source,
+                              train_config)
 from glt.recipes.report import RunReport
 from glt.train import distributed
 from glt.train.checkpoint import data_fingerprint, read_checkpoint, restore_model
 from glt.train.lagnn import (augmentation, batch_augmentation, la_batch_objective,
                              la_full_predict, la_objective, pretrain_generator)
 from glt.train.metrics import dataset_score
-from glt.train.sources import (BatchSource, FullGraph, Neighbourhoods, data_arrays,
-                               full_graph_predict)
+from glt.train.sources import BatchSource, FullGraph, Neighbourhoods, data_arrays
 
 _CVAE = dict(cvae_epochs=10, cvae_batch=64, cvae_lr=0.01, cvae_steps=None, num_models=100,
              warmup=200, update_epochs=20, select=True)
@@ -64,7 +65,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     "sage/pubmed": dict(_PLANETOID, epochs=300, hidden=4, num_inputs=4, lr=0.02),
     "sage/ogbn-arxiv": dict(_OGB, samples=4), "sage/ogbn-products": _PRODUCTS,
 }
-OGB_SETS = ("ogbn-arxiv", "ogbn-products")
 
 
 def load_la_set(name: str, root: Optional[str] = None,
@@ -72,18 +72,11 @@ def load_la_set(name: str, root: Optional[str] = None,
                 ) -> tuple[NodeDataset, Tensor, Callable[[Tensor], Tensor]]:
     """A set as ``glt train lagnn`` trains on it, on ``device``: ``(data with the
     model's features, the raw features the generator is conditioned on and
-    decodes, the normalisation of a generated set)``. Planetoid sets as
-    :func:`~glt.recipes.node.load_node_set` gives them (generated sets
-    row-normalised); ogbn-arxiv with its citations symmetrised; ogbn-products as
-    released (generated sets as decoded)."""
-    if name in OGB_SETS:
-        data = load_ogb(name, root)
-        if name == "ogbn-arxiv":  # directed citations: train on the symmetrised graph
-            data.graph = data.graph.to_undirected()
-        data = data.to(device)
-        return data, data.x, lambda x: x
+    decodes, the normalisation of a generated set)``; the data as
+    :func:`~glt.recipes.node.load_node_set` gives it, generated sets
+    row-normalised as the features on a Planetoid set and used as decoded on OGB's."""
     data, raw_x = load_node_set(name, root, device)
-    return data, raw_x, row_normalize
+    return data, raw_x, (lambda x: x) if name in OGB_SETS else row_normalize
 
 
 def model_from_checkpoint(path: str, data: NodeDataset, weights: str = "best") -> nn.Module:
@@ -242,8 +235,7 @@ class LAGNNRecipe(Recipe):
             full = s["evaluate"] == "full"
             return (Neighbourhoods(data, s["fanouts"], s["batch_size"], loss, predict,
                                    la_full_predict(draw) if full else None),
-                    Neighbourhoods(data, s["fanouts"], s["batch_size"],
-                                   full_predict=full_graph_predict if full else None))
+                    node_source(data, s))
         full_draw = augmentation(cvae, raw_x, data.x, s["num_inputs"], normalize)
         loss, predict = la_objective(full_draw, s["samples"], s["lam"], s["temperature"])
-        return FullGraph(data, loss, predict), FullGraph(data)
+        return FullGraph(data, loss, predict), node_source(data, s)

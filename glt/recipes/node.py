@@ -1,6 +1,8 @@
-"""Node classification on Planetoid with the papers' settings: GCN (Kipf &
+"""Node classification with the papers' settings: on Planetoid, GCN (Kipf &
 Welling 2017), GAT (Velickovic et al. 2018), GraphSAGE with GCN's optimiser
-settings; full-batch, best validation epoch, mean and std over the runs."""
+settings; on ogbn-arxiv and ogbn-products, OGB's example models (the leaderboard
+entries GCN and GraphSAGE) scored by OGB's Evaluator. Best validation epoch,
+mean and std over the runs."""
 from __future__ import annotations
 
 import argparse
@@ -9,14 +11,16 @@ from typing import Any, Callable, Optional, Union
 import torch
 from torch import Tensor, nn
 
-from glt.datasets import PLANETOID_NAMES, NodeDataset, load_planetoid, row_normalize
+from glt.datasets import PLANETOID_NAMES, NodeDataset, load_ogb, load_planetoid, row_normalize
 from glt.datasets import sparse_features
 from glt.models import GAT, GCN, GraphSAGE
 from glt.recipes.base import Context, Recipe, record
 from glt.recipes.report import RunRecord, RunReport
 from glt.train.checkpoint import data_fingerprint, restore_model
 from glt.train.node import NodeTrainConfig, Score, repeat_runs, train_nodes
-from glt.train.sources import BatchSource, FullGraph, data_arrays
+from glt.train.metrics import dataset_score
+from glt.train.sources import (BatchSource, FullGraph, Neighbourhoods, data_arrays,
+                               full_graph_predict)
 
 # model -> settings; None means "not used by this model"
 PRESETS: dict[str, dict[str, Any]] = {
@@ -27,6 +31,20 @@ PRESETS: dict[str, dict[str, Any]] = {
     "sage": dict(hidden=16, dropout=0.5, lr=0.01, weight_decay=5e-4, epochs=200, patience=None,
                  heads=None),
 }
+MODELS = ("gat", "gcn", "sage")
+# OGB's examples: ogbn-arxiv full-batch on the symmetrised graph (conv -> BatchNorm ->
+# ReLU -> dropout, Adam without weight decay, every epoch evaluated); ogbn-products
+# GraphSAGE on sampled neighbourhoods (PyG's NeighborSampler example the leaderboard
+# lists), every neighbour at evaluation, from the 6th epoch on
+_ARXIV = dict(hidden=256, dropout=0.5, lr=0.01, weight_decay=0.0, epochs=500, patience=None,
+              heads=None, num_layers=3, batch_norm=True, input_dropout=False)
+PRESETS.update({
+    "gcn/ogbn-arxiv": _ARXIV, "sage/ogbn-arxiv": _ARXIV,
+    "sage/ogbn-products": dict(_ARXIV, lr=0.003, epochs=20, batch_norm=False, mode="mini",
+                               fanouts=[15, 10, 5], batch_size=1024, evaluate="full",
+                               eval_after=5),
+})
+OGB_NODE_SETS = ("ogbn-arxiv", "ogbn-products")
 MODEL_CLASSES = {"GCN": "gcn", "GAT": "gat", "GraphSAGE": "sage"}
 TRAIN_KEYS = ("epochs", "lr", "weight_decay", "patience", "eval_every", "eval_after",
               "optimizer")
@@ -47,7 +65,7 @@ def model_factory(name: str, in_channels: int, num_classes: int,
     if name == "gat":
         return lambda: GAT(in_channels, hidden, num_classes, layers, heads=settings["heads"],
                            dropout=dropout)
-    raise ValueError(f"expected model to be one of {sorted(PRESETS)}, got {name!r}")
+    raise ValueError(f"expected model to be one of {MODELS}, got {name!r}")
 
 
 def train_config(settings: dict[str, Any], ties: str = "first", **fixed: Any
@@ -78,9 +96,16 @@ def node_runs(ctx: Context, make: Callable[[], nn.Module], source: BatchSource,
 
 def load_node_set(name: str, root: Optional[str] = None, device: Union[str, torch.device] = "cpu"
                   ) -> tuple[NodeDataset, Tensor]:
-    """A Planetoid set as the papers (and ``glt train gcn|gat|sage``) train on it,
-    on ``device``: row-normalised features (sparse on CPU: bag of words); and its
-    raw features."""
+    """A set as the papers (and ``glt train gcn|gat|sage``) train on it, on
+    ``device``, and its raw features: a Planetoid set with row-normalised
+    features (sparse on CPU: bag of words); ogbn-arxiv with its citations
+    symmetrised (OGB's examples); ogbn-products as released."""
+    if name in OGB_NODE_SETS:
+        data = load_ogb(name, root)
+        if name == "ogbn-arxiv":  # directed citations: trained on the symmetrised graph
+            data.graph = data.graph.to_undirected()
+        data = data.to(device)
+        return data, data.x
     data = load_planetoid(name, root).to(device)
     raw_x = data.x
     data.x = row_normalize(raw_x)
@@ -106,8 +131,9 @@ def model_from_checkpoint(path: str, data: NodeDataset, weights: str = "best") -
 
 class NodeRecipe(Recipe):
     name = "node"
-    description = ("Train GCN / GraphSAGE / GAT on a Planetoid set (default: Cora, bundled) "
-                   "and report test accuracy at the best validation epoch over --runs.")
+    description = ("Train GCN / GraphSAGE / GAT on a Planetoid set (default: Cora, bundled), "
+                   "or OGB's GCN / GraphSAGE on ogbn-arxiv or ogbn-products, and report test "
+                   "accuracy at the best validation epoch over --runs.")
     presets = PRESETS
     amp = True
 
@@ -116,17 +142,39 @@ class NodeRecipe(Recipe):
             self.name, self.lead = model, ("--model", model)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--model", choices=sorted(PRESETS), default="gcn")
-        parser.add_argument("--dataset", choices=sorted(PLANETOID_NAMES), default="cora")
+        parser.add_argument("--model", choices=MODELS, default="gcn")
+        parser.add_argument("--dataset", choices=sorted(PLANETOID_NAMES) + list(OGB_NODE_SETS),
+                            default="cora")
         parser.add_argument("--root", default=None, help="data folder (default: bundled "
                             "Cora, else $GLT_DATA or ~/.cache/glt)")
 
     def preset_name(self, args: argparse.Namespace) -> str:
-        return args.preset or args.model
+        if args.preset or args.dataset not in OGB_NODE_SETS:
+            return args.preset or args.model
+        name = f"{args.model}/{args.dataset}"
+        if name not in PRESETS:
+            raise ValueError(f"no {args.model.upper()} preset for {args.dataset} (OGB's "
+                             f"examples train GCN and GraphSAGE); presets exist for "
+                             f"{', '.join(k for k in PRESETS if '/' in k)}")
+        return name
 
     def run(self, ctx: Context) -> RunReport:
         args, s = ctx.args, ctx.settings
         data, _ = load_node_set(args.dataset, args.root, ctx.device)
         make = model_factory(args.model, data.num_features, data.num_classes, s)
-        runs = node_runs(ctx, make, FullGraph(data), data, train_config(s, ties="loss"))
+        if args.dataset in OGB_NODE_SETS:  # OGB's logger: the first best validation epoch
+            runs = node_runs(ctx, make, node_source(data, s), data, train_config(s),
+                             score=dataset_score(data))
+        else:
+            runs = node_runs(ctx, make, FullGraph(data), data, train_config(s, ties="loss"))
         return ctx.report(args.model, data.name, "acc", runs)
+
+
+def node_source(data: NodeDataset, settings: dict[str, Any]) -> BatchSource:
+    """The whole graph per step, or with ``mode="mini"`` batches of ``batch_size``
+    seeds with their sampled ``fanouts`` neighbourhoods (every neighbour at
+    evaluation with ``evaluate="full"``)."""
+    if settings.get("mode") != "mini":
+        return FullGraph(data)
+    full = full_graph_predict if settings["evaluate"] == "full" else None
+    return Neighbourhoods(data, settings["fanouts"], settings["batch_size"], full_predict=full)

@@ -18,7 +18,7 @@ def no_data(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("data was loaded before the arguments were checked")
     for module, name in ((recommendation, "load_rec"), (node, "load_planetoid"),
-                         (largegt, "load_dataset"), (lagnn, "load_la_set")):
+                         (node, "load_ogb"), (largegt, "load_dataset"), (lagnn, "load_la_set")):
         monkeypatch.setattr(module, name, refuse)
 
 
