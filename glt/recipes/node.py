@@ -63,6 +63,9 @@ def model_factory(name: str, in_channels: int, num_classes: int,
         return lambda: GraphSAGE(in_channels, hidden, num_classes, layers, dropout=dropout,
                                  **ogb)
     if name == "gat":
+        if ogb["batch_norm"] or not ogb["input_dropout"]:
+            raise ValueError("--batch-norm and --no-input-dropout (OGB's layout) apply to GCN "
+                             "and GraphSAGE, not GAT")
         return lambda: GAT(in_channels, hidden, num_classes, layers, heads=settings["heads"],
                            dropout=dropout)
     raise ValueError(f"expected model to be one of {MODELS}, got {name!r}")
@@ -161,12 +164,14 @@ class NodeRecipe(Recipe):
     def run(self, ctx: Context) -> RunReport:
         args, s = ctx.args, ctx.settings
         data, _ = load_node_set(args.dataset, args.root, ctx.device)
+        if s.get("mode") == "mini" and data.x.layout != torch.strided:
+            data.x = data.x.to_dense()  # sampled batches gather rows of dense features
         make = model_factory(args.model, data.num_features, data.num_classes, s)
         if args.dataset in OGB_NODE_SETS:  # OGB's logger: the first best validation epoch
             runs = node_runs(ctx, make, node_source(data, s), data, train_config(s),
                              score=dataset_score(data))
         else:
-            runs = node_runs(ctx, make, FullGraph(data), data, train_config(s, ties="loss"))
+            runs = node_runs(ctx, make, node_source(data, s), data, train_config(s, ties="loss"))
         return ctx.report(args.model, data.name, "acc", runs)
 
 
@@ -174,7 +179,11 @@ def node_source(data: NodeDataset, settings: dict[str, Any]) -> BatchSource:
     """The whole graph per step, or with ``mode="mini"`` batches of ``batch_size``
     seeds with their sampled ``fanouts`` neighbourhoods (every neighbour at
     evaluation with ``evaluate="full"``)."""
-    if settings.get("mode") != "mini":
+    if settings.get("mode", "full") != "mini":
         return FullGraph(data)
-    full = full_graph_predict if settings["evaluate"] == "full" else None
+    missing = [f"--{k.replace('_', '-')}" for k in ("fanouts", "batch_size")
+               if settings.get(k) is None]
+    if missing:
+        raise ValueError(f"--mode mini needs {' and '.join(missing)}")
+    full = full_graph_predict if settings.get("evaluate") == "full" else None
     return Neighbourhoods(data, settings["fanouts"], settings["batch_size"], full_predict=full)

@@ -135,3 +135,23 @@ def test_ogb_examples_score_with_ogbs_evaluator(tmp_path, model, name, extra):
 def test_ogb_sets_have_presets_for_ogbs_examples_only(tmp_path):
     with pytest.raises(ValueError, match="no GAT preset for ogbn-arxiv"):
         RECIPES["gat"].main(["--dataset", "ogbn-arxiv", "--quiet"])
+
+
+def test_sampled_neighbourhoods_on_planetoid(tmp_path):
+    """``--mode mini`` trains Cora's bag-of-words model on sampled batches
+    (features made dense for the gathers); ``--evaluate full`` scores every node
+    from the whole graph, as the rebuilt model does."""
+    folder = str(tmp_path / "ckpt")
+    report = RECIPES["sage"].main(["--mode", "mini", "--fanouts", "5", "5", "--batch-size", "32",
+                                   "--evaluate", "full", "--runs", "1", "--epochs", "4",
+                                   "--quiet", "--checkpoint", folder])
+    data, _ = load_node_set("cora")
+    net = model_from_checkpoint(f"{folder}/seed0.pt", data)
+    with torch.no_grad():
+        logits = net(data.x, data.graph)
+    test = data.test_mask
+    assert report.runs[0].test == pytest.approx(accuracy(logits[test], data.y[test]))
+    with pytest.raises(ValueError, match="--mode mini needs --fanouts and --batch-size"):
+        RECIPES["gcn"].main(["--mode", "mini", "--quiet"])
+    with pytest.raises(ValueError, match="apply to GCN and GraphSAGE, not GAT"):
+        RECIPES["gat"].main(["--batch-norm", "--quiet"])
