@@ -164,8 +164,6 @@ class NodeRecipe(Recipe):
     def run(self, ctx: Context) -> RunReport:
         args, s = ctx.args, ctx.settings
         data, _ = load_node_set(args.dataset, args.root, ctx.device)
-        if s.get("mode") == "mini" and data.x.layout != torch.strided:
-            data.x = data.x.to_dense()  # sampled batches gather rows of dense features
         make = model_factory(args.model, data.num_features, data.num_classes, s)
         if args.dataset in OGB_NODE_SETS:  # OGB's logger: the first best validation epoch
             runs = node_runs(ctx, make, node_source(data, s), data, train_config(s),

@@ -11,6 +11,7 @@ from torch import Tensor
 
 from glt._checks import as_index, as_int
 from glt.graph import CSRGraph
+from glt.ops._csr import select_rows
 from glt.samplers._seed import derive, draw_base
 from glt.samplers.neighbor import NeighborSampler, SampledSubgraph
 
@@ -99,7 +100,7 @@ class NeighborLoader:
 
     def _make(self, seeds: Tensor, base: int) -> MiniBatch:
         s = self.sampler.sample(seeds, seed=base)
-        x = None if self.x is None else self.x[s.node.to(self.x.device)]
+        x = None if self.x is None else gather_rows(self.x, s.node.to(self.x.device))
         y = None if self.y is None else self.y[seeds.to(self.y.device)]
         # the CSR of the batch is built here, in the worker, not on the training thread
         return MiniBatch(s.node, s.edge_index, s.edge_id, s.num_sampled_nodes,
@@ -153,3 +154,12 @@ class NeighborLoader:
         finally:
             stop.set()
             worker.join()
+
+
+def gather_rows(x: Tensor, rows: Tensor) -> Tensor:
+    """Rows ``rows [R]`` of the features ``x [N, F]``: ``[R, F]``, sparse CSR when
+    ``x`` is (bag-of-words features, which torch cannot index)."""
+    if x.layout != torch.sparse_csr:
+        return x[rows]
+    rowptr, col, values, _ = select_rows(x.crow_indices(), x.col_indices(), x.values(), rows)
+    return torch.sparse_csr_tensor(rowptr, col, values, (rows.numel(), x.size(1)))

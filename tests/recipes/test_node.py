@@ -139,7 +139,7 @@ def test_ogb_sets_have_presets_for_ogbs_examples_only(tmp_path):
 
 def test_sampled_neighbourhoods_on_planetoid(tmp_path):
     """``--mode mini`` trains Cora's bag-of-words model on sampled batches
-    (features made dense for the gathers); ``--evaluate full`` scores every node
+    (sparse feature rows gathered per batch); ``--evaluate full`` scores every node
     from the whole graph, as the rebuilt model does."""
     folder = str(tmp_path / "ckpt")
     report = RECIPES["sage"].main(["--mode", "mini", "--fanouts", "5", "5", "--batch-size", "32",

@@ -105,3 +105,21 @@ def test_fanouts_and_batch_sizes_must_be_integers():
     with pytest.raises(ValueError, match="expected batch_size to be >= 1, got 0"):
         NeighborLoader(graph, [2], batch_size=0)
     assert NeighborLoader(graph, [np.int64(2)], batch_size=np.int32(2)).batch_size == 2
+
+
+def test_sparse_features_are_gathered_per_batch():
+    """Real Cora's bag-of-words rows, sparse CSR (torch cannot index them), equal
+    the dense rows: repeated rows, empty rows and none at all included."""
+    from glt.datasets import sparse_features
+    from glt.samplers.loader import gather_rows
+    dense = row_normalize(load_planetoid("cora").x)
+    dense[5] = 0.0  # a row without entries
+    x = sparse_features(dense)
+    for rows in (torch.tensor([3, 5, 3, 2707, 0]), torch.tensor([], dtype=torch.long)):
+        batch = gather_rows(x, rows)
+        assert batch.layout == torch.sparse_csr and batch.shape == (rows.numel(), 1433)
+        assert torch.equal(batch.to_dense(), dense[rows])
+    loader = NeighborLoader(load_planetoid("cora").graph, [3], input_nodes=torch.arange(8),
+                            batch_size=4, x=x)
+    batch = next(iter(loader))
+    assert torch.equal(batch.x.to_dense(), dense[batch.node])
