@@ -58,6 +58,14 @@ def row_entries(owner: Tensor, start: Tensor, deg: Tensor) -> tuple[Tensor, Tens
     return rep, torch.repeat_interleave(start, deg) + offset
 
 
+def csr_tensor(rowptr: Tensor, col: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:
+    """A torch sparse CSR matrix of ``shape`` from arrays glt built or checked itself
+    (so torch's invariant check, and its warnings, are skipped)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(rowptr, col, values, shape, check_invariants=False)
+
+
 # Switches between glt's fast kernels and the portable gather/scatter path
 # (the one used for other dtypes); tests flip them to cover both on CPU.
 USE_SPARSE_KERNELS = True
@@ -130,10 +138,7 @@ def _product(rowptr: Tensor, col: Tensor, weight: Optional[Tensor], x: Tensor,
     n, num_cols = rowptr.numel() - 1, x.size(0)
     if _sparse_ok(x) and (reduce == "sum" or x.device.type == "cpu"):
         values = weight.to(x.dtype) if weight is not None else x.new_ones(col.numel())
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-            a = torch.sparse_csr_tensor(rowptr, col, values, (n, num_cols),
-                                        check_invariants=False)
+        a = csr_tensor(rowptr, col, values, (n, num_cols))
         out = torch.sparse.mm(a, x) if reduce == "sum" else torch.sparse.mm(a, x, reduce)
         return out.to_dense() if out.layout != torch.strided else out
     msg = x.index_select(0, col)

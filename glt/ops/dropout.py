@@ -14,8 +14,6 @@ cost in proportion to the nonzeros.
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -26,6 +24,7 @@ from glt import _rng
 from glt._jit_cache import track_helpers
 from glt._rng import _mix, stream_key
 from glt._threads import run_kernel
+from glt.ops._csr import csr_tensor
 
 _BLOCK = 4  # entries per 64-bit hash: 16 random bits each
 
@@ -106,10 +105,7 @@ def _sparse_dropout(x: Tensor, p: float) -> Tensor:
         run_kernel(_dropout_csr, values.numel(), x.crow_indices().numpy(),
                    x.col_indices().numpy(), values.contiguous().numpy(), out.numpy(),
                    x.size(1), np.uint64(round(p * 65536)), 1.0 / (1.0 - p), np.uint64(base))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return torch.sparse_csr_tensor(x.crow_indices(), x.col_indices(), out, x.shape,
-                                       check_invariants=False)  # x's own structure
+    return csr_tensor(x.crow_indices(), x.col_indices(), out, x.shape)  # x's own structure
 
 
 class _Dropout(torch.autograd.Function):

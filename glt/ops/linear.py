@@ -1,7 +1,6 @@
 """``linear``: ``x W^T + b`` where ``x`` may be sparse CSR node features."""
 from __future__ import annotations
 
-import warnings
 from collections import OrderedDict
 from typing import Optional
 
@@ -9,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from glt.ops._csr import csr_tensor
 from glt.ops.scatter import csr_transpose
 
 
@@ -66,8 +66,5 @@ class _SparseLinear(torch.autograd.Function):
     def backward(ctx, grad: Tensor):
         x = ctx.x
         colptr, row, perm = _transpose(x.crow_indices(), x.col_indices(), x.size(1))
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-            x_t = torch.sparse_csr_tensor(colptr, row, x.values()[perm], (x.size(1), x.size(0)),
-                                          check_invariants=False)
+        x_t = csr_tensor(colptr, row, x.values()[perm], (x.size(1), x.size(0)))
         return None, torch.sparse.mm(x_t, grad).t()

@@ -20,8 +20,8 @@ from glt.models.lagnn import CVAE, la_backbone, read_lagnn_code_generator, train
 from glt.recipes.base import Context, Recipe
 from glt.recipes.node import OGB_NODE_SETS as OGB_SETS
 from glt.recipes.node import PRESETS as PLAIN_PRESETS
-from glt.recipes.node import (load_node_set, model_factory, node_runs, node_source,
-                              train_config)
+from glt.recipes.node import (load_node_set, mini_batch_settings, model_factory, node_runs,
+                              node_source, train_config)
 from glt.recipes.report import RunReport
 from glt.train import distributed
 from glt.train.checkpoint import data_fingerprint, read_checkpoint, restore_model
@@ -189,6 +189,8 @@ class LAGNNRecipe(Recipe):
             raise ValueError(f"the {args.dataset} preset trains full-batch, which is not split "
                              "across ranks: run it without torchrun (data-parallel runs need "
                              "a mini-batch preset, e.g. ogbn-products)")
+        if s["mode"] == "mini":
+            mini_batch_settings(s)  # named before the generator's pretraining
         data, raw_x, normalize = load_la_set(args.dataset, args.root, ctx.device)
         start = time.perf_counter()
         cvae = _generator(ctx, data, raw_x, normalize)
@@ -232,8 +234,8 @@ class LAGNNRecipe(Recipe):
         if s["mode"] == "mini":
             draw = batch_augmentation(cvae, raw_x, data.x, s["num_inputs"], normalize)
             loss, predict = la_batch_objective(draw, s["samples"], s["lam"], s["temperature"])
-            full = s["evaluate"] == "full"
-            return (Neighbourhoods(data, s["fanouts"], s["batch_size"], loss, predict,
+            fanouts, batch_size, full = mini_batch_settings(s)
+            return (Neighbourhoods(data, fanouts, batch_size, loss, predict,
                                    la_full_predict(draw) if full else None),
                     node_source(data, s))
         full_draw = augmentation(cvae, raw_x, data.x, s["num_inputs"], normalize)

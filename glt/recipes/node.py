@@ -173,15 +173,22 @@ class NodeRecipe(Recipe):
         return ctx.report(args.model, data.name, "acc", runs)
 
 
+def mini_batch_settings(settings: dict[str, Any]) -> tuple[list[int], int, bool]:
+    """``(fanouts, batch_size, every neighbour at evaluation)`` of ``--mode mini``
+    settings; raises ``ValueError`` naming the flags a preset without them needs."""
+    missing = [f"--{k.replace('_', '-')}" for k in ("fanouts", "batch_size")
+               if settings.get(k) is None]
+    if missing:
+        raise ValueError(f"--mode mini needs {' and '.join(missing)}")
+    return list(settings["fanouts"]), settings["batch_size"], settings.get("evaluate") == "full"
+
+
 def node_source(data: NodeDataset, settings: dict[str, Any]) -> BatchSource:
     """The whole graph per step, or with ``mode="mini"`` batches of ``batch_size``
     seeds with their sampled ``fanouts`` neighbourhoods (every neighbour at
     evaluation with ``evaluate="full"``)."""
     if settings.get("mode", "full") != "mini":
         return FullGraph(data)
-    missing = [f"--{k.replace('_', '-')}" for k in ("fanouts", "batch_size")
-               if settings.get(k) is None]
-    if missing:
-        raise ValueError(f"--mode mini needs {' and '.join(missing)}")
-    full = full_graph_predict if settings.get("evaluate") == "full" else None
-    return Neighbourhoods(data, settings["fanouts"], settings["batch_size"], full_predict=full)
+    fanouts, batch_size, full = mini_batch_settings(settings)
+    return Neighbourhoods(data, fanouts, batch_size,
+                          full_predict=full_graph_predict if full else None)

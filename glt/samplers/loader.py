@@ -11,7 +11,7 @@ from torch import Tensor
 
 from glt._checks import as_index, as_int
 from glt.graph import CSRGraph
-from glt.ops._csr import select_rows
+from glt.ops._csr import csr_tensor, select_rows
 from glt.samplers._seed import derive, draw_base
 from glt.samplers.neighbor import NeighborSampler, SampledSubgraph
 
@@ -162,4 +162,4 @@ def gather_rows(x: Tensor, rows: Tensor) -> Tensor:
     if x.layout != torch.sparse_csr:
         return x[rows]
     rowptr, col, values, _ = select_rows(x.crow_indices(), x.col_indices(), x.values(), rows)
-    return torch.sparse_csr_tensor(rowptr, col, values, (rows.numel(), x.size(1)))
+    return csr_tensor(rowptr, col, values, (rows.numel(), x.size(1)))

@@ -17,7 +17,7 @@ from glt.norm import gcn_norm
 from glt.ops import spmm
 from glt.ops._csr import row_entries
 from glt.ops.dropout import dropout
-from glt.samplers.loader import MiniBatch
+from glt.samplers.loader import MiniBatch, gather_rows
 from glt.train.sources import BatchLoss, BatchPredict, Predict
 
 
@@ -37,10 +37,12 @@ def batch_augmentation(cvae: CVAE, raw_x: Tensor, x: Tensor, num_inputs: int,
                        normalize: Callable[[Tensor], Tensor]
                        ) -> Callable[[Tensor], list[Tensor]]:
     """As :func:`augmentation` for the nodes of a mini-batch: ``draw(nodes [n])``
-    returns ``x[nodes]`` and ``num_inputs - 1`` sets generated for those nodes only."""
+    returns ``x[nodes]`` (sparse CSR rows where ``x`` is) and ``num_inputs - 1``
+    sets generated for those nodes only."""
     def draw(nodes: Tensor) -> list[Tensor]:
-        cond = raw_x[nodes]
-        return [x[nodes]] + [normalize(cvae.generate(cond)) for _ in range(num_inputs - 1)]
+        cond = gather_rows(raw_x, nodes)
+        generated = [normalize(cvae.generate(cond)) for _ in range(num_inputs - 1)]
+        return [gather_rows(x, nodes)] + generated
     return draw
 
 

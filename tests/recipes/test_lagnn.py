@@ -225,3 +225,20 @@ def test_model_from_checkpoint_of_a_mini_batch_run(tmp_path):
     assert net.num_inputs == lagnn.PRESETS["sage/ogbn-products"]["num_inputs"]
     draw = augmentation(CVAE.load(gen), raw_x, data.x, net.num_inputs, normalize)
     assert net(draw(), data.graph).shape == (80, data.num_classes)
+
+
+def test_sampled_neighbourhoods_on_planetoid(tmp_path):
+    """``--mode mini`` trains on Cora's bag-of-words features (sparse rows gathered
+    per batch) from any preset; a preset without sampling settings names them."""
+    report = LAGNN.main(["--model", "sage", "--mode", "mini", "--fanouts", "3", "3",
+                         "--batch-size", "64", "--evaluate", "full", "--runs", "1", "--epochs",
+                         "2", "--cvae-steps", "5", "--no-select", "--quiet",
+                         "--checkpoint", str(tmp_path / "ckpt")])
+    assert report.settings["mode"] == "mini" and report.settings["fanouts"] == [3, 3]
+    assert len(report.runs) == 1 and 0.0 <= report.test_mean <= 1.0
+    data, _, _ = lagnn.load_la_set("cora")
+    net = lagnn.model_from_checkpoint(str(tmp_path / "ckpt" / "seed0.pt"), data)
+    assert type(net.firsts[0]).__name__ == "SAGEConv"
+    with pytest.raises(ValueError, match="--mode mini needs --fanouts and --batch-size"):
+        LAGNN.main(["--mode", "mini", "--runs", "1", "--epochs", "1", "--cvae-epochs", "1",
+                    "--no-select", "--quiet"])

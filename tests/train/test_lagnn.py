@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from glt.datasets import load_planetoid, row_normalize
+from glt.datasets import load_planetoid, row_normalize, sparse_features
 from glt.graph import CSRGraph
 from glt.models.lagnn import CVAE, la_backbone, train_cvae
 from glt.train.lagnn import (augmentation, batch_augmentation, la_batch_objective,
@@ -146,6 +146,9 @@ def test_local_augmentation_in_mini_batches(cora):
     xs = draw(torch.tensor([0, 5]))
     assert len(xs) == 2 and torch.equal(xs[0], cora.x[[0, 5]])
     assert torch.allclose(xs[1].sum(1), torch.ones(2))  # generated, then row-normalised
+    rows = torch.tensor([5, 0, 5, 2707])  # bag-of-words features: sparse CSR rows
+    sparse = batch_augmentation(cvae, raw, sparse_features(cora.x), 2, row_normalize)(rows)
+    assert sparse[0].layout == torch.sparse_csr and torch.equal(sparse[0].to_dense(), cora.x[rows])
     loss, predict = la_batch_objective(draw, samples=2, lam=1.0, temperature=0.5)
     torch.manual_seed(0)
     result = train_nodes(la_backbone("sage", cora.num_features, 16, cora.num_classes, 2),
