@@ -147,13 +147,19 @@ class Recipe:
         preset = self.preset_name(args)
         settings = self.settings(preset, args)
         keep_freed_memory()
-        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        logging.basicConfig(format="%(message)s")
         shard, device = distributed.init(args.device)
         ctx = Context(args, preset, settings, shard, device,
                       command_line(self.name, [*argv, *as_flags(options)]))
         if ctx.progress:
             print(f"{self.name}, preset {preset}: {settings}", flush=True)
-        report = self.run(ctx)
+        # glt's own lines (downloads, first-load processing) only where progress shows
+        log, level = logging.getLogger("glt"), logging.getLogger("glt").level
+        log.setLevel(logging.INFO if ctx.progress else logging.WARNING)
+        try:
+            report = self.run(ctx)
+        finally:
+            log.setLevel(level)
         if shard.is_main:  # written before the group is torn down (its teardown can hang)
             print(report.summary(), flush=True)
             write_report(args.out, report)

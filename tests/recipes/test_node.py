@@ -155,3 +155,18 @@ def test_sampled_neighbourhoods_on_planetoid(tmp_path):
         RECIPES["gcn"].main(["--mode", "mini", "--quiet"])
     with pytest.raises(ValueError, match="apply to GCN and GraphSAGE, not GAT"):
         RECIPES["gat"].main(["--batch-norm", "--quiet"])
+
+
+def test_quiet_runs_log_nothing_of_their_own(tmp_path, caplog):
+    """A set's first load says it processes the release, except under --quiet."""
+    import logging
+
+    from glt.datasets.testing import write_ogb
+    caplog.set_level(logging.INFO)
+    for quiet, root in ((True, tmp_path / "a"), (False, tmp_path / "b")):
+        write_ogb(str(root), "ogbn-arxiv", num_nodes=40, num_edges=120, num_features=4)
+        caplog.clear()
+        RECIPES["gcn"].main(["--dataset", "ogbn-arxiv", "--root", str(root), "--runs", "1",
+                             "--epochs", "1"] + ["--quiet"] * quiet)
+        assert ("processing ogbn-arxiv (first load" in caplog.text) is not quiet
+    assert logging.getLogger("glt").level == logging.NOTSET  # as it was before the runs
