@@ -29,16 +29,12 @@ import time
 from typing import Any, Callable, Optional
 
 import numpy as np
-import torch
-
-from glt.datasets._fields import count_nonfinite
 
 log = logging.getLogger(__name__)
 
 FORMAT = 2  # bump when the processed layout changes
 CHECKSUM_ON_LOAD = 16 << 20  # arrays up to this size are checksummed at every load
 _OWNER = "owner.json"  # in a folder being built: who builds it
-_FLOATS = tuple(np.dtype(t) for t in ("float16", "float32", "float64"))  # finiteness recorded
 
 
 def fingerprint(base: str, paths: list[str]) -> dict[str, list[int]]:
@@ -79,11 +75,28 @@ def _array_problem(directory: str, name: str, record: Any, full: bool
     return array, None
 
 
-def _all_finite(path: str) -> bool:
-    """Whether the floating-point array in the ``.npy`` file ``path`` holds no NaN
-    or infinity (read in blocks from a memory map)."""
-    array = np.load(path, mmap_mode="c") if os.path.getsize(path) > 4096 else np.load(path)
-    return count_nonfinite(torch.from_numpy(array))[0] == 0
+def _describe(path: str, record_finite: bool) -> dict[str, Any]:
+    """The meta record of the ``.npy`` file ``path``: shape, dtype, SHA-256 and, with
+    ``record_finite`` for a floating-point array, whether its values are all finite
+    (hashed and scanned in one read, 8 MiB blocks)."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(f)
+        offset = f.tell()
+        f.seek(0)
+        digest = hashlib.sha256(f.read(offset))
+        scan = record_finite and dtype.kind == "f"
+        finite = True
+        for block in iter(lambda: f.read(8 << 20), b""):  # a multiple of every item size
+            digest.update(block)
+            if scan and finite:  # a block whose float64 sum is finite has no NaN or inf
+                values = np.frombuffer(block, dtype)
+                finite = bool(np.isfinite(values.sum(dtype=np.float64))
+                              or np.isfinite(values).all())
+    record = {"shape": list(shape), "dtype": dtype.str, "sha256": digest.hexdigest()}
+    return dict(record, finite=finite) if scan else record
 
 
 def read_meta(directory: str) -> Optional[dict[str, Any]]:
@@ -204,8 +217,8 @@ class CacheWriter:
     map, for arrays built in place) add arrays; on a clean exit ``meta.json`` is
     written and the folder renamed to ``directory`` (replacing an old one); on
     an exception the partial folder is deleted. With ``record_finite`` the meta
-    records, per floating-point array, whether its values are all finite (one
-    more read of each at the build; for a dataset's features).
+    records, per floating-point array, whether its values are all finite (read
+    with the checksum; for a dataset's features).
     """
 
     def __init__(self, directory: str, source: dict[str, list[int]],
@@ -243,18 +256,8 @@ class CacheWriter:
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return
-        arrays = {}
-        for name in self.names:
-            path = os.path.join(self.tmp, f"{name}.npy")
-            with open(path, "rb") as f:
-                version = np.lib.format.read_magic(f)
-                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                               else np.lib.format.read_array_header_2_0)
-                shape, _, dtype = read_header(f)
-            arrays[name] = {"shape": list(shape), "dtype": dtype.str,
-                            "sha256": file_sha256(path)}
-            if self.record_finite and dtype in _FLOATS:
-                arrays[name]["finite"] = _all_finite(path)
+        arrays = {name: _describe(os.path.join(self.tmp, f"{name}.npy"), self.record_finite)
+                  for name in self.names}
         os.remove(os.path.join(self.tmp, _OWNER))
         with open(os.path.join(self.tmp, "meta.json"), "w") as f:
             json.dump({"format": FORMAT, "source": self.source, "arrays": arrays,

@@ -40,6 +40,28 @@ def test_finiteness_of_floating_point_arrays_is_recorded(tmp_path, dtype):
     assert load_cache(str(tmp_path / "cache"), {})[2] == {"clean"}
 
 
+def test_finiteness_and_checksum_in_one_read_across_blocks(tmp_path):
+    """Arrays over the 8 MiB read block: a NaN in the last block is found, values
+    whose float64 sum overflows are still finite, a big-endian array is read as
+    such, and each recorded SHA-256 is the file's."""
+    from glt.datasets._cache import file_sha256, verify_cache
+    late = np.zeros(3_000_000, np.float32)  # 12 MB: two blocks
+    late[-1] = np.nan
+    huge = np.full(2_000_000, 1e308)  # finite, but every block's sum overflows
+    swapped = np.arange(5, dtype=">f8")
+    folder = str(tmp_path / "cache")
+    with CacheWriter(folder, {}, record_finite=True) as w:
+        w.save("late", late)
+        w.save("huge", huge)
+        w.save("swapped", swapped)
+    assert load_cache(folder, {})[2] == {"huge", "swapped"}
+    with open(os.path.join(folder, "meta.json")) as f:
+        records = json.load(f)["arrays"]
+    for name in ("late", "huge", "swapped"):
+        assert records[name]["sha256"] == file_sha256(os.path.join(folder, f"{name}.npy"))
+    assert records["swapped"]["dtype"] == ">f8" and verify_cache(folder) == []
+
+
 def test_failed_write_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError):
         with CacheWriter(str(tmp_path / "cache"), {}) as w:
