@@ -74,6 +74,7 @@ class Recipe:
     seed = 0
     amp = False  # whether --amp (bfloat16 autocast) applies
     lead: tuple[str, ...] = ()  # arguments put before the user's (e.g. --model gcn)
+    made: tuple[str, ...] = ()  # file flags read if present, else made and written (Parser)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """The recipe's own flags, --dataset first."""
@@ -96,7 +97,7 @@ class Recipe:
     def parser(self) -> Parser:
         """The flags: the recipe's, then --preset, every preset value, --runs/--seed,
         --checkpoint, --amp, --device/--out/--quiet; the presets in ``--help``."""
-        p = Parser(prog=f"glt train {self.name}", description=self.description,
+        p = Parser(prog=f"glt train {self.name}", description=self.description, made=self.made,
                    epilog=presets_help(self.presets),
                    formatter_class=argparse.RawDescriptionHelpFormatter)
         self.add_arguments(p)

@@ -157,6 +157,7 @@ class LAGNNRecipe(Recipe):
                    "a Planetoid or OGB set.")
     presets = PRESETS
     amp = True
+    made = ("generator",)  # pretrained, then saved there
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--model", choices=["gcn", "gat", "sage"], default="gcn")

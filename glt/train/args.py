@@ -17,11 +17,14 @@ import torch
 
 class Parser(argparse.ArgumentParser):
     """``argparse`` with glt's errors: one line on stderr, exit code 2, no usage dump.
-    ``folders`` names the path flags that are folders (the others are files)."""
+    ``folders`` names the path flags that are folders (the others are files);
+    ``made`` the file flags read when the file exists, else made and written there
+    (checked writable only when absent)."""
 
-    def __init__(self, *args: Any, folders: Sequence[str] = ("checkpoint",), **kwargs: Any):
+    def __init__(self, *args: Any, folders: Sequence[str] = ("checkpoint",),
+                 made: Sequence[str] = (), **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.folders = tuple(folders)
+        self.folders, self.made = tuple(folders), tuple(made)
 
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"glt: error: {message}\n")
@@ -42,8 +45,10 @@ class Parser(argparse.ArgumentParser):
         if out is not None and checkpoint is not None and \
                 os.path.realpath(out) == os.path.realpath(checkpoint):
             self.error(f"argument --out: {out} is also the --checkpoint path")
-        for name in ("out", "checkpoint", "device"):
+        for name in ("out", "checkpoint", "device", *self.made):
             value = getattr(args, name, None)
+            if name in self.made and value is not None and os.path.exists(value):
+                continue  # read, not written
             check = check_device if name == "device" else \
                 check_folder if name in self.folders else check_writable
             if value is not None:
@@ -116,7 +121,8 @@ TYPES: dict[str, Callable[[str], Any]] = {
     "num_layers": count, "num_tokens": count, "eval_samples": count, "dim": count,
     "lr": rate, "weight_decay": non_negative, "dropout": dropout, "seed": non_negative_int,
     "fanouts": fanout, "eval_after": non_negative_int, "attn_dropout": dropout,
-    "input_dropout": dropout,
+    "input_dropout": dropout, "local_dropout": dropout, "temperature": rate, "cvae_lr": rate,
+    "init_std": rate, "clip": rate,
 }
 """The check of each setting name used by the presets (others keep their preset's type)."""
 

@@ -45,6 +45,11 @@ CASES = [
     (["lagnn", "--evaluate", "none"], "argument --evaluate: invalid choice: 'none'"),
     (["link", "--negatives", "all"], "argument --negatives: invalid choice: 'all'"),
     (["lightgcn", "--preset", "yelp"], "argument --preset: invalid choice: 'yelp'"),
+    (["lagnn", "--temperature", "0"], "argument --temperature: expected a finite number > 0"),
+    (["lagnn", "--cvae-lr", "0"], "argument --cvae-lr: expected a finite number > 0"),
+    (["lightgcn", "--init-std", "0"], "argument --init-std: expected a finite number > 0"),
+    (["link", "--clip", "0"], "argument --clip: expected a finite number > 0, got 0"),
+    (["largegt", "--local-dropout", "1.5"], "argument --local-dropout: expected a dropout rate"),
 ]
 
 
@@ -139,3 +144,17 @@ def test_data_errors_are_one_line_too(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err == (f"glt: error: no such folder: {tmp_path / 'nowhere'} "
                                        "(expected a folder with train.txt and test.txt, or a "
                                        "registered name)\n")
+
+
+def test_an_unwritable_generator_path_stops_before_the_data_loads(tmp_path, capsys):
+    """The generator is pretrained (minutes) before it is saved; an existing one is
+    only read, so its folder need not be writable."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "lagnn", "--generator", str(blocker / "cvae.pt")])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.startswith(f"glt: error: argument --generator: cannot "
+                                              f"write to {blocker / 'cvae.pt'}")
+    with pytest.raises(AssertionError, match="data was loaded"):  # an existing file: read
+        main(["train", "lagnn", "--generator", str(blocker)])
