@@ -30,17 +30,20 @@ def _rows_mask(graph: CSRGraph, users: Tensor, num_items: int) -> tuple[Tensor, 
 
 
 def _top_items(scorer: Scorer, chunk: Tensor, seen: Optional[CSRGraph], num_items: int,
-               k: int) -> tuple[Tensor, Tensor]:
-    """``(scores [C, k], items [C, k])``, best first, of the users ``chunk [C]`` on the
-    scorer's device; the items of ``seen``'s rows score ``-inf``."""
+               k: int) -> tuple[Tensor, Tensor, Optional[CSRGraph]]:
+    """``(scores [C, k], items [C, k], seen)``, best first, of the users ``chunk [C]``
+    on the scorer's device; the items of ``seen``'s rows score ``-inf``. ``seen``
+    comes back on that device (moved once, for the next chunks)."""
     scores = scorer(chunk).float()
     if scores.shape != (chunk.numel(), num_items):
         raise ValueError(f"expected the scorer to return [{chunk.numel()}, {num_items}], "
                          f"got {tuple(scores.shape)}")
     if seen is not None:
-        row, item = _rows_mask(seen.to(scores.device), chunk.to(scores.device), num_items)
+        seen = seen.to(scores.device)
+        row, item = _rows_mask(seen, chunk.to(scores.device), num_items)
         scores[row, item] = -math.inf
-    return scores.topk(k, dim=1)
+    values, items = scores.topk(k, dim=1)
+    return values, items, seen
 
 
 @torch.no_grad()
@@ -80,10 +83,9 @@ def rank_metrics(scorer: Scorer, train: CSRGraph, test: CSRGraph, ks: Sequence[i
     sums = {f"{m}@{k}": 0.0 for k in ks for m in ("recall", "ndcg", "precision", "hit")}
     test_keys = (test.row() * num_items + test.col).sort().values  # membership by binary search
     for chunk in users.split(chunk_size):
-        top = _top_items(scorer, chunk, train, num_items, max_k)[1]
-        if top.device != train.device:  # score where the model lives, mask there too
-            train, test_deg = train.to(top.device), test_deg.to(top.device)
-            test_keys = test_keys.to(top.device)
+        _, top, train = _top_items(scorer, chunk, train, num_items, max_k)
+        if top.device != test_keys.device:  # score where the model lives, count there too
+            test_deg, test_keys = test_deg.to(top.device), test_keys.to(top.device)
         chunk = chunk.to(top.device)
         keys = chunk.unsqueeze(1) * num_items + top
         found_at = torch.searchsorted(test_keys, keys).clamp(max=test_keys.numel() - 1)
@@ -126,11 +128,11 @@ def recommend(scorer: Scorer, users: Tensor, num_items: int, k: int = 20,
     if exclude is not None and exclude.num_cols != num_items:
         raise ValueError(f"expected exclude to be a CSRGraph [U, {num_items}], got shape "
                          f"{exclude.shape}")
-    tops = []
+    values, indices = [], []
     for chunk in users.split(chunk_size):
-        tops.append(_top_items(scorer, chunk, exclude, num_items, k))
-        if exclude is not None:  # moved once to where the model scores
-            exclude = exclude.to(tops[-1].values.device)
-    scores = torch.cat([t.values for t in tops]) if tops else torch.empty(0, k)
-    items = torch.cat([t.indices for t in tops]) if tops else torch.empty(0, k, dtype=torch.long)
+        top_scores, top_items, exclude = _top_items(scorer, chunk, exclude, num_items, k)
+        values.append(top_scores)
+        indices.append(top_items)
+    scores = torch.cat(values) if values else torch.empty(0, k)
+    items = torch.cat(indices) if indices else torch.empty(0, k, dtype=torch.long)
     return items.masked_fill(scores == -math.inf, -1), scores
