@@ -30,9 +30,11 @@ def binary_cross_entropy_sum(p: Tensor, target: Tensor) -> Tensor:
     bag-of-words features), else its linear extension in the target, which torch
     computed before 2.1 refused such targets: PubMed's TF-IDF features reach 1.26,
     and the LA-GNN code (torch 1.x) fed them to the loss as they are."""
-    if not bool(torch.isfinite(p).all()):
+    finite, in_range = torch.stack([torch.isfinite(p).all(),  # one host sync for both
+                                    ((target >= 0) & (target <= 1)).all()]).tolist()
+    if not finite:
         return p.sum()  # NaN, as the formula gives (torch's loss raises instead)
-    if bool(((target >= 0) & (target <= 1)).all()):
+    if in_range:
         return F.binary_cross_entropy(p, target, reduction="sum")
     one = F.binary_cross_entropy(p, torch.ones_like(p), reduction="none")
     zero = F.binary_cross_entropy(p, torch.zeros_like(p), reduction="none")
