@@ -91,7 +91,8 @@ def model_from_checkpoint(path: str, data: NodeDataset, weights: str = "best") -
     generated sets, as ``augmentation(generator, raw_x, data.x,
     model.num_inputs, normalize)()`` draws them (:mod:`glt.train.lagnn`).
     Raises ``ValueError`` as :func:`~glt.train.checkpoint.restore_model` does."""
-    identity = read_checkpoint(path).get("identity")
+    checkpoint = read_checkpoint(path)
+    identity = checkpoint.get("identity")
     shapes = identity.get("shapes") if isinstance(identity, dict) else None
 
     def maker(settings: dict[str, Any]) -> Optional[nn.Module]:
@@ -104,7 +105,7 @@ def model_from_checkpoint(path: str, data: NodeDataset, weights: str = "best") -
                 return model
         return None
     return restore_model(path, data_fingerprint(*data_arrays(data)),
-                         {"LAClassifier": maker, "LAMean": maker}, weights)
+                         {"LAClassifier": maker, "LAMean": maker}, weights, checkpoint)
 
 
 def _make(kind: str, data: NodeDataset, s: dict[str, Any]) -> nn.Module:

@@ -187,7 +187,8 @@ def resume_checkpoint(path: str, identity: dict[str, Any], model: nn.Module,
 
 def restore_model(path: str, data: str,
                   makers: Mapping[str, Callable[[dict[str, Any]], Optional[nn.Module]]],
-                  weights: str = "best") -> nn.Module:
+                  weights: str = "best", checkpoint: Optional[dict[str, Any]] = None
+                  ) -> nn.Module:
     """The model that the checkpoint at ``path`` trained, in eval mode, with the weights of its
     selected evaluation (``weights="best"``: those of the run's reported
     figures) or of its last finished epoch (``"last"``). ``makers`` maps each
@@ -195,10 +196,11 @@ def restore_model(path: str, data: str,
     or a missing key: too few recorded); ``data`` is the fingerprint of the data
     to score (:func:`data_fingerprint`), which must be the run's. Raises
     ``ValueError`` for a damaged file, another class of model, other data, too
-    few settings to rebuild the model, or no selected weights yet."""
+    few settings to rebuild the model, or no selected weights yet. ``checkpoint``:
+    what :func:`read_checkpoint` gave for ``path``, where the caller read it already."""
     if weights not in ("best", "last"):
         raise ValueError(f"expected weights 'best' or 'last', got {weights!r}")
-    ckpt = read_checkpoint(path)
+    ckpt = read_checkpoint(path) if checkpoint is None else checkpoint
     identity = ckpt.get("identity")
     name = identity.get("model") if isinstance(identity, dict) else None
     if name not in makers:

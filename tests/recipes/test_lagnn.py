@@ -3,11 +3,13 @@ import json
 import pytest
 import torch
 
+from glt._unpickle import load_weights
 from glt.datasets.testing import write_planetoid
 from glt.models.lagnn import CVAE, write_lagnn_code_generator
 import glt.recipes.lagnn as lagnn
 from glt.recipes import RECIPES
 from glt.recipes.node import model_from_checkpoint as node_model_from_checkpoint
+import glt.train.checkpoint as checkpoint
 from glt.train.checkpoint import read_checkpoint
 from glt.train.lagnn import augmentation
 from glt.train.metrics import accuracy
@@ -197,8 +199,11 @@ def test_model_from_checkpoint_finds_the_backbone(tmp_path, root, model, conv, m
     LAGNN.main(root + ["--model", model, "--runs", "1", "--epochs", "2", "--cvae-epochs",
                        "1", "--no-select", "--quiet", "--compare", "--checkpoint", folder])
     data, _, _ = lagnn.load_la_set("pubmed", root[3])
+    reads = []
+    monkeypatch.setattr(checkpoint, "load_weights",
+                        lambda *a, **k: reads.append(a[0]) or load_weights(*a, **k))
     net = lagnn.model_from_checkpoint(f"{folder}/seed0.pt", data)
-    assert type(net.firsts[0]).__name__ == conv
+    assert type(net.firsts[0]).__name__ == conv and reads == [f"{folder}/seed0.pt"]  # read once
     saved = read_checkpoint(f"{folder}/seed0.pt")["best_model"]
     assert all(torch.equal(saved[k], v) for k, v in net.state_dict().items())
     with pytest.raises(ValueError, match=r"holds a '(GAT|GraphSAGE)' model; this reads "
