@@ -1,6 +1,7 @@
 """Planetoid citation graphs (Cora, CiteSeer, PubMed) from the original
 ``ind.<name>.*`` files of Yang et al. (https://arxiv.org/abs/1603.08861),
-with the public split (20 labels per class, 500 validation, 1000 test)."""
+with the public split (20 labels per class, 500 validation, 1000 test), or
+PyG's ``"full"`` and ``"random"`` splits."""
 from __future__ import annotations
 
 import logging
@@ -159,9 +160,63 @@ def _raw_dir(root: str, key: str) -> str:
     return layouts[0]
 
 
+SPLITS = ("public", "full", "random")
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        hint = " (it needs the Geom-GCN split files)" if split == "geom-gcn" else ""
+        raise ValueError(f"expected split one of {SPLITS}, got {split!r}{hint}")
+
+
+def planetoid_split(data: NodeDataset, split: str = "public", num_train_per_class: int = 20,
+                    num_val: int = 500, num_test: int = 1000, seed: int = 0) -> NodeDataset:
+    """``data`` (a set with its public split) with the masks of ``split``, as
+    ``torch_geometric.datasets.Planetoid(..., split=...)`` makes them:
+    ``"public"`` as it is; ``"full"``: every node outside the public validation
+    and test sets trains; ``"random"``: ``num_train_per_class`` random nodes of
+    each class train, then ``num_val`` and ``num_test`` random nodes of the rest
+    validate and test, drawn from a generator seeded with ``seed`` (PyG's draws
+    after ``torch.manual_seed(seed)``). Raises ``ValueError`` where a class or
+    the rest is too small for the counts asked (PyG would give fewer)."""
+    _check_split(split)
+    if split == "public":
+        return data
+    if split == "full":
+        return replace(data, train_mask=~(data.val_mask | data.test_mask))
+    for value, what, least in ((num_train_per_class, "num_train_per_class", 1),
+                               (num_val, "num_val", 0), (num_test, "num_test", 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"expected {what} to be an integer >= {least}, got {value!r}")
+    generator = torch.Generator().manual_seed(seed)
+    y = data.y.cpu()
+    train = torch.zeros(data.num_nodes, dtype=torch.bool)
+    for c in range(data.num_classes):
+        idx = (y == c).nonzero().view(-1)
+        if idx.numel() < num_train_per_class:
+            raise ValueError(f"{data.name}: class {c} has {idx.numel()} nodes, fewer than "
+                             f"num_train_per_class={num_train_per_class}")
+        train[idx[torch.randperm(idx.numel(), generator=generator)[:num_train_per_class]]] = True
+    rest = (~train).nonzero().view(-1)
+    if num_val + num_test > rest.numel():
+        raise ValueError(f"{data.name}: {rest.numel()} nodes are left after the training "
+                         f"nodes, fewer than num_val + num_test = {num_val + num_test}")
+    rest = rest[torch.randperm(rest.numel(), generator=generator)]
+    val, test = torch.zeros_like(train), torch.zeros_like(train)
+    val[rest[:num_val]] = True
+    test[rest[num_val:num_val + num_test]] = True
+    device = data.train_mask.device
+    return replace(data, train_mask=train.to(device), val_mask=val.to(device),
+                   test_mask=test.to(device))
+
+
 def load_planetoid(name: str = "cora", root: Optional[str] = None, download: bool = True,
-                   url: Optional[str] = None) -> NodeDataset:
-    """Load a Planetoid dataset with its public split.
+                   url: Optional[str] = None, split: str = "public",
+                   num_train_per_class: int = 20, num_val: int = 500, num_test: int = 1000,
+                   seed: int = 0) -> NodeDataset:
+    """Load a Planetoid dataset with its public split, or with ``split``
+    ``"full"`` or ``"random"`` (:func:`planetoid_split`, which the last four
+    arguments are for).
 
     Args:
         name: ``"cora"``, ``"citeseer"`` or ``"pubmed"`` (any case).
@@ -174,11 +229,15 @@ def load_planetoid(name: str = "cora", root: Optional[str] = None, download: boo
             repository); otherwise a missing file raises ``FileNotFoundError``.
         url: base URL of the ``ind.<name>.*`` files (default: the registry's).
     """
+    _check_split(split)  # before any download
+    counts = dict(num_train_per_class=num_train_per_class, num_val=num_val,
+                  num_test=num_test, seed=seed)
     info = dataset_info(name, source="planetoid")
     key = info.name
     url = info.url if url is None else url
     if root is None and key == "cora":
-        return replace(read_planetoid(bundled_cora_dir(), key), info=info)
+        data = replace(read_planetoid(bundled_cora_dir(), key), info=info)
+        return planetoid_split(data, split, **counts)
     raw_dir = _raw_dir(root if root is not None else default_root(), key)
     missing = [p for p in RAW_FILES if not os.path.exists(os.path.join(raw_dir, f"ind.{key}.{p}"))]
     if missing and not download:
@@ -187,4 +246,4 @@ def load_planetoid(name: str = "cora", root: Optional[str] = None, download: boo
                                 f"(pass download=True to fetch them)")
     for file in (f"ind.{key}.{part}" for part in RAW_FILES):
         fetch_file(f"{url}/{file}", os.path.join(raw_dir, file), info.file_record(file), key)
-    return replace(read_planetoid(raw_dir, key), info=info)
+    return planetoid_split(replace(read_planetoid(raw_dir, key), info=info), split, **counts)

@@ -20,8 +20,9 @@ from glt.models.lagnn import CVAE, la_backbone, read_lagnn_code_generator, train
 from glt.recipes.base import Context, Recipe
 from glt.recipes.node import OGB_NODE_SETS as OGB_SETS
 from glt.recipes.node import PRESETS as PLAIN_PRESETS
-from glt.recipes.node import (load_node_set, mini_batch_settings, model_factory, node_runs,
-                              node_source, train_config)
+from glt.recipes.node import (add_split_arguments, load_node_set, mini_batch_settings,
+                              model_factory, node_runs, node_source, split_record,
+                              train_config)
 from glt.recipes.report import RunReport
 from glt.train import distributed
 from glt.train.checkpoint import data_fingerprint, read_checkpoint, restore_model
@@ -68,14 +69,14 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def load_la_set(name: str, root: Optional[str] = None,
-                device: Union[str, torch.device] = "cpu"
-                ) -> tuple[NodeDataset, Tensor, Callable[[Tensor], Tensor]]:
+                device: Union[str, torch.device] = "cpu", split: str = "public",
+                split_seed: int = 0) -> tuple[NodeDataset, Tensor, Callable[[Tensor], Tensor]]:
     """A set as ``glt train lagnn`` trains on it, on ``device``: ``(data with the
     model's features, the raw features the generator is conditioned on and
     decodes, the normalisation of a generated set)``; the data as
     :func:`~glt.recipes.node.load_node_set` gives it, generated sets
     row-normalised as the features on a Planetoid set and used as decoded on OGB's."""
-    data, raw_x = load_node_set(name, root, device)
+    data, raw_x = load_node_set(name, root, device, split, split_seed)
     return data, raw_x, (lambda x: x) if name in OGB_SETS else row_normalize
 
 
@@ -172,6 +173,7 @@ class LAGNNRecipe(Recipe):
                             "or OGB/model/arxiv.pkl) instead of pretraining one")
         parser.add_argument("--compare", action="store_true", help="also train the plain "
                             "backbone with its paper settings")
+        add_split_arguments(parser)
 
     def preset_name(self, args: argparse.Namespace) -> str:
         name = args.preset or f"{args.model}/{args.dataset}"
@@ -193,7 +195,8 @@ class LAGNNRecipe(Recipe):
                              "a mini-batch preset, e.g. ogbn-products)")
         if s["mode"] == "mini":
             mini_batch_settings(s)  # named before the generator's pretraining
-        data, raw_x, normalize = load_la_set(args.dataset, args.root, ctx.device)
+        data, raw_x, normalize = load_la_set(args.dataset, args.root, ctx.device, args.split,
+                                             args.split_seed)
         start = time.perf_counter()
         cvae = _generator(ctx, data, raw_x, normalize)
         cvae_seconds = time.perf_counter() - start
@@ -208,7 +211,7 @@ class LAGNNRecipe(Recipe):
         generator = {"file": args.lagnn_generator or args.generator,
                      "format": "lagnn-code" if args.lagnn_generator else "glt"}
         report = ctx.report(f"la-{args.model}", data.name, "acc", runs,
-                            cvae_seconds=cvae_seconds, generator=generator)
+                            cvae_seconds=cvae_seconds, generator=generator, **split_record(args))
         if args.compare:  # every rank trains the backbone too
             if args.dataset in OGB_SETS:  # OGB's example model, the same training
                 base = dict(s, patience=None, hidden=s["baseline_hidden"])

@@ -13,9 +13,11 @@ from torch import Tensor, nn
 
 from glt.datasets import PLANETOID_NAMES, NodeDataset, load_ogb, load_planetoid, row_normalize
 from glt.datasets import sparse_features
+from glt.datasets.planetoid import SPLITS
 from glt.models import GAT, GCN, GraphSAGE
 from glt.recipes.base import Context, Recipe, record
 from glt.recipes.report import RunRecord, RunReport
+from glt.train.args import non_negative_int
 from glt.train.checkpoint import data_fingerprint, restore_model
 from glt.train.node import NodeTrainConfig, Score, repeat_runs, train_nodes
 from glt.train.metrics import dataset_score
@@ -97,19 +99,24 @@ def node_runs(ctx: Context, make: Callable[[], nn.Module], source: BatchSource,
     return [record(r, metric) for r in results]
 
 
-def load_node_set(name: str, root: Optional[str] = None, device: Union[str, torch.device] = "cpu"
-                  ) -> tuple[NodeDataset, Tensor]:
+def load_node_set(name: str, root: Optional[str] = None, device: Union[str, torch.device] = "cpu",
+                  split: str = "public", split_seed: int = 0) -> tuple[NodeDataset, Tensor]:
     """A set as the papers (and ``glt train gcn|gat|sage``) train on it, on
     ``device``, and its raw features: a Planetoid set with row-normalised
-    features (sparse on CPU: bag of words); ogbn-arxiv with its citations
+    features (sparse on CPU: bag of words) and its public split, or PyG's
+    ``"full"`` or ``"random"`` one (:func:`~glt.datasets.load_planetoid`, the
+    random one drawn with ``split_seed``); ogbn-arxiv with its citations
     symmetrised (OGB's examples); ogbn-products as released."""
+    if name in OGB_NODE_SETS and split != "public":
+        raise ValueError(f"{name} comes with OGB's split; --split {split} applies to the "
+                         "Planetoid sets")
     if name in OGB_NODE_SETS:
         data = load_ogb(name, root)
         if name == "ogbn-arxiv":  # directed citations: trained on the symmetrised graph
             data.graph = data.graph.to_undirected()
         data = data.to(device)
         return data, data.x
-    data = load_planetoid(name, root).to(device)
+    data = load_planetoid(name, root, split=split, seed=split_seed).to(device)
     raw_x = data.x
     data.x = row_normalize(raw_x)
     if data.x.device.type == "cpu":
@@ -150,6 +157,7 @@ class NodeRecipe(Recipe):
                             default="cora")
         parser.add_argument("--root", default=None, help="data folder (default: bundled "
                             "Cora, else $GLT_DATA or ~/.cache/glt)")
+        add_split_arguments(parser)
 
     def preset_name(self, args: argparse.Namespace) -> str:
         if args.preset or args.dataset not in OGB_NODE_SETS:
@@ -163,14 +171,33 @@ class NodeRecipe(Recipe):
 
     def run(self, ctx: Context) -> RunReport:
         args, s = ctx.args, ctx.settings
-        data, _ = load_node_set(args.dataset, args.root, ctx.device)
+        data, _ = load_node_set(args.dataset, args.root, ctx.device, args.split, args.split_seed)
         make = model_factory(args.model, data.num_features, data.num_classes, s)
         if args.dataset in OGB_NODE_SETS:  # OGB's logger: the first best validation epoch
             runs = node_runs(ctx, make, node_source(data, s), data, train_config(s),
                              score=dataset_score(data))
         else:
             runs = node_runs(ctx, make, node_source(data, s), data, train_config(s, ties="loss"))
-        return ctx.report(args.model, data.name, "acc", runs)
+        return ctx.report(args.model, data.name, "acc", runs, **split_record(args))
+
+
+def add_split_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--split`` (a Planetoid set's public split, or PyG's full or random one) and
+    ``--split-seed`` (the random split's draw)."""
+    parser.add_argument("--split", choices=SPLITS, default="public", help="Planetoid sets: "
+                        "the public split (default), every other node training (full), or "
+                        "20 random nodes per class training, 500 validating, 1000 testing "
+                        "(random)")
+    parser.add_argument("--split-seed", type=non_negative_int, default=0, help="the random "
+                        "split's seed (default 0)")
+
+
+def split_record(args: argparse.Namespace) -> dict[str, Any]:
+    """What a report records of a split other than the public one (nothing for it)."""
+    if args.split == "public":
+        return {}
+    return {"split": args.split, **({"split_seed": args.split_seed}
+                                    if args.split == "random" else {})}
 
 
 def mini_batch_settings(settings: dict[str, Any]) -> tuple[list[int], int, bool]:

@@ -45,6 +45,44 @@ def test_citeseer_layout_with_isolated_test_nodes_equals_pyg(tmp_path):
     assert_equals_pyg(ours, str(tmp_path), "CiteSeer")
 
 
+@pytest.mark.parametrize("split, counts", [
+    ("full", {}), ("random", {}), ("random", dict(num_train_per_class=5, num_val=300,
+                                                   num_test=700, seed=7)),
+])
+@pytest.mark.parametrize("name", ["Cora", "CiteSeer"])
+def test_full_and_random_splits_equal_pygs(tmp_path, name, split, counts):
+    """The masks PyG's Planetoid makes (its random draws after
+    ``torch.manual_seed(seed)``), on the real Cora and a CiteSeer-layout file set
+    (isolated test nodes: label 0, in no public mask)."""
+    raw = tmp_path / name / "raw"
+    if name == "Cora":
+        shutil.copytree(bundled_cora_dir(), raw)
+    else:
+        write_planetoid(str(raw), "citeseer", num_allx=600, num_test=40, missing_test=3)
+        counts = dict(counts, num_train_per_class=2, num_val=100, num_test=50)
+    ours = load_planetoid(name, root=str(tmp_path), download=False, split=split, **counts)
+    torch.manual_seed(counts.get("seed", 0))
+    pyg = {k: v for k, v in counts.items() if k != "seed"}
+    ref = Planetoid(str(tmp_path), name, split=split, **pyg)[0]
+    for mask in ("train_mask", "val_mask", "test_mask"):
+        assert torch.equal(getattr(ours, mask), getattr(ref, mask)), mask
+    assert torch.equal(ours.x, ref.x) and torch.equal(ours.y, ref.y)
+
+
+def test_splits_that_cannot_be_drawn_are_named():
+    with pytest.raises(ValueError, match=r"expected split one of \('public', 'full', "
+                                         r"'random'\), got 'geom-gcn' \(it needs the Geom-GCN"):
+        load_planetoid("cora", split="geom-gcn")
+    with pytest.raises(ValueError, match="class 0 has 351 nodes, fewer than "
+                                         "num_train_per_class=400"):
+        load_planetoid("cora", split="random", num_train_per_class=400)
+    with pytest.raises(ValueError, match="2568 nodes are left after the training nodes, "
+                                         "fewer than num_val \\+ num_test = 3000"):
+        load_planetoid("cora", split="random", num_val=2000)
+    with pytest.raises(ValueError, match="expected num_val to be an integer >= 0, got -1"):
+        load_planetoid("cora", split="random", num_val=-1)
+
+
 def test_the_planetoid_repositorys_flat_folder_is_read_in_place(shared_data, tmp_path):
     # ../shared/data/planetoid is laid out as the Planetoid repository's data/ folder
     flat = os.path.join(shared_data, "planetoid")

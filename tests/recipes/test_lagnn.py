@@ -247,3 +247,11 @@ def test_sampled_neighbourhoods_on_planetoid(tmp_path):
     with pytest.raises(ValueError, match="--mode mini needs --fanouts and --batch-size"):
         LAGNN.main(["--mode", "mini", "--runs", "1", "--epochs", "1", "--cvae-epochs", "1",
                     "--no-select", "--quiet"])
+
+
+def test_splits_reach_the_la_sets(tmp_path):
+    data, raw_x, _ = lagnn.load_la_set("cora", split="full")
+    assert int(data.train_mask.sum()) == 2708 - 500 - 1000 and raw_x.shape == (2708, 1433)
+    report = LAGNN.main(["--split", "random", "--split-seed", "2", "--runs", "1", "--epochs",
+                         "1", "--cvae-steps", "1", "--no-select", "--quiet"])
+    assert report.extra["split"] == "random" and report.extra["split_seed"] == 2

@@ -170,3 +170,26 @@ def test_quiet_runs_log_nothing_of_their_own(tmp_path, caplog):
                              "--epochs", "1"] + ["--quiet"] * quiet)
         assert ("processing ogbn-arxiv (first load" in caplog.text) is not quiet
     assert logging.getLogger("glt").level == logging.NOTSET  # as it was before the runs
+
+
+def test_full_and_random_splits(tmp_path):
+    """``--split`` trains on PyG's full or random split of a Planetoid set, and the
+    report says which; an OGB set keeps its own split."""
+    from glt.datasets import load_planetoid
+    out = str(tmp_path / "r.json")
+    report = RECIPES["gcn"].main(["--split", "random", "--split-seed", "4", "--runs", "1",
+                                  "--epochs", "3", "--quiet", "--checkpoint",
+                                  str(tmp_path / "ckpt"), "--out", out])
+    assert report.extra == {"split": "random", "split_seed": 4}
+    with open(out) as f:
+        assert json.load(f)["extra"] == {"split": "random", "split_seed": 4}
+    data, _ = load_node_set("cora", split="random", split_seed=4)
+    assert torch.equal(data.train_mask, load_planetoid("cora", split="random", seed=4).train_mask)
+    model_from_checkpoint(str(tmp_path / "ckpt" / "seed0.pt"), data)  # its data: the split's
+    with pytest.raises(ValueError, match="trained on other data"):
+        model_from_checkpoint(str(tmp_path / "ckpt" / "seed0.pt"), load_node_set("cora")[0])
+    assert RECIPES["gcn"].main(["--split", "full", "--runs", "1", "--epochs", "1",
+                                "--quiet"]).extra == {"split": "full"}
+    with pytest.raises(ValueError, match="ogbn-arxiv comes with OGB's split; --split full "
+                                         "applies to the Planetoid sets"):
+        RECIPES["gcn"].main(["--dataset", "ogbn-arxiv", "--split", "full", "--quiet"])
