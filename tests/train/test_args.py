@@ -53,42 +53,41 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("argv,message", CASES, ids=[" ".join(c[0]) for c in CASES])
-def test_bad_values_stop_at_parse_time(argv, message, capsys):
+def refused(capsys, *argv: str) -> str:
+    """The error of ``glt train *argv``, stopped at parse time with exit code 2."""
     with pytest.raises(SystemExit) as stop:
         main(["train", *argv])
     assert stop.value.code == 2
-    err = capsys.readouterr().err
+    return capsys.readouterr().err
+
+
+@pytest.fixture
+def blocker(tmp_path):
+    """A file where a folder would have to be."""
+    path = tmp_path / "a-file"
+    path.write_text("x")
+    return path
+
+
+@pytest.mark.parametrize("argv,message", CASES, ids=[" ".join(c[0]) for c in CASES])
+def test_bad_values_stop_at_parse_time(argv, message, capsys):
+    err = refused(capsys, *argv)
     assert err.count("\n") == 1 and err.startswith("glt: error: ")
     assert re.search(message, err), err
 
 
-def test_unwritable_out_stops_before_training(tmp_path, capsys):
-    blocker = tmp_path / "a-file"
-    blocker.write_text("x")
-    with pytest.raises(SystemExit) as stop:
-        main(["train", "lightgcn", "--out", str(blocker / "result.json")])
-    assert stop.value.code == 2
-    assert capsys.readouterr().err.startswith(f"glt: error: argument --out: cannot write to "
-                                              f"{blocker / 'result.json'}")
-    with pytest.raises(SystemExit):
-        main(["train", "gcn", "--out", str(tmp_path)])  # a folder, not a file
-    assert "is a folder; expected a file path" in capsys.readouterr().err
+def test_unwritable_out_stops_before_training(tmp_path, blocker, capsys):
+    assert refused(capsys, "lightgcn", "--out", str(blocker / "result.json")).startswith(
+        f"glt: error: argument --out: cannot write to {blocker / 'result.json'}")
+    assert "is a folder; expected a file path" in refused(capsys, "gcn", "--out", str(tmp_path))
 
 
-def test_checkpoint_folder_is_checked_before_training(tmp_path, capsys):
+def test_checkpoint_folder_is_checked_before_training(tmp_path, blocker, capsys):
     """A checkpoint path that cannot hold files would fail only after the first epoch."""
-    blocker = tmp_path / "a-file"
-    blocker.write_text("x")
-    with pytest.raises(SystemExit) as stop:
-        main(["train", "ultragcn", "--checkpoint", str(blocker)])
-    assert stop.value.code == 2
-    assert capsys.readouterr().err == (f"glt: error: argument --checkpoint: {blocker} is a "
-                                       f"file; expected a folder\n")
-    with pytest.raises(SystemExit):
-        main(["train", "lightgcn", "--checkpoint", str(blocker / "ckpt")])
-    assert capsys.readouterr().err.startswith(f"glt: error: argument --checkpoint: cannot "
-                                              f"write to {blocker / 'ckpt'}")
+    assert refused(capsys, "ultragcn", "--checkpoint", str(blocker)) == (
+        f"glt: error: argument --checkpoint: {blocker} is a file; expected a folder\n")
+    assert refused(capsys, "lightgcn", "--checkpoint", str(blocker / "ckpt")).startswith(
+        f"glt: error: argument --checkpoint: cannot write to {blocker / 'ckpt'}")
     target = tmp_path / "new" / "ckpt"
     with pytest.raises(AssertionError, match="data was loaded"):  # parsing passed
         main(["train", "gcn", "--checkpoint", str(target)])
@@ -99,11 +98,8 @@ def test_out_and_checkpoint_on_one_path_stop_before_training(tmp_path, capsys):
     """Else the run would train, write its checkpoint folder there and lose its result."""
     path = tmp_path / "run"
     for model in ("gcn", "ultragcn", "lagnn", "largegt", "link"):
-        with pytest.raises(SystemExit) as stop:
-            main(["train", model, "--out", str(path), "--checkpoint", str(path) + "/"])
-        assert stop.value.code == 2
-        assert capsys.readouterr().err == (f"glt: error: argument --out: {path} is also the "
-                                           f"--checkpoint path\n")
+        assert refused(capsys, model, "--out", str(path), "--checkpoint", str(path) + "/") == (
+            f"glt: error: argument --out: {path} is also the --checkpoint path\n")
     assert not path.exists()
 
 
@@ -146,15 +142,10 @@ def test_data_errors_are_one_line_too(tmp_path, monkeypatch, capsys):
                                        "registered name)\n")
 
 
-def test_an_unwritable_generator_path_stops_before_the_data_loads(tmp_path, capsys):
+def test_an_unwritable_generator_path_stops_before_the_data_loads(blocker, capsys):
     """The generator is pretrained (minutes) before it is saved; an existing one is
     only read, so its folder need not be writable."""
-    blocker = tmp_path / "a-file"
-    blocker.write_text("x")
-    with pytest.raises(SystemExit) as stop:
-        main(["train", "lagnn", "--generator", str(blocker / "cvae.pt")])
-    assert stop.value.code == 2
-    assert capsys.readouterr().err.startswith(f"glt: error: argument --generator: cannot "
-                                              f"write to {blocker / 'cvae.pt'}")
+    assert refused(capsys, "lagnn", "--generator", str(blocker / "cvae.pt")).startswith(
+        f"glt: error: argument --generator: cannot write to {blocker / 'cvae.pt'}")
     with pytest.raises(AssertionError, match="data was loaded"):  # an existing file: read
         main(["train", "lagnn", "--generator", str(blocker)])
