@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 from collections import defaultdict
+from typing import Union
 
 import numpy as np
 
@@ -14,7 +15,7 @@ def write_planetoid(raw_dir: str, name: str, num_classes: int = 3, num_features:
                     seed: int = 0) -> None:
     """Write ``ind.<name>.{x,y,allx,ally,tx,ty,graph,test.index}`` in the
     Planetoid format (pickled SciPy CSR features, one-hot NumPy labels, an
-    adjacency dict, an unsorted test index).
+    adjacency dict, as Python 2 pickled them; an unsorted test index).
 
     ``num_allx`` must leave room for the 500 validation nodes of the public split.
     ``missing_test`` ids inside the test range get no row in ``tx``/``ty``, as
@@ -63,8 +64,43 @@ def write_planetoid(raw_dir: str, name: str, num_classes: int = 3, num_features:
     arrays["graph"] = graph
     for part, obj in arrays.items():
         with open(os.path.join(raw_dir, f"ind.{key}.{part}"), "wb") as f:
-            pickle.dump(obj, f, protocol=2)
+            _Python2Pickler(f, protocol=2).dump(obj)
     np.savetxt(os.path.join(raw_dir, f"ind.{key}.test.index"), test_ids, fmt="%d")
+
+
+class _Python2Pickler(pickle._Pickler):  # type: ignore[name-defined]
+    """Protocol-2 pickles as Python 2 wrote the Planetoid files: byte and text
+    strings as Python 2's ``str`` (``BINSTRING``, not ``_codecs.encode`` calls
+    or unicode), NumPy dtypes' flags as integers, and the module paths of the
+    NumPy and SciPy of that time (``numpy.core.multiarray``, ``scipy.sparse.csr``)."""
+
+    OLD_MODULES = {"numpy._core.multiarray": "numpy.core.multiarray",
+                   "numpy.core.multiarray": "numpy.core.multiarray",
+                   "scipy.sparse._csr": "scipy.sparse.csr"}
+    dispatch = dict(pickle._Pickler.dispatch)  # type: ignore[attr-defined]
+
+    def save_bytes(self, obj: Union[bytes, str]) -> None:
+        data = obj.encode("latin1") if isinstance(obj, str) else obj
+        size = len(data)
+        self.write(pickle.SHORT_BINSTRING + bytes([size]) + data if size < 256
+                   else pickle.BINSTRING + size.to_bytes(4, "little") + data)
+        self.memoize(obj)
+
+    def reducer_override(self, obj: object) -> object:
+        if isinstance(obj, np.dtype):  # its (align, copy) flags as the integers they were
+            func, args, *state = obj.__reduce__()
+            return (func, (args[0], int(args[1]), int(args[2])), *state)
+        return NotImplemented
+
+    def save_global(self, obj: object, name: object = None) -> None:
+        module = getattr(obj, "__module__", None)
+        if module not in self.OLD_MODULES:
+            return super().save_global(obj, name)
+        qualname = name or obj.__qualname__  # type: ignore[attr-defined]
+        self.write(pickle.GLOBAL + f"{self.OLD_MODULES[module]}\n{qualname}\n".encode())
+        self.memoize(obj)
+
+    dispatch.update({bytes: save_bytes, str: save_bytes})
 
 
 def _write_csv(path: str, array: np.ndarray, float_format: str = "%.6g") -> None:

@@ -37,6 +37,24 @@ def test_bundled_cora_equals_pyg_planetoid(tmp_path):
     assert_equals_pyg(cora, str(tmp_path), "Cora")
 
 
+def pickle_layout(path) -> tuple[set, set]:
+    """The globals a pickle names and the opcodes it uses."""
+    import pickletools
+    with open(path, "rb") as f:
+        ops = list(pickletools.genops(f.read()))
+    return {arg for op, arg, _ in ops if op.name == "GLOBAL"}, {op.name for op, _, _ in ops}
+
+
+def test_the_fixture_pickles_as_the_real_files(tmp_path):
+    """Each fixture file names the globals the real Cora file names (Python 2's
+    module paths) and uses no opcode the real one does not."""
+    write_planetoid(str(tmp_path), "cora")
+    for part in RAW_FILES[:-1]:
+        real = pickle_layout(os.path.join(bundled_cora_dir(), f"ind.cora.{part}"))
+        fixture = pickle_layout(tmp_path / f"ind.cora.{part}")
+        assert fixture[0] == real[0] and fixture[1] <= real[1], part
+
+
 def test_citeseer_layout_with_isolated_test_nodes_equals_pyg(tmp_path):
     raw = tmp_path / "CiteSeer" / "raw"
     write_planetoid(str(raw), "citeseer", missing_test=3)
