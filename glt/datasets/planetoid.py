@@ -174,7 +174,8 @@ def planetoid_split(data: NodeDataset, split: str = "public", num_train_per_clas
     """``data`` (a set with its public split) with the masks of ``split``, as
     ``torch_geometric.datasets.Planetoid(..., split=...)`` makes them:
     ``"public"`` as it is; ``"full"``: every node outside the public validation
-    and test sets trains; ``"random"``: ``num_train_per_class`` random nodes of
+    and test sets trains (on CiteSeer also its 15 isolated nodes, whose features
+    are zero and label 0, as in PyG); ``"random"``: ``num_train_per_class`` random nodes of
     each class train, then ``num_val`` and ``num_test`` random nodes of the rest
     validate and test, drawn from a generator seeded with ``seed`` (PyG's draws
     after ``torch.manual_seed(seed)``). Raises ``ValueError`` where a class or
