@@ -93,8 +93,9 @@ def _describe(path: str, record_finite: bool) -> dict[str, Any]:
             digest.update(block)
             if scan and finite:  # a block whose float64 sum is finite has no NaN or inf
                 values = np.frombuffer(block, dtype)
-                finite = bool(np.isfinite(values.sum(dtype=np.float64))
-                              or np.isfinite(values).all())
+                with np.errstate(over="ignore", invalid="ignore"):  # huge or inf values
+                    total = values.sum(dtype=np.float64)
+                finite = bool(np.isfinite(total) or np.isfinite(values).all())
     record = {"shape": list(shape), "dtype": dtype.str, "sha256": digest.hexdigest()}
     return dict(record, finite=finite) if scan else record
 

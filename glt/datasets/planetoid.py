@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import replace
 from importlib import resources
 from typing import Any, Optional
@@ -44,7 +45,9 @@ def _read(raw_dir: str, key: str, part: str) -> Any:
     path = os.path.join(raw_dir, f"ind.{key}.{part}")
     try:
         if part == "test.index":
-            index = np.loadtxt(path, dtype=np.int64, ndmin=1)
+            with warnings.catch_warnings():  # an empty file is named below
+                warnings.filterwarnings("ignore", message="loadtxt: input contained no data")
+                index = np.loadtxt(path, dtype=np.int64, ndmin=1)
             if index.ndim != 1 or index.size == 0 or index.min() < 0:
                 raise ValueError(f"could not read {path}: expected one non-negative node id "
                                  "per line")
