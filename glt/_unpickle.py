@@ -30,6 +30,7 @@ import io
 import pickle
 import struct
 import tokenize
+import warnings
 import zipfile
 import zlib
 from collections import OrderedDict
@@ -571,7 +572,9 @@ def load_weights(path: str, what: str, map_location: str = "cpu", hint: str = ""
         kind = f"starts with {head[:2]!r}" if head else "is empty"
         raise ValueError(f"{what} {path} is not a file saved by torch (it {kind}){end}")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # a damaged file's odd protocol byte: refused below
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         raise ValueError(f"{what} {path} is damaged or holds objects other than tensors and "
                          "plain values, which glt never loads (a file glt did not write, or "
