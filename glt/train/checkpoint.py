@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from typing import Any, Callable, Iterator, Mapping, Optional
 
@@ -18,6 +19,8 @@ import torch
 from torch import Tensor, nn
 
 from glt._unpickle import load_weights
+
+log = logging.getLogger(__name__)
 
 RESUMABLE = frozenset({"epochs", "eval_every", "eval_every_after", "patience", "eval_chunk",
                        "eval_batch_size", "runs", "device", "out", "quiet", "checkpoint",
@@ -182,7 +185,9 @@ def resume_checkpoint(path: str, identity: dict[str, Any], model: nn.Module,
         torch.set_rng_state(rng["cpu"])
     if "cuda" in rng and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(rng["cuda"])
-    return json.loads(ckpt["state"]), ckpt.get("best_model")
+    state = json.loads(ckpt["state"])
+    log.info("resuming from %s (epoch %s done)", path, state.get("epoch"))
+    return state, ckpt.get("best_model")
 
 
 def restore_model(path: str, data: str,

@@ -32,7 +32,7 @@ def _steps(model, opt, gen, n: int) -> list[torch.Tensor]:
     return losses
 
 
-def test_a_resumed_run_continues_as_the_uninterrupted_one(tmp_path):
+def test_a_resumed_run_continues_as_the_uninterrupted_one(tmp_path, caplog):
     path = str(tmp_path / "deep" / "run.pt")  # folders are made
     model, opt, gen = _parts(0)
     _steps(model, opt, gen, 3)
@@ -42,8 +42,10 @@ def test_a_resumed_run_continues_as_the_uninterrupted_one(tmp_path):
 
     model2, opt2, gen2 = _parts(1)  # other weights, optimiser moments and streams
     torch.manual_seed(123)
+    caplog.set_level("INFO", logger="glt")
     state = load_checkpoint(path, IDENTITY, model2, opt2, gen2)
     assert state == {"epoch": 3, "curve": [0.5, 0.25]}
+    assert f"resuming from {path} (epoch 3 done)" in caplog.text  # said where progress shows
     resumed = _steps(model2, opt2, gen2, 4)
     assert all(torch.equal(a, b) for a, b in zip(straight, resumed))
     for p, q in zip(model.parameters(), model2.parameters()):
