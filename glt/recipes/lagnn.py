@@ -138,13 +138,13 @@ def _generator(ctx: Context, data: NodeDataset, raw_x: Tensor,
     cvae = CVAE(raw_x.size(1), variant=variant).to(device)
     if ctx.shard.is_main and not s["select"]:
         train_cvae(cvae, raw_x, data.graph, s["cvae_epochs"], s["cvae_batch"], s["cvae_lr"],
-                   max_steps=s["cvae_steps"])
+                   max_steps=s["cvae_steps"], progress=ctx.progress)
         if variant == "ogb":  # generate as the LA-GNN code: batch statistics of all nodes
             cvae.set_generation_statistics(raw_x)
     elif ctx.shard.is_main:
         cvae, step = pretrain_generator(cvae, raw_x, data, normalize, s["cvae_epochs"],
                                         s["cvae_batch"], s["cvae_lr"], s["num_models"],
-                                        s["warmup"], s["update_epochs"])
+                                        s["warmup"], s["update_epochs"], progress=ctx.progress)
         if ctx.progress:
             print(f"generator selected at step {step}", flush=True)
     distributed.broadcast_module(cvae, ctx.shard)  # the other ranks take rank 0's generator

@@ -143,7 +143,7 @@ def pretrain_generator(cvae: CVAE, raw_x: Tensor, data: NodeDataset,
                        normalize: Callable[[Tensor], Tensor], epochs: int = 10,
                        batch_size: int = 64, lr: float = 0.01, num_models: int = 100,
                        warmup: int = 200, update_epochs: int = 20,
-                       init: str = "lagnn") -> tuple[CVAE, int]:
+                       init: str = "lagnn", progress: bool = False) -> tuple[CVAE, int]:
     """Pretrain ``cvae`` and keep the generator the LA-GNN paper selects (its
     Algorithm 2): a GCN (32 hidden) is warmed up for 100 epochs on the real
     features; after every CVAE step, generated features are scored by the
@@ -156,7 +156,8 @@ def pretrain_generator(cvae: CVAE, raw_x: Tensor, data: NodeDataset,
     does (``init="lagnn"``, :func:`~glt.models.lagnn.lagnn_init_`) or from
     Glorot weights (``"glorot"``). The scoring passes and updates run on the
     training nodes' 2-hop region only (:func:`train_node_logits`), the only
-    generated features they depend on.
+    generated features they depend on. ``progress``: a progress bar over the
+    CVAE's steps.
     """
     import copy
 
@@ -187,5 +188,6 @@ def pretrain_generator(cvae: CVAE, raw_x: Tensor, data: NodeDataset,
             if step > warmup:
                 best["cvae"], best["step"] = copy.deepcopy(cvae), step
                 fit_gcn(lambda: train_logits(features), update_epochs)
-    train_cvae(cvae, raw_x, data.graph, epochs, batch_size, lr, after_step=select)
+    train_cvae(cvae, raw_x, data.graph, epochs, batch_size, lr, after_step=select,
+               progress=progress)
     return (best["cvae"] or cvae), best["step"]

@@ -87,6 +87,16 @@ def test_training_stops_after_max_steps(toy):
         train_cvae(model, toy.x, toy.graph, max_steps=0)
 
 
+def test_training_shows_its_steps_when_asked(toy, capsys):
+    """The selection's pretraining runs minutes before the first epoch: a bar shows it."""
+    model = CVAE(toy.num_features, hidden=8, latent=2)
+    train_cvae(model, toy.x, toy.graph, epochs=50, batch_size=8, max_steps=7)
+    assert capsys.readouterr().err == ""
+    train_cvae(model, toy.x, toy.graph, epochs=50, batch_size=8, max_steps=7, progress=True)
+    err = capsys.readouterr().err
+    assert "generator" in err and "/7 [" in err  # its steps planned
+
+
 def test_generator_round_trips_and_checks_feature_size(tmp_path, toy):
     model = CVAE(toy.num_features, hidden=16, latent=4)
     path = str(tmp_path / "cvae.pt")

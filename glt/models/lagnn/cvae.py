@@ -10,6 +10,7 @@ from typing import Callable, Optional
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 from glt._checks import check_features
 from glt._unpickle import load_weights
@@ -191,12 +192,13 @@ class CVAE(nn.Module):
 def train_cvae(model: CVAE, x: Tensor, graph: CSRGraph, epochs: int = 10, batch_size: int = 64,
                lr: float = 0.01, generator: Optional[torch.Generator] = None,
                after_step: Optional[Callable[[int], None]] = None,
-               max_steps: Optional[int] = None) -> list[float]:
+               max_steps: Optional[int] = None, progress: bool = False) -> list[float]:
     """Fit ``model`` on the (neighbour, centre) feature pairs of every edge of
     ``graph``, in shuffled batches; returns the mean loss of each epoch (of its
     batches run). ``after_step(t)`` is called after the ``t``-th optimiser step
     (1-based), e.g. to select a generator; training stops after ``max_steps``
-    steps if given (the LA-GNN code's OGB generators: 20 or 10,000 steps)."""
+    steps if given (the LA-GNN code's OGB generators: 20 or 10,000 steps).
+    ``progress``: a progress bar over the steps."""
     check_features(x, "x", rows=graph.num_nodes)
     if not torch.isfinite(x).all():
         raise ValueError("expected finite node features, got NaN or inf")
@@ -210,6 +212,9 @@ def train_cvae(model: CVAE, x: Tensor, graph: CSRGraph, epochs: int = 10, batch_
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     history, step = [], 0
+    planned = epochs * math.ceil(neighbour.numel() / batch_size)
+    bar = tqdm(total=min(planned, max_steps or planned), desc="generator", unit="step",
+               leave=False, disable=not progress)
     for _ in range(epochs):
         order = torch.randperm(neighbour.numel(), generator=generator, device=x.device)
         total, seen = 0.0, 0
@@ -227,7 +232,10 @@ def train_cvae(model: CVAE, x: Tensor, graph: CSRGraph, epochs: int = 10, batch_
             step += 1
             if after_step is not None:
                 after_step(step)
+            bar.update()
             if step == max_steps:
+                bar.close()
                 return history + [total / seen]
         history.append(total / seen)
+    bar.close()
     return history
