@@ -151,7 +151,9 @@ def _dtype(spec: Any, align: Any = False, copy: Any = False) -> _Dtype:
     if not isinstance(spec, str):
         raise UnsafePickleError(f"numpy.dtype of {type(spec).__name__}: expected a type code")
     try:
-        dtype = np.dtype(spec)
+        with warnings.catch_warnings():  # e.g. NumPy 2's notice for the alias "a": refused below
+            warnings.simplefilter("ignore", DeprecationWarning)
+            dtype = np.dtype(spec)
     except TypeError as err:
         raise UnsafePickleError(f"numpy.dtype({spec!r}): {err}") from err
     if dtype.kind not in _NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype:

@@ -339,3 +339,13 @@ def test_a_generator_file_of_another_layout_is_named(tmp_path):
     torch.save({"config": {"num_features": 4, "colour": 1}, "state": {}}, path)
     with pytest.raises(ValueError, match="has settings glt's CVAE does not take"):
         CVAE.load(path)
+
+
+def test_a_deprecated_dtype_alias_is_refused_without_numpys_notice():
+    import warnings
+
+    from glt._unpickle import UnsafePickleError, _dtype
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UnsafePickleError, match=r"numpy.dtype\('a'\): only numeric"):
+            _dtype("a")
