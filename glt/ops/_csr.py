@@ -66,6 +66,15 @@ def csr_tensor(rowptr: Tensor, col: Tensor, values: Tensor, shape: tuple[int, in
         return torch.sparse_csr_tensor(rowptr, col, values, shape, check_invariants=False)
 
 
+def gather_rows(x: Tensor, rows: Tensor) -> Tensor:
+    """Rows ``rows [R]`` of the features ``x [N, F]``: ``[R, F]``, sparse CSR when
+    ``x`` is (bag-of-words features, which torch cannot index)."""
+    if x.layout != torch.sparse_csr:
+        return x[rows]
+    rowptr, col, values, _ = select_rows(x.crow_indices(), x.col_indices(), x.values(), rows)
+    return csr_tensor(rowptr, col, values, (rows.numel(), x.size(1)))
+
+
 # Switches between glt's fast kernels and the portable gather/scatter path
 # (the one used for other dtypes); tests flip them to cover both on CPU.
 USE_SPARSE_KERNELS = True

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from glt._checks import as_index, as_int
 from glt.graph import CSRGraph
-from glt.ops._csr import csr_tensor, select_rows
+from glt.ops._csr import gather_rows
 from glt.samplers._seed import derive, draw_base
 from glt.samplers.neighbor import NeighborSampler, SampledSubgraph
 
@@ -154,12 +154,3 @@ class NeighborLoader:
         finally:
             stop.set()
             worker.join()
-
-
-def gather_rows(x: Tensor, rows: Tensor) -> Tensor:
-    """Rows ``rows [R]`` of the features ``x [N, F]``: ``[R, F]``, sparse CSR when
-    ``x`` is (bag-of-words features, which torch cannot index)."""
-    if x.layout != torch.sparse_csr:
-        return x[rows]
-    rowptr, col, values, _ = select_rows(x.crow_indices(), x.col_indices(), x.values(), rows)
-    return csr_tensor(rowptr, col, values, (rows.numel(), x.size(1)))

@@ -15,9 +15,9 @@ from glt.models.lagnn.cvae import CVAE, train_cvae
 from glt.models.lagnn.model import INITS, consistency_loss, lagnn_init_
 from glt.norm import gcn_norm
 from glt.ops import spmm
-from glt.ops._csr import row_entries
+from glt.ops._csr import gather_rows, row_entries
 from glt.ops.dropout import dropout
-from glt.samplers.loader import MiniBatch, gather_rows
+from glt.samplers.loader import MiniBatch
 from glt.train.sources import BatchLoss, BatchPredict, Predict
 
 

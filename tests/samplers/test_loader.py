@@ -111,7 +111,7 @@ def test_sparse_features_are_gathered_per_batch():
     """Real Cora's bag-of-words rows, sparse CSR (torch cannot index them), equal
     the dense rows: repeated rows, empty rows and none at all included."""
     from glt.datasets import sparse_features
-    from glt.samplers.loader import gather_rows
+    from glt.ops._csr import gather_rows
     dense = row_normalize(load_planetoid("cora").x)
     dense[5] = 0.0  # a row without entries
     x = sparse_features(dense)
