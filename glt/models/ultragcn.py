@@ -127,6 +127,10 @@ class UltraGCN(nn.Module):
         self.num_negatives = as_int(num_negatives, "num_negatives", minimum=1)
         self.gamma, self.lambda_ = as_float(gamma, "gamma"), as_float(lambda_, "lambda_")
         init_std = as_float(init_std, "init_std", strict=True)
+        num_neighbours = as_int(num_neighbours, "num_neighbours", minimum=1)
+        if num_neighbours > self.num_items:
+            raise ValueError(f"expected num_neighbours to be at most the {self.num_items} "
+                             f"items of the training set, got {num_neighbours}")
         # the L2 weight the optimiser applies on every parameter (RecModel protocol)
         self.weight_decay = gamma if l2_in_optimizer else 0.0
         self.user_embedding = nn.Parameter(torch.empty(self.num_users, dim))

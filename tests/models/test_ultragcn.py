@@ -122,7 +122,10 @@ def test_bad_batches():
     (dict(negative_weight=float("nan")), ValueError, "negative_weight to be a finite number"),
     (dict(w4=-1.0), ValueError, "expected w4 to be a finite number >= 0, got -1.0"),
     (dict(lambda_="5e-4"), TypeError, "expected lambda_ to be a number, got '5e-4'"),
-    (dict(init_std=0.0), ValueError, "expected init_std to be a finite number > 0, got 0.0")])
+    (dict(init_std=0.0), ValueError, "expected init_std to be a finite number > 0, got 0.0"),
+    (dict(num_neighbours=0), ValueError, "expected num_neighbours to be >= 1, got 0"),
+    (dict(num_neighbours=13), ValueError,
+     "expected num_neighbours to be at most the 12 items of the training set, got 13")])
 def test_bad_settings(setting, error, message):
     """Settings of no model (a 0-wide table, NaN weights, fractional negatives)
     are refused when the model is built, not met as NaN losses or late errors."""
