@@ -59,13 +59,13 @@ def benchmark_path(name: str, start: Optional[str] = None) -> str:
 def data_command(argv: list[str]) -> int:
     """``glt data verify ROOT``: check every glt cache under ``ROOT`` in full
     (shapes, dtypes, SHA-256 of each array) and every downloaded file of a
-    registered release against its registered size and SHA-256; exit 1 when
-    any is damaged."""
+    registered release against its registered size and SHA-256 (or git blob id);
+    exit 1 when any is damaged."""
     if len(argv) != 2 or argv[0] != "verify":
         print("usage: glt data verify ROOT", file=sys.stderr)
         return 2
     from glt.datasets._cache import find_caches, verify_cache
-    from glt.datasets._download import file_matches
+    from glt.datasets._download import describe_record, file_matches
     from glt.datasets.registry import registered_files
     root = argv[1]
     if not os.path.isdir(root):
@@ -83,11 +83,10 @@ def data_command(argv: list[str]) -> int:
     files = registered_files(root)
     altered = 0
     for path, dataset, record in files:
-        same, size, digest = file_matches(path, record)
+        same, found = file_matches(path, record)
         altered += not same
         print(f"{os.path.relpath(path, root)}: " + (f"{dataset}'s registered file" if same else
-              f"{size} bytes, SHA-256 {digest}; {dataset}'s registered file has "
-              f"{record['size']} bytes, SHA-256 {record['sha256']}"))
+              f"{found}; {dataset}'s registered file has {describe_record(record)}"))
     if damaged or altered:
         print(f"{damaged} of {len(caches)} cache(s) damaged, {altered} of {len(files)} "
               "registered file(s) altered; the next load rebuilds a damaged cache whose shapes "

@@ -52,7 +52,7 @@ class DownloadError(RuntimeError):
 
 
 class ChecksumError(ValueError):
-    """A downloaded file is not the registered one (its SHA-256 or size differs)."""
+    """A downloaded file is not the registered one (its SHA-256, size or git blob id differs)."""
 
 
 def download_url(url: str, path: str, expected: Optional[dict[str, Any]] = None,
@@ -60,12 +60,13 @@ def download_url(url: str, path: str, expected: Optional[dict[str, Any]] = None,
     """Fetch ``url`` to ``path`` through a temporary file renamed on success.
 
     ``expected`` is the registry's record of the file, ``{"sha256": hex,
-    "size": bytes}``: the bytes are hashed as they arrive and checked before
-    the rename; a mismatch deletes them and raises :class:`ChecksumError`
-    naming the URL and both hashes. Without a record the file is kept with a
-    warning that it could not be verified. A failed, truncated or interrupted
-    download raises :class:`DownloadError` naming the URL and leaves nothing at
-    ``path``, nor the folders it created.
+    "size": bytes}`` (or ``{"git_blob": hex}``, see :func:`git_blob_id`): the
+    bytes are hashed as they arrive and checked before the rename; a mismatch
+    deletes them and raises :class:`ChecksumError` naming the URL and both
+    hashes. Without a record the file is kept with a warning that it could not
+    be verified. A failed, truncated or interrupted download raises
+    :class:`DownloadError` naming the URL and leaves nothing at ``path``, nor
+    the folders it created.
     """
     url = mirrored(url)
     folder = os.path.dirname(os.path.abspath(path))
@@ -92,7 +93,7 @@ def download_url(url: str, path: str, expected: Optional[dict[str, Any]] = None,
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as err:
             raise DownloadError(f"could not download {url} to {path}: {err}. Without "
                                 f"internet, place the file there by hand.") from err
-        _verify(url, expected, digest.hexdigest(), size)
+        _verify(url, expected, tmp, digest.hexdigest(), size)
         os.replace(tmp, path)
         done = True
     finally:
@@ -117,30 +118,60 @@ def fetch_file(url: str, path: str, expected: Optional[dict[str, Any]], dataset:
     return download_url(url, path, expected)
 
 
-def file_matches(path: str, expected: dict[str, Any]) -> tuple[bool, int, str]:
-    """``(matches, size, sha256)`` of the file at ``path`` against a registry
-    record ``{"sha256", "size"}``."""
-    size, digest = os.path.getsize(path), file_sha256(path)
-    return size == expected.get("size", size) and digest == expected["sha256"], size, digest
+def git_blob_id(path: str) -> str:
+    """The id a git tree records for the file's bytes: the SHA-1 of ``blob <size>``,
+    a NUL byte and the bytes. The registry keeps it for a file known only from its
+    source repository's tree (its bytes absent from every copy at hand)."""
+    digest = hashlib.sha1(f"blob {os.path.getsize(path)}\0".encode())
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def describe_record(record: dict[str, Any]) -> str:
+    """A registry record as text: ``N bytes, SHA-256 HEX`` or ``git blob HEX``."""
+    if record.get("sha256"):
+        return f"{record.get('size')} bytes, SHA-256 {record['sha256']}"
+    return f"git blob {record['git_blob']}"
+
+
+def _verifiable(record: Optional[dict[str, Any]]) -> bool:
+    return bool(record) and bool(record.get("sha256") or record.get("git_blob"))
+
+
+def file_matches(path: str, expected: dict[str, Any]) -> tuple[bool, str]:
+    """``(matches, the file described as the record is)`` for the file at ``path``
+    and a registry record, ``{"sha256", "size"}`` or ``{"git_blob"}``."""
+    size = os.path.getsize(path)
+    if expected.get("sha256"):
+        digest = file_sha256(path)
+        same = size == expected.get("size", size) and digest == expected["sha256"]
+        return same, f"{size} bytes, SHA-256 {digest}"
+    blob = git_blob_id(path)
+    return blob == expected["git_blob"], f"{size} bytes, git blob {blob}"
 
 
 def check_present(path: str, expected: Optional[dict[str, Any]], dataset: str) -> None:
     """Warn when the file at ``path``, already on disk (not downloaded now), is
-    not ``dataset``'s registered file (``expected``: another size or SHA-256):
+    not ``dataset``'s registered file (``expected``: another size or hash):
     figures computed on it are not comparable with the published ones."""
-    if not expected or not expected.get("sha256"):
+    if not _verifiable(expected):
         return
-    same, size, _ = file_matches(path, expected)
+    same, found = file_matches(path, expected)
     if same:
         return
-    warnings.warn(f"{path} is not {dataset}'s registered file ({size} bytes where it has "
-                  f"{expected.get('size')}, or another SHA-256): figures on it are not "
-                  f"comparable with the published ones (`glt data verify` lists every such "
-                  f"file)", stacklevel=3)
+    warnings.warn(f"{path} is not {dataset}'s registered file ({found}, where the registered "
+                  f"one has {describe_record(expected)}): figures on it are not comparable "
+                  f"with the published ones (`glt data verify` lists every such file)",
+                  stacklevel=3)
 
 
-def _verify(url: str, expected: Optional[dict[str, Any]], sha256: str, size: int) -> None:
-    if not expected or not expected.get("sha256"):
+def _verify(url: str, expected: Optional[dict[str, Any]], path: str, sha256: str,
+            size: int) -> None:
+    """Check the download of ``url``, now at ``path`` (``size`` bytes hashed to
+    ``sha256`` as they arrived), against its registry record."""
+    if not _verifiable(expected):
         warnings.warn(f"no checksum is registered for {url}: the download ({size} bytes, "
                       f"SHA-256 {sha256}) is not verified", stacklevel=3)
         return
@@ -148,6 +179,12 @@ def _verify(url: str, expected: Optional[dict[str, Any]], sha256: str, size: int
         raise ChecksumError(f"the download of {url} has {size} bytes, expected "
                             f"{expected['size']} (SHA-256 expected {expected['sha256']}, got "
                             f"{sha256}); it was deleted")
+    if not expected.get("sha256"):
+        blob = git_blob_id(path)
+        if blob != expected["git_blob"]:
+            raise ChecksumError(f"the download of {url} has git blob id {blob}, expected "
+                                f"{expected['git_blob']}; it was deleted")
+        return
     if expected["sha256"] != sha256:
         raise ChecksumError(f"the download of {url} has SHA-256 {sha256}, expected "
                             f"{expected['sha256']}; it was deleted")

@@ -24,7 +24,8 @@ class DatasetInfo:
         split: name of the standard split.
         num_classes: label classes of a node task, else ``None``.
         extra: the remaining source-specific facts (OGB's ``add_inverse_edge``, ...,
-            and ``files``: the SHA-256 and size of each file the loader downloads).
+            and ``files``: the SHA-256 and size, or the git blob id, of each file
+            the loader downloads).
     """
 
     name: str
@@ -39,8 +40,9 @@ class DatasetInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def file_record(self, name: str) -> Optional[dict[str, Any]]:
-        """The registered ``{"sha256", "size"}`` of the downloaded file ``name``,
-        or ``None`` when none is registered (the download is then not verified)."""
+        """The registered ``{"sha256", "size"}`` (or ``{"git_blob"}``) of the
+        downloaded file ``name``, or ``None`` when none is registered (the
+        download is then not verified)."""
         return self.extra.get("files", {}).get(name)
 
 
@@ -75,10 +77,10 @@ def dataset_info(name: str, source: Optional[str] = None) -> DatasetInfo:
 
 
 def registered_file(path: str) -> Optional[tuple[str, dict[str, Any]]]:
-    """``(dataset, {"sha256", "size"})`` when the file at ``path`` is one a
-    registered release lists: its name names the set (Planetoid's
-    ``ind.cora.x``) or its folder does (``gowalla/train.txt``); else ``None``
-    (a ``train.txt`` of an unregistered folder is the user's own data)."""
+    """``(dataset, record)`` (:meth:`DatasetInfo.file_record`) when the file at
+    ``path`` is one a registered release lists: its name names the set
+    (Planetoid's ``ind.cora.x``) or its folder does (``gowalla/train.txt``); else
+    ``None`` (a ``train.txt`` of an unregistered folder is the user's own data)."""
     name = os.path.basename(path)
     folder = os.path.basename(os.path.dirname(os.path.abspath(path))).lower()
     for dataset, info in _registry().items():

@@ -2,12 +2,13 @@ import hashlib
 import http.server
 import os
 import shutil
+import subprocess
 import threading
 
 import pytest
 import torch
 
-from glt.datasets._download import ChecksumError, download_url
+from glt.datasets._download import ChecksumError, download_url, fetch_file, git_blob_id
 from glt.datasets.registry import dataset_info
 
 
@@ -104,6 +105,59 @@ def test_registered_files_carry_their_checksums(shared_data):
             with open(os.path.join(shared_data, folder, file), "rb") as f:
                 data = f.read()
             assert record == {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+
+
+# the ids gusye1234/LightGCN-PyTorch's tree (947ca2b) records for the gowalla files
+GOWALLA_BLOBS = {"train.txt": "a27782bd7a1d4d0744148dc0460ea94da74763f2",
+                 "test.txt": "9ed5af4b5d21511f33740b4e22e3852f45671800"}
+
+
+def test_git_blob_id_is_the_id_git_gives(tmp_path, shared_data):
+    """glt's blob id of the real gowalla files is the one their source repository's
+    tree records (as yelp2018's and amazon-book's train.txt are registered), and
+    of other bytes the one ``git hash-object`` gives."""
+    for name, blob in GOWALLA_BLOBS.items():
+        assert git_blob_id(os.path.join(shared_data, "rec", "gowalla", name)) == blob
+    if shutil.which("git") is None:
+        pytest.skip("no git here to compare other bytes with")
+    for i, payload in enumerate((b"", b"0 1 2\n", PAYLOAD)):
+        (tmp_path / f"{i}.bin").write_bytes(payload)
+        git = subprocess.run(["git", "hash-object", str(tmp_path / f"{i}.bin")],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        assert git_blob_id(str(tmp_path / f"{i}.bin")) == git
+
+
+def test_download_verified_by_its_git_blob_id(tmp_path):
+    (tmp_path / "src.bin").write_bytes(PAYLOAD)
+    record = {"git_blob": git_blob_id(str(tmp_path / "src.bin"))}
+    with _Server({"/good": PAYLOAD, "/wrong": WRONG}) as base:
+        download_url(f"{base}/good", str(tmp_path / "f.bin"), record)
+        assert (tmp_path / "f.bin").read_bytes() == PAYLOAD
+        (tmp_path / "w.bin").write_bytes(WRONG)
+        with pytest.raises(ChecksumError, match=(
+                f"{base}/wrong has git blob id {git_blob_id(str(tmp_path / 'w.bin'))}, "
+                f"expected {record['git_blob']}; it was deleted")):
+            download_url(f"{base}/wrong", str(tmp_path / "w" / "f.bin"), record)
+        assert not (tmp_path / "w").exists()
+
+
+def test_registered_git_blobs_are_checked_on_disk(tmp_path, capsys):
+    """yelp2018's train.txt is registered by its git blob id: a file in its place
+    that is not it is named on load and by ``glt data verify``."""
+    from glt.cli import main
+    record = dataset_info("yelp2018").file_record("train.txt")
+    assert record == {"git_blob": "cda12361055ba448ae4bd1070f6000c16dea8f22"}
+    path = tmp_path / "yelp2018" / "train.txt"
+    path.parent.mkdir()
+    path.write_text("0 1 2\n")
+    ours = git_blob_id(str(path))
+    with pytest.warns(UserWarning, match=(f"train.txt is not yelp2018's registered file "
+                                          f"\\(6 bytes, git blob {ours}, where the registered "
+                                          f"one has git blob {record['git_blob']}\\)")):
+        fetch_file("https://unused.invalid/train.txt", str(path), record, "yelp2018")
+    assert main(["data", "verify", str(tmp_path)]) == 1
+    from_cli = f"yelp2018/train.txt: 6 bytes, git blob {ours}; yelp2018's registered file has "
+    assert from_cli + f"git blob {record['git_blob']}\n" in capsys.readouterr().out
 
 
 def test_planetoid_download_is_verified_end_to_end(tmp_path):

@@ -138,7 +138,8 @@ def test_files_other_than_the_registered_release_are_warned(shared_data, tmp_pat
     lines = (folder / "test.txt").read_text().splitlines(keepends=True)
     (folder / "test.txt").write_text("".join(lines[:-1]))
     with pytest.warns(UserWarning, match=f"{folder / 'test.txt'} is not ml-1m's registered "
-                      r"file \(\d+ bytes where it has 488643, or another SHA-256\): figures "
+                      r"file \(\d+ bytes, SHA-256 [0-9a-f]{64}, where the registered one has "
+                      r"488643 bytes, SHA-256 7ca364f7[0-9a-f]{56}\): figures "
                       "on it are not comparable with the published ones"):
         load_rec("ml-1m", root=str(tmp_path), download=False)
 
