@@ -16,6 +16,7 @@ from glt.ops.segment import check_ptr
 
 if TYPE_CHECKING:
     import networkx
+    import scipy.sparse
     from torch_geometric.data import Data
     from torch_sparse import SparseTensor
 
@@ -413,6 +414,45 @@ class CSRGraph:
         return data
 
     @classmethod
+    def from_scipy(cls, matrix: "ScipySparse", weighted: bool = True) -> "CSRGraph":
+        """From a SciPy sparse matrix or array ``A [N, M]`` in any format (``csr_matrix``,
+        ``coo_array``, ...) whose entry ``(i, j)`` is an edge from ``i`` to ``j``. Each
+        stored entry becomes an edge, explicit zeros and repeated entries too (as PyG's
+        ``from_scipy_sparse_matrix`` and DGL's ``from_scipy`` read them), kept in the
+        order of ``matrix.tocoo()`` within a row (``edge_id``). The values become
+        ``edge_weight`` (integer and boolean ones as float32, long doubles as float64)
+        unless ``weighted=False``."""
+        import scipy.sparse as sp
+        if not sp.issparse(matrix):
+            raise TypeError(f"expected a SciPy sparse matrix or array, got "
+                            f"{type(matrix).__name__}")
+        if matrix.ndim != 2:
+            raise ValueError(f"expected a 2-D sparse adjacency, got shape {matrix.shape}")
+        coo = matrix.tocoo()
+        edge_index = torch.from_numpy(np.stack([coo.row, coo.col]).astype(np.int64))
+        weight = None
+        if weighted:
+            if coo.data.dtype.kind not in "biuf":
+                raise ValueError(f"expected real or boolean values to read as edge weights, "
+                                 f"got {coo.data.dtype}; pass weighted=False to keep the "
+                                 f"pattern alone")
+            dtype = coo.data.dtype
+            if dtype not in (np.float32, np.float64):  # float128 has no torch dtype
+                dtype = np.float64 if dtype.kind == "f" else np.float32
+            weight = torch.from_numpy(np.ascontiguousarray(coo.data, dtype=dtype))
+        return cls.from_edge_index(edge_index, matrix.shape[0], weight, num_cols=matrix.shape[1])
+
+    def to_scipy(self) -> "scipy.sparse.csr_matrix":
+        """To a ``scipy.sparse.csr_matrix [N, M]`` holding the same entries in the
+        same order (repeated ones stay stored apart; SciPy sums them when it
+        computes), ``edge_weight`` as values (float32 ones where there is none)."""
+        import scipy.sparse as sp
+        value = (torch.ones(self.num_edges) if self.edge_weight is None
+                 else self.edge_weight.detach())
+        return sp.csr_matrix((value.cpu().numpy(), self.col.cpu().numpy(),
+                              self.rowptr.cpu().numpy()), shape=self.shape)
+
+    @classmethod
     def from_networkx(cls, graph: "networkx.Graph", weight: Optional[str] = None) -> "CSRGraph":
         """From a networkx graph; nodes are numbered in ``graph.nodes`` order and
         an undirected edge becomes two directed entries. ``weight`` names an
@@ -449,6 +489,7 @@ class CSRGraph:
 
 
 SparseAdjacency = Union[Tensor, "SparseTensor"]
+ScipySparse = Union["scipy.sparse.spmatrix", "scipy.sparse.sparray"]
 GraphLike = Union[CSRGraph, SparseAdjacency]
 _SPARSE_LAYOUTS = (torch.sparse_coo, torch.sparse_csr, torch.sparse_csc)
 

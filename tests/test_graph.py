@@ -1,11 +1,13 @@
 import zipfile
 
 import networkx as nx
+import numpy as np
 import pytest
 import torch
 from torch_geometric.data import Data
 from torch_geometric.utils import add_remaining_self_loops, add_self_loops, remove_self_loops
 
+import glt
 from glt import CSRGraph
 
 EDGES = torch.tensor([[0, 2, 1, 0, 3, 3], [1, 0, 2, 2, 3, 0]])  # has a self-loop 3->3
@@ -272,3 +274,67 @@ def test_from_sparse_checks_what_torch_does_not():
                        "torch.sparse_coo adjacency of shape \\(3, 3\\): build its graph with "
                        "CSRGraph.from_sparse"):
         CSRGraph.from_edge_index(torch.eye(3).to_sparse())
+
+
+def _scipy_oracle():
+    """A rectangular COO matrix with a repeated entry (0, 3), an explicit zero
+    (1, 0) and rows out of order."""
+    import scipy.sparse as sp
+    row, col = [2, 0, 1, 0, 2, 2, 0], [1, 3, 0, 3, 4, 0, 0]
+    return sp.coo_matrix(([0.5, 1.0, 0.0, 2.0, 1.5, -1.0, 3.0], (row, col)), shape=(3, 5))
+
+
+def test_from_scipy_reads_stored_entries_as_pyg_does():
+    from torch_geometric.utils import from_scipy_sparse_matrix
+    matrix = _scipy_oracle()
+    g = CSRGraph.from_scipy(matrix)
+    edge_index, weight = from_scipy_sparse_matrix(matrix)
+    assert g.shape == (3, 5) and g.num_edges == 7
+    assert edge_set(g.edge_index(), g.edge_weight) == edge_set(edge_index, weight)
+    # within a row, the COO order; edge_id points back into it
+    assert torch.equal(edge_index[:, g.edge_id], g.edge_index())
+    assert torch.equal(weight[g.edge_id], g.edge_weight)
+    x = torch.randn(5, 4, dtype=torch.float64)
+    expected = torch.from_numpy(matrix.tocsr() @ x.numpy())  # scipy sums the repeats
+    torch.testing.assert_close(glt.spmm(g, x), expected)
+    assert CSRGraph.from_scipy(matrix, weighted=False).edge_weight is None
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "lil", "dok", "bsr"])
+@pytest.mark.parametrize("kind", ["matrix", "array"])
+def test_from_scipy_any_format_is_the_matrix(fmt, kind):
+    import scipy.sparse as sp
+    matrix = _scipy_oracle().tocsr().asformat(fmt)
+    if kind == "array":
+        matrix = sp.csr_array(matrix).asformat(fmt)
+    g = CSRGraph.from_scipy(matrix)
+    torch.testing.assert_close(dense(g), torch.from_numpy(_scipy_oracle().toarray()))
+
+
+def test_from_scipy_weights_and_refusals():
+    import numpy as np
+    import scipy.sparse as sp
+    pattern = sp.csr_matrix(np.array([[0, 1], [1, 1]], dtype=bool))
+    assert CSRGraph.from_scipy(pattern).edge_weight.tolist() == [1.0, 1.0, 1.0]
+    assert CSRGraph.from_scipy(pattern.astype(np.int64)).edge_weight.dtype == torch.float32
+    assert CSRGraph.from_scipy(pattern.astype(np.float64)).edge_weight.dtype == torch.float64
+    with pytest.raises(TypeError, match="expected a SciPy sparse matrix or array, got ndarray"):
+        CSRGraph.from_scipy(pattern.toarray())
+    with pytest.raises(ValueError, match="expected real or boolean values to read as edge "
+                       "weights, got complex128; pass weighted=False"):
+        CSRGraph.from_scipy(pattern.astype(np.complex128))
+    assert CSRGraph.from_scipy(pattern.astype(np.complex128), weighted=False).num_edges == 3
+
+
+def test_to_scipy_matches_pyg():
+    from torch_geometric.utils import to_scipy_sparse_matrix
+    weight = torch.rand(EDGES.size(1), dtype=torch.float64)
+    g = CSRGraph.from_edge_index(EDGES, 5, weight)
+    ours = g.to_scipy()
+    assert ours.shape == (5, 5)
+    theirs = to_scipy_sparse_matrix(EDGES, weight, num_nodes=5)
+    np.testing.assert_array_equal(ours.toarray(), theirs.toarray())
+    assert CSRGraph.from_edge_index(EDGES, 4, num_cols=5).to_scipy().sum() == EDGES.size(1)
+    back = CSRGraph.from_scipy(ours)
+    assert torch.equal(back.edge_index(), g.edge_index())
+    assert torch.equal(back.edge_weight, g.edge_weight)
