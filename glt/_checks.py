@@ -92,6 +92,16 @@ def check_edge_weight(edge_weight: Tensor, num_edges: int) -> None:
                          f"{tuple(edge_weight.shape)}")
 
 
+def check_finite_weight(edge_weight: Tensor) -> None:
+    """Refuse NaN or infinite edge weights: a graph's weights, given once, that
+    would turn every output they reach into NaN."""
+    bad = ~torch.isfinite(edge_weight)
+    if bool(bad.any()):
+        first = int(bad.nonzero()[0, 0])
+        raise ValueError(f"expected finite edge weights, got {int(bad.sum())} NaN or infinite "
+                         f"(the first: {float(edge_weight[first])} at edge {first})")
+
+
 def check_reduce(reduce: str, allowed: tuple[str, ...], return_arg: bool = False) -> None:
     """Check ``reduce`` is allowed, and max/min when an arg is asked for."""
     if reduce not in allowed:

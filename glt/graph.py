@@ -8,7 +8,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from glt._checks import as_index, as_int, check_edge_weight, size_from_index
+from glt._checks import (as_index, as_int, check_edge_weight, check_finite_weight,
+                         size_from_index)
 from glt._unpickle import ARCHIVE_ERRORS
 from glt.ops._csr import row_entries
 from glt.ops.scatter import csr_transpose, sort_index
@@ -54,6 +55,7 @@ class CSRGraph:
                 raise ValueError(f"expected num_cols to be non-negative, got {num_cols}")
             if edge_weight is not None:
                 check_edge_weight(edge_weight, col.numel())
+                check_finite_weight(edge_weight)
             if edge_id is not None:
                 edge_id = as_index(edge_id, "edge_id", length=col.numel())
             for name, t in (("col", col), ("edge_weight", edge_weight), ("edge_id", edge_id)):
@@ -105,6 +107,7 @@ class CSRGraph:
         col = as_index(edge_index[1], "edge_index[1] (target ids)", bound=num_cols)
         if edge_weight is not None:
             check_edge_weight(edge_weight, row.numel())
+            check_finite_weight(edge_weight)
         edge_id = torch.arange(row.numel(), device=row.device)
         return cls._from_coo(row, col, edge_weight, edge_id, num_nodes, num_cols)
 

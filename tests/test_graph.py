@@ -338,3 +338,25 @@ def test_to_scipy_matches_pyg():
     back = CSRGraph.from_scipy(ours)
     assert torch.equal(back.edge_index(), g.edge_index())
     assert torch.equal(back.edge_weight, g.edge_weight)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_edge_weights_are_refused(bad):
+    """A NaN or infinite weight would turn every output it reaches into NaN (a
+    weighted degree of inf normalises to 0 * inf); it is named where the graph
+    is built, by every constructor."""
+    import scipy.sparse as sp
+    weight = torch.tensor([1.0, 2.0, bad, 0.5, bad, 1.0])
+    message = (f"expected finite edge weights, got 2 NaN or infinite \\(the first: {bad} at "
+               f"edge 2\\)")
+    with pytest.raises(ValueError, match=message):
+        CSRGraph.from_edge_index(EDGES, 5, weight)
+    with pytest.raises(ValueError, match=message):
+        CSRGraph.from_pyg(Data(edge_index=EDGES, num_nodes=5, edge_weight=weight))
+    csr = CSRGraph.from_edge_index(EDGES, 5)
+    with pytest.raises(ValueError, match="expected finite edge weights, got 2 NaN or infinite"):
+        CSRGraph(csr.rowptr, csr.col, weight)
+    with pytest.raises(ValueError, match="expected finite edge weights, got 2 NaN or infinite"):
+        CSRGraph.from_sparse(torch.sparse_coo_tensor(EDGES, weight, (5, 5)).to_sparse_csr())
+    with pytest.raises(ValueError, match="expected finite edge weights, got 2 NaN or infinite"):
+        CSRGraph.from_scipy(sp.coo_matrix((weight.numpy(), EDGES.numpy()), shape=(5, 5)))
