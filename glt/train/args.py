@@ -208,6 +208,11 @@ def check_folder(path: str) -> None:
 
 
 def _check_write(folder: str, named: str) -> None:
+    parent = folder
+    while parent and not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if parent and not os.path.isdir(parent):
+        raise ValueError(f"cannot write to {named}: {parent} is a file, not a folder")
     try:
         os.makedirs(folder, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".glt-write-check-"):

@@ -77,8 +77,9 @@ def test_bad_values_stop_at_parse_time(argv, message, capsys):
 
 
 def test_unwritable_out_stops_before_training(tmp_path, blocker, capsys):
-    assert refused(capsys, "lightgcn", "--out", str(blocker / "result.json")).startswith(
-        f"glt: error: argument --out: cannot write to {blocker / 'result.json'}")
+    assert refused(capsys, "lightgcn", "--out", str(blocker / "result.json")) == (
+        f"glt: error: argument --out: cannot write to {blocker / 'result.json'}: {blocker} "
+        "is a file, not a folder\n")
     assert "is a folder; expected a file path" in refused(capsys, "gcn", "--out", str(tmp_path))
 
 
@@ -86,8 +87,9 @@ def test_checkpoint_folder_is_checked_before_training(tmp_path, blocker, capsys)
     """A checkpoint path that cannot hold files would fail only after the first epoch."""
     assert refused(capsys, "ultragcn", "--checkpoint", str(blocker)) == (
         f"glt: error: argument --checkpoint: {blocker} is a file; expected a folder\n")
-    assert refused(capsys, "lightgcn", "--checkpoint", str(blocker / "ckpt")).startswith(
-        f"glt: error: argument --checkpoint: cannot write to {blocker / 'ckpt'}")
+    assert refused(capsys, "lightgcn", "--checkpoint", str(blocker / "ckpt" / "deeper")) == (
+        f"glt: error: argument --checkpoint: cannot write to {blocker / 'ckpt' / 'deeper'}: "
+        f"{blocker} is a file, not a folder\n")
     target = tmp_path / "new" / "ckpt"
     with pytest.raises(AssertionError, match="data was loaded"):  # parsing passed
         main(["train", "gcn", "--checkpoint", str(target)])
