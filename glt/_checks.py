@@ -95,11 +95,47 @@ def check_edge_weight(edge_weight: Tensor, num_edges: int) -> None:
 def check_finite_weight(edge_weight: Tensor) -> None:
     """Refuse NaN or infinite edge weights: a graph's weights, given once, that
     would turn every output they reach into NaN."""
-    bad = ~torch.isfinite(edge_weight)
-    if bool(bad.any()):
-        first = int(bad.nonzero()[0, 0])
-        raise ValueError(f"expected finite edge weights, got {int(bad.sum())} NaN or infinite "
-                         f"(the first: {float(edge_weight[first])} at edge {first})")
+    count, first = count_nonfinite(edge_weight)
+    if count:
+        raise ValueError(f"expected finite edge weights, got {count} NaN or infinite (the "
+                         f"first at edge {first})")
+
+
+_BLOCK = 1 << 24  # entries scanned at a time by count_nonfinite
+
+
+def count_nonfinite(values: Tensor) -> tuple[int, int]:
+    """``(count, first row)`` of the NaN or infinite entries of ``values [N, ...]``
+    (dense, sparse COO or CSR; ``(0, -1)`` when there are none). Scanned in
+    blocks of about ``_BLOCK`` entries, so the check needs no copy of a large
+    matrix; a block whose float64 sum is finite holds no such value (float32 and
+    smaller cannot overflow it) and is passed in one reduction."""
+    if values.numel() == 0 or not values.is_floating_point():
+        return 0, -1
+    if values.layout == torch.sparse_coo:
+        values = values if values.is_coalesced() else values.coalesce()
+        stored = values.values()
+        row_of = values.indices()[0].__getitem__
+    elif values.layout == torch.sparse_csr:
+        stored = values.values()
+        crow = values.crow_indices()
+
+        def row_of(position: int) -> Tensor:
+            return torch.searchsorted(crow, crow.new_tensor(position), right=True) - 1
+    else:
+        stored, row_of = values, int
+    width = max(stored[:1].numel(), 1)
+    step = max(_BLOCK // width, 1)
+    count, first = 0, None
+    for start in range(0, stored.size(0), step):
+        block = stored[start:start + step]
+        if torch.isfinite(block.sum(dtype=torch.float64)):  # no NaN or inf: its sum is finite
+            continue
+        bad = ~torch.isfinite(block).reshape(-1, width)
+        count += int(bad.sum())
+        if count and first is None:
+            first = start + int(bad.any(dim=1).nonzero()[0])
+    return (count, int(row_of(first))) if count else (0, -1)
 
 
 def check_reduce(reduce: str, allowed: tuple[str, ...], return_arg: bool = False) -> None:

@@ -347,8 +347,7 @@ def test_non_finite_edge_weights_are_refused(bad):
     is built, by every constructor."""
     import scipy.sparse as sp
     weight = torch.tensor([1.0, 2.0, bad, 0.5, bad, 1.0])
-    message = (f"expected finite edge weights, got 2 NaN or infinite \\(the first: {bad} at "
-               f"edge 2\\)")
+    message = "expected finite edge weights, got 2 NaN or infinite \\(the first at edge 2\\)"
     with pytest.raises(ValueError, match=message):
         CSRGraph.from_edge_index(EDGES, 5, weight)
     with pytest.raises(ValueError, match=message):

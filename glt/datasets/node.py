@@ -114,6 +114,23 @@ class NodeDataset:
             num_classes = int(y.max()) + 1 if y.numel() else 1
         return cls(name, CSRGraph.from_pyg(data), data.x, y, *masks, num_classes)
 
+    def to_pyg(self) -> "Data":
+        """To a ``torch_geometric.data.Data``, as PyG's own loaders give a set:
+        ``edge_index`` in the graph's CSR order (with ``edge_weight`` and
+        ``edge_attr`` where the set has them), dense ``x`` (sparse features
+        densified), ``y``, the three masks, ``num_nodes`` and each :attr:`node_attr`
+        entry. :meth:`from_pyg` reads it back."""
+        if not self.graph.is_square:
+            raise ValueError(f"{self.name}: expected a square graph, got {self.graph.shape}")
+        x = self.x.to_dense() if self.x is not None and self.x.layout != torch.strided \
+            else self.x
+        data = self.graph.to_pyg(x=x, y=self.y, train_mask=self.train_mask,
+                                 val_mask=self.val_mask, test_mask=self.test_mask,
+                                 **self.node_attr)
+        if self.edge_attr is not None:
+            data.edge_attr = self.edge_attr
+        return data
+
     @property
     def num_nodes(self) -> int:
         return self.graph.num_nodes

@@ -3,7 +3,7 @@ import os
 import pytest
 import torch
 
-from glt import CSRGraph
+from glt import CSRGraph, _checks
 from glt.datasets import NodeDataset, _fields, row_normalize, sparse_features
 
 
@@ -80,13 +80,14 @@ def _with(x, row, value):
      r"1 NaN or infinite values in edge_attr .* row 1"),
     ({"edge_attr": torch.ones(4, 2)}, r"expected edge_attr with one row per edge \(\[3, D\]\), "
      r"got \(4, 2\)"),
-    ({"graph": CSRGraph.from_edge_index(torch.tensor([[0, 1, 2], [1, 2, 3]]), 4,
-                                        torch.tensor([1.0, float("inf"), 2.0]))},
+    # weights set after the graph was built (with_edge_weight checks shapes alone)
+    ({"graph": CSRGraph.from_edge_index(torch.tensor([[0, 1, 2], [1, 2, 3]]), 4)
+      .with_edge_weight(torch.tensor([1.0, float("inf"), 2.0]))},
      r"1 NaN or infinite values in edge weights \(the first in row 1\)"),
 ])
 @pytest.mark.parametrize("block", [1 << 24, 1, 3])  # scanned at once, or in blocks of rows
 def test_non_finite_features_and_weights_are_refused(change, message, block, monkeypatch):
-    monkeypatch.setattr(_fields, "_BLOCK", block)
+    monkeypatch.setattr(_checks, "_BLOCK", block)
     with pytest.raises(ValueError, match=message):
         _toy(**change)
     _toy(x=torch.zeros(4, 0), edge_attr=torch.ones(3))  # no features; one value per edge
@@ -129,6 +130,48 @@ def test_from_pyg_equals_glts_reader_on_the_real_cora_files(shared_data, tmp_pat
         assert torch.equal(getattr(ours, field), getattr(expected, field)), field
     assert sorted(map(tuple, ours.graph.edge_index().t().tolist())) == \
         sorted(map(tuple, expected.graph.edge_index().t().tolist()))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_to_pyg_is_what_pygs_planetoid_gives(tmp_path, sparse):
+    """The bundled Cora files (the real release) through glt, then to_pyg: the
+    Data PyG's Planetoid builds from the same files; from_pyg reads it back."""
+    import shutil
+
+    from torch_geometric.datasets import Planetoid
+
+    from glt.datasets import load_planetoid
+    from glt.datasets.planetoid import bundled_cora_dir
+    ours = load_planetoid("cora")
+    if sparse:
+        ours.x = sparse_features(ours.x)
+        assert ours.x.layout == torch.sparse_csr
+    data = ours.to_pyg()
+    shutil.copytree(bundled_cora_dir(), tmp_path / "Cora" / "raw")
+    ref = Planetoid(str(tmp_path), "Cora")[0]
+    assert data.num_nodes == ref.num_nodes and data.validate()
+    for key in ("x", "y", "train_mask", "val_mask", "test_mask"):
+        assert torch.equal(data[key], ref[key]), key
+    assert sorted(map(tuple, data.edge_index.t().tolist())) == \
+        sorted(map(tuple, ref.edge_index.t().tolist()))
+    back = NodeDataset.from_pyg(data, "cora")
+    assert torch.equal(back.graph.edge_index(), ours.graph.edge_index())
+    assert torch.equal(back.test_mask, ours.test_mask) and back.num_classes == 7
+
+
+def test_to_pyg_carries_weights_edge_and_node_attributes():
+    graph = CSRGraph.from_edge_index(torch.tensor([[2, 0, 1], [3, 1, 2]]), 4,
+                                     edge_weight=torch.tensor([0.5, 1.0, 2.0]))
+    edge_attr = torch.arange(6.0).view(3, 2)  # CSR order: edges from 0, 1, 2
+    data = _toy(graph=graph, edge_attr=edge_attr,
+                node_attr={"node_year": torch.tensor([1990, 2001, 2010, 2015])}).to_pyg()
+    assert data.edge_index.tolist() == [[0, 1, 2], [1, 2, 3]]
+    assert data.edge_weight.tolist() == [1.0, 2.0, 0.5]
+    assert torch.equal(data.edge_attr, edge_attr)
+    assert data.node_year.tolist() == [1990, 2001, 2010, 2015]
+    with pytest.raises(ValueError, match=r"toy: expected a square graph, got \(4, 5\)"):
+        NodeDataset.to_pyg(type("Rect", (), {"name": "toy", "graph": CSRGraph.from_edge_index(
+            torch.tensor([[0], [4]]), 4, num_cols=5)})())
 
 
 def test_from_pyg_takes_ogbs_labels_and_split_ids_and_one_of_several_splits():
