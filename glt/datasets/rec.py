@@ -138,6 +138,22 @@ class RecDataset:
         users, items = (data[t].num_nodes for t in (edge_type[0], edge_type[2]))
         return cls.from_edge_index(store.edge_index, test, users, items, name)
 
+    def to_pyg(self, item_type: str = "item") -> "HeteroData":
+        """To a ``torch_geometric.data.HeteroData`` laid out as PyG's LightGCN sets
+        (``AmazonBook``, whose items are ``"book"``): node types ``"user"`` and
+        ``item_type``; ``(user, "rates", item)`` holds the training pairs in
+        ``edge_index`` and the test pairs in ``edge_label_index``, ``(item,
+        "rated_by", user)`` the reversed training pairs. :meth:`from_pyg` reads it back."""
+        from torch_geometric.data import HeteroData
+        data = HeteroData()
+        data["user"].num_nodes, data[item_type].num_nodes = self.num_users, self.num_items
+        train = self.train_edges
+        data["user", "rates", item_type].edge_index = train
+        data["user", "rates", item_type].edge_label_index = torch.stack(
+            [self.test.row(), self.test.col])
+        data[item_type, "rated_by", "user"].edge_index = train.flip(0)
+        return data
+
     def __repr__(self) -> str:
         return (f"RecDataset({self.name}: users={self.num_users}, items={self.num_items}, "
                 f"train={self.train.num_edges}, test={self.test.num_edges})")

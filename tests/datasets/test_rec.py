@@ -317,6 +317,15 @@ def test_from_pyg_reads_pygs_reader_of_the_real_gowalla_files(shared_data, tmp_p
     hetero = datasets.AmazonBook(str(tmp_path))[0]
     data = rec.RecDataset.from_pyg(hetero, name="gowalla")
     real = load_rec(folder)
+    # and back: to_pyg is AmazonBook's HeteroData, tensor for tensor
+    ours = real.to_pyg(item_type="book")
+    assert ours.node_types == hetero.node_types and ours.edge_types == hetero.edge_types
+    for node_type in hetero.node_types:
+        assert ours[node_type].num_nodes == hetero[node_type].num_nodes
+    for edge_type in hetero.edge_types:
+        assert sorted(ours[edge_type].keys()) == sorted(hetero[edge_type].keys())
+        for key in hetero[edge_type].keys():
+            assert torch.equal(ours[edge_type][key], hetero[edge_type][key]), (edge_type, key)
     assert (data.num_users, data.num_items) == (real.num_users, real.num_items)
     for ours, theirs in ((data.train, real.train), (data.test, real.test)):
         assert torch.equal(ours.rowptr, theirs.rowptr) and torch.equal(ours.col, theirs.col)
@@ -342,3 +351,13 @@ def test_windows_and_classic_mac_line_endings(shared_data, tmp_path, ending):
     for ours, theirs in zip(read_interactions(str(tmp_path / "test.txt")),
                             read_interactions(real)):
         np.testing.assert_array_equal(ours, theirs)
+
+
+def test_to_pyg_reads_back():
+    data = load_rec("gowalla-slice")
+    hetero = data.to_pyg()
+    assert hetero.node_types == ["user", "item"]
+    back = rec.RecDataset.from_pyg(hetero, name="slice")
+    assert (back.num_users, back.num_items) == (data.num_users, data.num_items)
+    for ours, theirs in ((back.train, data.train), (back.test, data.test)):
+        assert torch.equal(ours.rowptr, theirs.rowptr) and torch.equal(ours.col, theirs.col)
