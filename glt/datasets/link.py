@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import torch
 from torch import Tensor
@@ -11,6 +11,9 @@ from glt._checks import as_index
 from glt.datasets._fields import check_graph_and_features
 from glt.datasets.registry import DatasetInfo
 from glt.graph import CSRGraph
+
+if TYPE_CHECKING:
+    from torch_geometric.data import Data
 
 
 @dataclass
@@ -54,6 +57,38 @@ class LinkDataset:
                     raise ValueError(f"{self.name}: expected {name} of shape [M, 2], got "
                                      f"{tuple(pairs.shape)}{hint}")
                 as_index(pairs.reshape(-1), f"{self.name} {name}", bound=n)
+
+    @classmethod
+    def from_pyg(cls, data: "Data", split_edge: dict[str, dict[str, Any]],
+                 name: str = "pyg") -> "LinkDataset":
+        """From what OGB's PyG loader gives, ``dataset[0]`` and
+        ``dataset.get_edge_split()``: the training graph's ``edge_index`` (or
+        ``T.ToSparseTensor``'s ``adj_t``), ``x``, ``edge_attr`` and the other
+        per-edge arrays (ogbl-collab's ``edge_weight`` / ``edge_year``: kept in
+        :attr:`edge_data`, as :func:`~glt.datasets.load_ogb` keeps them); the
+        split's arrays (tensors or NumPy) as they are. Per-edge arrays follow their
+        edges into CSR order, from the ``edge_index`` order or, after
+        ``T.ToSparseTensor``, from the ``adj_t`` order it put them in."""
+        graph = CSRGraph.from_pyg(data) if getattr(data, "edge_index", None) is None \
+            else CSRGraph.from_edge_index(data.edge_index, data.num_nodes)
+        per_edge = {k: data[k] for k in data.keys()
+                    if k not in ("edge_index", "adj_t") and data.is_edge_attr(k)}
+        per_edge = {k: v[graph.edge_id] for k, v in per_edge.items()}
+        split = {part: {k: torch.as_tensor(v) for k, v in arrays.items()}
+                 for part, arrays in split_edge.items()}
+        return cls(name, graph, getattr(data, "x", None), split,
+                   edge_attr=per_edge.pop("edge_attr", None), edge_data=per_edge)
+
+    def to_pyg(self) -> tuple["Data", dict[str, dict[str, Tensor]]]:
+        """``(data, split_edge)`` as OGB's PyG loader gives them: a
+        ``torch_geometric.data.Data`` of the training graph (``edge_index`` in CSR
+        order, ``num_nodes``, ``x``, ``edge_attr`` and :attr:`edge_data` where the set
+        has them) and the split. :meth:`from_pyg` reads them back."""
+        data = self.graph.with_edge_weight(None).to_pyg(**self.edge_data)
+        for key, value in (("x", self.x), ("edge_attr", self.edge_attr)):
+            if value is not None:
+                data[key] = value
+        return data, {part: dict(arrays) for part, arrays in self.split.items()}
 
     @property
     def num_nodes(self) -> int:

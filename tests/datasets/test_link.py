@@ -35,3 +35,20 @@ def test_a_good_split_and_its_features():
     with pytest.raises(ValueError, match=r"toy: 4 NaN or infinite values in x \(the first "
                        r"in row 3\)"):
         _toy(x=x[:, ::2])  # a strided view
+
+
+def test_from_pyg_matches_per_edge_arrays_to_edges():
+    """Per-edge arrays follow their edges into CSR order, from the edge_index
+    order or from the adj_t order ``T.ToSparseTensor`` sorts them into."""
+    import torch_geometric.transforms as T
+    from torch_geometric.data import Data
+    data = Data(edge_index=torch.tensor([[2, 0, 1, 2], [1, 1, 0, 0]]), num_nodes=3,
+                edge_year=torch.tensor([[2003], [2001], [2002], [2004]]))
+    split = {"train": {"edge": torch.tensor([[0, 1]])}}
+    adj = T.ToSparseTensor(layout=torch.sparse_csr)(data.clone())
+    assert adj.edge_year.view(-1).tolist() == [2002, 2004, 2001, 2003]  # by target
+    for given in (data, adj):
+        ours = LinkDataset.from_pyg(given, split, "toy")
+        years = ours.edge_data["edge_year"].view(-1).tolist()
+        assert dict(zip(map(tuple, ours.graph.edge_index().t().tolist()), years)) == {
+            (2, 1): 2003, (0, 1): 2001, (1, 0): 2002, (2, 0): 2004}

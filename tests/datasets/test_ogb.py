@@ -95,6 +95,23 @@ def test_link_set_equals_ogb(tmp_path, name, monkeypatch):
         assert split[part].keys() == data.split[part].keys()
         for key, value in split[part].items():
             assert torch.equal(torch.as_tensor(value), data.split[part][key])
+    # OGB's PyG loader on the same files: from_pyg reads its pair as load_ogb reads
+    # the files, and to_pyg gives a pair of the same fields
+    from ogb.linkproppred import PygLinkPropPredDataset
+    pyg = PygLinkPropPredDataset(name, root=str(tmp_path))
+    theirs, split_edge = pyg[0], pyg.get_edge_split()
+    for back in (LinkDataset.from_pyg(theirs, split_edge, name),
+                 LinkDataset.from_pyg(*data.to_pyg(), name)):
+        _same_csr(back.graph, graph["edge_index"], graph["num_nodes"])
+        assert back.edge_data.keys() == data.edge_data.keys()
+        for key, value in data.edge_data.items():
+            assert torch.equal(back.edge_data[key], value), key
+        assert (back.x is None) == (data.x is None)
+        assert back.x is None or torch.equal(back.x, data.x)
+        for part in split:
+            for key, value in data.split[part].items():
+                assert torch.equal(back.split[part][key], value)
+    assert sorted(data.to_pyg()[0].keys()) == sorted(theirs.keys())
 
 
 def test_evaluators_are_ogbs(tmp_path):
@@ -446,6 +463,26 @@ def test_real_ogbl_ddi_loads_as_ogb_reads_it(real_ddi):
     for part in split:
         for key, value in split[part].items():
             assert torch.equal(torch.as_tensor(value), ours.split[part][key])
+
+
+def test_real_ogbl_ddi_to_and_from_pyg(real_ddi):
+    """OGB's ddi example: the PyG loader's Data, its edge_index turned into an
+    adj_t by ``T.ToSparseTensor``; both read back to the set glt loads."""
+    import torch_geometric.transforms as T
+    from torch_geometric.data import Data
+    ours, graph, split = real_ddi
+    theirs = Data(edge_index=torch.from_numpy(graph["edge_index"]), num_nodes=4267)
+    split_edge = {p: {k: torch.from_numpy(v) for k, v in a.items()} for p, a in split.items()}
+    back = LinkDataset.from_pyg(theirs, split_edge, "ogbl-ddi")
+    _same_csr(back.graph, graph["edge_index"], 4267)
+    sparse = LinkDataset.from_pyg(T.ToSparseTensor(layout=torch.sparse_csr)(theirs.clone()),
+                                  split_edge, "ogbl-ddi")
+    assert torch.equal(sparse.graph.rowptr, ours.graph.rowptr)
+    by_row = (ours.graph.row() * 4267 + ours.graph.col).sort().values  # adj_t: sorted rows
+    assert torch.equal(sparse.graph.col, by_row % 4267)
+    data, pairs = ours.to_pyg()
+    assert data.num_nodes == 4267 and torch.equal(data.edge_index, ours.graph.edge_index())
+    assert all(torch.equal(pairs[p][k], v) for p in split_edge for k, v in split_edge[p].items())
 
 
 def test_real_ddi_cache_goes_elsewhere_when_the_release_is_read_only(shared_data, tmp_path,
