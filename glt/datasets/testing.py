@@ -122,6 +122,8 @@ def write_ogb(root: str, name: str, num_nodes: int = 60, num_edges: int = 240,
     ``split/<split>/{train,valid,test}.csv.gz`` (node sets) or ``.pt`` (link
     sets, with ``edge_neg`` for valid/test), and ``RELEASE_v<version>.txt``.
     Labels of a binary set have NaN for unlabelled nodes, as papers100M's.
+    ogbl-ppa's node features are one-hot integers (``node_feat_dtype`` in the
+    registry), as its release stores them and OGB's example casts them to float.
 
     Checked against a real release (ogbl-ddi, ``../shared/data/ogb``): the file
     names under ``raw/`` and ``split/target/``, headerless integer ``.csv.gz``
@@ -148,6 +150,8 @@ def write_ogb(root: str, name: str, num_nodes: int = 60, num_edges: int = 240,
     os.makedirs(split, exist_ok=True)
     edge = rng.integers(0, num_nodes, (num_edges, 2))
     x = rng.standard_normal((num_nodes, num_features)).astype(np.float32)
+    if extra.get("node_feat_dtype") == "int64":  # ogbl-ppa: one-hot species as integers
+        x = np.eye(num_features, dtype=np.int64)[rng.integers(0, num_features, num_nodes)]
     num_tasks = int(extra.get("num_tasks", 1))
     if num_tasks > 1:
         labels = rng.integers(0, 2, (num_nodes, num_tasks))

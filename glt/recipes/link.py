@@ -26,6 +26,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     "ogbl-collab": dict(hidden=256, num_layers=3, dropout=0.0, batch_size=64 * 1024,
                         lr=0.001, epochs=200, eval_every=1, negatives="uniform", clip=1.0,
                         edge_weight=True),
+    # ppa: the 58 one-hot species features as floats, uniform negatives, 20 epochs
+    "ogbl-ppa": dict(hidden=256, num_layers=3, dropout=0.0, batch_size=64 * 1024, lr=0.01,
+                     epochs=20, eval_every=1, negatives="uniform", clip=1.0,
+                     edge_weight=False),
 }
 METHODS = {"gcn": "GCN", "sage": "GraphSAGE"}
 _TRAIN_KEYS = ("epochs", "batch_size", "lr", "eval_every", "negatives", "clip", "edge_weight")

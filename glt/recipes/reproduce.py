@@ -41,9 +41,18 @@ def _node(model: str, paper: Optional[float], source: str, quick: dict[str, Any]
                  {"runs": 1, **quick}, paper, source)
 
 
+_OGB_NAMES = {"gcn": "GCN", "sage": "GraphSAGE"}  # as OGB's leaderboards name them
+
+
 def _ogb_node(model: str, dataset: str, paper: float, quick: dict[str, Any]) -> Entry:
-    return Entry({"gcn": "GCN", "sage": "GraphSAGE"}[model], dataset, "node",
+    return Entry(_OGB_NAMES[model], dataset, "node",
                  {"model": model, "dataset": dataset, "runs": 10}, quick, paper,
+                 "OGB leaderboard (its example code)")
+
+
+def _ogb_link(model: str, dataset: str, paper: float) -> Entry:
+    return Entry(_OGB_NAMES[model], dataset, "link",
+                 {"model": model, "dataset": dataset}, _LINK_QUICK, paper,
                  "OGB leaderboard (its example code)")
 
 
@@ -86,10 +95,12 @@ ENTRIES: tuple[Entry, ...] = (
     _la("sage", "ogbn-products", 0.7944, {"runs": 1, "epochs": 1}),
     Entry("LargeGT", "ogbn-products", "largegt", {"dataset": "ogbn-products", "runs": 1},
           {"epochs": 1}),
-    Entry("GraphSAGE", "ogbl-ddi", "link", {"model": "sage", "dataset": "ogbl-ddi"},
-          _LINK_QUICK, 0.5390, "OGB leaderboard (its example code)"),
-    Entry("GCN", "ogbl-ddi", "link", {"model": "gcn", "dataset": "ogbl-ddi"}, _LINK_QUICK,
-          0.3707, "OGB leaderboard (its example code)"),
+    _ogb_link("sage", "ogbl-ddi", 0.5390),
+    _ogb_link("gcn", "ogbl-ddi", 0.3707),
+    _ogb_link("sage", "ogbl-collab", 0.4810),
+    _ogb_link("gcn", "ogbl-collab", 0.4475),
+    _ogb_link("sage", "ogbl-ppa", 0.1655),
+    _ogb_link("gcn", "ogbl-ppa", 0.1867),
 )
 
 

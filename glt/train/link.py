@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from glt.datasets.link import LinkDataset
 from glt.graph import CSRGraph
-from glt.models.link import LinkModel
+from glt.models.link import LinkModel, float_features
 from glt.samplers import NegativeSampler
 from glt.train.checkpoint import (copy_weights, data_fingerprint, resume_checkpoint, run_identity,
                                   save_checkpoint)
@@ -118,10 +118,11 @@ def evaluate_link(model: LinkModel, data: LinkDataset, evaluator: Any,
     model.eval()
     train_graph, test_graph = graphs(data, config)
     out = {}
-    h = model.encode(data.x, train_graph)
+    x = float_features(data.x)  # once, not per encoding
+    h = model.encode(x, train_graph)
     for split in ("valid", "test"):
         if split == "test" and test_graph is not train_graph:
-            h = model.encode(data.x, test_graph)
+            h = model.encode(x, test_graph)
         scores = [torch.cat([model.score(h, chunk.to(h.device)).cpu() for chunk in
                              data.split[split][key].split(config.eval_batch_size)])
                   for key in SPLIT_KEYS]
@@ -181,6 +182,7 @@ def train_link(model: LinkModel, data: LinkDataset, config: LinkTrainConfig,
     if path and os.path.exists(path):
         state, best_weights = resume_checkpoint(path, identity, model, opt, gen)
     best = Selection(**state["best"])
+    x = float_features(data.x)  # once, not per batch
     while state["epoch"] < config.epochs:
         start = time.perf_counter()
         epoch = state["epoch"] = state["epoch"] + 1
@@ -190,7 +192,7 @@ def train_link(model: LinkModel, data: LinkDataset, config: LinkTrainConfig,
         for chunk in tqdm(order.split(config.batch_size), desc=f"epoch {epoch}", leave=False,
                           disable=not progress):
             opt.zero_grad()
-            h = model.encode(data.x, train_graph)
+            h = model.encode(x, train_graph)
             pos = train_edges[chunk.to(device)]
             neg = (sampler.pairs(chunk.numel(), gen) if sampler is not None else
                    torch.randint(0, data.num_nodes, (chunk.numel(), 2), generator=gen))

@@ -21,7 +21,7 @@ from glt.graph import CSRGraph
 from tests.oracles import numpy2_pickle_names
 
 NODE_SETS = ["ogbn-arxiv", "ogbn-products", "ogbn-proteins", "ogbn-papers100M"]
-LINK_SETS = ["ogbl-collab", "ogbl-ddi"]
+LINK_SETS = ["ogbl-collab", "ogbl-ddi", "ogbl-ppa"]
 
 
 @pytest.fixture(autouse=True)

@@ -15,10 +15,10 @@ def _ogb_master(kind: str) -> pd.DataFrame:
 def test_lists_every_family():
     names = list_datasets()
     for name in ("cora", "citeseer", "pubmed", "ogbn-arxiv", "ogbn-products", "ogbn-proteins",
-                 "ogbn-papers100M", "ogbl-collab", "ogbl-ddi", "gowalla", "yelp2018",
+                 "ogbn-papers100M", "ogbl-collab", "ogbl-ddi", "ogbl-ppa", "gowalla", "yelp2018",
                  "amazon-book", "ml-1m", "snap-patents"):
         assert name in names
-    assert list_datasets(source="ogb", task="link") == ["ogbl-collab", "ogbl-ddi"]
+    assert list_datasets(source="ogb", task="link") == ["ogbl-collab", "ogbl-ddi", "ogbl-ppa"]
 
 
 def test_unknown_name_lists_valid_ones():

@@ -42,11 +42,15 @@ def test_scores_equal_ogbs_model_on_pyg_layers(kind):
     assert torch.allclose(ours, ref, atol=1e-5)
 
 
-@pytest.mark.parametrize("kind,params", [("sage", 1_421_057), ("gcn", 1_289_985)])
-def test_ddi_preset_has_ogbs_parameter_count(kind, params):
-    """#Params of OGB's leaderboard entries for its ddi examples."""
+@pytest.mark.parametrize("name,kind,params", [
+    ("ogbl-ddi", "sage", 1_421_057), ("ogbl-ddi", "gcn", 1_289_985),
+    ("ogbl-ppa", "sage", 424_449), ("ogbl-ppa", "gcn", 278_529)])
+def test_presets_have_ogbs_parameter_count(name, kind, params):
+    """#Params of OGB's leaderboard entries for its ddi (learned embeddings of
+    4,267 nodes) and ppa (58 node features) examples."""
     from glt.recipes.link import PRESETS, make_model
-    model = make_model(kind, 4267, None, PRESETS["ogbl-ddi"])
+    num_nodes, num_features = {"ogbl-ddi": (4267, None), "ogbl-ppa": (576_289, 58)}[name]
+    model = make_model(kind, num_nodes, num_features, PRESETS[name])
     assert sum(p.numel() for p in model.parameters()) == params
 
 

@@ -37,3 +37,20 @@ def test_model_from_checkpoint_scores_as_the_run_did(tmp_path, model):
     RECIPES["gcn"].main(["--runs", "1", "--epochs", "1", "--quiet", "--checkpoint", node])
     with pytest.raises(ValueError, match="holds a 'GCN' model; this reads LinkModel"):
         model_from_checkpoint(os.path.join(node, "seed0.pt"), data)
+
+
+def test_ppa_integer_features_train_and_score_as_floats(tmp_path):
+    """ogbl-ppa's release stores its one-hot species as integers: they train and
+    score as the floats OGB's example casts them to (torch's linear refused them)."""
+    import torch
+    root, ckpt = str(tmp_path / "ogb"), str(tmp_path / "ckpt")
+    write_ogb(root, "ogbl-ppa", num_nodes=60, num_edges=400, num_features=58, seed=2)
+    data = load_dataset("ogbl-ppa", root)
+    assert data.x.dtype == torch.int64 and data.x.sum(1).eq(1).all()
+    report = RECIPES["link"].main(["--model", "gcn", "--dataset", "ogbl-ppa", "--root", root,
+                                   "--runs", "1", "--epochs", "2", "--batch-size", "64",
+                                   "--hidden", "16", "--quiet", "--checkpoint", ckpt])
+    net = model_from_checkpoint(os.path.join(ckpt, "seed0.pt"), data)
+    hits = evaluate_link(net, data, data.evaluator(), LinkTrainConfig(eval_batch_size=64))
+    assert hits["test"] == report.runs[0].test
+    assert torch.equal(net.encode(data.x, data.graph), net.encode(data.x.float(), data.graph))
