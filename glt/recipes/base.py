@@ -74,7 +74,8 @@ class Recipe:
     seed = 0
     amp = False  # whether --amp (bfloat16 autocast) applies
     lead: tuple[str, ...] = ()  # arguments put before the user's (e.g. --model gcn)
-    made: tuple[str, ...] = ()  # file flags read if present, else made and written (Parser)
+    made: tuple[str, ...] = ()  # path flags read if present, else made and written (Parser)
+    folders: tuple[str, ...] = ()  # path flags that are folders, besides --checkpoint
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """The recipe's own flags, --dataset first."""
@@ -98,6 +99,7 @@ class Recipe:
         """The flags: the recipe's, then --preset, every preset value, --runs/--seed,
         --checkpoint, --amp, --device/--out/--quiet; the presets in ``--help``."""
         p = Parser(prog=f"glt train {self.name}", description=self.description, made=self.made,
+                   folders=("checkpoint", *self.folders),
                    epilog=presets_help(self.presets),
                    formatter_class=argparse.RawDescriptionHelpFormatter)
         self.add_arguments(p)

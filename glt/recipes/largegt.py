@@ -100,6 +100,7 @@ def check_layout(settings: dict[str, Any]) -> str:
 
 class LargeGTRecipe(Recipe):
     name = "largegt"
+    made = folders = ("hop_cache",)  # read where built, else built there
     description = "Train LargeGT (Dwivedi et al. 2023) on a node classification set."
     presets = PRESETS
     amp = True

@@ -18,8 +18,9 @@ import torch
 class Parser(argparse.ArgumentParser):
     """``argparse`` with glt's errors: one line on stderr, exit code 2, no usage dump.
     ``folders`` names the path flags that are folders (the others are files);
-    ``made`` the file flags read when the file exists, else made and written there
-    (checked writable only when absent)."""
+    ``made`` the path flags read when they exist, else made and written there
+    (checked writable only when absent; a file where a folder is meant, or the
+    reverse, is refused)."""
 
     def __init__(self, *args: Any, folders: Sequence[str] = ("checkpoint",),
                  made: Sequence[str] = (), **kwargs: Any):
@@ -47,7 +48,8 @@ class Parser(argparse.ArgumentParser):
             self.error(f"argument --out: {out} is also the --checkpoint path")
         for name in ("out", "checkpoint", "device", *self.made):
             value = getattr(args, name, None)
-            if name in self.made and value is not None and os.path.exists(value):
+            if name in self.made and value is not None and os.path.exists(value) and \
+                    os.path.isdir(value) == (name in self.folders):
                 continue  # read, not written
             check = check_device if name == "device" else \
                 check_folder if name in self.folders else check_writable
@@ -55,7 +57,7 @@ class Parser(argparse.ArgumentParser):
                 try:
                     check(value)
                 except ValueError as err:
-                    self.error(f"argument --{name}: {err}")
+                    self.error(f"argument --{name.replace('_', '-')}: {err}")
 
 
 def _number(text: str, kind: type) -> Any:

@@ -144,6 +144,18 @@ def test_data_errors_are_one_line_too(tmp_path, monkeypatch, capsys):
                                        "registered name)\n")
 
 
+def test_the_hop_cache_folder_is_checked_before_the_data_loads(tmp_path, blocker, capsys):
+    """LargeGT's hop features are computed, then renamed into --hop-cache: a file
+    there failed only then ('Not a directory'); a built cache is only read."""
+    assert refused(capsys, "largegt", "--hop-cache", str(blocker)) == (
+        f"glt: error: argument --hop-cache: {blocker} is a file; expected a folder\n")
+    assert refused(capsys, "largegt", "--hop-cache", str(blocker / "hops")) == (
+        f"glt: error: argument --hop-cache: cannot write to {blocker / 'hops'}: {blocker} is "
+        "a file, not a folder\n")
+    with pytest.raises(AssertionError, match="data was loaded"):  # a folder: parsing passed
+        main(["train", "largegt", "--hop-cache", str(tmp_path / "hops")])
+
+
 def test_an_unwritable_generator_path_stops_before_the_data_loads(blocker, capsys):
     """The generator is pretrained (minutes) before it is saved; an existing one is
     only read, so its folder need not be writable."""
