@@ -140,6 +140,15 @@ NONE = "none"
 """The command-line spelling of a preset value None (e.g. ``--patience none``)."""
 
 
+def existing_file(text: str) -> str:
+    """The path of a file to read (a positional encoding, a generator)."""
+    if not os.path.exists(text):
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} is a folder; expected a file")
+    return text
+
+
 def _kind(sample: Any) -> Callable[[str], Any]:
     if isinstance(sample, int) and not isinstance(sample, bool):
         return count

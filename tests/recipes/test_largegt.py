@@ -54,6 +54,8 @@ def test_script_takes_a_positional_encoding_file(tmp_path):
     with pytest.raises(ValueError, match=r"should hold a \[60, d\] positional encoding"):
         LARGEGT.main(args + ["--pos-enc", str(tmp_path / "short.npy")])
     with pytest.raises(FileNotFoundError, match="no positional encoding file"):
+        load_pos_enc(str(tmp_path / "missing.pt"), 60)
+    with pytest.raises(SystemExit):  # the flag: refused before the data loads
         LARGEGT.main(args + ["--pos-enc", str(tmp_path / "missing.pt")])
 
 

@@ -50,6 +50,10 @@ CASES = [
     (["lightgcn", "--init-std", "0"], "argument --init-std: expected a finite number > 0"),
     (["link", "--clip", "0"], "argument --clip: expected a finite number > 0, got 0"),
     (["largegt", "--local-dropout", "1.5"], "argument --local-dropout: expected a dropout rate"),
+    (["largegt", "--pos-enc", "/no/pos.npy"], "argument --pos-enc: no such file: /no/pos.npy"),
+    (["largegt", "--pos-enc", "/"], "argument --pos-enc: / is a folder; expected a file"),
+    (["lagnn", "--lagnn-generator", "/no/cora.pkl"],
+     "argument --lagnn-generator: no such file: /no/cora.pkl"),
 ]
 
 
