@@ -33,6 +33,7 @@ from glt.memory import keep_freed_memory
 from glt.models import GCN
 from glt.models.lagnn import CVAE, la_backbone, train_cvae
 from glt.models.lagnn.model import LAClassifier
+from glt.train.args import count
 from glt.train.lagnn import augmentation, la_loss
 from glt.recipes.lagnn import PRESETS
 
@@ -99,7 +100,7 @@ def train_step(model: nn.Module, loss: Callable[[], Tensor]) -> Callable[[], Non
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="cora")
-    parser.add_argument("--reps", type=int, default=20, help="timed training epochs per case")
+    parser.add_argument("--reps", type=count, default=20, help="timed training epochs per case")
     parser.add_argument("--glibc-defaults", action="store_true", help="leave glibc's "
                         "allocator as it is instead of keeping freed memory for reuse, as "
                         "glt's scripts do (glt.memory.keep_freed_memory)")

@@ -33,6 +33,7 @@ from bench_node import pyg_conv
 from glt.datasets import load_ogb
 from glt.models.link import LinkModel, LinkPredictor, link_encoder
 from glt.samplers import NegativeSampler
+from glt.train.args import count, non_negative_int
 from glt.train.link import LinkTrainConfig, evaluate_link
 
 
@@ -161,12 +162,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--root", default="../shared/data/ogb", help="folder holding ogbl_ddi/")
     p.add_argument("--model", choices=["sage", "gcn"], default="sage")
-    p.add_argument("--steps", type=int, default=None, help="time this many steps and "
+    p.add_argument("--steps", type=count, default=None, help="time this many steps and "
                    "extrapolate to the epoch's 17 (default: the whole epoch)")
     p.add_argument("--pyg-input", choices=["sparse", "edge_index"], default="sparse")
-    p.add_argument("--curve-epochs", type=int, default=0, help="then train both sides on to "
-                   "this epoch on the same batches and print their validation Hits@20 every 5 "
-                   "epochs (the curves must agree within noise)")
+    p.add_argument("--curve-epochs", type=non_negative_int, default=0, help="then train both "
+                   "sides on to this epoch on the same batches and print their validation "
+                   "Hits@20 every 5 epochs (the curves must agree within noise)")
     args = p.parse_args()
     os.environ.setdefault("GLT_DATA", tempfile.mkdtemp())
     data = load_ogb("ogbl-ddi", args.root, download=False)

@@ -21,6 +21,7 @@ import scipy.io
 import scipy.sparse as sp
 
 from glt.datasets._matfile import read_mat
+from glt.train.args import count, rate
 
 NUM_NODES, NUM_EDGES, NUM_FEATURES = 2_923_922, 13_975_788, 269
 
@@ -45,9 +46,9 @@ def same(a: dict, b: dict, names: list[str]) -> bool:
 
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=0.1)
-    parser.add_argument("--density", type=float, default=0.05)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--scale", type=rate, default=0.1)
+    parser.add_argument("--density", type=rate, default=0.05)
+    parser.add_argument("--repeats", type=count, default=3)
     parser.add_argument("--data-dir", default="/tmp/glt-bench-matfile")
     args = parser.parse_args(argv)
     os.makedirs(args.data_dir, exist_ok=True)

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from glt.datasets import PLANETOID_NAMES, load_planetoid, row_normalize, sparse_features
 from glt.models import GAT, GCN, GraphSAGE
 from glt.models.gnn import NodeClassifier
+from glt.train.args import count
 
 
 class PygStack(nn.Module):
@@ -103,7 +104,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=sorted(PLANETOID_NAMES), default="cora")
     parser.add_argument("--root", default=None)
-    parser.add_argument("--reps", type=int, default=30)
+    parser.add_argument("--reps", type=count, default=30)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     data = load_planetoid(args.dataset, args.root).to(args.device)

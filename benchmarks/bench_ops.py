@@ -20,6 +20,7 @@ from torch_geometric.utils import scatter as pyg_scatter
 
 import glt
 from glt.ops import has_torch_scatter, scatter, segment, spmm
+from glt.train.args import count
 
 SIZES = {"small": (1_000_000, 100_000, 64), "large": (10_000_000, 1_000_000, 64)}
 
@@ -71,7 +72,7 @@ def case(name: str, x: torch.Tensor, glt_op: Callable, baselines: dict[str, Call
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=sorted(SIZES) + ["both"], default="small")
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--reps", type=count, default=3)
     parser.add_argument("--no-backward", action="store_true")
     parser.add_argument("--reduce", nargs="+", default=["sum", "mean", "max"])
     args = parser.parse_args(argv)

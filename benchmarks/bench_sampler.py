@@ -24,6 +24,7 @@ import torch
 
 import glt
 from glt.samplers import NeighborSampler, TokenSampler
+from glt.train.args import count, fanout, non_negative_int, rate
 
 NUM_NODES, NUM_EDGES = 2_449_029, 61_859_140
 
@@ -97,11 +98,12 @@ def pyg_sampler(graph: glt.CSRGraph, fanouts: list[int]) -> Optional[Callable]:
 
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--batches", type=int, default=40)
-    parser.add_argument("--batch-size", type=int, default=1024)
-    parser.add_argument("--fanouts", type=int, nargs="+", default=[15, 10, 5])
-    parser.add_argument("--tokens", type=int, default=100, help="K for the token sampler (0: skip)")
+    parser.add_argument("--scale", type=rate, default=1.0)
+    parser.add_argument("--batches", type=count, default=40)
+    parser.add_argument("--batch-size", type=count, default=1024)
+    parser.add_argument("--fanouts", type=fanout, nargs="+", default=[15, 10, 5])
+    parser.add_argument("--tokens", type=non_negative_int, default=100,
+                        help="K for the token sampler (0: skip)")
     parser.add_argument("--device", default="cpu", help="also time glt's torch path on this "
                         "device (e.g. cuda)")
     args = parser.parse_args(argv)

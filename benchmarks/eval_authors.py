@@ -34,6 +34,7 @@ import torch
 from bench_authors import LIGHTGCN, ULTRAGCN, _enter, _lightgcn_workspace, _stub_tensorboard
 from glt.datasets import load_rec
 from glt.recipes.recommendation import model_from_checkpoint
+from glt.train.args import count
 from glt.train.ranking import recommend
 from glt.train.recsys import evaluate
 
@@ -130,7 +131,7 @@ def main() -> None:
     p.add_argument("--checkpoint", help="a glt train checkpoint file of this model and set")
     p.add_argument("--weights", choices=("best", "last"), default="best", help="the "
                    "checkpoint's best evaluation's weights or its last epoch's")
-    p.add_argument("--epochs", type=int, default=1, help="epochs to train without --checkpoint")
+    p.add_argument("--epochs", type=count, default=1, help="epochs to train without --checkpoint")
     args = p.parse_args()
     root = os.path.abspath(args.root)
     path = os.path.abspath(args.checkpoint or _train(args.model, args.dataset, root,

@@ -96,3 +96,14 @@ def test_console_entry_point_and_module():
     done = subprocess.run([sys.executable, "-m", "glt", "train", "--help"], capture_output=True,
                           text=True)
     assert done.returncode == 0 and "lightgcn" in done.stdout
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["sampler", "--scale", "0"], "argument --scale: expected a finite number > 0, got 0"),
+    (["sampler", "--fanouts", "10", "0"], "argument --fanouts: expected a fanout >= 1 or -1"),
+    (["ops", "--reps", "0"], "argument --reps: expected an integer >= 1, got 0")])
+def test_benchmark_arguments_are_checked(argv, message):
+    """A size of 0 crashed a benchmark (an empty graph's IndexError); now argparse's error."""
+    done = subprocess.run([sys.executable, "-m", "glt", "bench", *argv], capture_output=True,
+                          text=True, cwd=REPO)
+    assert done.returncode == 2 and message in done.stderr, done.stderr

@@ -225,6 +225,11 @@ def main(argv: Optional[list[str]] = None) -> list[dict[str, Any]]:
             parser.error(f"argument --root: {args.root} holds neither rec/ nor ogb/ (give "
                          f"the folder that holds them, or --download to fetch the sets there)")
     wanted = {m.lower() for m in args.only} if args.only else None
+    models = list(dict.fromkeys(entry.model for entry in ENTRIES))
+    unknown = sorted(wanted - {m.lower() for m in models}) if wanted else []
+    if unknown:
+        parser.error(f"argument --only: no model named {', '.join(unknown)}; expected some "
+                     f"of {', '.join(models)}")
     if args.download and args.root is None:
         from glt.datasets.planetoid import default_root
         args.root = default_root()

@@ -68,6 +68,14 @@ def test_quick_node_classification_on_bundled_cora(tmp_path):
     assert len(row["curve"]) == 200 and max(v for _, v in row["curve"]) > 0.75
 
 
+def test_an_unknown_model_is_named(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        reproduce.main(["--only", "GCN", "LightGNC", "--out", str(tmp_path)])
+    assert capsys.readouterr().err == (
+        "glt: error: argument --only: no model named lightgnc; expected some of GCN, GAT, "
+        "SAGE, LA-GCN, LA-GAT, LargeGT, LightGCN, UltraGCN, GraphSAGE, LA-SAGE\n")
+
+
 def test_nothing_to_run_is_said(tmp_path):
     with pytest.raises(SystemExit, match="nothing to run.*GraphSAGE on ogbl-ddi"):
         reproduce.main(["--only", "GraphSAGE", "--out", str(tmp_path)])
