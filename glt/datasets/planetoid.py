@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from glt._checks import count_nonfinite
 from glt._unpickle import CONTAINERS, NUMPY, SCIPY_CSR, read_pickle
 from glt.datasets._download import fetch_file
 from glt.datasets.node import NodeDataset
@@ -72,7 +73,12 @@ def _read(raw_dir: str, key: str, part: str) -> Any:
         obj = obj.toarray()
     if not isinstance(obj, np.ndarray) or obj.ndim != 2:
         raise ValueError(f"expected {path} to hold a 2-D matrix, got {type(obj).__name__}")
-    return obj.astype(np.float32)
+    matrix = obj.astype(np.float32)
+    count, row = count_nonfinite(torch.from_numpy(matrix))
+    if count:  # a damaged file: NaN features, or labels that argmax would misread
+        raise ValueError(f"{path} holds {count} NaN or infinite values (the first in row "
+                         f"{row}); the file looks corrupt: delete it to re-download it")
+    return matrix
 
 
 def _edge_index(adjacency: dict, num_nodes: int, what: str) -> torch.Tensor:

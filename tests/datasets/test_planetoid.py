@@ -176,6 +176,27 @@ def test_corrupt_file_is_reported(tmp_path):
         load_planetoid("cora", root=str(tmp_path), download=False)
 
 
+@pytest.mark.parametrize("part,value", [("allx", float("nan")), ("ty", float("inf"))])
+def test_a_non_finite_value_names_its_file(tmp_path, part, value):
+    """A damaged file can hold a NaN feature (the dataset's check then named no
+    file) or a NaN label (its argmax misread silently): named with the file."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    from glt.datasets.planetoid import _read
+    from glt.datasets.testing import _Python2Pickler
+    raw = tmp_path / "Cora" / "raw"
+    shutil.copytree(bundled_cora_dir(), raw)
+    matrix = _read(str(raw), "cora", part)
+    matrix[846, 1] = value
+    with open(raw / f"ind.cora.{part}", "wb") as f:
+        _Python2Pickler(f, protocol=2).dump(sp.csr_matrix(matrix) if part == "allx" else
+                                            matrix.astype(np.float64))
+    with pytest.raises(ValueError, match=f"ind.cora.{part} holds 1 NaN or infinite values "
+                       r"\(the first in row 846\); the file looks corrupt"):
+        load_planetoid("cora", root=str(tmp_path), download=False)
+
+
 @pytest.mark.parametrize("graph", [{0: [1, 2**70]}, {2**70: [1]}, {0: [-2**70]}])
 def test_graph_file_ids_beyond_int64_are_named(tmp_path, graph):
     raw = tmp_path / "Cora" / "raw"
