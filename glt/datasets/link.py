@@ -71,8 +71,8 @@ class LinkDataset:
         ``T.ToSparseTensor``, from the ``adj_t`` order it put them in."""
         graph = CSRGraph.from_pyg(data) if getattr(data, "edge_index", None) is None \
             else CSRGraph.from_edge_index(data.edge_index, data.num_nodes)
-        per_edge = {k: data[k] for k in data.keys()
-                    if k not in ("edge_index", "adj_t") and data.is_edge_attr(k)}
+        per_edge = {k: data[k] for k in data.keys() if k not in ("edge_index", "adj_t")
+                    and isinstance(data[k], Tensor) and data.is_edge_attr(k)}
         per_edge = {k: v[graph.edge_id] for k, v in per_edge.items()}
         split = {part: {k: torch.as_tensor(v) for k, v in arrays.items()}
                  for part, arrays in split_edge.items()}
