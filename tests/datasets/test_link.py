@@ -45,7 +45,8 @@ def test_from_pyg_matches_per_edge_arrays_to_edges():
     data = Data(edge_index=torch.tensor([[2, 0, 1, 2], [1, 1, 0, 0]]), num_nodes=3,
                 edge_year=torch.tensor([[2003], [2001], [2002], [2004]]))
     split = {"train": {"edge": torch.tensor([[0, 1]])}}
-    adj = T.ToSparseTensor(layout=torch.sparse_csr)(data.clone())
+    with torch.sparse.check_sparse_tensor_invariants(True):  # said, not warned about
+        adj = T.ToSparseTensor(layout=torch.sparse_csr)(data.clone())
     assert adj.edge_year.view(-1).tolist() == [2002, 2004, 2001, 2003]  # by target
     for given in (data, adj):
         ours = LinkDataset.from_pyg(given, split, "toy")
