@@ -136,6 +136,12 @@ class NodeDataset:
         return self.graph.num_nodes
 
     @property
+    def num_outputs(self) -> int:
+        """Logits a model gives per node: one per class, or one per binary task
+        when ``y`` is ``[N, T]`` (ogbn-proteins' 112)."""
+        return self.y.size(1) if self.y.dim() == 2 else self.num_classes
+
+    @property
     def num_features(self) -> int:
         return 0 if self.x is None else self.x.size(1)
 

@@ -1,8 +1,8 @@
 """Node classification with the papers' settings: on Planetoid, GCN (Kipf &
 Welling 2017), GAT (Velickovic et al. 2018), GraphSAGE with GCN's optimiser
-settings; on ogbn-arxiv and ogbn-products, OGB's example models (the leaderboard
-entries GCN and GraphSAGE) scored by OGB's Evaluator. Best validation epoch,
-mean and std over the runs."""
+settings; on ogbn-arxiv, ogbn-products and ogbn-proteins (112 binary tasks, ROC-AUC),
+OGB's example models (the leaderboard entries GCN and GraphSAGE) scored by OGB's
+Evaluator. Best validation epoch, mean and std over the runs."""
 from __future__ import annotations
 
 import argparse
@@ -15,6 +15,7 @@ from glt.datasets import PLANETOID_NAMES, NodeDataset, load_ogb, load_planetoid,
 from glt.datasets import sparse_features
 from glt.datasets.planetoid import SPLITS
 from glt.models import GAT, GCN, GraphSAGE
+from glt.ops import scatter
 from glt.recipes.base import Context, Recipe, record
 from glt.recipes.report import RunRecord, RunReport
 from glt.train.args import non_negative_int
@@ -40,13 +41,17 @@ MODELS = ("gat", "gcn", "sage")
 # lists), every neighbour at evaluation, from the 6th epoch on
 _ARXIV = dict(hidden=256, dropout=0.5, lr=0.01, weight_decay=0.0, epochs=500, patience=None,
               heads=None, num_layers=3, batch_norm=True, input_dropout=False)
+# ogbn-proteins: full-batch on node features averaged from the 8 edge features of each
+# node's incoming edges, 112 binary tasks, no dropout, every 5th epoch evaluated
+_PROTEINS = dict(_ARXIV, dropout=0.0, epochs=1000, eval_every=5, batch_norm=False)
 PRESETS.update({
     "gcn/ogbn-arxiv": _ARXIV, "sage/ogbn-arxiv": _ARXIV,
+    "gcn/ogbn-proteins": _PROTEINS, "sage/ogbn-proteins": _PROTEINS,
     "sage/ogbn-products": dict(_ARXIV, lr=0.003, epochs=20, batch_norm=False, mode="mini",
                                fanouts=[15, 10, 5], batch_size=1024, evaluate="full",
                                eval_after=5),
 })
-OGB_NODE_SETS = ("ogbn-arxiv", "ogbn-products")
+OGB_NODE_SETS = ("ogbn-arxiv", "ogbn-products", "ogbn-proteins")
 MODEL_CLASSES = {"GCN": "gcn", "GAT": "gat", "GraphSAGE": "sage"}
 TRAIN_KEYS = ("epochs", "lr", "weight_decay", "patience", "eval_every", "eval_after",
               "optimizer")
@@ -114,6 +119,8 @@ def load_node_set(name: str, root: Optional[str] = None, device: Union[str, torc
         data = load_ogb(name, root)
         if name == "ogbn-arxiv":  # directed citations: trained on the symmetrised graph
             data.graph = data.graph.to_undirected()
+        if name == "ogbn-proteins":  # no node features: the mean of the incoming edges'
+            data.x = edge_mean_features(data)
         data = data.to(device)
         return data, data.x
     data = load_planetoid(name, root, split=split, seed=split_seed).to(device)
@@ -122,6 +129,14 @@ def load_node_set(name: str, root: Optional[str] = None, device: Union[str, torc
     if data.x.device.type == "cpu":
         data.x = sparse_features(data.x)
     return data, raw_x
+
+
+def edge_mean_features(data: NodeDataset) -> Tensor:
+    """``[N, D]`` node features: each node's mean of the ``edge_attr [E, D]`` of its
+    incoming edges (0 without any), as OGB's ogbn-proteins example makes them."""
+    if data.edge_attr is None:
+        raise ValueError(f"{data.name} has no edge features to average into node features")
+    return scatter(data.edge_attr.float(), data.graph.col, data.num_nodes, reduce="mean")
 
 
 def model_from_checkpoint(path: str, data: NodeDataset, weights: str = "best") -> nn.Module:
@@ -133,7 +148,7 @@ def model_from_checkpoint(path: str, data: NodeDataset, weights: str = "best") -
     logits ``[N, C]``. Raises ``ValueError`` as
     :func:`~glt.train.checkpoint.restore_model` does."""
     def maker(name: str) -> Callable[[dict[str, Any]], nn.Module]:
-        return lambda settings: model_factory(name, data.num_features, data.num_classes,
+        return lambda settings: model_factory(name, data.num_features, data.num_outputs,
                                               settings)()
     return restore_model(path, data_fingerprint(*data_arrays(data)),
                          {cls: maker(name) for cls, name in MODEL_CLASSES.items()}, weights)
@@ -142,8 +157,9 @@ def model_from_checkpoint(path: str, data: NodeDataset, weights: str = "best") -
 class NodeRecipe(Recipe):
     name = "node"
     description = ("Train GCN / GraphSAGE / GAT on a Planetoid set (default: Cora, bundled), "
-                   "or OGB's GCN / GraphSAGE on ogbn-arxiv or ogbn-products, and report test "
-                   "accuracy at the best validation epoch over --runs.")
+                   "or OGB's GCN / GraphSAGE on ogbn-arxiv, ogbn-products or ogbn-proteins, "
+                   "and report the test accuracy (proteins: ROC-AUC) at the best validation "
+                   "epoch over --runs.")
     presets = PRESETS
     amp = True
 
@@ -172,13 +188,14 @@ class NodeRecipe(Recipe):
     def run(self, ctx: Context) -> RunReport:
         args, s = ctx.args, ctx.settings
         data, _ = load_node_set(args.dataset, args.root, ctx.device, args.split, args.split_seed)
-        make = model_factory(args.model, data.num_features, data.num_classes, s)
+        make = model_factory(args.model, data.num_features, data.num_outputs, s)
+        metric = data.info.metric if args.dataset in OGB_NODE_SETS else "acc"
         if args.dataset in OGB_NODE_SETS:  # OGB's logger: the first best validation epoch
-            runs = node_runs(ctx, make, node_source(data, s), data, train_config(s),
+            runs = node_runs(ctx, make, node_source(data, s), data, train_config(s), metric,
                              score=dataset_score(data))
         else:
             runs = node_runs(ctx, make, node_source(data, s), data, train_config(s, ties="loss"))
-        return ctx.report(args.model, data.name, "acc", runs, **split_record(args))
+        return ctx.report(args.model, data.name, metric, runs, **split_record(args))
 
 
 def add_split_arguments(parser: argparse.ArgumentParser) -> None:

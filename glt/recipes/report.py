@@ -105,8 +105,9 @@ class RunReport:
 
 
 def _percent(metric: str) -> bool:
-    """Accuracy and Hits@K read as percentages; ranking metrics as fractions."""
-    return metric.startswith(("acc", "hits"))
+    """Accuracy, Hits@K and ROC-AUC read as percentages (as the README's rows);
+    ranking metrics (recall, ndcg) as fractions."""
+    return metric.startswith(("acc", "hits", "rocauc"))
 
 
 def _mean_std(values: Sequence[Optional[float]]) -> tuple[Optional[float], Optional[float]]:

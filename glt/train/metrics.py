@@ -4,7 +4,17 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Optional, Sequence, Union
 
+import torch.nn.functional as F
 from torch import Tensor
+
+
+def node_loss(logits: Tensor, y: Tensor) -> Tensor:
+    """Cross-entropy of ``logits [n, C]`` against class ids ``y [n]``; against ``T``
+    binary tasks ``y [n, T]`` (ogbn-proteins), the mean binary cross-entropy with
+    logits over every node and task, as OGB's example (``BCEWithLogitsLoss``)."""
+    if y.dim() == 2:
+        return F.binary_cross_entropy_with_logits(logits, y.to(logits.dtype))
+    return F.cross_entropy(logits, y)
 
 
 def accuracy(logits: Tensor, y: Tensor) -> float:
@@ -47,12 +57,17 @@ def epoch_loss(total: Union[Tensor, float], steps: int, epoch: int) -> float:
 
 def dataset_score(data: Any) -> Optional[Callable[[Tensor, Tensor], float]]:
     """``score(logits [n, C], y [n])`` by the official OGB Evaluator for an OGB
-    node set, else None (callers fall back to :func:`accuracy`)."""
+    node set (its metric: accuracy of the argmax, or ogbn-proteins' ROC-AUC of
+    the logits against ``y [n, T]``), else None (callers fall back to
+    :func:`accuracy`)."""
     if data.info is None or data.info.source != "ogb":
         return None
     evaluator = data.evaluator()
+    metric = evaluator.eval_metric
 
     def score(logits: Tensor, y: Tensor) -> float:
+        if y.dim() == 2:  # T binary tasks: the scores themselves are ranked
+            return float(evaluator.eval({"y_true": y.cpu(), "y_pred": logits.cpu()})[metric])
         return float(evaluator.eval({"y_true": y.view(-1, 1).cpu(),
-                                     "y_pred": logits.argmax(-1).view(-1, 1).cpu()})["acc"])
+                                     "y_pred": logits.argmax(-1).view(-1, 1).cpu()})[metric])
     return score

@@ -11,7 +11,6 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
@@ -20,7 +19,7 @@ from glt.samplers.shard import Shard
 from glt.train.checkpoint import (copy_weights, data_fingerprint, resume_checkpoint, run_identity,
                                   save_checkpoint)
 from glt.train.distributed import data_parallel
-from glt.train.metrics import accuracy, epoch_loss
+from glt.train.metrics import accuracy, epoch_loss, node_loss
 from glt.train.selection import RunResult, Selection
 from glt.train.sources import BatchSource, FullGraph, Predict, autocast, full_graph_predict
 
@@ -142,7 +141,7 @@ def train_nodes(model: nn.Module, source: BatchSource, data: NodeDataset,
             logits = source.predict(model, nodes, config.seed, config.amp)
             y = data.y[nodes.to(device)].to(logits.device)
             n = val.numel()
-            val_loss = float(F.cross_entropy(logits[:n], y[:n]))
+            val_loss = float(node_loss(logits[:n], y[:n]))
             best.offer(epoch, score(logits[:n], y[:n]), lambda: score(logits[n:], y[n:]),
                        val_loss, config.select, config.ties)
             if path and shard.is_main and best.epoch == epoch:  # the rank that saves

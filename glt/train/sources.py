@@ -14,13 +14,13 @@ import math
 from typing import Any, Callable, Iterable, Optional, Protocol, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from glt.datasets.node import NodeDataset
 from glt.models.largegt import TokenInputs
 from glt.samplers.loader import MiniBatch, NeighborLoader
 from glt.samplers.shard import Shard
+from glt.train.metrics import node_loss
 
 Predict = Callable[[nn.Module, NodeDataset], Tensor]  # -> logits [N, C]
 BatchLoss = Callable[[nn.Module, MiniBatch], Tensor]
@@ -63,15 +63,16 @@ def full_graph_predict(model: nn.Module, data: NodeDataset) -> Tensor:
 
 def _train_loss(model: nn.Module, data: NodeDataset) -> Tensor:
     out = model(data.x, data.graph)
-    return F.cross_entropy(out[data.train_mask], data.y[data.train_mask])
+    return node_loss(out[data.train_mask], data.y[data.train_mask])
 
 
 class FullGraph:
     """One step per epoch on the whole graph.
 
-    ``train_loss(model, data)`` (default: cross-entropy on the training nodes)
-    and ``predict(model, data) -> [N, C]`` (default: ``model(data.x, data.graph)``)
-    let models with other inputs (local augmentation) train here.
+    ``train_loss(model, data)`` (default: :func:`~glt.train.metrics.node_loss` on
+    the training nodes) and ``predict(model, data) -> [N, C]`` (default:
+    ``model(data.x, data.graph)``) let models with other inputs (local
+    augmentation) train here.
     """
 
     split = False
@@ -102,7 +103,7 @@ def _seed_predict(model: nn.Module, batch: MiniBatch) -> Tensor:
 
 
 def _seed_loss(model: nn.Module, batch: MiniBatch) -> Tensor:
-    return F.cross_entropy(_seed_predict(model, batch), batch.y)
+    return node_loss(_seed_predict(model, batch), batch.y)
 
 
 @torch.no_grad()
@@ -215,7 +216,7 @@ class TokenBatches:
     def loss(self, model: nn.Module, batch: tuple[Tensor, int]) -> Tensor:
         chunk, token_seed = batch
         logits = model(*self.inputs(chunk, seed=token_seed))
-        return F.cross_entropy(logits.float(), self.data.y[chunk.to(self.data.y.device)])
+        return node_loss(logits.float(), self.data.y[chunk.to(self.data.y.device)])
 
     def predict(self, model: nn.Module, nodes: Tensor, seed: int, amp: bool) -> Tensor:
         return predict_tokens(model, self.inputs, nodes.cpu(), self.eval_batch_size, seed, amp,

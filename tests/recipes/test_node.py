@@ -132,6 +132,41 @@ def test_ogb_examples_score_with_ogbs_evaluator(tmp_path, model, name, extra):
     assert report.runs[0].test == pytest.approx(ours["acc"])
 
 
+@pytest.mark.parametrize("model, params", [("gcn", 96_880), ("sage", 193_136)])
+def test_ogbn_proteins_is_ogbs_example(tmp_path, model, params, monkeypatch):
+    """ogbn-proteins, OGB's example: node features the mean of the 8 edge features
+    of each node's incoming edges (PyG's scatter on OGB's own PyG loader as the
+    oracle), 112 binary tasks under a binary cross-entropy, the leaderboard's
+    #Params, and the reported test ROC-AUC ogb's Evaluator on the selected
+    weights' logits."""
+    from ogb.nodeproppred import Evaluator, PygNodePropPredDataset
+    from torch_geometric.utils import scatter
+
+    from glt.datasets.testing import write_ogb
+    from tests.oracles import numpy2_pickle_names
+    write_ogb(str(tmp_path), "ogbn-proteins", num_nodes=80, num_edges=400, seed=1)
+    folder = str(tmp_path / "ckpt")
+    report = RECIPES[model].main(["--dataset", "ogbn-proteins", "--root", str(tmp_path),
+                                  "--runs", "1", "--epochs", "10", "--quiet",
+                                  "--checkpoint", folder])
+    assert report.metric == "rocauc" and report.preset == f"{model}/ogbn-proteins"
+    assert [e for e, _ in report.runs[0].curve] == [5, 10]  # every 5th epoch, as OGB's
+    data, _ = load_node_set("ogbn-proteins", str(tmp_path))
+    real = torch.load  # ogb 1.3.6 reads its own processed file as torch did before 2.6
+    monkeypatch.setattr(torch, "load", lambda *a, **k: real(*a, **{**k, "weights_only": False}))
+    with numpy2_pickle_names():
+        theirs = PygNodePropPredDataset("ogbn-proteins", root=str(tmp_path))[0]
+    expected = scatter(theirs.edge_attr, theirs.edge_index[1], 0, dim_size=80, reduce="mean")
+    torch.testing.assert_close(data.x, expected)
+    net = model_from_checkpoint(f"{folder}/seed0.pt", data)
+    assert sum(p.numel() for p in net.parameters()) == params
+    with torch.no_grad():
+        y_pred = net(data.x, data.graph)
+    test = data.test_mask
+    ours = Evaluator("ogbn-proteins").eval({"y_true": data.y[test], "y_pred": y_pred[test]})
+    assert report.runs[0].test == pytest.approx(ours["rocauc"])
+
+
 def test_ogb_sets_have_presets_for_ogbs_examples_only(tmp_path):
     with pytest.raises(ValueError, match="no GAT preset for ogbn-arxiv"):
         RECIPES["gat"].main(["--dataset", "ogbn-arxiv", "--quiet"])

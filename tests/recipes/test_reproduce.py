@@ -157,3 +157,16 @@ def test_download_fetches_missing_sets_from_their_sources(shared_data, tmp_path,
     out = capsys.readouterr().out
     assert "not downloaded: ogbl-ddi: could not download http://127.0.0.1:9/snap.stanford.edu/" \
            "ogb/data/linkproppred/ddi.zip" in out
+
+
+def test_every_metric_gets_a_curve_panel(tmp_path):
+    """Hits@50 (collab), Hits@100 (ppa) and ROC-AUC (proteins) were left out of the
+    PNG, which knew three metrics by name."""
+    rows = [{"model": m, "dataset": "d", "metric": metric, "curve": [(1, 0.1), (2, 0.2)]}
+            for m, metric in (("GCN", "acc"), ("LightGCN", "recall@20"), ("GCN", "hits@50"),
+                              ("GCN", "rocauc"))]
+    labels = [reproduce._panel_label(r["metric"]) for r in rows]
+    assert labels == ["validation accuracy (first run)", "test recall@20",
+                      "validation Hits@50 (first run)", "validation ROC-AUC (first run)"]
+    reproduce.plot(rows, str(tmp_path / "curves.png"))
+    assert (tmp_path / "curves.png").stat().st_size > 0
