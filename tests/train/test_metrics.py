@@ -28,3 +28,14 @@ def test_mean_std_is_sample_std():
     assert mean_std([0.7]) == (0.7, 0.0)
     with pytest.raises(ValueError):
         mean_std([])
+
+
+def test_node_loss_is_torchs_for_classes_and_for_binary_tasks():
+    from glt.train.metrics import node_loss
+    torch.manual_seed(0)
+    logits = torch.randn(6, 4)
+    classes = torch.tensor([0, 3, 1, 1, 2, 0])
+    assert torch.equal(node_loss(logits, classes), torch.nn.CrossEntropyLoss()(logits, classes))
+    tasks = torch.randint(0, 2, (6, 4))  # ogbn-proteins' integer 0/1 labels
+    torch.testing.assert_close(node_loss(logits, tasks),
+                               torch.nn.BCEWithLogitsLoss()(logits, tasks.float()))
