@@ -4,6 +4,8 @@ import networkx as nx
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch_geometric.data import Data
 from torch_geometric.utils import add_remaining_self_loops, add_self_loops, remove_self_loops
 
@@ -359,3 +361,24 @@ def test_non_finite_edge_weights_are_refused(bad):
         CSRGraph.from_sparse(torch.sparse_coo_tensor(EDGES, weight, (5, 5)).to_sparse_csr())
     with pytest.raises(ValueError, match="expected finite edge weights, got 2 NaN or infinite"):
         CSRGraph.from_scipy(sp.coo_matrix((weight.numpy(), EDGES.numpy()), shape=(5, 5)))
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.data())
+def test_from_scipy_is_scipys_matrix_for_any_entries(data):
+    """Any entries (repeated, explicit zeros, empty rows, rectangular): glt's SpMM
+    over the graph is SciPy's product, and to_scipy gives the entries back."""
+    import scipy.sparse as sp
+    n, m = data.draw(st.integers(1, 6)), data.draw(st.integers(1, 7))
+    nnz = data.draw(st.integers(0, 20))
+    rows = data.draw(st.lists(st.integers(0, n - 1), min_size=nnz, max_size=nnz))
+    cols = data.draw(st.lists(st.integers(0, m - 1), min_size=nnz, max_size=nnz))
+    vals = data.draw(st.lists(st.sampled_from([0.0, 1.0, -2.5, 0.25]), min_size=nnz,
+                              max_size=nnz))
+    matrix = sp.coo_matrix((np.array(vals), (np.array(rows, dtype=np.int64),
+                                            np.array(cols, dtype=np.int64))), shape=(n, m))
+    fmt = data.draw(st.sampled_from(["coo", "csr", "csc"]))
+    graph = CSRGraph.from_scipy(matrix.asformat(fmt))
+    x = torch.randn(m, 3, dtype=torch.float64)
+    torch.testing.assert_close(glt.spmm(graph, x), torch.from_numpy(matrix.tocsr() @ x.numpy()))
+    np.testing.assert_array_equal(graph.to_scipy().toarray(), matrix.toarray())
