@@ -18,7 +18,6 @@ from torch import Tensor, nn
 from glt.datasets import PLANETOID_NAMES, NodeDataset, row_normalize
 from glt.models.lagnn import CVAE, la_backbone, read_lagnn_code_generator, train_cvae
 from glt.recipes.base import Context, Recipe
-from glt.recipes.node import OGB_NODE_SETS as OGB_SETS
 from glt.recipes.node import PRESETS as PLAIN_PRESETS
 from glt.recipes.node import (add_split_arguments, load_node_set, mini_batch_settings,
                               model_factory, node_runs, node_source, split_record,
@@ -67,6 +66,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "sage/pubmed": dict(_PLANETOID, epochs=300, hidden=4, num_inputs=4, lr=0.02),
     "sage/ogbn-arxiv": dict(_OGB, samples=4), "sage/ogbn-products": _PRODUCTS,
 }
+
+# the OGB sets of the LA-GNN code's single-label presets (not ogbn-proteins' 112 tasks)
+OGB_SETS = ("ogbn-arxiv", "ogbn-products")
 
 
 def load_la_set(name: str, root: Optional[str] = None,

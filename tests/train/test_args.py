@@ -43,6 +43,7 @@ CASES = [
     (["ultragcn", "--lambda=-1"], "argument --lambda: expected a finite number >= 0"),
     (["largegt", "--optimizer", "sgd"], "argument --optimizer: invalid choice: 'sgd'"),
     (["lagnn", "--evaluate", "none"], "argument --evaluate: invalid choice: 'none'"),
+    (["lagnn", "--dataset", "ogbn-proteins"], "argument --dataset: invalid choice: 'ogbn-pro"),
     (["link", "--negatives", "all"], "argument --negatives: invalid choice: 'all'"),
     (["lightgcn", "--preset", "yelp"], "argument --preset: invalid choice: 'yelp'"),
     (["lagnn", "--temperature", "0"], "argument --temperature: expected a finite number > 0"),
