@@ -422,7 +422,8 @@ class CSRGraph:
         ``coo_array``, ...) whose entry ``(i, j)`` is an edge from ``i`` to ``j``. Each
         stored entry becomes an edge, explicit zeros and repeated entries too (as PyG's
         ``from_scipy_sparse_matrix`` and DGL's ``from_scipy`` read them), kept in the
-        order of ``matrix.tocoo()`` within a row (``edge_id``). The values become
+        order of ``matrix.tocoo()`` within a row (``edge_id``; a CSR matrix's arrays
+        are taken as they are, with no sort). The values become
         ``edge_weight`` (integer and boolean ones as float32, long doubles as float64)
         unless ``weighted=False``."""
         import scipy.sparse as sp
@@ -431,19 +432,25 @@ class CSRGraph:
                             f"{type(matrix).__name__}")
         if matrix.ndim != 2:
             raise ValueError(f"expected a 2-D sparse adjacency, got shape {matrix.shape}")
-        coo = matrix.tocoo()
-        edge_index = torch.from_numpy(np.stack([coo.row, coo.col]).astype(np.int64))
+        is_csr = matrix.format == "csr"
+        stored = matrix if is_csr else matrix.tocoo()
         weight = None
         if weighted:
-            if coo.data.dtype.kind not in "biuf":
+            if stored.data.dtype.kind not in "biuf":
                 raise ValueError(f"expected real or boolean values to read as edge weights, "
-                                 f"got {coo.data.dtype}; pass weighted=False to keep the "
+                                 f"got {stored.data.dtype}; pass weighted=False to keep the "
                                  f"pattern alone")
-            dtype = coo.data.dtype
+            dtype = stored.data.dtype
             if dtype not in (np.float32, np.float64):  # float128 has no torch dtype
                 dtype = np.float64 if dtype.kind == "f" else np.float32
-            weight = torch.from_numpy(np.ascontiguousarray(coo.data, dtype=dtype))
-        return cls.from_edge_index(edge_index, matrix.shape[0], weight, num_cols=matrix.shape[1])
+            weight = torch.from_numpy(np.array(stored.data, dtype=dtype))
+        num_rows, num_cols = matrix.shape
+        if is_csr:  # its arrays as they are, no sort
+            rowptr = torch.from_numpy(stored.indptr.astype(np.int64))
+            col = torch.from_numpy(stored.indices.astype(np.int64))
+            return cls(rowptr, col, weight, num_cols, torch.arange(col.numel()))
+        edge_index = torch.from_numpy(np.stack([stored.row, stored.col]).astype(np.int64))
+        return cls.from_edge_index(edge_index, num_rows, weight, num_cols=num_cols)
 
     def to_scipy(self) -> "scipy.sparse.csr_matrix":
         """To a ``scipy.sparse.csr_matrix [N, M]`` holding the same entries in the

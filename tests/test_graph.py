@@ -382,3 +382,19 @@ def test_from_scipy_is_scipys_matrix_for_any_entries(data):
     x = torch.randn(m, 3, dtype=torch.float64)
     torch.testing.assert_close(glt.spmm(graph, x), torch.from_numpy(matrix.tocsr() @ x.numpy()))
     np.testing.assert_array_equal(graph.to_scipy().toarray(), matrix.toarray())
+
+
+def test_from_scipy_takes_a_csr_matrix_as_stored():
+    """A CSR matrix's arrays are taken as they are (no sort): unsorted columns
+    and a repeated entry in a row stay where SciPy stores them, as tocoo() reads."""
+    import scipy.sparse as sp
+    from torch_geometric.utils import from_scipy_sparse_matrix
+    matrix = sp.csr_matrix((np.array([2.0, 1.0, 5.0, 3.0]), np.array([3, 0, 3, 1]),
+                            np.array([0, 3, 3, 4])), shape=(3, 4))  # row 0: cols 3, 0, 3
+    assert not matrix.has_sorted_indices
+    graph = CSRGraph.from_scipy(matrix)
+    edge_index, weight = from_scipy_sparse_matrix(matrix)
+    assert torch.equal(graph.edge_index(), edge_index)
+    assert torch.equal(graph.edge_weight, weight) and graph.edge_id.tolist() == [0, 1, 2, 3]
+    x = torch.randn(4, 2, dtype=torch.float64)
+    torch.testing.assert_close(glt.spmm(graph, x), torch.from_numpy(matrix @ x.numpy()))
