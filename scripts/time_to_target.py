@@ -23,6 +23,7 @@ import statistics
 from typing import Optional
 
 from glt.recipes.report import read_report
+from glt.train.args import existing_file, non_negative_int, rate
 
 _TIME = re.compile(r"The time for epoch (\d+) is: train time = (\d+): (\d+): (\d+)")
 _RECALL = re.compile(r"Recall: ([0-9.]+)")
@@ -70,11 +71,12 @@ def _print_curves(report, points: list[tuple[int, float, float]]) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("report")
-    p.add_argument("--target", type=float, required=True)
-    p.add_argument("--authors-log")
-    p.add_argument("--curve", type=int, default=0, metavar="N", help="with --authors-log: "
-                   "both curves at the log's first N evaluations")
+    p.add_argument("report", type=existing_file)
+    p.add_argument("--target", type=rate, required=True)
+    p.add_argument("--authors-log", type=existing_file, help="the authors' log, e.g. "
+                   "benchmarks/UltraGCN_gowalla_x0.md of xue-pai/UltraGCN")
+    p.add_argument("--curve", type=non_negative_int, default=0, metavar="N",
+                   help="with --authors-log: both curves at the log's first N evaluations")
     args = p.parse_args()
     report = read_report(args.report)
     histories = report.extra.get("histories") or [None] * len(report.runs)
