@@ -69,6 +69,8 @@ class LinkDataset:
         split's arrays (tensors or NumPy) as they are. Per-edge arrays follow their
         edges into CSR order, from the ``edge_index`` order or, after
         ``T.ToSparseTensor``, from the ``adj_t`` order it put them in."""
+        # an edge_index unweighted: collab's edge_weight is kept in edge_data, as
+        # load_ogb keeps it, not made the graph's weights as CSRGraph.from_pyg would
         graph = CSRGraph.from_pyg(data) if getattr(data, "edge_index", None) is None \
             else CSRGraph.from_edge_index(data.edge_index, data.num_nodes)
         per_edge = {k: data[k] for k in data.keys() if k not in ("edge_index", "adj_t")

@@ -94,7 +94,7 @@ class RunReport:
 
     def summary(self) -> str:
         """One line: model, data, test (and validation) mean ± std, runs, time."""
-        pct = _percent(self.metric)
+        pct = percent_metric(self.metric)
         fmt = (lambda v: f"{100 * v:.2f}") if pct else (lambda v: f"{v:.4f}")
         line = (f"{self.model} on {self.dataset}: test {self.metric} {fmt(self.test_mean)} ± "
                 f"{fmt(self.test_std)}")
@@ -104,7 +104,7 @@ class RunReport:
         return line + f" over {n} run{'s' if n != 1 else ''}, {self.seconds:.1f} s"
 
 
-def _percent(metric: str) -> bool:
+def percent_metric(metric: str) -> bool:
     """Accuracy, Hits@K and ROC-AUC read as percentages (as the README's rows);
     ranking metrics (recall, ndcg) as fractions."""
     return metric.startswith(("acc", "hits", "rocauc"))

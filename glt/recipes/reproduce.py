@@ -15,6 +15,8 @@ from typing import Any, Optional
 
 from glt.datasets.registry import dataset_info
 from glt.recipes import recipe
+from glt.recipes.link import METHODS  # the names OGB's leaderboards give the models
+from glt.recipes.report import percent_metric
 from glt.train.args import Parser
 from glt.train.output import write_json
 
@@ -41,19 +43,19 @@ def _node(model: str, paper: Optional[float], source: str, quick: dict[str, Any]
                  {"runs": 1, **quick}, paper, source)
 
 
-_OGB_NAMES = {"gcn": "GCN", "sage": "GraphSAGE"}  # as OGB's leaderboards name them
+_OGB_SOURCE = "OGB leaderboard (its example code)"
 
 
 def _ogb_node(model: str, dataset: str, paper: float, quick: dict[str, Any]) -> Entry:
-    return Entry(_OGB_NAMES[model], dataset, "node",
+    return Entry(METHODS[model], dataset, "node",
                  {"model": model, "dataset": dataset, "runs": 10}, quick, paper,
-                 "OGB leaderboard (its example code)")
+                 _OGB_SOURCE)
 
 
 def _ogb_link(model: str, dataset: str, paper: float) -> Entry:
-    return Entry(_OGB_NAMES[model], dataset, "link",
+    return Entry(METHODS[model], dataset, "link",
                  {"model": model, "dataset": dataset}, _LINK_QUICK, paper,
-                 "OGB leaderboard (its example code)")
+                 _OGB_SOURCE)
 
 
 def _la(model: str, dataset: str, paper: float, quick: Optional[dict[str, Any]],
@@ -144,7 +146,7 @@ def table(rows: list[dict[str, Any]], quick: bool) -> str:
     lines = ["| model | dataset | metric | glt | paper | runs | time | hardware |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        scale = 1 if r["metric"].startswith("recall") else 100
+        scale = 100 if percent_metric(r["metric"]) else 1
         fmt = "{:.2f}" if scale == 100 else "{:.4f}"
         paper = (fmt.format(scale * r["paper"]) if r["paper"] is not None
                  else r.get("note") or "—")
