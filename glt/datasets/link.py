@@ -16,6 +16,12 @@ if TYPE_CHECKING:
     from torch_geometric.data import Data
 
 
+SHAPES: dict[str, tuple[int, Optional[int]]] = {
+    "edge": (2, 2), "edge_neg": (2, 2), "source_node": (1, None), "target_node": (1, None),
+    "target_node_neg": (2, None)}
+"""The node-id arrays of a split: their dimensions and, where fixed, their width."""
+
+
 @dataclass
 class LinkDataset:
     """One link-prediction graph (OGB's ``ogbl-*`` layout).
@@ -24,11 +30,14 @@ class LinkDataset:
         name: dataset name.
         graph: ``CSRGraph [N, N]`` of the training edges (both directions where OGB adds them).
         x: ``[N, F]`` node features, or ``None``.
-        split: ``{"train" | "valid" | "test": {"edge": [M, 2], "edge_neg": [M', 2],
-            "weight": [M], "year": [M], ...}}``, as OGB's ``get_edge_split()``.
+        split: ``{"train" | "valid" | "test": {...}}`` as OGB's ``get_edge_split()``:
+            node pairs ``{"edge": [M, 2], "edge_neg": [M', 2], "weight": [M], ...}``, or
+            ogbl-citation2's ``{"source_node": [M], "target_node": [M],
+            "target_node_neg": [M, K]}`` (``K`` negative targets for each source).
         info: the registry entry.
         edge_attr: ``[E, D]`` edge features in CSR order, or ``None``.
         edge_data: further per-edge arrays in CSR order (``edge_weight``, ``edge_year``).
+        node_attr: further per-node arrays (ogbl-citation2's ``node_year`` ``[N]``).
     """
 
     name: str
@@ -38,25 +47,51 @@ class LinkDataset:
     info: Optional[DatasetInfo] = None
     edge_attr: Optional[Tensor] = None
     edge_data: dict[str, Tensor] = field(default_factory=dict)
+    node_attr: dict[str, Tensor] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        """Check the graph, features and every split's node pairs (``edge``,
-        ``edge_neg``: ``[M, 2]`` ids of the graph's nodes)."""
+        """Check the graph, features and every split's node ids: pairs (``edge``,
+        ``edge_neg``: ``[M, 2]``) or sources and targets (``source_node``,
+        ``target_node``: ``[M]``; ``target_node_neg``: ``[M, K]``)."""
         n = check_graph_and_features(self.name, self.graph, self.x, self.edge_attr)
-        if "edge" not in self.split.get("train", {}):
-            raise ValueError(f"{self.name}: expected split['train']['edge'], the training pairs")
+        for key, value in self.node_attr.items():
+            if value.dim() == 0 or value.size(0) != n:
+                raise ValueError(f"{self.name}: node_attr[{key!r}] has shape "
+                                 f"{tuple(value.shape)}, expected {n} rows (one per node)")
+        train = self.split.get("train", {})
+        if "edge" not in train and not {"source_node", "target_node"} <= train.keys():
+            raise ValueError(f"{self.name}: expected split['train']['edge'] (or 'source_node' "
+                             "and 'target_node'), the training pairs")
         for part, arrays in self.split.items():
-            for key in ("edge", "edge_neg"):
-                pairs = arrays.get(key)
-                if pairs is None:
-                    continue
-                name = f"split[{part!r}][{key!r}]"
-                if pairs.dim() != 2 or pairs.size(1) != 2:
-                    hint = (" (an edge_index [2, M]: OGB's layout is its .t())"
-                            if pairs.dim() == 2 and pairs.size(0) == 2 else "")
-                    raise ValueError(f"{self.name}: expected {name} of shape [M, 2], got "
-                                     f"{tuple(pairs.shape)}{hint}")
-                as_index(pairs.reshape(-1), f"{self.name} {name}", bound=n)
+            for key, value in arrays.items():
+                if key in SHAPES:
+                    self._check_ids(part, key, value, arrays, n)
+
+    def _check_ids(self, part: str, key: str, value: Tensor, arrays: dict[str, Tensor],
+                   n: int) -> None:
+        name = f"split[{part!r}][{key!r}]"
+        dims, width = SHAPES[key]
+        if value.dim() != dims or (width is not None and value.size(1) != width):
+            hint = (" (an edge_index [2, M]: OGB's layout is its .t())"
+                    if width == 2 and value.dim() == 2 and value.size(0) == 2 else "")
+            shape = "[M, 2]" if width == 2 else "[M]" if dims == 1 else "[M, K]"
+            raise ValueError(f"{self.name}: expected {name} of shape {shape}, got "
+                             f"{tuple(value.shape)}{hint}")
+        if key in ("target_node", "target_node_neg"):
+            sources = arrays.get("source_node")
+            if sources is None or value.size(0) != sources.size(0):
+                got = "none" if sources is None else sources.size(0)
+                raise ValueError(f"{self.name}: {name} has {value.size(0)} rows and "
+                                 f"split[{part!r}]['source_node'] {got}; expected one per source")
+        as_index(value.reshape(-1), f"{self.name} {name}", bound=n)
+
+    def positives(self, part: str) -> Tensor:
+        """``[M, 2]`` the positive pairs of split ``part``: its ``edge``, or its
+        ``source_node`` beside its ``target_node``."""
+        arrays = self.split[part]
+        if "edge" in arrays:
+            return arrays["edge"]
+        return torch.stack([arrays["source_node"], arrays["target_node"]], dim=1)
 
     @classmethod
     def from_pyg(cls, data: "Data", split_edge: dict[str, dict[str, Any]],
@@ -68,7 +103,9 @@ class LinkDataset:
         :attr:`edge_data`, as :func:`~glt.datasets.load_ogb` keeps them); the
         split's arrays (tensors or NumPy) as they are. Per-edge arrays follow their
         edges into CSR order, from the ``edge_index`` order or, after
-        ``T.ToSparseTensor``, from the ``adj_t`` order it put them in."""
+        ``T.ToSparseTensor``, from the ``adj_t`` order it put them in. Further
+        per-node arrays (ogbl-citation2's ``node_year``) go to :attr:`node_attr`,
+        ``[N, 1]`` as ``[N]``."""
         # an edge_index unweighted: collab's edge_weight is kept in edge_data, as
         # load_ogb keeps it, not made the graph's weights as CSRGraph.from_pyg would
         graph = CSRGraph.from_pyg(data) if getattr(data, "edge_index", None) is None \
@@ -76,17 +113,23 @@ class LinkDataset:
         per_edge = {k: data[k] for k in data.keys() if k not in ("edge_index", "adj_t")
                     and isinstance(data[k], Tensor) and data.is_edge_attr(k)}
         per_edge = {k: v[graph.edge_id] for k, v in per_edge.items()}
+        per_node = {k: data[k] for k in data.keys() if k != "x" and isinstance(data[k], Tensor)
+                    and data.is_node_attr(k)}
+        per_node = {k: v.view(-1) if v.dim() == 2 and v.size(1) == 1 else v
+                    for k, v in per_node.items()}
         split = {part: {k: torch.as_tensor(v) for k, v in arrays.items()}
                  for part, arrays in split_edge.items()}
         return cls(name, graph, getattr(data, "x", None), split,
-                   edge_attr=per_edge.pop("edge_attr", None), edge_data=per_edge)
+                   edge_attr=per_edge.pop("edge_attr", None), edge_data=per_edge,
+                   node_attr=per_node)
 
     def to_pyg(self) -> tuple["Data", dict[str, dict[str, Tensor]]]:
         """``(data, split_edge)`` as OGB's PyG loader gives them: a
         ``torch_geometric.data.Data`` of the training graph (``edge_index`` in CSR
-        order, ``num_nodes``, ``x``, ``edge_attr`` and :attr:`edge_data` where the set
-        has them) and the split. :meth:`from_pyg` reads them back."""
-        data = self.graph.with_edge_weight(None).to_pyg(**self.edge_data)
+        order, ``num_nodes``, ``x``, ``edge_attr``, :attr:`edge_data` and
+        :attr:`node_attr` where the set has them) and the split. :meth:`from_pyg`
+        reads them back."""
+        data = self.graph.with_edge_weight(None).to_pyg(**self.edge_data, **self.node_attr)
         for key, value in (("x", self.x), ("edge_attr", self.edge_attr)):
             if value is not None:
                 data[key] = value
@@ -106,7 +149,8 @@ class LinkDataset:
                        split={s: {k: v.to(device) for k, v in part.items()}
                               for s, part in self.split.items()},
                        edge_attr=None if self.edge_attr is None else self.edge_attr.to(device),
-                       edge_data={k: v.to(device) for k, v in self.edge_data.items()})
+                       edge_data={k: v.to(device) for k, v in self.edge_data.items()},
+                       node_attr={k: v.to(device) for k, v in self.node_attr.items()})
 
     def evaluator(self) -> Any:
         """The official ``ogb.linkproppred.Evaluator`` of an OGB set."""
@@ -116,6 +160,6 @@ class LinkDataset:
         return Evaluator(self.info.name)
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{k}={v['edge'].size(0)}" for k, v in self.split.items())
+        sizes = ", ".join(f"{k}={self.positives(k).size(0)}" for k in self.split)
         return (f"LinkDataset({self.name}: nodes={self.num_nodes}, "
                 f"edges={self.graph.num_edges}, split edges: {sizes})")

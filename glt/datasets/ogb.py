@@ -214,14 +214,16 @@ def _process(info: DatasetInfo, path: str, writer: CacheWriter) -> None:
         for s in SPLITS:
             f = os.path.join(split_dir, f"{s}.pt")
             part = read_torch_file(f, _SPLIT_TYPES)  # OGB ships NumPy arrays, legacy format
-            if not isinstance(part, dict) or "edge" not in part:
-                raise ValueError(f"{f}: expected a dict with an 'edge' entry")
+            if not isinstance(part, dict) or not (
+                    "edge" in part or {"source_node", "target_node"} <= part.keys()):
+                raise ValueError(f"{f}: expected a dict with an 'edge' entry (or 'source_node' "
+                                 "and 'target_node')")
             for key, value in part.items():
                 if not isinstance(key, str) or not isinstance(value, (np.ndarray, torch.Tensor)):
                     raise ValueError(f"{f}: expected arrays under string keys, got {key!r}: "
                                      f"{type(value).__name__}")
                 value = value.numpy() if isinstance(value, torch.Tensor) else value
-                if key.startswith("edge"):
+                if _node_ids(key):
                     check_ids(value, num_nodes, f"{f} [{key}]")
                 writer.save(f"split.{s}.{key}", value)
 
@@ -323,12 +325,17 @@ def _save_labels(writer: CacheWriter, labels: np.ndarray, num_nodes: int, what: 
 
 
 # ---------------------------------------------------------------------- assembly
+def _node_ids(key: str) -> bool:
+    """Whether a link split's array ``key`` holds node ids (``edge``, ``edge_neg``,
+    ``source_node``, ``target_node_neg``), not weights or years."""
+    return key.startswith("edge") or "node" in key
+
+
 def _holds_node_ids(name: str) -> bool:
-    """Whether the split array ``name`` holds node ids: a node split
-    (``split.train``) or a link split's edges (``edge``, ``edge_neg``,
-    ``source_node``, ``target_node_neg``), not its weights or years."""
+    """Whether the cached split array ``name`` holds node ids: a node split
+    (``split.train``) or a link split's node ids (``split.valid.edge_neg``)."""
     parts = name.split(".", 2)
-    return len(parts) == 2 or parts[2].startswith("edge") or "node" in parts[2]
+    return len(parts) == 2 or _node_ids(parts[2])
 
 
 def check_arrays(arrays: dict[str, np.ndarray]) -> None:
@@ -361,6 +368,8 @@ def _assemble(info: DatasetInfo, arrays: dict[str, np.ndarray], finite: set[str]
                      validate=False)  # checked by check_arrays at the load
     x = t.get("x")
     edge_attr = t.get("edge_attr")
+    node_attr = {k[5:]: v.view(-1) if v.dim() == 2 and v.size(1) == 1 else v  # [N, 1] -> [N]
+                 for k, v in t.items() if k.startswith("node.")}
     if info.task == "link":
         split: dict[str, dict[str, torch.Tensor]] = {s: {} for s in SPLITS}
         for k, v in t.items():
@@ -369,7 +378,8 @@ def _assemble(info: DatasetInfo, arrays: dict[str, np.ndarray], finite: set[str]
                 split[s][key] = v
         with vouched:
             return LinkDataset(info.name, graph, x, split, info, edge_attr,
-                               {k[5:]: v for k, v in t.items() if k.startswith("edge.")})
+                               {k[5:]: v for k, v in t.items() if k.startswith("edge.")},
+                               node_attr)
     num_nodes = graph.num_nodes
 
     def mask(idx: torch.Tensor) -> torch.Tensor:
@@ -377,8 +387,6 @@ def _assemble(info: DatasetInfo, arrays: dict[str, np.ndarray], finite: set[str]
         m[idx] = True
         return m
 
-    node_attr = {k[5:]: v.view(-1) if v.dim() == 2 and v.size(1) == 1 else v  # [N, 1] -> [N]
-                 for k, v in t.items() if k.startswith("node.")}
     with vouched:
         return NodeDataset(info.name, graph, x, t["y"], mask(t["split.train"]),
                            mask(t["split.valid"]), mask(t["split.test"]), int(info.num_classes),

@@ -120,7 +120,9 @@ def write_ogb(root: str, name: str, num_nodes: int = 60, num_edges: int = 240,
     Files are those of the real release: ``raw/*.csv.gz`` (or ``raw/data.npz`` +
     ``raw/node-label.npz`` for a binary set), the set's extra node / edge files,
     ``split/<split>/{train,valid,test}.csv.gz`` (node sets) or ``.pt`` (link
-    sets, with ``edge_neg`` for valid/test), and ``RELEASE_v<version>.txt``.
+    sets, with ``edge_neg`` for valid/test; ogbl-citation2's ``source_node`` /
+    ``target_node``, and 20 ``target_node_neg`` a source for valid/test where its
+    release has 1,000), and ``RELEASE_v<version>.txt``.
     Labels of a binary set have NaN for unlabelled nodes, as papers100M's.
     ogbl-ppa's node features are one-hot integers (``node_feat_dtype`` in the
     registry), as its release stores them and OGB's example casts them to float.
@@ -133,7 +135,8 @@ def write_ogb(root: str, name: str, num_nodes: int = 60, num_edges: int = 240,
     against OGB's loader source and ``master.csv``: the node sets' files
     (``node-feat`` floats, ``node-label``, ``split/<name>/*.csv.gz`` index files,
     ``node_year``), ogbl-collab's ``edge_weight`` / ``edge_year`` and its split's
-    ``weight`` / ``year`` arrays, and the binary ``data.npz`` /
+    ``weight`` / ``year`` arrays, ogbl-citation2's split (int64 NumPy arrays
+    assumed, as ddi's), and the binary ``data.npz`` /
     ``node-label.npz`` of ogbn-papers100M.
     """
     import torch
@@ -194,9 +197,15 @@ def write_ogb(root: str, name: str, num_nodes: int = 60, num_edges: int = 240,
     else:
         for s in ("train", "valid", "test"):  # as OGB ships them: NumPy arrays, legacy format
             m = max(2, num_edges // 10)
-            part = {"edge": rng.integers(0, num_nodes, (m, 2))}
-            if s != "train":
-                part["edge_neg"] = rng.integers(0, num_nodes, (m, 2))
+            if info.metric == "mrr":  # ogbl-citation2: sources, targets, negative targets
+                pairs = rng.integers(0, num_nodes, (m, 2))
+                part = {"source_node": pairs[:, 0], "target_node": pairs[:, 1]}
+                if s != "train":
+                    part["target_node_neg"] = rng.integers(0, num_nodes, (m, 20))
+            else:
+                part = {"edge": rng.integers(0, num_nodes, (m, 2))}
+                if s != "train":
+                    part["edge_neg"] = rng.integers(0, num_nodes, (m, 2))
             if "edge_weight" in extra["edge_files"]:
                 part["weight"] = rng.integers(1, 5, m)
                 part["year"] = rng.integers(2000, 2020, m)

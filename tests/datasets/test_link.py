@@ -20,6 +20,26 @@ def _toy(**change):
      r"expected toy split\['test'\]\['edge_neg'\] to hold ids below 4, got 4"),
     ({"train": {"edge": torch.tensor([[0.0, 1.0]])}}, "to be an integer tensor"),
     ({"valid": {"edge": torch.tensor([[0, 1]])}}, r"expected split\['train'\]\['edge'\]"),
+    # ogbl-citation2's layout: sources, their targets, K negative targets a source
+    ({"train": {"source_node": torch.tensor([0, 1])}},
+     r"expected split\['train'\]\['edge'\] \(or 'source_node' and 'target_node'\)"),
+    ({"train": {"source_node": torch.tensor([[0, 1]]), "target_node": torch.tensor([1, 2])}},
+     r"expected split\['train'\]\['source_node'\] of shape \[M\], got \(1, 2\)"),
+    ({"train": {"source_node": torch.tensor([0, 1]), "target_node": torch.tensor([1])}},
+     r"split\['train'\]\['target_node'\] has 1 rows and split\['train'\]\['source_node'\] "
+     r"2; expected one per source"),
+    ({"train": {"source_node": torch.tensor([0]), "target_node": torch.tensor([1])},
+      "test": {"source_node": torch.tensor([0]), "target_node": torch.tensor([1]),
+               "target_node_neg": torch.tensor([2, 3])}},
+     r"expected split\['test'\]\['target_node_neg'\] of shape \[M, K\], got \(2,\)"),
+    ({"train": {"source_node": torch.tensor([0]), "target_node": torch.tensor([1])},
+      "test": {"target_node": torch.tensor([1]), "target_node_neg": torch.tensor([[2, 3]])}},
+     r"split\['test'\]\['target_node'\] has 1 rows and split\['test'\]\['source_node'\] "
+     r"none"),
+    ({"train": {"source_node": torch.tensor([0]), "target_node": torch.tensor([1])},
+      "test": {"source_node": torch.tensor([0]), "target_node": torch.tensor([1]),
+               "target_node_neg": torch.tensor([[2, 4]])}},
+     r"expected toy split\['test'\]\['target_node_neg'\] to hold ids below 4, got 4"),
 ])
 def test_bad_splits_are_named(split, message):
     with pytest.raises(ValueError, match=message):
@@ -35,6 +55,16 @@ def test_a_good_split_and_its_features():
     with pytest.raises(ValueError, match=r"toy: 4 NaN or infinite values in x \(the first "
                        r"in row 3\)"):
         _toy(x=x[:, ::2])  # a strided view
+
+
+def test_sources_and_targets_are_pairs_as_ogbs_citation2_example_reads_them():
+    split = {"train": {"source_node": torch.tensor([0, 2]), "target_node": torch.tensor([1, 3])}}
+    data = _toy(split=split, node_attr={"node_year": torch.tensor([2001, 2002, 2003, 2004])})
+    assert data.positives("train").tolist() == [[0, 1], [2, 3]]
+    assert "train=2" in repr(data)
+    with pytest.raises(ValueError, match=r"node_attr\['node_year'\] has shape \(3,\), expected "
+                       r"4 rows \(one per node\)"):
+        _toy(node_attr={"node_year": torch.tensor([2001, 2002, 2003])})
 
 
 def test_from_pyg_matches_per_edge_arrays_to_edges():

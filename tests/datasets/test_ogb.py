@@ -21,7 +21,7 @@ from glt.graph import CSRGraph
 from tests.oracles import numpy2_pickle_names
 
 NODE_SETS = ["ogbn-arxiv", "ogbn-products", "ogbn-proteins", "ogbn-papers100M"]
-LINK_SETS = ["ogbl-collab", "ogbl-ddi", "ogbl-ppa"]
+LINK_SETS = ["ogbl-citation2", "ogbl-collab", "ogbl-ddi", "ogbl-ppa"]
 
 
 @pytest.fixture(autouse=True)
@@ -89,6 +89,10 @@ def test_link_set_equals_ogb(tmp_path, name, monkeypatch):
         if key in graph:
             assert np.array_equal(data.edge_data[key].numpy(),
                                   graph[key][data.graph.edge_id.numpy()])
+    node_files = [k for k in graph if k.startswith("node_") and k != "node_feat"]
+    assert sorted(data.node_attr) == node_files  # ogbl-citation2's node_year
+    for key in node_files:
+        assert np.array_equal(data.node_attr[key].numpy(), graph[key][:, 0])
     split = ref.get_edge_split()
     assert split.keys() == data.split.keys()
     for part in split:
@@ -106,6 +110,9 @@ def test_link_set_equals_ogb(tmp_path, name, monkeypatch):
         assert back.edge_data.keys() == data.edge_data.keys()
         for key, value in data.edge_data.items():
             assert torch.equal(back.edge_data[key], value), key
+        assert back.node_attr.keys() == data.node_attr.keys()
+        for key, value in data.node_attr.items():
+            assert torch.equal(back.node_attr[key], value), key
         assert (back.x is None) == (data.x is None)
         assert back.x is None or torch.equal(back.x, data.x)
         for part in split:

@@ -18,7 +18,8 @@ def test_lists_every_family():
                  "ogbn-papers100M", "ogbl-collab", "ogbl-ddi", "ogbl-ppa", "gowalla", "yelp2018",
                  "amazon-book", "ml-1m", "snap-patents"):
         assert name in names
-    assert list_datasets(source="ogb", task="link") == ["ogbl-collab", "ogbl-ddi", "ogbl-ppa"]
+    assert list_datasets(source="ogb", task="link") == ["ogbl-citation2", "ogbl-collab",
+                                                        "ogbl-ddi", "ogbl-ppa"]
 
 
 def test_unknown_name_lists_valid_ones():
