@@ -11,7 +11,7 @@ from glt.datasets import load_dataset
 from glt.datasets.link import LinkDataset
 from glt.models.link import LinkModel, LinkPredictor, link_encoder
 from glt.recipes.base import Context, Recipe
-from glt.recipes.report import RunRecord, RunReport
+from glt.recipes.report import RunRecord, RunReport, percent_metric
 from glt.train.checkpoint import restore_model
 from glt.train.link import LinkTrainConfig, check_link_data, link_fingerprint, train_link
 from glt.train.node import seed_everything
@@ -20,19 +20,25 @@ from glt.train.node import seed_everything
 PRESETS: dict[str, dict[str, Any]] = {
     "ogbl-ddi": dict(hidden=256, num_layers=2, dropout=0.5, batch_size=64 * 1024, lr=0.005,
                      epochs=200, eval_every=5, negatives="exclude", clip=1.0,
-                     edge_weight=False),
+                     edge_weight=False, symmetric=False),
     # collab: node features, GCN over the co-authorship weights (SAGE ignores them),
     # "trivial random sampling" of negatives, validation edges not in the test graph
     "ogbl-collab": dict(hidden=256, num_layers=3, dropout=0.0, batch_size=64 * 1024,
                         lr=0.001, epochs=200, eval_every=1, negatives="uniform", clip=1.0,
-                        edge_weight=True),
+                        edge_weight=True, symmetric=False),
     # ppa: the 58 one-hot species features as floats, uniform negatives, 20 epochs
     "ogbl-ppa": dict(hidden=256, num_layers=3, dropout=0.0, batch_size=64 * 1024, lr=0.01,
                      epochs=20, eval_every=1, negatives="uniform", clip=1.0,
-                     edge_weight=False),
+                     edge_weight=False, symmetric=False),
+    # citation2: the directed citations made symmetric, each training pair's source
+    # against a random target, no gradient clipping; MRR among 1,000 targets a source
+    "ogbl-citation2": dict(hidden=256, num_layers=3, dropout=0.0, batch_size=64 * 1024,
+                           lr=0.0005, epochs=50, eval_every=1, negatives="per_source",
+                           clip=None, edge_weight=False, symmetric=True),
 }
 METHODS = {"gcn": "GCN", "sage": "GraphSAGE"}
-_TRAIN_KEYS = ("epochs", "batch_size", "lr", "eval_every", "negatives", "clip", "edge_weight")
+_TRAIN_KEYS = ("epochs", "batch_size", "lr", "eval_every", "negatives", "clip", "edge_weight",
+               "symmetric")
 
 
 def make_model(kind: str, num_nodes: int, num_features: Optional[int],
@@ -51,7 +57,9 @@ def model_from_checkpoint(path: str, data: LinkDataset, weights: str = "best") -
     reads it), with the weights of its best validation evaluation
     (``weights="best"``: those of the run's reported figures) or of its last
     finished epoch (``"last"``); for scoring, ``model.score(model.encode(data.x,
-    data.graph), pairs)`` or :func:`~glt.train.link.evaluate_link`. Raises
+    data.graph), pairs)`` or :func:`~glt.train.link.evaluate_link` with the run's
+    settings (ogbl-citation2's encoder reads ``data.graph`` made symmetric:
+    ``symmetric=True``). Raises
     ``ValueError`` as :func:`~glt.train.checkpoint.restore_model` does."""
     num_features = None if data.x is None else data.x.size(1)
 
@@ -61,23 +69,26 @@ def model_from_checkpoint(path: str, data: LinkDataset, weights: str = "best") -
 
 
 def leaderboard_row(report: RunReport) -> str:
-    """The markdown header and row in the OGB leaderboard's column order."""
-    metric = report.metric.replace("hits", "Hits")
+    """The markdown header and row in the OGB leaderboard's column order (Hits@K
+    in percent, MRR as a fraction, as the leaderboard writes them)."""
+    metric = report.metric.replace("hits", "Hits").replace("mrr", "MRR")
+    scale, digits = (100, 2) if percent_metric(report.metric) else (1, 4)
     head = (f"| Method | Ext. data | Test {metric} | Validation {metric} | #Params | "
             f"Hardware | Date |\n|---|---|---|---|---|---|---|")
     n = len(report.runs)
     method = f"{METHODS[report.model.removeprefix('link-')]} (glt, {n} run" \
              + ("s" if n != 1 else "") + ")"
     return (f"{head}\n| {method} | No | "
-            f"{100 * report.test_mean:.2f} ± {100 * report.test_std:.2f} | "
-            f"{100 * report.valid_mean:.2f} ± {100 * report.valid_std:.2f} | "
+            f"{scale * report.test_mean:.{digits}f} ± {scale * report.test_std:.{digits}f} | "
+            f"{scale * report.valid_mean:.{digits}f} ± {scale * report.valid_std:.{digits}f} | "
             f"{report.extra['params']:,} | {report.hardware} | {report.date} |")
 
 
 class LinkRecipe(Recipe):
     name = "link"
     description = ("Train a GNN link predictor on an OGB link set with OGB's example settings; "
-                   "report Hits@K at the best validation epoch over --runs.")
+                   "report Hits@K (MRR on ogbl-citation2) at the best validation epoch over "
+                   "--runs.")
     presets = PRESETS
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -96,6 +107,7 @@ class LinkRecipe(Recipe):
         data = data.to(ctx.device)
         evaluator = data.evaluator()
         num_features = None if data.x is None else data.x.size(1)
+        percent = percent_metric(evaluator.eval_metric)
         if ctx.progress:
             print(data, flush=True)
         records, params = [], 0
@@ -105,9 +117,10 @@ class LinkRecipe(Recipe):
             params = sum(p.numel() for p in model.parameters())
 
             def show(epoch: int, figures: dict[str, float], seed: int = seed) -> None:
-                print(f"seed {seed} epoch {epoch}: loss {figures['loss']:.4f} valid "
-                      f"{100 * figures['valid']:.2f} test {100 * figures['test']:.2f}",
-                      flush=True)
+                valid, test = (f"{100 * figures[k]:.2f}" if percent else f"{figures[k]:.4f}"
+                               for k in ("valid", "test"))
+                print(f"seed {seed} epoch {epoch}: loss {figures['loss']:.4f} valid {valid} "
+                      f"test {test}", flush=True)
             run = train_link(model, data, LinkTrainConfig(
                 **{k: s[k] for k in _TRAIN_KEYS}, eval_batch_size=s["batch_size"], seed=seed,
                 use_valid_as_input=args.use_valid_as_input), evaluator, args.checkpoint,

@@ -105,6 +105,8 @@ ENTRIES: tuple[Entry, ...] = (
     _ogb_link("gcn", "ogbl-collab", 0.4475),
     _ogb_link("sage", "ogbl-ppa", 0.1655),
     _ogb_link("gcn", "ogbl-ppa", 0.1867),
+    _ogb_link("sage", "ogbl-citation2", 0.8260),
+    _ogb_link("gcn", "ogbl-citation2", 0.8474),
 )
 
 

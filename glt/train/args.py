@@ -130,7 +130,7 @@ TYPES: dict[str, Callable[[str], Any]] = {
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "evaluate": ("full", "sampled"), "optimizer": ("adam", "adamw"),
-    "negatives": ("exclude", "uniform"), "token_encoder": ("mlp", "per_hop"),
+    "negatives": ("exclude", "uniform", "per_source"), "token_encoder": ("mlp", "per_hop"),
     "mode": ("full", "mini"), "combine": ("concat", "mean"), "init": ("glorot", "lagnn"),
 }
 """The values a text setting may take."""

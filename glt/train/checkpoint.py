@@ -28,6 +28,11 @@ RESUMABLE = frozenset({"epochs", "eval_every", "eval_every_after", "patience", "
 """Settings a resumed run may change: more epochs, another evaluation cadence or
 patience, another device, output or checkpoint path."""
 
+ADDED: dict[str, Any] = {"symmetric": False}
+"""Settings added after checkpoints were written without them, with the value
+that computes what those runs computed: a checkpoint that lacks one was run
+with that value."""
+
 
 _BLOCK = 1 << 24
 """Elements of a sparse matrix densified at a time for its fingerprint."""
@@ -83,7 +88,7 @@ def _difference(saved: Any, current: dict[str, Any]) -> str:
         if field == "settings" and isinstance(saved.get(field), dict):
             ours, theirs = current.get(field, {}), saved[field]
             for key in sorted(set(ours) | set(theirs)):
-                if ours.get(key) != theirs.get(key):
+                if ours.get(key, ADDED.get(key)) != theirs.get(key, ADDED.get(key)):
                     return (f"setting {key!r} is {theirs.get(key)!r} there and "
                             f"{ours.get(key)!r} here")
         elif saved.get(field) != current.get(field):
@@ -172,8 +177,8 @@ def resume_checkpoint(path: str, identity: dict[str, Any], model: nn.Module,
     """:func:`load_checkpoint`, and the selected epoch's weights the checkpoint
     keeps (``best_model`` of :func:`save_checkpoint`; ``None`` when it has none)."""
     ckpt = read_checkpoint(path)
-    if ckpt.get("identity") != identity:
-        why = _difference(ckpt.get("identity"), identity)
+    why = _difference(ckpt.get("identity"), identity)
+    if why:
         raise ValueError(f"checkpoint {path} belongs to another run: {why}. Use another "
                          f"checkpoint path, or run with the checkpoint's settings (only "
                          f"{', '.join(sorted(RESUMABLE))} may change on resume).")

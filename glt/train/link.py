@@ -2,9 +2,11 @@
 
 Every step encodes the whole training graph, scores a batch of training edges
 against as many negative pairs with a binary cross-entropy, clips the gradient
-norm of each part and steps Adam. Every ``eval_every`` epochs all validation
-and test edges (positive and negative) are scored in chunks and ranked by the
-set's OGB ``Evaluator`` (Hits@K); the run reports the test figure at its best
+norm of each part (where the example does) and steps Adam. Every ``eval_every``
+epochs all validation and test edges (positive and negative) are scored in
+chunks and ranked by the set's OGB ``Evaluator``: Hits@K of the positive pairs
+among the negative pairs, or (ogbl-citation2) the MRR of each source's target
+among its own negative targets. The run reports the test figure at its best
 validation epoch, as OGB's ``Logger`` does. With a checkpoint folder the run
 writes ``seed<N>.pt`` after every epoch and resumes from it exactly.
 """
@@ -24,12 +26,15 @@ from glt.datasets.link import LinkDataset
 from glt.graph import CSRGraph
 from glt.models.link import LinkModel, float_features
 from glt.samplers import NegativeSampler
+from glt.train.args import CHOICES
 from glt.train.checkpoint import (copy_weights, data_fingerprint, resume_checkpoint, run_identity,
                                   save_checkpoint)
 from glt.train.metrics import epoch_loss
 from glt.train.selection import RunResult, Selection
 
-SPLIT_KEYS = ("edge", "edge_neg")
+PAIR_KEYS = ("edge", "edge_neg")
+SOURCE_KEYS = ("source_node", "target_node", "target_node_neg")
+NEGATIVES = CHOICES["negatives"]
 
 
 @dataclass
@@ -44,12 +49,17 @@ class LinkTrainConfig:
         eval_batch_size: pairs scored at once when evaluating.
         negatives: ``"exclude"``: pairs drawn uniformly among the non-edges
             (PyG's ``negative_sampling``, the ddi example); ``"uniform"``: any
-            pair (the collab example's "trivial random sampling").
+            pair (the collab example's "trivial random sampling");
+            ``"per_source"``: each training pair's source with a uniform random
+            target (the citation2 example; DGL's ``PerSourceUniform``).
         clip: the gradient norm of the embeddings, the encoder and the
-            predictor is each clipped to this.
+            predictor is each clipped to this; None: not clipped.
         use_valid_as_input: validation edges join the graph when scoring the
             test edges (OGB's ``--use_valedges_as_input``).
         edge_weight: the encoder's graph carries the set's ``edge_weight``.
+        symmetric: the encoder's graph is the training graph with every edge
+            in both directions, once (the citation2 example's ``to_symmetric()``
+            of its directed citations).
         seed: seeds the batches, the negatives and (by the caller) the weights.
     """
 
@@ -59,27 +69,34 @@ class LinkTrainConfig:
     eval_every: int = 5
     eval_batch_size: int = 64 * 1024
     negatives: str = "exclude"
-    clip: float = 1.0
+    clip: Optional[float] = 1.0
     use_valid_as_input: bool = False
     edge_weight: bool = False
+    symmetric: bool = False
     seed: int = 0
 
 
 def check_link_data(data: Any, evaluator: Any = None) -> None:
     """Refuse what the link trainer cannot use, naming it: a node set, a split
-    without positive and negative evaluation edges, another set's evaluator."""
+    without positive and negative evaluation edges (pairs for Hits@K, sources'
+    negative targets for an MRR evaluator), another set's evaluator."""
     if not isinstance(data, LinkDataset):
         name = getattr(data, "name", type(data).__name__)
         raise ValueError(f"{name} is not a link-prediction set (an ogbl-* set with edge "
                          "splits); node sets train with glt train gcn / sage / lagnn")
-    for split, keys in (("train", ("edge",)), ("valid", SPLIT_KEYS), ("test", SPLIT_KEYS)):
-        missing = [k for k in keys if k not in data.split.get(split, {})]
-        if missing:
-            raise ValueError(f"{data.name}: its {split} split has no {', '.join(missing)} "
-                             "edges (expected OGB's get_edge_split() layout)")
     name = getattr(evaluator, "name", None)
     if evaluator is not None and name != data.name:
         raise ValueError(f"the evaluator is ogb's for {name}, not for {data.name}")
+    for split in ("valid", "test"):
+        arrays = data.split.get(split, {})
+        if evaluator is not None:
+            keys = SOURCE_KEYS if evaluator.eval_metric == "mrr" else PAIR_KEYS
+        else:
+            keys = SOURCE_KEYS if "source_node" in arrays else PAIR_KEYS
+        missing = [k for k in keys if k not in arrays]
+        if missing:
+            raise ValueError(f"{data.name}: its {split} split has no {', '.join(missing)} "
+                             "edges (expected OGB's get_edge_split() layout)")
 
 
 def graphs(data: LinkDataset, config: LinkTrainConfig) -> tuple[CSRGraph, CSRGraph]:
@@ -87,13 +104,18 @@ def graphs(data: LinkDataset, config: LinkTrainConfig) -> tuple[CSRGraph, CSRGra
     (built once per setting and kept on ``data.graph``)."""
     def build() -> tuple[CSRGraph, CSRGraph]:
         graph = data.graph
+        if config.symmetric:
+            if config.edge_weight:
+                raise ValueError("the symmetric setting keeps no edge weights; it cannot be "
+                                 "combined with edge_weight")
+            graph = graph.to_undirected()
         if config.edge_weight:
             if "edge_weight" not in data.edge_data:
                 raise ValueError(f"{data.name} has no edge_weight for the edge_weight setting")
             graph = graph.with_edge_weight(data.edge_data["edge_weight"].view(-1).float())
         if not config.use_valid_as_input:
             return graph, graph
-        valid = data.split["valid"]["edge"].to(graph.device)
+        valid = data.positives("valid").to(graph.device)
         edges = torch.cat([graph.edge_index(), valid.t(), valid.flip(1).t()], dim=1)
         weight = None
         if config.edge_weight:  # validation edges carry their own weights in OGB's split
@@ -102,19 +124,38 @@ def graphs(data: LinkDataset, config: LinkTrainConfig) -> tuple[CSRGraph, CSRGra
                      else extra.view(-1).float().to(graph.device))
             weight = torch.cat([graph.edge_weight, extra, extra])
         return graph, CSRGraph.from_edge_index(edges, graph.num_nodes, edge_weight=weight)
-    key = ("link_graphs", config.edge_weight, config.use_valid_as_input)
+    key = ("link_graphs", config.edge_weight, config.use_valid_as_input, config.symmetric)
     return data.graph.cached(key, build)
 
 
-def _hits(evaluator: Any, pos: Tensor, neg: Tensor) -> float:
+def _figure(evaluator: Any, pos: Tensor, neg: Tensor) -> float:
+    """The evaluator's figure: Hits@K, or the mean of its per-source MRR list."""
     key = evaluator.eval_metric
-    return float(evaluator.eval({"y_pred_pos": pos, "y_pred_neg": neg})[key])
+    result = evaluator.eval({"y_pred_pos": pos, "y_pred_neg": neg})
+    return float(result[key]) if key in result else float(result[f"{key}_list"].mean())
+
+
+def _split_scores(model: LinkModel, h: Tensor, arrays: dict[str, Tensor], chunk: int
+                  ) -> tuple[Tensor, Tensor]:
+    """The scores of a split's positives ``[M]`` and negatives: ``[M']`` of the
+    negative pairs, or ``[M, K]`` of each source with its ``K`` negative targets."""
+    def scores(pairs: Tensor) -> Tensor:
+        return torch.cat([model.score(h, part.to(h.device)).cpu() for part in pairs.split(chunk)])
+    if "edge" in arrays:
+        return scores(arrays["edge"]), scores(arrays["edge_neg"])
+    source, target_neg = arrays["source_node"], arrays["target_node_neg"]
+    pos = scores(torch.stack([source, arrays["target_node"]], dim=1))
+    rows = max(1, chunk // target_neg.size(1))  # chunk pairs at a time, never all M * K
+    neg = torch.cat([scores(torch.stack([s.repeat_interleave(t.size(1)), t.reshape(-1)], 1))
+                     .view(t.shape) for s, t in zip(source.split(rows), target_neg.split(rows))])
+    return pos, neg
 
 
 @torch.no_grad()
 def evaluate_link(model: LinkModel, data: LinkDataset, evaluator: Any,
                   config: LinkTrainConfig) -> dict[str, float]:
-    """``{"valid": Hits@K, "test": Hits@K}`` of every split edge, scored in chunks."""
+    """``{"valid": figure, "test": figure}``, the evaluator's metric (Hits@K or
+    MRR) of every split edge, scored in chunks of ``eval_batch_size`` pairs."""
     model.eval()
     train_graph, test_graph = graphs(data, config)
     out = {}
@@ -123,11 +164,20 @@ def evaluate_link(model: LinkModel, data: LinkDataset, evaluator: Any,
     for split in ("valid", "test"):
         if split == "test" and test_graph is not train_graph:
             h = model.encode(x, test_graph)
-        scores = [torch.cat([model.score(h, chunk.to(h.device)).cpu() for chunk in
-                             data.split[split][key].split(config.eval_batch_size)])
-                  for key in SPLIT_KEYS]
-        out[split] = _hits(evaluator, *scores)
+        out[split] = _figure(evaluator, *_split_scores(model, h, data.split[split],
+                                                        config.eval_batch_size))
     return out
+
+
+def _negatives(kind: str, sampler: Optional[NegativeSampler], pos: Tensor, num_nodes: int,
+               gen: torch.Generator) -> Tensor:
+    """``[B, 2]`` negative pairs for the ``[B, 2]`` positives ``pos``."""
+    if sampler is not None:
+        return sampler.pairs(pos.size(0), gen)
+    if kind == "per_source":
+        targets = torch.randint(0, num_nodes, (pos.size(0),), generator=gen)
+        return torch.stack([pos[:, 0], targets.to(pos.device)], dim=1)
+    return torch.randint(0, num_nodes, (pos.size(0), 2), generator=gen)
 
 
 def _parts(model: LinkModel) -> list[list[nn.Parameter]]:
@@ -155,8 +205,8 @@ def train_link(model: LinkModel, data: LinkDataset, config: LinkTrainConfig,
                progress: bool = False, settings: Optional[dict[str, Any]] = None,
                on_eval: Optional[Callable[[int, dict[str, float]], None]] = None
                ) -> RunResult:
-    """Train ``model`` on ``data``'s training edges; returns the run's Hits@K
-    (``val_acc`` / ``test_acc`` hold the set's metric) at its best validation
+    """Train ``model`` on ``data``'s training edges; returns the run's figures
+    (``val_acc`` / ``test_acc`` hold the set's metric, Hits@K or MRR) at its best validation
     evaluation, the curve of validation figures and the seconds spent.
 
     ``evaluator``: the set's ``ogb.linkproppred.Evaluator`` (default
@@ -167,10 +217,11 @@ def train_link(model: LinkModel, data: LinkDataset, config: LinkTrainConfig,
     """
     evaluator = evaluator if evaluator is not None else data.evaluator()
     check_link_data(data, evaluator)
-    if config.negatives not in ("exclude", "uniform"):
-        raise ValueError(f"expected negatives 'exclude' or 'uniform', got {config.negatives!r}")
+    if config.negatives not in NEGATIVES:
+        raise ValueError(f"expected negatives {', '.join(map(repr, NEGATIVES))}, got "
+                         f"{config.negatives!r}")
     device = next(model.parameters()).device
-    train_edges = data.split["train"]["edge"].to(device)
+    train_edges = data.positives("train").to(device)
     train_graph, _ = graphs(data, config)
     sampler = NegativeSampler(data.graph) if config.negatives == "exclude" else None
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -194,12 +245,11 @@ def train_link(model: LinkModel, data: LinkDataset, config: LinkTrainConfig,
             opt.zero_grad()
             h = model.encode(x, train_graph)
             pos = train_edges[chunk.to(device)]
-            neg = (sampler.pairs(chunk.numel(), gen) if sampler is not None else
-                   torch.randint(0, data.num_nodes, (chunk.numel(), 2), generator=gen))
+            neg = _negatives(config.negatives, sampler, pos, data.num_nodes, gen)
             loss = (F.softplus(-model.score(h, pos)).mean()
                     + F.softplus(model.score(h, neg.to(device))).mean())
             loss.backward()
-            for part in _parts(model):
+            for part in _parts(model) if config.clip is not None else ():
                 nn.utils.clip_grad_norm_(part, config.clip)
             opt.step()
             total, steps = total + float(loss.detach()), steps + 1

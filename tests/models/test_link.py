@@ -45,13 +45,15 @@ def test_scores_equal_ogbs_model_on_pyg_layers(kind):
 @pytest.mark.parametrize("name,kind,params", [
     ("ogbl-ddi", "sage", 1_421_057), ("ogbl-ddi", "gcn", 1_289_985),
     ("ogbl-ppa", "sage", 424_449), ("ogbl-ppa", "gcn", 278_529),
-    ("ogbl-collab", "sage", 460_289), ("ogbl-collab", "gcn", 296_449)])
+    ("ogbl-collab", "sage", 460_289), ("ogbl-collab", "gcn", 296_449),
+    ("ogbl-citation2", "sage", 460_289), ("ogbl-citation2", "gcn", 296_449)])
 def test_presets_have_ogbs_parameter_count(name, kind, params):
     """#Params of OGB's leaderboard entries for its ddi (learned embeddings of
-    4,267 nodes), ppa (58 node features) and collab (128) examples."""
+    4,267 nodes), ppa (58 node features), collab and citation2 (128) examples."""
     from glt.recipes.link import PRESETS, make_model
     num_nodes, num_features = {"ogbl-ddi": (4267, None), "ogbl-ppa": (576_289, 58),
-                               "ogbl-collab": (235_868, 128)}[name]
+                               "ogbl-collab": (235_868, 128),
+                               "ogbl-citation2": (2_927_963, 128)}[name]
     model = make_model(kind, num_nodes, num_features, PRESETS[name])
     assert sum(p.numel() for p in model.parameters()) == params
 

@@ -100,6 +100,23 @@ def test_a_resumed_run_equals_an_uninterrupted_one(ddi, tmp_path):
                    checkpoint=str(tmp_path))
 
 
+def test_a_checkpoint_written_before_the_symmetric_setting_resumes(ddi, tmp_path):
+    from glt.train.checkpoint import _digest
+    straight = train_link(_model(ddi), ddi, CONFIG)
+    train_link(_model(ddi), ddi, LinkTrainConfig(**{**CONFIG.__dict__, "epochs": 4}),
+               checkpoint=str(tmp_path))
+    path = str(tmp_path / "seed0.pt")
+    old = read_checkpoint(path)
+    del old["identity"]["settings"]["symmetric"]  # as glt wrote it before the setting
+    old.pop("digest")
+    torch.save({**old, "digest": _digest(old)}, path)
+    assert train_link(_model(ddi, seed=5), ddi, CONFIG, checkpoint=str(tmp_path)).curve == \
+        straight.curve
+    with pytest.raises(ValueError, match="setting 'symmetric' is False there and True here"):
+        train_link(_model(ddi), ddi, LinkTrainConfig(**{**CONFIG.__dict__, "symmetric": True}),
+                   checkpoint=str(tmp_path))
+
+
 def test_the_checkpoint_keeps_the_selected_evaluations_weights(ddi, tmp_path):
     config = LinkTrainConfig(**{**CONFIG.__dict__, "epochs": 12, "eval_every": 1})
     model = _model(ddi)
@@ -148,7 +165,8 @@ def test_what_it_cannot_train_on_is_named(ddi, tmp_path):
                                                    "test": ddi.split["test"]}, ddi.info)
     with pytest.raises(ValueError, match="its valid split has no edge_neg edges"):
         train_link(_model(ddi), broken, CONFIG)
-    with pytest.raises(ValueError, match="expected negatives 'exclude' or 'uniform'"):
+    with pytest.raises(ValueError, match="expected negatives 'exclude', 'uniform', "
+                                         "'per_source', got 'hard'"):
         train_link(_model(ddi), ddi, LinkTrainConfig(negatives="hard"))
 
 
@@ -162,3 +180,102 @@ def test_release_problems_name_the_file_or_the_set(tmp_path):
     os.remove(os.path.join(path, "RELEASE_v1.txt"))  # a release of another version
     with pytest.raises(RuntimeError, match="holds an older release of ogbl-ddi"):
         load_ogb("ogbl-ddi", str(tmp_path), download=False)
+
+
+def _as_sources(data, k: int = 7, seed: int = 0):
+    """:func:`_communities`' splits in ogbl-citation2's layout (sources, targets,
+    ``k`` negative targets a source, drawn from the other community), under
+    citation2's registry entry so that OGB's MRR evaluator applies."""
+    from glt.datasets import dataset_info
+    g = torch.Generator().manual_seed(seed)
+    half = data.num_nodes // 2
+    split = {"train": {"source_node": data.split["train"]["edge"][:, 0],
+                       "target_node": data.split["train"]["edge"][:, 1]}}
+    for part in ("valid", "test"):
+        edge = data.split[part]["edge"]
+        other = torch.randint(0, half, (edge.size(0), k), generator=g)
+        other += half * (edge[:, :1] < half)
+        split[part] = {"source_node": edge[:, 0], "target_node": edge[:, 1],
+                       "target_node_neg": other}
+    return type(data)("ogbl-citation2", data.graph, None, split,
+                      dataset_info("ogbl-citation2"))
+
+
+def _ogb_citation2_mrr(model, data, evaluator, part, batch_size):
+    """OGB's examples/linkproppred/citation2/gnn.py ``test_split``: every source
+    repeated for its negatives, scored in batches, the evaluator's mrr_list mean."""
+    h = model.encode(None, data.graph)
+    source = data.split[part]["source_node"]
+    target = data.split[part]["target_node"]
+    target_neg = data.split[part]["target_node_neg"]
+    k = target_neg.size(1)
+    pos = torch.cat([model.score(h, torch.stack([source[i], target[i]], 1))
+                     for i in torch.arange(source.numel()).split(batch_size)])
+    src = source.view(-1, 1).repeat(1, k).view(-1)
+    dst = target_neg.view(-1)
+    neg = torch.cat([model.score(h, torch.stack([src[i], dst[i]], 1))
+                     for i in torch.arange(src.numel()).split(batch_size)]).view(-1, k)
+    return evaluator.eval({"y_pred_pos": pos, "y_pred_neg": neg})["mrr_list"].mean().item()
+
+
+def test_citation2_mrr_is_ogbs_example_and_training_learns(ddi):
+    data = _as_sources(_communities(ddi))
+    model = _model(data).eval()
+    evaluator = data.evaluator()
+    assert evaluator.eval_metric == "mrr"
+    config = LinkTrainConfig(epochs=30, batch_size=128, lr=0.01, eval_every=5,
+                             eval_batch_size=11, negatives="per_source", clip=None)
+    before = evaluate_link(model, data, evaluator, config)
+    for part in ("valid", "test"):  # 11 pairs at a time: chunks cut sources' negatives
+        assert before[part] == pytest.approx(
+            _ogb_citation2_mrr(model, data, evaluator, part, 11), abs=1e-6)
+    run = train_link(model, data, config)
+    assert run.val_acc > max(before["valid"], 0.8) and run.test_acc > 0.8
+    after = evaluate_link(model, data, evaluator, config)["valid"]
+    assert after == pytest.approx(_ogb_citation2_mrr(model, data, evaluator, "valid", 64),
+                                  abs=1e-6)
+
+
+def test_per_source_negatives_keep_the_source_and_draw_targets_uniformly(ddi, monkeypatch):
+    from glt.train import link
+    data = _as_sources(_communities(ddi))
+    seen = []
+    real = link._negatives
+
+    def record(kind, sampler, pos, num_nodes, gen):
+        neg = real(kind, sampler, pos, num_nodes, gen)
+        seen.append((pos.clone(), neg))
+        return neg
+    monkeypatch.setattr(link, "_negatives", record)
+
+    def no_clipping(*args, **kwargs):
+        raise AssertionError("clip None must not clip")
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", no_clipping)
+    train_link(_model(data), data, LinkTrainConfig(epochs=20, batch_size=500, eval_every=20,
+                                                   negatives="per_source", clip=None))
+    assert all(torch.equal(neg[:, 0], pos[:, 0]) for pos, neg in seen)
+    targets = torch.cat([neg[:, 1] for _, neg in seen])
+    counts = torch.bincount(targets, minlength=60).float() / targets.numel()
+    assert targets.numel() == 20 * 500 and float((counts - 1 / 60).abs().max()) < 0.01
+
+
+def test_the_symmetric_graph_is_pygs_to_undirected(ddi):
+    from torch_geometric.utils import coalesce, to_undirected
+    from glt.train.link import graphs
+    torch.manual_seed(0)
+    directed = CSRGraph.from_edge_index(torch.randint(0, 30, (2, 80)), 30)  # citations
+    data = type(ddi)("ogbl-citation2", directed, None, {"train": {
+        "source_node": torch.tensor([0]), "target_node": torch.tensor([1])}})
+    graph, test_graph = graphs(data, LinkTrainConfig(symmetric=True))
+    expected = coalesce(to_undirected(directed.edge_index(), num_nodes=30), num_nodes=30)
+    assert torch.equal(graph.edge_index(), expected) and test_graph is graph
+    with pytest.raises(ValueError, match="the symmetric setting keeps no edge weights"):
+        graphs(data, LinkTrainConfig(symmetric=True, edge_weight=True))
+
+
+def test_an_mrr_evaluator_needs_each_sources_negative_targets(ddi):
+    from ogb.linkproppred import Evaluator
+    pairs = type(ddi)("ogbl-citation2", ddi.graph, None, ddi.split)
+    with pytest.raises(ValueError, match="ogbl-citation2: its valid split has no source_node, "
+                                         "target_node, target_node_neg edges"):
+        train_link(_model(ddi), pairs, CONFIG, evaluator=Evaluator("ogbl-citation2"))
