@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
 
 import torch
 from torch import Tensor
@@ -20,6 +20,29 @@ SHAPES: dict[str, tuple[int, Optional[int]]] = {
     "edge": (2, 2), "edge_neg": (2, 2), "source_node": (1, None), "target_node": (1, None),
     "target_node_neg": (2, None)}
 """The node-id arrays of a split: their dimensions and, where fixed, their width."""
+
+
+def check_split_shapes(arrays: Mapping[str, Any], label: str) -> None:
+    """Refuse a split part whose node-id arrays (tensors or NumPy arrays) have
+    other shapes than :data:`SHAPES`, or other than one target row per source;
+    ``label`` names the part (``"ogbl-x split['valid']"``, a file)."""
+    for key, value in arrays.items():
+        if key not in SHAPES:
+            continue
+        name = f"{label}[{key!r}]"
+        dims, width = SHAPES[key]
+        if value.ndim != dims or (width is not None and value.shape[1] != width):
+            hint = (" (an edge_index [2, M]: OGB's layout is its .t())"
+                    if width == 2 and value.ndim == 2 and value.shape[0] == 2 else "")
+            shape = "[M, 2]" if width == 2 else "[M]" if dims == 1 else "[M, K]"
+            raise ValueError(f"expected {name} of shape {shape}, got "
+                             f"{tuple(value.shape)}{hint}")
+        if key in ("target_node", "target_node_neg"):
+            sources = arrays.get("source_node")
+            if sources is None or value.shape[0] != sources.shape[0]:
+                got = "none" if sources is None else sources.shape[0]
+                raise ValueError(f"{name} has {value.shape[0]} rows and "
+                                 f"{label}['source_node'] {got}; expected one per source")
 
 
 @dataclass
@@ -63,27 +86,10 @@ class LinkDataset:
             raise ValueError(f"{self.name}: expected split['train']['edge'] (or 'source_node' "
                              "and 'target_node'), the training pairs")
         for part, arrays in self.split.items():
-            for key, value in arrays.items():
-                if key in SHAPES:
-                    self._check_ids(part, key, value, arrays, n)
-
-    def _check_ids(self, part: str, key: str, value: Tensor, arrays: dict[str, Tensor],
-                   n: int) -> None:
-        name = f"split[{part!r}][{key!r}]"
-        dims, width = SHAPES[key]
-        if value.dim() != dims or (width is not None and value.size(1) != width):
-            hint = (" (an edge_index [2, M]: OGB's layout is its .t())"
-                    if width == 2 and value.dim() == 2 and value.size(0) == 2 else "")
-            shape = "[M, 2]" if width == 2 else "[M]" if dims == 1 else "[M, K]"
-            raise ValueError(f"{self.name}: expected {name} of shape {shape}, got "
-                             f"{tuple(value.shape)}{hint}")
-        if key in ("target_node", "target_node_neg"):
-            sources = arrays.get("source_node")
-            if sources is None or value.size(0) != sources.size(0):
-                got = "none" if sources is None else sources.size(0)
-                raise ValueError(f"{self.name}: {name} has {value.size(0)} rows and "
-                                 f"split[{part!r}]['source_node'] {got}; expected one per source")
-        as_index(value.reshape(-1), f"{self.name} {name}", bound=n)
+            check_split_shapes(arrays, f"{self.name} split[{part!r}]")
+            for key in SHAPES.keys() & arrays.keys():
+                as_index(arrays[key].reshape(-1), f"{self.name} split[{part!r}][{key!r}]",
+                         bound=n)
 
     def positives(self, part: str) -> Tensor:
         """``[M, 2]`` the positive pairs of split ``part``: its ``edge``, or its

@@ -29,7 +29,7 @@ from glt.datasets._csr import check_csr, check_ids, graph_count, write_csr
 from glt.datasets._download import download_url
 from glt.datasets._fields import vouched_finite
 from glt.datasets._layout import dataset_folder
-from glt.datasets.link import LinkDataset
+from glt.datasets.link import LinkDataset, check_split_shapes
 from glt.datasets.node import NodeDataset
 from glt.datasets.planetoid import default_root
 from glt.datasets.registry import DatasetInfo, dataset_info
@@ -222,6 +222,8 @@ def _process(info: DatasetInfo, path: str, writer: CacheWriter) -> None:
                 if not isinstance(key, str) or not isinstance(value, (np.ndarray, torch.Tensor)):
                     raise ValueError(f"{f}: expected arrays under string keys, got {key!r}: "
                                      f"{type(value).__name__}")
+            check_split_shapes(part, f"{f} ")
+            for key, value in part.items():
                 value = value.numpy() if isinstance(value, torch.Tensor) else value
                 if _node_ids(key):
                     check_ids(value, num_nodes, f"{f} [{key}]")

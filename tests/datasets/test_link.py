@@ -14,7 +14,7 @@ def _toy(**change):
 
 @pytest.mark.parametrize("split, message", [
     ({"train": {"edge": torch.tensor([[0, 1, 2], [1, 2, 3]])}},
-     r"expected split\['train'\]\['edge'\] of shape \[M, 2\], got \(2, 3\) \(an edge_index "
+     r"expected toy split\['train'\]\['edge'\] of shape \[M, 2\], got \(2, 3\) \(an edge_index "
      r"\[2, M\]: OGB's layout is its .t\(\)\)"),
     ({"train": {"edge": torch.tensor([[0, 1]])}, "test": {"edge_neg": torch.tensor([[0, 4]])}},
      r"expected toy split\['test'\]\['edge_neg'\] to hold ids below 4, got 4"),
@@ -24,18 +24,18 @@ def _toy(**change):
     ({"train": {"source_node": torch.tensor([0, 1])}},
      r"expected split\['train'\]\['edge'\] \(or 'source_node' and 'target_node'\)"),
     ({"train": {"source_node": torch.tensor([[0, 1]]), "target_node": torch.tensor([1, 2])}},
-     r"expected split\['train'\]\['source_node'\] of shape \[M\], got \(1, 2\)"),
+     r"expected toy split\['train'\]\['source_node'\] of shape \[M\], got \(1, 2\)"),
     ({"train": {"source_node": torch.tensor([0, 1]), "target_node": torch.tensor([1])}},
-     r"split\['train'\]\['target_node'\] has 1 rows and split\['train'\]\['source_node'\] "
-     r"2; expected one per source"),
+     r"toy split\['train'\]\['target_node'\] has 1 rows and toy split\['train'\]"
+     r"\['source_node'\] 2; expected one per source"),
     ({"train": {"source_node": torch.tensor([0]), "target_node": torch.tensor([1])},
       "test": {"source_node": torch.tensor([0]), "target_node": torch.tensor([1]),
                "target_node_neg": torch.tensor([2, 3])}},
-     r"expected split\['test'\]\['target_node_neg'\] of shape \[M, K\], got \(2,\)"),
+     r"expected toy split\['test'\]\['target_node_neg'\] of shape \[M, K\], got \(2,\)"),
     ({"train": {"source_node": torch.tensor([0]), "target_node": torch.tensor([1])},
       "test": {"target_node": torch.tensor([1]), "target_node_neg": torch.tensor([[2, 3]])}},
-     r"split\['test'\]\['target_node'\] has 1 rows and split\['test'\]\['source_node'\] "
-     r"none"),
+     r"toy split\['test'\]\['target_node'\] has 1 rows and toy split\['test'\]"
+     r"\['source_node'\] none"),
     ({"train": {"source_node": torch.tensor([0]), "target_node": torch.tensor([1])},
       "test": {"source_node": torch.tensor([0]), "target_node": torch.tensor([1]),
                "target_node_neg": torch.tensor([[2, 4]])}},

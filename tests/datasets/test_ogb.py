@@ -252,6 +252,28 @@ def test_out_of_range_ids_are_reported(tmp_path):
         load_ogb("ogbn-arxiv", str(tmp_path))
 
 
+@pytest.mark.parametrize("change, message", [
+    (lambda p: {**p, "target_node_neg": p["target_node_neg"][:-1]},
+     r"valid.pt \['target_node_neg'\] has \d+ rows and .*valid.pt \['source_node'\] \d+; "
+     r"expected one per source"),
+    (lambda p: {**p, "target_node_neg": p["target_node_neg"][:, 0]},
+     r"expected .*valid.pt \['target_node_neg'\] of shape \[M, K\], got \(\d+,\)"),
+    (lambda p: {**p, "source_node": p["source_node"] + 40},
+     r"valid.pt \[source_node\]: id \d+ is outside \[0, 40\)"),
+    (lambda p: {"target_node": p["target_node"]},
+     r"valid.pt: expected a dict with an 'edge' entry \(or 'source_node' and 'target_node'\)"),
+])
+def test_a_damaged_citation2_split_names_its_file(tmp_path, change, message):
+    from glt._unpickle import NUMPY, read_torch_file
+    path = write_ogb(str(tmp_path), "ogbl-citation2", num_nodes=40, num_edges=150)
+    valid = os.path.join(path, "split", "time", "valid.pt")
+    part = change(read_torch_file(valid, NUMPY))
+    torch.save(part, valid, _use_new_zipfile_serialization=False)
+    with pytest.raises(ValueError, match=message):
+        load_ogb("ogbl-citation2", str(tmp_path), download=False)
+    assert not os.path.exists(os.path.join(path, "glt_processed"))  # nothing cached
+
+
 def test_row_count_mismatch_is_reported(tmp_path):
     path = write_ogb(str(tmp_path), "ogbn-arxiv", num_nodes=20, num_edges=30)
     _write_csv(os.path.join(path, "raw", "node-feat.csv.gz"), np.ones((19, 5), np.float32))
