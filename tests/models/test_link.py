@@ -3,6 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from glt.graph import CSRGraph
 from glt.models.link import LinkModel, LinkPredictor, link_encoder
 
 
@@ -40,6 +41,34 @@ def test_scores_equal_ogbs_model_on_pyg_layers(kind):
     ours = torch.sigmoid(model.score(model.encode(None, edges), pairs))
     ref = _pyg_reference(kind, model, 3)(model.embedding.weight, edges, pairs)
     assert torch.allclose(ours, ref, atol=1e-5)
+
+
+def test_gcn_on_citations_is_ogbs_citation2_normalisation():
+    """OGB's citation2 example: ``adj_t.to_symmetric()``, ``set_diag()`` (each
+    node's self-loop weight 1, once), ``D^-1/2 A D^-1/2`` precomputed for GCNConv
+    (normalize=False); here densely, against glt's GCN on the symmetric graph."""
+    from glt.datasets import LinkDataset
+    from glt.train.link import LinkTrainConfig, graphs
+    torch.manual_seed(0)
+    n = 25
+    edges = torch.randint(0, n, (2, 70))
+    edges = torch.cat([edges, torch.tensor([[3, 4, 7], [3, 7, 4]])], 1)  # a loop, both ways
+    data = LinkDataset("citations", CSRGraph.from_edge_index(edges, n), torch.randn(n, 6),
+                       {"train": {"source_node": edges[0], "target_node": edges[1]}})
+    graph, _ = graphs(data, LinkTrainConfig(symmetric=True))
+    model = LinkModel(link_encoder("gcn", 6, 8, num_layers=3, dropout=0.0),
+                      LinkPredictor(8, 8, num_layers=3, dropout=0.0)).eval()
+    adj = torch.zeros(n, n)
+    adj[edges[0], edges[1]] = 1.0
+    adj = ((adj + adj.t()) > 0).float()
+    adj.fill_diagonal_(1.0)
+    d = adj.sum(1).pow(-0.5)
+    norm = d[:, None] * adj * d[None, :]
+    h = data.x
+    for i, conv in enumerate(model.encoder.convs):
+        h = norm @ (h @ conv.lin.weight.t()) + conv.bias
+        h = torch.relu(h) if i < 2 else h
+    assert torch.allclose(model.encode(data.x, graph), h, atol=1e-5)
 
 
 @pytest.mark.parametrize("name,kind,params", [
