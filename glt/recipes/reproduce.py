@@ -165,7 +165,8 @@ def _panel_label(metric: str) -> str:
     else the first run's validation score."""
     if metric.startswith("recall"):
         return f"test {metric}"
-    name = {"acc": "accuracy", "rocauc": "ROC-AUC"}.get(metric, metric.replace("hits", "Hits"))
+    name = {"acc": "accuracy", "rocauc": "ROC-AUC", "mrr": "MRR"}.get(
+        metric, metric.replace("hits", "Hits"))
     return f"validation {name} (first run)"
 
 

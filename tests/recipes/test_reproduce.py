@@ -164,9 +164,10 @@ def test_every_metric_gets_a_curve_panel(tmp_path):
     PNG, which knew three metrics by name."""
     rows = [{"model": m, "dataset": "d", "metric": metric, "curve": [(1, 0.1), (2, 0.2)]}
             for m, metric in (("GCN", "acc"), ("LightGCN", "recall@20"), ("GCN", "hits@50"),
-                              ("GCN", "rocauc"))]
+                              ("GCN", "rocauc"), ("GCN", "mrr"))]
     labels = [reproduce._panel_label(r["metric"]) for r in rows]
     assert labels == ["validation accuracy (first run)", "test recall@20",
-                      "validation Hits@50 (first run)", "validation ROC-AUC (first run)"]
+                      "validation Hits@50 (first run)", "validation ROC-AUC (first run)",
+                      "validation MRR (first run)"]
     reproduce.plot(rows, str(tmp_path / "curves.png"))
     assert (tmp_path / "curves.png").stat().st_size > 0
