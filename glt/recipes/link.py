@@ -102,6 +102,7 @@ class LinkRecipe(Recipe):
 
     def run(self, ctx: Context) -> RunReport:
         args, s = ctx.args, ctx.settings
+        LinkTrainConfig(**{k: s[k] for k in _TRAIN_KEYS})  # refused before the data loads
         data = load_dataset(args.dataset, args.root)
         check_link_data(data)
         data = data.to(ctx.device)

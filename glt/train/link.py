@@ -75,6 +75,14 @@ class LinkTrainConfig:
     symmetric: bool = False
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        if self.negatives not in NEGATIVES:
+            raise ValueError(f"expected negatives {', '.join(map(repr, NEGATIVES))}, got "
+                             f"{self.negatives!r}")
+        if self.symmetric and self.edge_weight:
+            raise ValueError("the symmetric setting keeps no edge weights; it cannot be "
+                             "combined with edge_weight")
+
 
 def check_link_data(data: Any, evaluator: Any = None) -> None:
     """Refuse what the link trainer cannot use, naming it: a node set, a split
@@ -105,9 +113,6 @@ def graphs(data: LinkDataset, config: LinkTrainConfig) -> tuple[CSRGraph, CSRGra
     def build() -> tuple[CSRGraph, CSRGraph]:
         graph = data.graph
         if config.symmetric:
-            if config.edge_weight:
-                raise ValueError("the symmetric setting keeps no edge weights; it cannot be "
-                                 "combined with edge_weight")
             graph = graph.to_undirected()
         if config.edge_weight:
             if "edge_weight" not in data.edge_data:
@@ -217,9 +222,6 @@ def train_link(model: LinkModel, data: LinkDataset, config: LinkTrainConfig,
     """
     evaluator = evaluator if evaluator is not None else data.evaluator()
     check_link_data(data, evaluator)
-    if config.negatives not in NEGATIVES:
-        raise ValueError(f"expected negatives {', '.join(map(repr, NEGATIVES))}, got "
-                         f"{config.negatives!r}")
     device = next(model.parameters()).device
     train_edges = data.positives("train").to(device)
     train_graph, _ = graphs(data, config)

@@ -76,3 +76,17 @@ def test_citation2_trains_with_ogbs_example_settings_and_reports_mrr(tmp_path):
     row = open(out[:-5] + ".md").read().splitlines()[-1]
     assert row.startswith(f"| GraphSAGE (glt, 1 run) | No | {report.test_mean:.4f} ± 0.0000 | "
                           f"{report.valid_mean:.4f} ± 0.0000 | ")
+
+
+def test_settings_it_cannot_combine_are_refused_before_the_data_loads(tmp_path, capsys,
+                                                                     monkeypatch):
+    from glt import cli
+    monkeypatch.setenv("GLT_DOWNLOAD_MIRROR", "http://127.0.0.1:9")  # nothing listens: offline
+    missing = str(tmp_path / "nothing")  # loading would fail: the settings are checked first
+    assert cli.main(["train", "link", "--dataset", "ogbl-collab", "--root", missing,
+                     "--symmetric", "--quiet"]) == 2
+    assert "glt: error: the symmetric setting keeps no edge weights; it cannot be combined " \
+           "with edge_weight" in capsys.readouterr().err
+    assert cli.main(["train", "link", "--dataset", "ogbl-citation2", "--root", missing,
+                     "--clip", "none", "--quiet"]) == 2
+    assert "could not download http://127.0.0.1:9/" in capsys.readouterr().err  # clip none: fine

@@ -167,7 +167,7 @@ def test_what_it_cannot_train_on_is_named(ddi, tmp_path):
         train_link(_model(ddi), broken, CONFIG)
     with pytest.raises(ValueError, match="expected negatives 'exclude', 'uniform', "
                                          "'per_source', got 'hard'"):
-        train_link(_model(ddi), ddi, LinkTrainConfig(negatives="hard"))
+        LinkTrainConfig(negatives="hard")
 
 
 def test_release_problems_name_the_file_or_the_set(tmp_path):
@@ -270,7 +270,7 @@ def test_the_symmetric_graph_is_pygs_to_undirected(ddi):
     expected = coalesce(to_undirected(directed.edge_index(), num_nodes=30), num_nodes=30)
     assert torch.equal(graph.edge_index(), expected) and test_graph is graph
     with pytest.raises(ValueError, match="the symmetric setting keeps no edge weights"):
-        graphs(data, LinkTrainConfig(symmetric=True, edge_weight=True))
+        LinkTrainConfig(symmetric=True, edge_weight=True)
 
 
 def test_an_mrr_evaluator_needs_each_sources_negative_targets(ddi):
