@@ -11,7 +11,7 @@ from glt.datasets import load_dataset
 from glt.datasets.link import LinkDataset
 from glt.models.link import LinkModel, LinkPredictor, link_encoder
 from glt.recipes.base import Context, Recipe
-from glt.recipes.report import RunRecord, RunReport, percent_metric
+from glt.recipes.report import RunRecord, RunReport, format_metric, metric_label
 from glt.train.checkpoint import restore_model
 from glt.train.link import LinkTrainConfig, check_link_data, link_fingerprint, train_link
 from glt.train.node import seed_everything
@@ -71,16 +71,18 @@ def model_from_checkpoint(path: str, data: LinkDataset, weights: str = "best") -
 def leaderboard_row(report: RunReport) -> str:
     """The markdown header and row in the OGB leaderboard's column order (Hits@K
     in percent, MRR as a fraction, as the leaderboard writes them)."""
-    metric = report.metric.replace("hits", "Hits").replace("mrr", "MRR")
-    scale, digits = (100, 2) if percent_metric(report.metric) else (1, 4)
+    metric = metric_label(report.metric)
+
+    def fmt(value: Optional[float]) -> str:
+        return format_metric(report.metric, value)
     head = (f"| Method | Ext. data | Test {metric} | Validation {metric} | #Params | "
             f"Hardware | Date |\n|---|---|---|---|---|---|---|")
     n = len(report.runs)
     method = f"{METHODS[report.model.removeprefix('link-')]} (glt, {n} run" \
              + ("s" if n != 1 else "") + ")"
     return (f"{head}\n| {method} | No | "
-            f"{scale * report.test_mean:.{digits}f} ± {scale * report.test_std:.{digits}f} | "
-            f"{scale * report.valid_mean:.{digits}f} ± {scale * report.valid_std:.{digits}f} | "
+            f"{fmt(report.test_mean)} ± {fmt(report.test_std)} | "
+            f"{fmt(report.valid_mean)} ± {fmt(report.valid_std)} | "
             f"{report.extra['params']:,} | {report.hardware} | {report.date} |")
 
 
@@ -108,7 +110,6 @@ class LinkRecipe(Recipe):
         data = data.to(ctx.device)
         evaluator = data.evaluator()
         num_features = None if data.x is None else data.x.size(1)
-        percent = percent_metric(evaluator.eval_metric)
         if ctx.progress:
             print(data, flush=True)
         records, params = [], 0
@@ -118,7 +119,7 @@ class LinkRecipe(Recipe):
             params = sum(p.numel() for p in model.parameters())
 
             def show(epoch: int, figures: dict[str, float], seed: int = seed) -> None:
-                valid, test = (f"{100 * figures[k]:.2f}" if percent else f"{figures[k]:.4f}"
+                valid, test = (format_metric(evaluator.eval_metric, figures[k])
                                for k in ("valid", "test"))
                 print(f"seed {seed} epoch {epoch}: loss {figures['loss']:.4f} valid {valid} "
                       f"test {test}", flush=True)

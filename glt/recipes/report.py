@@ -94,8 +94,8 @@ class RunReport:
 
     def summary(self) -> str:
         """One line: model, data, test (and validation) mean ± std, runs, time."""
-        pct = percent_metric(self.metric)
-        fmt = (lambda v: f"{100 * v:.2f}") if pct else (lambda v: f"{v:.4f}")
+        def fmt(value: Optional[float]) -> str:
+            return format_metric(self.metric, value)
         line = (f"{self.model} on {self.dataset}: test {self.metric} {fmt(self.test_mean)} ± "
                 f"{fmt(self.test_std)}")
         if self.valid_mean is not None:
@@ -108,6 +108,20 @@ def percent_metric(metric: str) -> bool:
     """Accuracy, Hits@K and ROC-AUC read as percentages (as the README's rows);
     ranking metrics (recall, ndcg) as fractions."""
     return metric.startswith(("acc", "hits", "rocauc"))
+
+
+def format_metric(metric: str, value: Optional[float]) -> str:
+    """``value`` of ``metric`` as the README's rows and OGB's leaderboards write it:
+    a percentage with two decimals (:func:`percent_metric`), else a fraction with four."""
+    if value is None:
+        return "—"
+    return f"{100 * value:.2f}" if percent_metric(metric) else f"{value:.4f}"
+
+
+def metric_label(metric: str) -> str:
+    """``metric``'s name as OGB's leaderboards and the curves' panels write it."""
+    return {"acc": "accuracy", "rocauc": "ROC-AUC", "mrr": "MRR"}.get(
+        metric, metric.replace("hits", "Hits"))
 
 
 def _mean_std(values: Sequence[Optional[float]]) -> tuple[Optional[float], Optional[float]]:

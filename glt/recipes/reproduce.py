@@ -16,7 +16,7 @@ from typing import Any, Optional
 from glt.datasets.registry import dataset_info
 from glt.recipes import recipe
 from glt.recipes.link import METHODS  # the names OGB's leaderboards give the models
-from glt.recipes.report import percent_metric
+from glt.recipes.report import format_metric, metric_label
 from glt.train.args import Parser
 from glt.train.output import write_json
 
@@ -148,12 +148,10 @@ def table(rows: list[dict[str, Any]], quick: bool) -> str:
     lines = ["| model | dataset | metric | glt | paper | runs | time | hardware |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        scale = 100 if percent_metric(r["metric"]) else 1
-        fmt = "{:.2f}" if scale == 100 else "{:.4f}"
-        paper = (fmt.format(scale * r["paper"]) if r["paper"] is not None
+        paper = (format_metric(r["metric"], r["paper"]) if r["paper"] is not None
                  else r.get("note") or "—")
         lines.append(f"| {r['model']} | {r['dataset']} | {r['metric']} | "
-                     f"{fmt.format(scale * r['glt'])} | {paper} | {r['runs']} | "
+                     f"{format_metric(r['metric'], r['glt'])} | {paper} | {r['runs']} | "
                      f"{r['seconds']:.0f} s | {r['hardware']} |")
     if quick:
         lines.append(f"\n({QUICK_NOTE}.)")
@@ -165,9 +163,7 @@ def _panel_label(metric: str) -> str:
     else the first run's validation score."""
     if metric.startswith("recall"):
         return f"test {metric}"
-    name = {"acc": "accuracy", "rocauc": "ROC-AUC", "mrr": "MRR"}.get(
-        metric, metric.replace("hits", "Hits"))
-    return f"validation {name} (first run)"
+    return f"validation {metric_label(metric)} (first run)"
 
 
 def plot(rows: list[dict[str, Any]], path: str) -> None:

@@ -38,3 +38,14 @@ def test_files_that_are_not_reports_are_named(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
         read_report(str(path))
+
+
+@pytest.mark.parametrize("metric, value, text, label", [
+    ("acc", 0.8139, "81.39", "accuracy"), ("hits@20", 0.5390, "53.90", "Hits@20"),
+    ("rocauc", 0.7251, "72.51", "ROC-AUC"), ("mrr", 0.84741, "0.8474", "MRR"),
+    ("recall@20", 0.1823, "0.1823", "recall@20"), ("ndcg@20", None, "—", "ndcg@20")])
+def test_figures_are_written_as_the_leaderboards_write_them(metric, value, text, label):
+    """OGB's leaderboards: accuracy, Hits@K and ROC-AUC in percent, MRR a fraction
+    (0.8474 ± 0.0021 for citation2's GCN); the papers' recall / ndcg fractions."""
+    from glt.recipes.report import format_metric, metric_label
+    assert format_metric(metric, value) == text and metric_label(metric) == label
