@@ -22,6 +22,12 @@ SHAPES: dict[str, tuple[int, Optional[int]]] = {
 """The node-id arrays of a split: their dimensions and, where fixed, their width."""
 
 
+def has_positives(arrays: Mapping[str, Any]) -> bool:
+    """Whether a split part holds positive pairs: ``edge``, or ``source_node``
+    and ``target_node``."""
+    return "edge" in arrays or {"source_node", "target_node"} <= arrays.keys()
+
+
 def check_split_shapes(arrays: Mapping[str, Any], label: str) -> None:
     """Refuse a split part whose node-id arrays (tensors or NumPy arrays) have
     other shapes than :data:`SHAPES`, or other than one target row per source;
@@ -82,7 +88,7 @@ class LinkDataset:
                 raise ValueError(f"{self.name}: node_attr[{key!r}] has shape "
                                  f"{tuple(value.shape)}, expected {n} rows (one per node)")
         train = self.split.get("train", {})
-        if "edge" not in train and not {"source_node", "target_node"} <= train.keys():
+        if not has_positives(train):
             raise ValueError(f"{self.name}: expected split['train']['edge'] (or 'source_node' "
                              "and 'target_node'), the training pairs")
         for part, arrays in self.split.items():
@@ -94,9 +100,12 @@ class LinkDataset:
     def positives(self, part: str) -> Tensor:
         """``[M, 2]`` the positive pairs of split ``part``: its ``edge``, or its
         ``source_node`` beside its ``target_node``."""
-        arrays = self.split[part]
+        arrays = self.split.get(part, {})
         if "edge" in arrays:
             return arrays["edge"]
+        if not has_positives(arrays):
+            raise ValueError(f"{self.name}: its {part} split has no positive pairs ('edge', "
+                             "or 'source_node' and 'target_node')")
         return torch.stack([arrays["source_node"], arrays["target_node"]], dim=1)
 
     @classmethod
@@ -166,6 +175,7 @@ class LinkDataset:
         return Evaluator(self.info.name)
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{k}={self.positives(k).size(0)}" for k in self.split)
+        sizes = ", ".join(f"{k}={self.positives(k).size(0)}" for k, v in self.split.items()
+                          if has_positives(v))
         return (f"LinkDataset({self.name}: nodes={self.num_nodes}, "
                 f"edges={self.graph.num_edges}, split edges: {sizes})")

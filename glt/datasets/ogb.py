@@ -29,7 +29,7 @@ from glt.datasets._csr import check_csr, check_ids, graph_count, write_csr
 from glt.datasets._download import download_url
 from glt.datasets._fields import vouched_finite
 from glt.datasets._layout import dataset_folder
-from glt.datasets.link import LinkDataset, check_split_shapes
+from glt.datasets.link import LinkDataset, check_split_shapes, has_positives
 from glt.datasets.node import NodeDataset
 from glt.datasets.planetoid import default_root
 from glt.datasets.registry import DatasetInfo, dataset_info
@@ -214,8 +214,7 @@ def _process(info: DatasetInfo, path: str, writer: CacheWriter) -> None:
         for s in SPLITS:
             f = os.path.join(split_dir, f"{s}.pt")
             part = read_torch_file(f, _SPLIT_TYPES)  # OGB ships NumPy arrays, legacy format
-            if not isinstance(part, dict) or not (
-                    "edge" in part or {"source_node", "target_node"} <= part.keys()):
+            if not isinstance(part, dict) or not has_positives(part):
                 raise ValueError(f"{f}: expected a dict with an 'edge' entry (or 'source_node' "
                                  "and 'target_node')")
             for key, value in part.items():

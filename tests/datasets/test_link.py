@@ -62,6 +62,10 @@ def test_sources_and_targets_are_pairs_as_ogbs_citation2_example_reads_them():
     data = _toy(split=split, node_attr={"node_year": torch.tensor([2001, 2002, 2003, 2004])})
     assert data.positives("train").tolist() == [[0, 1], [2, 3]]
     assert "train=2" in repr(data)
+    negatives_only = _toy(split={**split, "test": {"edge_neg": torch.tensor([[0, 3]])}})
+    assert repr(negatives_only).endswith("split edges: train=2)")
+    with pytest.raises(ValueError, match="toy: its test split has no positive pairs"):
+        negatives_only.positives("test")
     with pytest.raises(ValueError, match=r"node_attr\['node_year'\] has shape \(3,\), expected "
                        r"4 rows \(one per node\)"):
         _toy(node_attr={"node_year": torch.tensor([2001, 2002, 2003])})
