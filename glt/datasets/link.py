@@ -128,8 +128,9 @@ class LinkDataset:
         per_edge = {k: data[k] for k in data.keys() if k not in ("edge_index", "adj_t")
                     and isinstance(data[k], Tensor) and data.is_edge_attr(k)}
         per_edge = {k: v[graph.edge_id] for k, v in per_edge.items()}
-        per_node = {k: data[k] for k in data.keys() if k != "x" and isinstance(data[k], Tensor)
-                    and data.is_node_attr(k)}
+        per_node = {k: data[k] for k in data.keys() if k not in ("x", "edge_index", "adj_t")
+                    and k not in per_edge and isinstance(data[k], Tensor)
+                    and data.is_node_attr(k)}  # adj_t: PyG 2.6 fails to size it
         per_node = {k: v.view(-1) if v.dim() == 2 and v.size(1) == 1 else v
                     for k, v in per_node.items()}
         split = {part: {k: torch.as_tensor(v) for k, v in arrays.items()}
