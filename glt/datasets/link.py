@@ -143,9 +143,12 @@ class LinkDataset:
         """``(data, split_edge)`` as OGB's PyG loader gives them: a
         ``torch_geometric.data.Data`` of the training graph (``edge_index`` in CSR
         order, ``num_nodes``, ``x``, ``edge_attr``, :attr:`edge_data` and
-        :attr:`node_attr` where the set has them) and the split. :meth:`from_pyg`
-        reads them back."""
-        data = self.graph.with_edge_weight(None).to_pyg(**self.edge_data, **self.node_attr)
+        :attr:`node_attr` where the set has them, each of the shape OGB's loader
+        gives it: ``node_year [N, 1]``) and the split. :meth:`from_pyg` reads them
+        back."""
+        per_node = {k: v.view(-1, 1) if v.dim() == 1 else v  # [N, 1], as OGB's loader holds it
+                    for k, v in self.node_attr.items()}
+        data = self.graph.with_edge_weight(None).to_pyg(**self.edge_data, **per_node)
         for key, value in (("x", self.x), ("edge_attr", self.edge_attr)):
             if value is not None:
                 data[key] = value
