@@ -43,6 +43,9 @@ def check_split_shapes(arrays: Mapping[str, Any], label: str) -> None:
             shape = "[M, 2]" if width == 2 else "[M]" if dims == 1 else "[M, K]"
             raise ValueError(f"expected {name} of shape {shape}, got "
                              f"{tuple(value.shape)}{hint}")
+        if key == "target_node_neg" and value.shape[1] == 0:
+            raise ValueError(f"{name} holds no negative targets (shape {tuple(value.shape)}); "
+                             "each source is ranked among K >= 1")
         if key in ("target_node", "target_node_neg"):
             sources = arrays.get("source_node")
             if sources is None or value.shape[0] != sources.shape[0]:
