@@ -87,7 +87,8 @@ class LinkTrainConfig:
 def check_link_data(data: Any, evaluator: Any = None) -> None:
     """Refuse what the link trainer cannot use, naming it: a node set, a split
     without positive and negative evaluation edges (pairs for Hits@K, sources'
-    negative targets for an MRR evaluator), another set's evaluator."""
+    negative targets for an MRR evaluator) or with none of them, no training
+    pairs, another set's evaluator."""
     if not isinstance(data, LinkDataset):
         name = getattr(data, "name", type(data).__name__)
         raise ValueError(f"{name} is not a link-prediction set (an ogbl-* set with edge "
@@ -105,6 +106,12 @@ def check_link_data(data: Any, evaluator: Any = None) -> None:
         if missing:
             raise ValueError(f"{data.name}: its {split} split has no {', '.join(missing)} "
                              "edges (expected OGB's get_edge_split() layout)")
+        empty = [k for k in keys if arrays[k].shape[0] == 0]
+        if empty:
+            raise ValueError(f"{data.name}: its {split} split has no rows in "
+                             f"{', '.join(empty)}; its figure would be nan")
+    if data.positives("train").shape[0] == 0:
+        raise ValueError(f"{data.name}: its train split holds no pairs to train on")
 
 
 def graphs(data: LinkDataset, config: LinkTrainConfig) -> tuple[CSRGraph, CSRGraph]:

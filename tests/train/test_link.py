@@ -165,6 +165,14 @@ def test_what_it_cannot_train_on_is_named(ddi, tmp_path):
                                                    "test": ddi.split["test"]}, ddi.info)
     with pytest.raises(ValueError, match="its valid split has no edge_neg edges"):
         train_link(_model(ddi), broken, CONFIG)
+    none = torch.zeros(0, 2, dtype=torch.long)
+    for split, message in (("test", "its test split has no rows in edge; its figure would be "
+                                    "nan"),
+                           ("train", "its train split holds no pairs to train on")):
+        empty = type(ddi)(ddi.name, ddi.graph, None, {**ddi.split, split: {
+            **ddi.split[split], "edge": none}}, ddi.info)
+        with pytest.raises(ValueError, match=f"ogbl-ddi: {message}"):
+            train_link(_model(ddi), empty, CONFIG)
     with pytest.raises(ValueError, match="expected negatives 'exclude', 'uniform', "
                                          "'per_source', got 'hard'"):
         LinkTrainConfig(negatives="hard")
