@@ -78,8 +78,9 @@ def leaderboard_row(report: RunReport) -> str:
     head = (f"| Method | Ext. data | Test {metric} | Validation {metric} | #Params | "
             f"Hardware | Date |\n|---|---|---|---|---|---|---|")
     n = len(report.runs)
-    method = f"{METHODS[report.model.removeprefix('link-')]} (glt, {n} run" \
-             + ("s" if n != 1 else "") + ")"
+    method = METHODS[report.model.removeprefix('link-')] \
+        + (" (val as input)" if report.extra.get("use_valid_as_input") else "") \
+        + f" (glt, {n} run" + ("s" if n != 1 else "") + ")"
     return (f"{head}\n| {method} | No | "
             f"{fmt(report.test_mean)} ± {fmt(report.test_std)} | "
             f"{fmt(report.valid_mean)} ± {fmt(report.valid_std)} | "
@@ -99,8 +100,9 @@ class LinkRecipe(Recipe):
         parser.add_argument("--root", default=None, help="data folder holding <root>/ogbl_ddi/ "
                             "(default: $GLT_DATA or ~/.cache/glt; downloaded when missing)")
         parser.add_argument("--use-valid-as-input", action="store_true", help="validation "
-                            "edges join the graph when scoring the test edges (OGB's "
-                            "--use_valedges_as_input)")
+                            "edges join the graph when scoring the test edges, unweighted and "
+                            "each pair once, as OGB's collab example (--use_valedges_as_input) "
+                            "builds it")
 
     def run(self, ctx: Context) -> RunReport:
         args, s = ctx.args, ctx.settings

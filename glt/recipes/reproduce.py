@@ -9,6 +9,7 @@ Cora (minutes on 2 CPU cores); ``--root DIR`` adds the sets found under
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -52,10 +53,12 @@ def _ogb_node(model: str, dataset: str, paper: float, quick: dict[str, Any]) -> 
                  _OGB_SOURCE)
 
 
-def _ogb_link(model: str, dataset: str, paper: float) -> Entry:
-    return Entry(METHODS[model], dataset, "link",
-                 {"model": model, "dataset": dataset}, _LINK_QUICK, paper,
-                 _OGB_SOURCE)
+def _ogb_link(model: str, dataset: str, paper: float, valid_as_input: bool = False) -> Entry:
+    options: dict[str, Any] = {"model": model, "dataset": dataset}
+    if valid_as_input:
+        options["use_valid_as_input"] = True
+    return Entry(METHODS[model] + (" (val as input)" if valid_as_input else ""), dataset,
+                 "link", options, _LINK_QUICK, paper, _OGB_SOURCE)
 
 
 def _la(model: str, dataset: str, paper: float, quick: Optional[dict[str, Any]],
@@ -103,6 +106,7 @@ ENTRIES: tuple[Entry, ...] = (
     _ogb_link("gcn", "ogbl-ddi", 0.3707),
     _ogb_link("sage", "ogbl-collab", 0.4810),
     _ogb_link("gcn", "ogbl-collab", 0.4475),
+    _ogb_link("sage", "ogbl-collab", 0.5463, valid_as_input=True),
     _ogb_link("sage", "ogbl-ppa", 0.1655),
     _ogb_link("gcn", "ogbl-ppa", 0.1867),
     _ogb_link("sage", "ogbl-citation2", 0.8260),
@@ -130,8 +134,9 @@ def run_entry(entry: Entry, root: str, quick: bool, device: str, out_dir: str
               ) -> dict[str, Any]:
     """Train ``entry`` and return its table row (with the first run's curve)."""
     options = {**entry.options, **(entry.quick or {})} if quick else dict(entry.options)
-    options.update(device=device, quiet=True, out=os.path.join(
-        out_dir, "runs", f"{entry.run}_{entry.model}_{entry.dataset}.json"))
+    stem = "_".join((entry.run, re.sub(r"[^\w.-]+", "-", entry.model).strip("-"),
+                     entry.dataset))  # "GraphSAGE (val as input)": GraphSAGE-val-as-input
+    options.update(device=device, quiet=True, out=os.path.join(out_dir, "runs", f"{stem}.json"))
     if root:
         options["root"] = root
     start = time.perf_counter()

@@ -55,7 +55,9 @@ class LinkTrainConfig:
         clip: the gradient norm of the embeddings, the encoder and the
             predictor is each clipped to this; None: not clipped.
         use_valid_as_input: validation edges join the graph when scoring the
-            test edges (OGB's ``--use_valedges_as_input``).
+            test edges (OGB's ``--use_valedges_as_input``): the encoder then reads
+            the training and validation edges, each pair once in both directions
+            and unweighted, as OGB's collab example builds that graph.
         edge_weight: the encoder's graph carries the set's ``edge_weight``.
         symmetric: the encoder's graph is the training graph with every edge
             in both directions, once (the citation2 example's ``to_symmetric()``
@@ -127,15 +129,12 @@ def graphs(data: LinkDataset, config: LinkTrainConfig) -> tuple[CSRGraph, CSRGra
             graph = graph.with_edge_weight(data.edge_data["edge_weight"].view(-1).float())
         if not config.use_valid_as_input:
             return graph, graph
+        # as OGB's collab example builds it (SparseTensor.from_edge_index(...)
+        # .to_symmetric()): the training and validation edges, every pair once in
+        # both directions, unweighted
         valid = data.positives("valid").to(graph.device)
-        edges = torch.cat([graph.edge_index(), valid.t(), valid.flip(1).t()], dim=1)
-        weight = None
-        if config.edge_weight:  # validation edges carry their own weights in OGB's split
-            extra = data.split["valid"].get("weight")
-            extra = (torch.ones(valid.size(0), device=graph.device) if extra is None
-                     else extra.view(-1).float().to(graph.device))
-            weight = torch.cat([graph.edge_weight, extra, extra])
-        return graph, CSRGraph.from_edge_index(edges, graph.num_nodes, edge_weight=weight)
+        edges = torch.cat([data.graph.edge_index(), valid.t()], dim=1)
+        return graph, CSRGraph.from_edge_index(edges, graph.num_nodes).to_undirected()
     key = ("link_graphs", config.edge_weight, config.use_valid_as_input, config.symmetric)
     return data.graph.cached(key, build)
 

@@ -73,7 +73,8 @@ def test_an_unknown_model_is_named(tmp_path, capsys):
         reproduce.main(["--only", "GCN", "LightGNC", "--out", str(tmp_path)])
     assert capsys.readouterr().err == (
         "glt: error: argument --only: no model named lightgnc; expected some of GCN, GAT, "
-        "SAGE, LA-GCN, LA-GAT, LargeGT, LightGCN, UltraGCN, GraphSAGE, LA-SAGE\n")
+        "SAGE, LA-GCN, LA-GAT, LargeGT, LightGCN, UltraGCN, GraphSAGE, LA-SAGE, "
+        "GraphSAGE (val as input)\n")
 
 
 def test_nothing_to_run_is_said(tmp_path):
@@ -117,6 +118,14 @@ def test_quick_link_rows_with_an_ogb_link_release(tmp_path, capsys):
     assert row["paper"] == 0.5390 and 0.0 <= row["glt"] <= 1.0 and len(row["curve"]) == 1
     assert row["command"].startswith("glt train link --model sage --dataset ogbl-ddi")
     assert "| GraphSAGE | ogbl-ddi | hits@20 |" in capsys.readouterr().out
+    # OGB's leaderboard entry with the validation edges joining the test graph
+    write_ogb(str(root / "ogb"), "ogbl-collab", num_nodes=60, num_edges=400, num_features=4)
+    (row,) = reproduce.main(["--quick", "--root", str(root), "--only",
+                             "GraphSAGE (val as input)", "--out", out])
+    assert (row["dataset"], row["paper"]) == ("ogbl-collab", 0.5463)
+    assert "--use-valid-as-input" in row["command"]
+    md = os.path.join(out, "runs", "link_GraphSAGE-val-as-input_ogbl-collab.md")
+    assert "| GraphSAGE (val as input) (glt, 1 run) | No |" in open(md).read()
 
 
 def test_download_fetches_missing_sets_from_their_sources(shared_data, tmp_path,

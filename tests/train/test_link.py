@@ -142,14 +142,35 @@ def test_a_diverged_run_stops_before_the_epoch_is_saved(ddi, tmp_path):
 
 
 def test_uniform_negatives_and_validation_edges_as_input(tmp_path):
-    write_ogb(str(tmp_path), "ogbl-collab", num_nodes=50, num_edges=300, num_features=6)
+    # 80 edges a split: more negatives than Hits@50 needs (fewer give 1.0 whatever the scores)
+    write_ogb(str(tmp_path), "ogbl-collab", num_nodes=50, num_edges=800, num_features=6)
     collab = load_ogb("ogbl-collab", str(tmp_path))
     torch.manual_seed(0)
     model = LinkModel(link_encoder("gcn", 6, 8, 3, 0.0), LinkPredictor(8, 8, 3, 0.0))
-    run = train_link(model, collab, LinkTrainConfig(
-        epochs=3, batch_size=64, eval_every=1, negatives="uniform", edge_weight=True,
-        use_valid_as_input=True))
+    config = LinkTrainConfig(epochs=3, batch_size=64, eval_every=1, negatives="uniform",
+                             edge_weight=True, use_valid_as_input=True)
+    run = train_link(model, collab, config)
     assert len(run.curve) == 3 and 0.0 <= run.test_acc <= 1.0
+    # OGB's collab example: SparseTensor.from_edge_index(cat([edge_index, valid.t()]))
+    # .to_symmetric(), i.e. every pair once in both directions, no weights; PyG's
+    # to_undirected builds the same edge set
+    from torch_geometric.utils import to_undirected
+    from glt.train.link import graphs
+    train_graph, full = graphs(collab, config)
+    valid = collab.split["valid"]["edge"]
+    expected = to_undirected(torch.cat([collab.graph.edge_index(), valid.t()], 1),
+                             num_nodes=collab.num_nodes)
+    assert torch.equal(full.edge_index(), expected) and full.edge_weight is None
+    assert train_graph.edge_weight is not None  # the training graph keeps its weights
+    # the test edges are scored on that graph, the validation edges on the training one
+    model.eval()
+    with torch.no_grad():
+        h = model.encode(collab.x, full)
+        pos, neg = (model.score(h, collab.split["test"][k]) for k in ("edge", "edge_neg"))
+    hits = collab.evaluator().eval({"y_pred_pos": pos, "y_pred_neg": neg})["hits@50"]
+    assert 0.0 < hits < 1.0
+    assert evaluate_link(model, collab, collab.evaluator(), config)["test"] == \
+        pytest.approx(hits, abs=1e-6)
 
 
 def test_what_it_cannot_train_on_is_named(ddi, tmp_path):
