@@ -24,7 +24,7 @@ from glt.recipes.node import (add_split_arguments, load_node_set, mini_batch_set
                               train_config)
 from glt.recipes.report import RunReport
 from glt.train import distributed
-from glt.train.args import existing_file
+from glt.train.args import data_folder, existing_file
 from glt.train.checkpoint import data_fingerprint, read_checkpoint, restore_model
 from glt.train.lagnn import (augmentation, batch_augmentation, la_batch_objective,
                              la_full_predict, la_objective, pretrain_generator)
@@ -168,7 +168,7 @@ class LAGNNRecipe(Recipe):
         parser.add_argument("--model", choices=["gcn", "gat", "sage"], default="gcn")
         parser.add_argument("--dataset", choices=sorted(PLANETOID_NAMES) + list(OGB_SETS),
                             default="cora")
-        parser.add_argument("--root", default=None)
+        parser.add_argument("--root", default=None, type=data_folder)
         parser.add_argument("--generator", default=None, help="load the CVAE from this file "
                             "if it exists, else pretrain and save it there")
         parser.add_argument("--lagnn-generator", default=None, metavar="FILE",

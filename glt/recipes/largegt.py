@@ -19,7 +19,7 @@ from glt.models.largegt import LargeGT, PaperLargeGT, TokenInputs
 from glt.recipes.base import Context, Recipe
 from glt.recipes.node import node_runs, train_config
 from glt.recipes.report import RunReport
-from glt.train.args import existing_file
+from glt.train.args import data_folder, existing_file
 from glt.train.checkpoint import data_fingerprint, restore_model
 from glt.train.metrics import dataset_score
 from glt.train.sources import TokenBatches, token_arrays
@@ -109,7 +109,7 @@ class LargeGTRecipe(Recipe):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--dataset", default="cora", help="any registered node set (cora, "
                             "ogbn-products, snap-patents, ogbn-papers100M, ...)")
-        parser.add_argument("--root", default=None)
+        parser.add_argument("--root", default=None, type=data_folder)
         parser.add_argument("--pos-enc", default=None, type=existing_file,
                             help="a .npy or .pt file with a "
                             "[num_nodes, d] positional encoding (the authors use node2vec "

@@ -12,6 +12,7 @@ from glt.datasets.link import LinkDataset
 from glt.models.link import LinkModel, LinkPredictor, link_encoder
 from glt.recipes.base import Context, Recipe
 from glt.recipes.report import RunRecord, RunReport, format_metric, metric_label
+from glt.train.args import data_folder
 from glt.train.checkpoint import restore_model
 from glt.train.link import LinkTrainConfig, check_link_data, link_fingerprint, train_link
 from glt.train.node import seed_everything
@@ -97,8 +98,9 @@ class LinkRecipe(Recipe):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--model", choices=sorted(METHODS), default="sage")
         parser.add_argument("--dataset", choices=sorted(PRESETS), default="ogbl-ddi")
-        parser.add_argument("--root", default=None, help="data folder holding <root>/ogbl_ddi/ "
-                            "(default: $GLT_DATA or ~/.cache/glt; downloaded when missing)")
+        parser.add_argument("--root", default=None, type=data_folder, help="data folder "
+                            "holding <root>/ogbl_ddi/ (default: $GLT_DATA or ~/.cache/glt; "
+                            "downloaded when missing)")
         parser.add_argument("--use-valid-as-input", action="store_true", help="validation "
                             "edges join the graph when scoring the test edges, unweighted and "
                             "each pair once, as OGB's collab example (--use_valedges_as_input) "

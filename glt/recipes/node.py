@@ -18,7 +18,7 @@ from glt.models import GAT, GCN, GraphSAGE
 from glt.ops import scatter
 from glt.recipes.base import Context, Recipe, record
 from glt.recipes.report import RunRecord, RunReport
-from glt.train.args import non_negative_int
+from glt.train.args import data_folder, non_negative_int
 from glt.train.checkpoint import data_fingerprint, restore_model
 from glt.train.node import NodeTrainConfig, Score, repeat_runs, train_nodes
 from glt.train.metrics import dataset_score
@@ -171,8 +171,8 @@ class NodeRecipe(Recipe):
         parser.add_argument("--model", choices=MODELS, default="gcn")
         parser.add_argument("--dataset", choices=sorted(PLANETOID_NAMES) + list(OGB_NODE_SETS),
                             default="cora")
-        parser.add_argument("--root", default=None, help="data folder (default: bundled "
-                            "Cora, else $GLT_DATA or ~/.cache/glt)")
+        parser.add_argument("--root", default=None, type=data_folder, help="data folder "
+                            "(default: bundled Cora, else $GLT_DATA or ~/.cache/glt)")
         add_split_arguments(parser)
 
     def preset_name(self, args: argparse.Namespace) -> str:

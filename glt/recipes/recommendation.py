@@ -15,7 +15,7 @@ from glt.datasets.rec import RecDataset, load_rec
 from glt.datasets.registry import list_datasets
 from glt.recipes.base import Context, Recipe
 from glt.recipes.report import RunRecord, RunReport, write_report
-from glt.train.args import count
+from glt.train.args import count, data_folder
 from glt.train.checkpoint import restore_model
 from glt.train.recsys import RecRunState, RecTrainConfig, fit, rec_fingerprint
 
@@ -107,8 +107,8 @@ class RecRecipe(Recipe):
         parser.add_argument("--dataset", default="gowalla-slice", help="registered name ("
                             f"{', '.join(list_datasets(source='lightgcn'))}) or a folder with "
                             "train.txt / test.txt (default: the bundled slice of gowalla)")
-        parser.add_argument("--root", default=None, help="data folder of registered sets "
-                            "(default: $GLT_DATA/rec or ~/.cache/glt/rec)")
+        parser.add_argument("--root", default=None, type=data_folder, help="data folder of "
+                            "registered sets (default: $GLT_DATA/rec or ~/.cache/glt/rec)")
         parser.add_argument("--ks", type=count, nargs="+", default=[20],
                             help="cut-offs of the ranking metrics; the first selects")
 

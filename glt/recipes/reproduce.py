@@ -18,7 +18,7 @@ from glt.datasets.registry import dataset_info
 from glt.recipes import recipe
 from glt.recipes.link import METHODS  # the names OGB's leaderboards give the models
 from glt.recipes.report import format_metric, metric_label
-from glt.train.args import Parser
+from glt.train.args import Parser, data_folder
 from glt.train.output import write_json
 
 QUICK_NOTE = "quick: shortened training, not comparable with the paper's figure"
@@ -199,8 +199,9 @@ def build_parser() -> Parser:
                "the papers'.")
     p.add_argument("--quick", action="store_true", help="a few minutes on CPU: one short run "
                    "per model (the figures are then not comparable with the papers')")
-    p.add_argument("--root", default=None, help="folder with rec/<name>/ (LightGCN format) and "
-                   "ogb/ (OGB releases) sets; the bundled Cora is always used")
+    p.add_argument("--root", default=None, type=data_folder, help="folder with rec/<name>/ "
+                   "(LightGCN format) and ogb/ (OGB releases) sets; the bundled Cora is always "
+                   "used")
     p.add_argument("--only", nargs="+", default=None, help="run only these models (e.g. GCN "
                    "LightGCN)")
     p.add_argument("--download", action="store_true", help="fetch the sets that are not "

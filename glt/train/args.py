@@ -149,6 +149,18 @@ def existing_file(text: str) -> str:
     return text
 
 
+def data_folder(text: str) -> str:
+    """A data folder (``--root``): read where it exists, else made when a set is
+    downloaded there; a file there, or on the way there, is refused."""
+    parent = text
+    while parent and not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if parent and not os.path.isdir(parent):
+        where = "" if parent == text else f" ({parent} is a file)"
+        raise argparse.ArgumentTypeError(f"{text} is not a folder{where}")
+    return text
+
+
 def _kind(sample: Any) -> Callable[[str], Any]:
     if isinstance(sample, int) and not isinstance(sample, bool):
         return count

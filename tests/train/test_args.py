@@ -88,6 +88,23 @@ def test_unwritable_out_stops_before_training(tmp_path, blocker, capsys):
     assert "is a folder; expected a file path" in refused(capsys, "gcn", "--out", str(tmp_path))
 
 
+@pytest.mark.parametrize("model", ["gcn", "lagnn", "largegt", "link", "lightgcn"])
+def test_a_data_root_that_is_a_file_is_refused_at_parse_time(model, blocker, capsys):
+    """glt train link crashed with FileExistsError making the download folder."""
+    assert refused(capsys, model, "--root", str(blocker)) == (
+        f"glt: error: argument --root: {blocker} is not a folder\n")
+    assert refused(capsys, model, "--root", str(blocker / "data")) == (
+        f"glt: error: argument --root: {blocker / 'data'} is not a folder ({blocker} is a "
+        "file)\n")
+
+
+def test_reproduce_refuses_a_data_root_that_is_a_file(blocker, capsys):
+    from glt.recipes import reproduce
+    with pytest.raises(SystemExit):
+        reproduce.main(["--root", str(blocker)])
+    assert capsys.readouterr().err == f"glt: error: argument --root: {blocker} is not a folder\n"
+
+
 def test_checkpoint_folder_is_checked_before_training(tmp_path, blocker, capsys):
     """A checkpoint path that cannot hold files would fail only after the first epoch."""
     assert refused(capsys, "ultragcn", "--checkpoint", str(blocker)) == (
