@@ -18,6 +18,7 @@ import torch
 from glt.datasets._cache import CacheWriter, fingerprint, load_cache
 from glt.datasets._csr import check_csr, check_ids, graph_count, write_csr
 from glt.datasets._download import fetch_file
+from glt.datasets._layout import check_root
 from glt.datasets._fields import vouched_finite
 from glt.datasets._matfile import read_mat
 from glt.datasets.node import NodeDataset
@@ -115,7 +116,7 @@ def load_snap_patents(root: Optional[str] = None, download: bool = True, undirec
         seed: seed of the random split.
     """
     info = dataset_info("snap-patents", source="linkx")
-    folder = os.path.join(root if root is not None else default_root(), info.name)
+    folder = os.path.join(check_root(root if root is not None else default_root()), info.name)
     mat_path = os.path.join(folder, info.extra["file"])
     if not download and not os.path.exists(mat_path):
         raise FileNotFoundError(f"missing {mat_path}; pass download=True to fetch it "

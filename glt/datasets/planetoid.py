@@ -18,6 +18,7 @@ import torch
 from glt._checks import count_nonfinite
 from glt._unpickle import CONTAINERS, NUMPY, SCIPY_CSR, read_pickle
 from glt.datasets._download import fetch_file
+from glt.datasets._layout import check_root
 from glt.datasets.node import NodeDataset
 from glt.datasets.registry import dataset_info, list_datasets
 from glt.graph import CSRGraph
@@ -248,7 +249,7 @@ def load_planetoid(name: str = "cora", root: Optional[str] = None, download: boo
     if root is None and key == "cora":
         data = replace(read_planetoid(bundled_cora_dir(), key), info=info)
         return planetoid_split(data, split, **counts)
-    raw_dir = _raw_dir(root if root is not None else default_root(), key)
+    raw_dir = _raw_dir(check_root(root if root is not None else default_root()), key)
     missing = [p for p in RAW_FILES if not os.path.exists(os.path.join(raw_dir, f"ind.{key}.{p}"))]
     if missing and not download:
         raise FileNotFoundError(f"missing Planetoid files in {raw_dir}: "

@@ -152,13 +152,11 @@ def existing_file(text: str) -> str:
 def data_folder(text: str) -> str:
     """A data folder (``--root``): read where it exists, else made when a set is
     downloaded there; a file there, or on the way there, is refused."""
-    parent = text
-    while parent and not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if parent and not os.path.isdir(parent):
-        where = "" if parent == text else f" ({parent} is a file)"
-        raise argparse.ArgumentTypeError(f"{text} is not a folder{where}")
-    return text
+    from glt.datasets._layout import check_root
+    try:
+        return check_root(text)
+    except NotADirectoryError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _kind(sample: Any) -> Callable[[str], Any]:
