@@ -43,7 +43,10 @@ class NodeClassifier(nn.Module):
             layer.reset_parameters()
 
     def forward(self, x: Tensor, graph: GraphLike) -> Tensor:
+        """Logits ``[N, num_classes]`` of features ``x [N, F]`` (integer features
+        used as floats, :func:`float_features`) over ``graph``."""
         graph = as_graph(graph, x.size(0))  # once: its normalisation serves every layer
+        x = float_features(x)
         for i, conv in enumerate(self.convs):
             if i > 0 or self.input_dropout:
                 x = dropout(x, self.dropout, self.training)
@@ -53,6 +56,13 @@ class NodeClassifier(nn.Module):
                     x = self.norms[i](x)
                 x = self.activation(x)
         return x
+
+
+def float_features(x: Optional[Tensor]) -> Optional[Tensor]:
+    """``x [N, F]`` as floats: integer features (ogbl-ppa's one-hot species, which
+    OGB's release stores as integers; counts) become float32, as OGB's example
+    casts them."""
+    return x if x is None or x.is_floating_point() else x.float()
 
 
 def batch_norms(widths: Sequence[int]) -> list[nn.Module]:

@@ -74,23 +74,17 @@ class LinkModel(nn.Module):
 
     def encode(self, x: Optional[Tensor], graph: GraphLike) -> Tensor:
         """``[N, H]`` node representations (``x`` ignored with learned embeddings;
-        integer features used as floats, :func:`float_features`)."""
+        integer features used as floats by the encoder, :func:`~glt.models.gnn.float_features`)."""
         if self.embedding is not None:
             x = self.embedding.weight
         elif x is None:
             raise ValueError("expected node features x: this model learns no embeddings")
-        return self.encoder(float_features(x), graph)
+        return self.encoder(x, graph)
 
     def score(self, h: Tensor, edges: Tensor) -> Tensor:
         """Logits ``[M]`` of the node pairs ``edges [M, 2]`` under ``h [N, H]``
         (the products of the pairs through :func:`~glt.ops.pair_product`)."""
         return self.predictor.mlp(pair_product(h, edges))
-
-
-def float_features(x: Optional[Tensor]) -> Optional[Tensor]:
-    """``x [N, F]`` as floats: integer features (ogbl-ppa's one-hot species, which
-    OGB's release stores as integers) become float32, as OGB's example casts them."""
-    return x if x is None or x.is_floating_point() else x.float()
 
 
 def link_encoder(kind: str, in_channels: int, hidden: int, num_layers: int = 2,

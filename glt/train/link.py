@@ -24,7 +24,8 @@ from tqdm.auto import tqdm
 
 from glt.datasets.link import LinkDataset
 from glt.graph import CSRGraph
-from glt.models.link import LinkModel, float_features
+from glt.models.gnn import float_features
+from glt.models.link import LinkModel
 from glt.samplers import NegativeSampler
 from glt.train.args import CHOICES
 from glt.train.checkpoint import (copy_weights, data_fingerprint, resume_checkpoint, run_identity,

@@ -178,3 +178,20 @@ def test_an_edge_index_or_adj_t_is_built_once_per_forward(make, monkeypatch):
         monkeypatch.undo()
         assert len(calls) == 1, maker
         torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("make", [lambda: GCN(6, 8, 3), lambda: GAT(6, 4, 3, heads=2),
+                                  lambda: GraphSAGE(6, 8, 3)])
+def test_integer_features_are_used_as_floats(make):
+    """One-hot or count features stored as integers (as OGB stores ogbl-ppa's)
+    give the logits of the same features as floats; torch's dropout refused them."""
+    torch.manual_seed(0)
+    model = make()
+    x = torch.randint(0, 3, (10, 6))
+    edges = torch.randint(0, 10, (2, 30))
+    for training in (False, True):
+        model.train(training)
+        torch.manual_seed(1)
+        ours = model(x, edges)
+        torch.manual_seed(1)
+        assert torch.equal(ours, model(x.float(), edges))
