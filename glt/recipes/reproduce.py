@@ -204,6 +204,10 @@ def build_parser() -> Parser:
                    "used")
     p.add_argument("--only", nargs="+", default=None, help="run only these models (e.g. GCN "
                    "LightGCN)")
+    p.add_argument("--datasets", nargs="+", default=None, metavar="NAME", help="run only the "
+                   "rows on these datasets (e.g. cora ogbl-collab)")
+    p.add_argument("--list", action="store_true", help="list the rows these flags select, "
+                   "with their paper figures and whether their data is found, and exit")
     p.add_argument("--download", action="store_true", help="fetch the sets that are not "
                    "under --root (default root: $GLT_DATA or ~/.cache/glt) from their "
                    "registered sources, verified by their checksums")
@@ -230,6 +234,34 @@ def fetch(dataset: str, root: str) -> Optional[str]:
     return None
 
 
+def select(parser: Parser, models: Optional[list[str]], datasets: Optional[list[str]]
+           ) -> list[Entry]:
+    """The entries of ``models`` (any case) on ``datasets`` (``None``: all);
+    a name no entry has is refused through ``parser``."""
+    for flag, given, field in (("only", models, "model"), ("datasets", datasets, "dataset")):
+        names = list(dict.fromkeys(getattr(entry, field) for entry in ENTRIES))
+        unknown = sorted({g.lower() for g in given or ()} - {n.lower() for n in names})
+        if unknown:
+            parser.error(f"argument --{flag}: no {field} named {', '.join(unknown)}; expected "
+                         f"some of {', '.join(names)}")
+    return [e for e in ENTRIES
+            if (models is None or e.model.lower() in {m.lower() for m in models})
+            and (datasets is None or e.dataset.lower() in {d.lower() for d in datasets})]
+
+
+def listing(entries: list[Entry], root: Optional[str]) -> str:
+    """``entries`` as a markdown table: model, dataset, metric, the paper's figure
+    and its source, and whether the data is found under ``root``."""
+    lines = ["| model | dataset | metric | paper | source | data |", "|---|---|---|---|---|---|"]
+    for e in entries:
+        metric = dataset_info(e.dataset).metric
+        paper = format_metric(metric, e.paper) if e.paper is not None else e.note or "—"
+        found = "found" if data_root(e, root) is not None else "not found"
+        lines.append(f"| {e.model} | {e.dataset} | {metric_label(metric)} | {paper} | "
+                     f"{e.source or '—'} | {found} |")
+    return "\n".join(lines)
+
+
 def main(argv: Optional[list[str]] = None) -> list[dict[str, Any]]:
     parser = build_parser()
     args = parser.parse_checked(argv)
@@ -239,19 +271,15 @@ def main(argv: Optional[list[str]] = None) -> list[dict[str, Any]]:
         if not any(os.path.isdir(os.path.join(args.root, f)) for f in ("rec", "ogb")):
             parser.error(f"argument --root: {args.root} holds neither rec/ nor ogb/ (give "
                          f"the folder that holds them, or --download to fetch the sets there)")
-    wanted = {m.lower() for m in args.only} if args.only else None
-    models = list(dict.fromkeys(entry.model for entry in ENTRIES))
-    unknown = sorted(wanted - {m.lower() for m in models}) if wanted else []
-    if unknown:
-        parser.error(f"argument --only: no model named {', '.join(unknown)}; expected some "
-                     f"of {', '.join(models)}")
+    selected = select(parser, args.only, args.datasets)
+    if args.list:
+        print(listing(selected, args.root))
+        return []
     if args.download and args.root is None:
         from glt.datasets.planetoid import default_root
         args.root = default_root()
     rows, skipped, failed = [], [], {}
-    for entry in ENTRIES:
-        if wanted is not None and entry.model.lower() not in wanted:
-            continue
+    for entry in selected:
         if args.quick and entry.quick is None:
             skipped.append(f"{entry.model} on {entry.dataset} (not in --quick)")
             continue

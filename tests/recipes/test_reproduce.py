@@ -180,3 +180,24 @@ def test_every_metric_gets_a_curve_panel(tmp_path):
                       "validation MRR (first run)"]
     reproduce.plot(rows, str(tmp_path / "curves.png"))
     assert (tmp_path / "curves.png").stat().st_size > 0
+
+
+def test_list_shows_the_selected_rows_and_runs_nothing(tmp_path, capsys):
+    from glt.datasets.testing import write_ogb
+    root = tmp_path / "data"
+    write_ogb(str(root / "ogb"), "ogbl-collab", num_nodes=30, num_edges=100)
+    out = str(tmp_path / "out")
+    assert reproduce.main(["--list", "--root", str(root), "--datasets", "ogbl-collab",
+                           "Cora", "--only", "GraphSAGE", "GCN", "--out", out]) == []
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| model | dataset | metric | paper | source | data |"
+    assert lines[2:] == [
+        "| GCN | cora | accuracy | 81.50 | Kipf & Welling 2017 | found |",
+        "| GraphSAGE | ogbl-collab | Hits@50 | 48.10 | OGB leaderboard (its example code) "
+        "| found |",
+        "| GCN | ogbl-collab | Hits@50 | 44.75 | OGB leaderboard (its example code) | found |"]
+    assert not os.path.exists(os.path.join(out, "reproduce.json"))
+    with pytest.raises(SystemExit):
+        reproduce.main(["--list", "--datasets", "ogbl-colab", "--out", out])
+    assert "argument --datasets: no dataset named ogbl-colab; expected some of cora, " \
+           in capsys.readouterr().err
