@@ -88,9 +88,9 @@ def _difference(saved: Any, current: dict[str, Any]) -> str:
         if field == "settings" and isinstance(saved.get(field), dict):
             ours, theirs = current.get(field, {}), saved[field]
             for key in sorted(set(ours) | set(theirs)):
-                if ours.get(key, ADDED.get(key)) != theirs.get(key, ADDED.get(key)):
-                    return (f"setting {key!r} is {theirs.get(key)!r} there and "
-                            f"{ours.get(key)!r} here")
+                here, there = (s.get(key, ADDED.get(key)) for s in (ours, theirs))
+                if here != there:
+                    return f"setting {key!r} is {there!r} there and {here!r} here"
         elif saved.get(field) != current.get(field):
             what = {"data": "it was trained on other data (the data fingerprint differs)",
                     "shapes": "its parameters have other shapes"}.get(field)

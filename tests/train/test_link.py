@@ -110,6 +110,9 @@ def test_a_checkpoint_written_before_the_symmetric_setting_resumes(ddi, tmp_path
     del old["identity"]["settings"]["symmetric"]  # as glt wrote it before the setting
     old.pop("digest")
     torch.save({**old, "digest": _digest(old)}, path)
+    with pytest.raises(ValueError, match="setting 'symmetric' is False there and True here"):
+        train_link(_model(ddi), ddi, LinkTrainConfig(**{**CONFIG.__dict__, "symmetric": True}),
+                   checkpoint=str(tmp_path))  # the checkpoint lacks it: it ran without
     assert train_link(_model(ddi, seed=5), ddi, CONFIG, checkpoint=str(tmp_path)).curve == \
         straight.curve
     with pytest.raises(ValueError, match="setting 'symmetric' is False there and True here"):
