@@ -40,6 +40,12 @@ PRESETS: dict[str, dict[str, Any]] = {
                            clip=None, edge_weight=False, symmetric=True),
 }
 METHODS = {"gcn": "GCN", "sage": "GraphSAGE"}
+
+
+def method_name(model: str, use_valid_as_input: bool = False) -> str:
+    """The name OGB's leaderboards give ``model`` (``gcn`` / ``sage``), marked
+    ``(val as input)`` when the validation edges join the test graph."""
+    return METHODS[model] + (" (val as input)" if use_valid_as_input else "")
 _TRAIN_KEYS = ("epochs", "batch_size", "lr", "eval_every", "negatives", "clip", "edge_weight",
                "symmetric")
 
@@ -81,8 +87,8 @@ def leaderboard_row(report: RunReport) -> str:
     head = (f"| Method | Ext. data | Test {metric} | Validation {metric} | #Params | "
             f"Hardware | Date |\n|---|---|---|---|---|---|---|")
     n = len(report.runs)
-    method = METHODS[report.model.removeprefix('link-')] \
-        + (" (val as input)" if report.extra.get("use_valid_as_input") else "") \
+    method = method_name(report.model.removeprefix("link-"),
+                         bool(report.extra.get("use_valid_as_input"))) \
         + f" (glt, {n} run" + ("s" if n != 1 else "") + ")"
     return (f"{head}\n| {method} | No | "
             f"{fmt(report.test_mean)} ± {fmt(report.test_std)} | "

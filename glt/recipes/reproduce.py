@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from glt.datasets.registry import dataset_info
 from glt.recipes import recipe
-from glt.recipes.link import METHODS  # the names OGB's leaderboards give the models
+from glt.recipes.link import method_name  # the names OGB's leaderboards give the models
 from glt.recipes.report import format_metric, metric_label
 from glt.train.args import Parser, data_folder
 from glt.train.output import write_json
@@ -48,7 +48,7 @@ _OGB_SOURCE = "OGB leaderboard (its example code)"
 
 
 def _ogb_node(model: str, dataset: str, paper: float, quick: dict[str, Any]) -> Entry:
-    return Entry(METHODS[model], dataset, "node",
+    return Entry(method_name(model), dataset, "node",
                  {"model": model, "dataset": dataset, "runs": 10}, quick, paper,
                  _OGB_SOURCE)
 
@@ -57,8 +57,8 @@ def _ogb_link(model: str, dataset: str, paper: float, valid_as_input: bool = Fal
     options: dict[str, Any] = {"model": model, "dataset": dataset}
     if valid_as_input:
         options["use_valid_as_input"] = True
-    return Entry(METHODS[model] + (" (val as input)" if valid_as_input else ""), dataset,
-                 "link", options, _LINK_QUICK, paper, _OGB_SOURCE)
+    return Entry(method_name(model, valid_as_input), dataset, "link", options, _LINK_QUICK,
+                 paper, _OGB_SOURCE)
 
 
 def _la(model: str, dataset: str, paper: float, quick: Optional[dict[str, Any]],
