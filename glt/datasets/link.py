@@ -46,12 +46,13 @@ def check_split_shapes(arrays: Mapping[str, Any], label: str) -> None:
         if key == "target_node_neg" and value.shape[1] == 0:
             raise ValueError(f"{name} holds no negative targets (shape {tuple(value.shape)}); "
                              "each source is ranked among K >= 1")
-        if key in ("target_node", "target_node_neg"):
-            sources = arrays.get("source_node")
-            if sources is None or value.shape[0] != sources.shape[0]:
-                got = "none" if sources is None else sources.shape[0]
-                raise ValueError(f"{name} has {value.shape[0]} rows and "
-                                 f"{label}['source_node'] {got}; expected one per source")
+    sources = arrays.get("source_node")  # its shape checked above, whatever the keys' order
+    for key in ("target_node", "target_node_neg"):
+        value = arrays.get(key)
+        if value is not None and (sources is None or value.shape[0] != sources.shape[0]):
+            got = "none" if sources is None else sources.shape[0]
+            raise ValueError(f"{label}[{key!r}] has {value.shape[0]} rows and "
+                             f"{label}['source_node'] {got}; expected one per source")
 
 
 @dataclass

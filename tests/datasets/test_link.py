@@ -36,6 +36,8 @@ def _toy(**change):
       "test": {"source_node": torch.tensor([0]), "target_node": torch.tensor([1]),
                "target_node_neg": torch.zeros(1, 0, dtype=torch.long)}},
      r"toy split\['test'\]\['target_node_neg'\] holds no negative targets \(shape \(1, 0\)\)"),
+    ({"train": {"target_node": torch.tensor([1]), "source_node": torch.tensor(0)}},
+     r"expected toy split\['train'\]\['source_node'\] of shape \[M\], got \(\)"),
     ({"train": {"source_node": torch.tensor([0]), "target_node": torch.tensor([1])},
       "test": {"target_node": torch.tensor([1]), "target_node_neg": torch.tensor([[2, 3]])}},
      r"toy split\['test'\]\['target_node'\] has 1 rows and toy split\['test'\]"
