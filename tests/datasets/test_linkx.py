@@ -96,7 +96,11 @@ def test_bad_files(tmp_path):
     for given, message in (
             ({"edge_index": sp.csc_matrix(np.array([[0, 1], [1, 2]]))},
              r"\[edge_index\]: expected a dense matrix, got a sparse one"),
-            ({"node_feat": np.ones((3, 2, 2))}, r"\[node_feat\]: expected \[N, F\], got shape")):
+            ({"node_feat": np.ones((3, 2, 2))}, r"\[node_feat\]: expected \[N, F\], got shape"),
+            # a flipped bit made a feature NaN (found by the fuzz test): named with the file
+            ({"node_feat": np.array([[1.0, 0.0], [0.0, np.nan], [1.0, np.inf]])},
+             r"\[node_feat\]: 2 NaN or infinite values \(the first in row 1\); the file looks "
+             r"corrupt")):
         scipy.io.savemat(str(path), {"edge_index": np.array([[0, 1], [1, 2]]),
                                      "node_feat": np.ones((3, 2)), "num_nodes": 3,
                                      "years": years, **given})
