@@ -15,6 +15,7 @@ from glt._collective import cat_across_ranks
 from glt.graph import CSRGraph
 from glt.layers.attention import MultiHeadAttention
 from glt.layers.codebook import EMACodebook
+from glt.models.gnn import float_features
 from glt.ops import dropout
 from glt.propagate import cached_hop_features, hop_features
 from glt.samplers.tokens import TokenSampler
@@ -28,7 +29,8 @@ class TokenInputs:
 
     Args:
         graph: square ``CSRGraph``.
-        x: ``[N, F]`` node features.
+        x: ``[N, F]`` node features (integer features used as floats,
+            :func:`~glt.models.gnn.float_features`).
         num_tokens: ``K``.
         cache: a folder for the ``[N, 3, F]`` hop features: computed there in
             streamed blocks on first use, memory-mapped afterwards (see
@@ -43,6 +45,7 @@ class TokenInputs:
     def __init__(self, graph: CSRGraph, x: Tensor, num_tokens: int,
                  cache: Optional[str] = None, pos: Optional[Tensor] = None,
                  with_nodes: bool = False) -> None:
+        x = float_features(x)
         if pos is not None and (pos.dim() != 2 or pos.size(0) != x.size(0)
                                 or not pos.is_floating_point()):
             raise ValueError(f"expected a float positional encoding of shape [{x.size(0)}, "

@@ -111,6 +111,17 @@ def test_token_inputs_from_a_hop_cache_equal_the_in_memory_ones(tmp_path):
         torch.testing.assert_close(p, q)
 
 
+@pytest.mark.parametrize("cached", [False, True])
+def test_integer_features_give_the_tokens_of_their_float_copy(tmp_path, cached):
+    g, x = _graph(), torch.randint(0, 3, (5, 3))  # ogbl-ppa's one-hot species are int64
+    cache = str(tmp_path / "hops") if cached else None
+    a = TokenInputs(g, x, 3, cache=cache)(torch.tensor([0, 3, 4]), seed=2)
+    b = TokenInputs(g, x.double().float(), 3)(torch.tensor([0, 3, 4]), seed=2)
+    for p, q in zip(a, b):
+        assert p.dtype == q.dtype
+        torch.testing.assert_close(p, q)
+
+
 @pytest.mark.parametrize("node_queries", [False, True])
 def test_local_module_in_chunks_equals_the_whole_batch(node_queries):
     torch.manual_seed(0)
