@@ -80,9 +80,14 @@ def threads_for(work: int) -> int:
     """Threads a kernel touching ``work`` entries runs on: 1 below
     :data:`SERIAL_WORK` or in a process forked from an OpenMP pool, else torch's
     thread count, at most Numba's."""
-    if work < SERIAL_WORK or _forked_from_openmp:
+    if work < SERIAL_WORK or _forked_from_openmp:  # Numba's pool not started for it
         return 1
-    return max(1, min(_numba_threads(), torch.get_num_threads()))
+    return _threads_of(work, _numba_threads())
+
+
+def _threads_of(work: int, pool: int) -> int:
+    """:func:`threads_for` ``(work)`` with Numba's thread count ``pool`` known."""
+    return 1 if work < SERIAL_WORK else max(1, min(pool, torch.get_num_threads()))
 
 
 _serial_twins: dict[Any, Any] = {}
@@ -120,7 +125,7 @@ def run_kernel(kernel: Callable[..., Any], work: int, *args: Any) -> Any:
     if _forked_from_openmp:
         return serial_twin(kernel)(*args)
     threads = _numba_threads()
-    wanted = threads_for(work)
+    wanted = _threads_of(work, threads)
     with _one_launch or nullcontext():
         if wanted == threads:
             return kernel(*args)
