@@ -672,6 +672,9 @@ def main() -> None:
         out = (ours if side == "glt" else theirs)(os.path.abspath(args.root), args.batches)
         print(json.dumps(out))
         return
+    from glt.train.args import check_parsed, count, rate
+    check_parsed(p, args, {"largegt_scale": rate, "prep_scale": rate, "batches": count,
+                           "lagnn_runs": count, "lagnn_epochs": count})
     glt_epochs: dict[str, float] = {}  # glt's seconds per epoch by paper
     for paper in args.papers:
         if paper == "largegt":

@@ -98,6 +98,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     if args.worker:
         print(json.dumps(worker(args.worker, args.root, args.touch)))
         return
+    from glt.train.args import check_parsed, rate
+    check_parsed(parser, args, {"scale": rate})
     root = os.path.join(args.data_dir, f"scale{args.scale:g}")
     path = ensure_release(root, args.scale)
     for cache in ("glt_processed", "processed"):

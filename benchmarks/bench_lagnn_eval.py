@@ -101,6 +101,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     if args.worker:
         print(json.dumps(worker(args.worker, args.scale, args.reps)))
         return
+    from glt.train.args import check_parsed, count, rate
+    check_parsed(parser, args, {"scale": rate, "reps": count})
     import torch
     print(f"torch {torch.__version__}  threads {torch.get_num_threads()}  "
           f"{platform.processor() or platform.machine()}  scale {args.scale}", flush=True)

@@ -131,6 +131,8 @@ def main(argv: Optional[list[str]] = None) -> None:
         chunk = int(args.chunk_mb * 2 ** 20) or None
         print(json.dumps(worker(args.worker, args.scale, args.batches, args.device, chunk)))
         return
+    from glt.train.args import check_parsed, count, non_negative, rate
+    check_parsed(parser, args, {"scale": rate, "batches": count, "chunk_mb": non_negative})
     import torch
     print(f"torch {torch.__version__}  threads {torch.get_num_threads()}  "
           f"{platform.processor() or platform.machine()}  device {args.device}  "

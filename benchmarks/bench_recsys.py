@@ -287,6 +287,8 @@ def main(argv: Optional[list[str]] = None) -> None:
         print(json.dumps(worker(args.worker, args.dataset, args.root, args.batches,
                                 args.device)))
         return
+    from glt.train.args import check_parsed, count
+    check_parsed(parser, args, {"batches": count})
     import torch
     where = (torch.cuda.get_device_name(args.device) if args.device.startswith("cuda")
              else platform.processor() or platform.machine())

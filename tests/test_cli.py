@@ -101,9 +101,17 @@ def test_console_entry_point_and_module():
 @pytest.mark.parametrize("argv,message", [
     (["sampler", "--scale", "0"], "argument --scale: expected a finite number > 0, got 0"),
     (["sampler", "--fanouts", "10", "0"], "argument --fanouts: expected a fanout >= 1 or -1"),
-    (["ops", "--reps", "0"], "argument --reps: expected an integer >= 1, got 0")])
+    (["ops", "--reps", "0"], "argument --reps: expected an integer >= 1, got 0"),
+    # the scripts that import glt after parsing (their workers choose their imports)
+    (["datasets", "--scale", "-1"], "argument --scale: expected a finite number > 0"),
+    (["lagnn_eval", "--reps", "0"], "argument --reps: expected an integer >= 1, got 0"),
+    (["largegt", "--scale", "nan"], "argument --scale: expected a finite number > 0, got nan"),
+    (["largegt", "--chunk-mb", "-1"], "argument --chunk-mb: expected a finite number >= 0"),
+    (["recsys", "--batches", "-2"], "argument --batches: expected an integer >= 1, got -2"),
+    (["authors", "--lagnn-epochs", "0"], "argument --lagnn-epochs: expected an integer >= 1")])
 def test_benchmark_arguments_are_checked(argv, message):
-    """A size of 0 crashed a benchmark (an empty graph's IndexError); now argparse's error."""
+    """A size of 0 crashed a benchmark (an empty graph's IndexError, a worker's
+    traceback); now one error naming the flag, before any worker starts."""
     done = subprocess.run([sys.executable, "-m", "glt", "bench", *argv], capture_output=True,
                           text=True, cwd=REPO)
     assert done.returncode == 2 and message in done.stderr, done.stderr

@@ -140,6 +140,19 @@ NONE = "none"
 """The command-line spelling of a preset value None (e.g. ``--patience none``)."""
 
 
+def check_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                 kinds: dict[str, Callable[[str], Any]]) -> None:
+    """Flags parsed as plain ``int`` / ``float`` (by a script that imports glt only
+    after parsing, so that its subprocesses choose their own imports) checked with
+    glt's ``kinds`` (e.g. ``{"batches": count}``); a bad value ends in
+    ``parser.error`` naming its flag."""
+    for name, kind in kinds.items():
+        try:
+            kind(repr(getattr(args, name)))
+        except argparse.ArgumentTypeError as err:
+            parser.error(f"argument --{name.replace('_', '-')}: {err}")
+
+
 def existing_file(text: str) -> str:
     """The path of a file to read (a positional encoding, a generator)."""
     if not os.path.exists(text):
