@@ -18,12 +18,12 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import time
 from typing import Optional
 
 from _memory import status_mb
+from _worker import worker_result
 
 NUM_NODES, NUM_RAW_EDGES, NUM_FEATURES = 2_449_029, 30_929_570, 100
 
@@ -72,8 +72,7 @@ def run_worker(loader: str, root: str, touch: bool) -> dict:
     cmd = [sys.executable, __file__, "--worker", loader, "--root", root]
     if touch:
         cmd.append("--touch")
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return worker_result(cmd, f"{loader} load")
 
 
 def ensure_release(root: str, scale: float) -> str:
@@ -98,8 +97,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     if args.worker:
         print(json.dumps(worker(args.worker, args.root, args.touch)))
         return
-    from glt.train.args import check_parsed, rate
-    check_parsed(parser, args, {"scale": rate})
+    from glt.train.args import check_folder, check_parsed, rate
+    check_parsed(parser, args, {"scale": rate, "data_dir": check_folder})
     root = os.path.join(args.data_dir, f"scale{args.scale:g}")
     path = ensure_release(root, args.scale)
     for cache in ("glt_processed", "processed"):

@@ -31,13 +31,13 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
 from typing import Any, Optional
 
 from _memory import status_mb
+from _worker import worker_result
 
 CASES = ("prep", "stream", "largegt", "largegt-nq", "largegt-eval", "sage")
 
@@ -131,8 +131,9 @@ def main(argv: Optional[list[str]] = None) -> None:
         chunk = int(args.chunk_mb * 2 ** 20) or None
         print(json.dumps(worker(args.worker, args.scale, args.batches, args.device, chunk)))
         return
-    from glt.train.args import check_parsed, count, non_negative, rate
-    check_parsed(parser, args, {"scale": rate, "batches": count, "chunk_mb": non_negative})
+    from glt.train.args import check_device, check_parsed, count, non_negative, rate
+    check_parsed(parser, args, {"scale": rate, "batches": count, "chunk_mb": non_negative,
+                                "device": check_device})
     import torch
     print(f"torch {torch.__version__}  threads {torch.get_num_threads()}  "
           f"{platform.processor() or platform.machine()}  device {args.device}  "
@@ -142,8 +143,7 @@ def main(argv: Optional[list[str]] = None) -> None:
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", case, "--scale",
                str(args.scale), "--batches", str(args.batches), "--device", args.device,
                "--chunk-mb", str(args.chunk_mb)]
-        done = subprocess.run(cmd, check=True, capture_output=True, text=True)
-        results[case] = json.loads(done.stdout.strip().splitlines()[-1])
+        results[case] = worker_result(cmd, case)
         print(f"  {case:8} {json.dumps(results[case])}", flush=True)
     p, st = results["prep"], results["stream"]
     lg, nq, sage = results["largegt"], results["largegt-nq"], results["sage"]

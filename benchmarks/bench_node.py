@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from glt.datasets import PLANETOID_NAMES, load_planetoid, row_normalize, sparse_features
 from glt.models import GAT, GCN, GraphSAGE
 from glt.models.gnn import NodeClassifier
-from glt.train.args import count
+from glt.train.args import check_device, check_parsed, count
 
 
 class PygStack(nn.Module):
@@ -107,6 +107,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--reps", type=count, default=30)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
+    check_parsed(parser, args, {"device": check_device})
     data = load_planetoid(args.dataset, args.root).to(args.device)
     x = row_normalize(data.x)
     sparse = sparse_features(x) if x.device.type == "cpu" else x

@@ -32,12 +32,12 @@ import json
 import math
 import os
 import platform
-import subprocess
 import sys
 import time
 from typing import Any, Optional
 
 from _memory import status_mb
+from _worker import worker_result
 
 CASES = ("lightgcn-glt", "lightgcn-pyg", "lightgcn-ref", "eval-glt", "eval-dense",
          "ultragcn-glt", "ultragcn-unfused", "ultragcn-ref")
@@ -287,8 +287,8 @@ def main(argv: Optional[list[str]] = None) -> None:
         print(json.dumps(worker(args.worker, args.dataset, args.root, args.batches,
                                 args.device)))
         return
-    from glt.train.args import check_parsed, count
-    check_parsed(parser, args, {"batches": count})
+    from glt.train.args import check_device, check_parsed, count
+    check_parsed(parser, args, {"batches": count, "device": check_device})
     import torch
     where = (torch.cuda.get_device_name(args.device) if args.device.startswith("cuda")
              else platform.processor() or platform.machine())
@@ -299,8 +299,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     for case in args.cases:
         cmd = [sys.executable, __file__, "--worker", case, "--dataset", args.dataset,
                "--root", args.root, "--batches", str(args.batches), "--device", args.device]
-        done = subprocess.run(cmd, check=True, capture_output=True, text=True)
-        results[case] = json.loads(done.stdout.strip().splitlines()[-1])
+        results[case] = worker_result(cmd, case)
         print(f"  {case:14} {json.dumps(results[case])}", flush=True)
     lg = results.get("lightgcn-glt")
     print()

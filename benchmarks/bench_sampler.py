@@ -24,7 +24,7 @@ import torch
 
 import glt
 from glt.samplers import NeighborSampler, TokenSampler
-from glt.train.args import count, fanout, non_negative_int, rate
+from glt.train.args import check_device, check_parsed, count, fanout, non_negative_int, rate
 
 NUM_NODES, NUM_EDGES = 2_449_029, 61_859_140
 
@@ -107,6 +107,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--device", default="cpu", help="also time glt's torch path on this "
                         "device (e.g. cuda)")
     args = parser.parse_args(argv)
+    check_parsed(parser, args, {"device": check_device})
     n, e = int(NUM_NODES * args.scale), int(NUM_EDGES * args.scale)
     print(f"glt {glt.__version__}  torch {torch.__version__}  "
           f"cores {numba.config.NUMBA_NUM_THREADS}  {platform.processor() or platform.machine()}")

@@ -108,10 +108,22 @@ def test_console_entry_point_and_module():
     (["largegt", "--scale", "nan"], "argument --scale: expected a finite number > 0, got nan"),
     (["largegt", "--chunk-mb", "-1"], "argument --chunk-mb: expected a finite number >= 0"),
     (["recsys", "--batches", "-2"], "argument --batches: expected an integer >= 1, got -2"),
-    (["authors", "--lagnn-epochs", "0"], "argument --lagnn-epochs: expected an integer >= 1")])
+    (["authors", "--lagnn-epochs", "0"], "argument --lagnn-epochs: expected an integer >= 1"),
+    (["recsys", "--device", "tpu"], "argument --device: unknown device 'tpu'"),
+    (["node", "--device", "tpu"], "argument --device: unknown device 'tpu'"),
+    (["datasets", "--data-dir", "README.md"], "argument --data-dir: README.md is a file")])
 def test_benchmark_arguments_are_checked(argv, message):
     """A size of 0 crashed a benchmark (an empty graph's IndexError, a worker's
     traceback); now one error naming the flag, before any worker starts."""
     done = subprocess.run([sys.executable, "-m", "glt", "bench", *argv], capture_output=True,
                           text=True, cwd=REPO)
     assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+def test_a_failed_benchmark_worker_is_one_line_naming_its_case():
+    """A worker's error reached the user as the parent's CalledProcessError traceback."""
+    done = subprocess.run([sys.executable, "-m", "glt", "bench", "recsys", "--dataset", "nope",
+                           "--cases", "lightgcn-glt"], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("bench_recsys.py: error: the lightgcn-glt case failed: "
+                                  "ValueError: unknown dataset 'nope'"), done.stderr

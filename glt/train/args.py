@@ -142,14 +142,15 @@ NONE = "none"
 
 def check_parsed(parser: argparse.ArgumentParser, args: argparse.Namespace,
                  kinds: dict[str, Callable[[str], Any]]) -> None:
-    """Flags parsed as plain ``int`` / ``float`` (by a script that imports glt only
-    after parsing, so that its subprocesses choose their own imports) checked with
-    glt's ``kinds`` (e.g. ``{"batches": count}``); a bad value ends in
-    ``parser.error`` naming its flag."""
+    """Flags parsed as plain ``int`` / ``float`` / ``str`` (by a script that imports
+    glt only after parsing, so that its subprocesses choose their own imports)
+    checked with glt's ``kinds`` (e.g. ``{"batches": count, "device":
+    check_device}``); a bad value ends in ``parser.error`` naming its flag."""
     for name, kind in kinds.items():
+        value = getattr(args, name)
         try:
-            kind(repr(getattr(args, name)))
-        except argparse.ArgumentTypeError as err:
+            kind(value if isinstance(value, str) else repr(value))
+        except (argparse.ArgumentTypeError, ValueError) as err:
             parser.error(f"argument --{name.replace('_', '-')}: {err}")
 
 
