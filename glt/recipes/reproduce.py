@@ -244,9 +244,17 @@ def select(parser: Parser, models: Optional[list[str]], datasets: Optional[list[
         if unknown:
             parser.error(f"argument --{flag}: no {field} named {', '.join(unknown)}; expected "
                          f"some of {', '.join(names)}")
-    return [e for e in ENTRIES
-            if (models is None or e.model.lower() in {m.lower() for m in models})
-            and (datasets is None or e.dataset.lower() in {d.lower() for d in datasets})]
+    in_models = [models is None or e.model.lower() in {m.lower() for m in models}
+                 for e in ENTRIES]
+    on_sets = [datasets is None or e.dataset.lower() in {d.lower() for d in datasets}
+               for e in ENTRIES]
+    chosen = [e for e, m, d in zip(ENTRIES, in_models, on_sets) if m and d]
+    if not chosen:  # both flags given, each matching some rows, never the same one
+        theirs = [f"{e.model} on {e.dataset}" for e, m in zip(ENTRIES, in_models) if m]
+        parser.error(f"arguments --only and --datasets: no row has {', '.join(models or ())} on "
+                     f"{', '.join(datasets or ())}; the rows of those models: "
+                     f"{', '.join(theirs)}")
+    return chosen
 
 
 def listing(entries: list[Entry], root: Optional[str]) -> str:

@@ -201,3 +201,8 @@ def test_list_shows_the_selected_rows_and_runs_nothing(tmp_path, capsys):
         reproduce.main(["--list", "--datasets", "ogbl-colab", "--out", out])
     assert "argument --datasets: no dataset named ogbl-colab; expected some of cora, " \
            in capsys.readouterr().err
+    # models and datasets that each exist but share no row: said, not "nothing to run: "
+    with pytest.raises(SystemExit):
+        reproduce.main(["--only", "GCN", "--datasets", "gowalla", "--out", out])
+    assert ("arguments --only and --datasets: no row has GCN on gowalla; the rows of those "
+            "models: GCN on cora, GCN on ogbn-arxiv,") in capsys.readouterr().err
