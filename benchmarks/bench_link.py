@@ -31,6 +31,7 @@ from torch import Tensor, nn
 
 from bench_node import pyg_conv
 from glt.datasets import load_ogb
+from glt.datasets._download import DownloadError
 from glt.models.link import LinkModel, LinkPredictor, link_encoder
 from glt.samplers import NegativeSampler
 from glt.train.args import count, non_negative_int
@@ -170,7 +171,10 @@ def main() -> None:
                    "Hits@20 every 5 epochs (the curves must agree within noise)")
     args = p.parse_args()
     os.environ.setdefault("GLT_DATA", tempfile.mkdtemp())
-    data = load_ogb("ogbl-ddi", args.root, download=False)
+    try:
+        data = load_ogb("ogbl-ddi", args.root, download=False)
+    except (FileNotFoundError, NotADirectoryError, ValueError, DownloadError) as err:
+        p.error(str(err))
     evaluator = data.evaluator()
     torch.manual_seed(0)
     model = LinkModel(link_encoder(args.model, 256, 256, 2, 0.5), LinkPredictor(256, 256, 2, 0.5),

@@ -25,6 +25,7 @@ import torch_geometric.nn as pyg
 from torch import Tensor, nn
 
 from glt.datasets import PLANETOID_NAMES, load_planetoid, row_normalize, sparse_features
+from glt.datasets._download import DownloadError
 from glt.models import GAT, GCN, GraphSAGE
 from glt.models.gnn import NodeClassifier
 from glt.train.args import check_device, check_parsed, count
@@ -108,7 +109,10 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     check_parsed(parser, args, {"device": check_device})
-    data = load_planetoid(args.dataset, args.root).to(args.device)
+    try:
+        data = load_planetoid(args.dataset, args.root).to(args.device)
+    except (FileNotFoundError, NotADirectoryError, ValueError, DownloadError) as err:
+        parser.error(str(err))
     x = row_normalize(data.x)
     sparse = sparse_features(x) if x.device.type == "cpu" else x
     edge_index = torch.stack([data.graph.row(), data.graph.col])

@@ -111,7 +111,9 @@ def test_console_entry_point_and_module():
     (["authors", "--lagnn-epochs", "0"], "argument --lagnn-epochs: expected an integer >= 1"),
     (["recsys", "--device", "tpu"], "argument --device: unknown device 'tpu'"),
     (["node", "--device", "tpu"], "argument --device: unknown device 'tpu'"),
-    (["datasets", "--data-dir", "README.md"], "argument --data-dir: README.md is a file")])
+    (["datasets", "--data-dir", "README.md"], "argument --data-dir: README.md is a file"),
+    (["link", "--root", "no-such-folder"], "error: ogbl-ddi is not in no-such-folder"),
+    (["node", "--root", "README.md"], "error: README.md is not a folder")])
 def test_benchmark_arguments_are_checked(argv, message):
     """A size of 0 crashed a benchmark (an empty graph's IndexError, a worker's
     traceback); now one error naming the flag, before any worker starts."""
