@@ -46,6 +46,15 @@ def vouched_finite(*tensors: Tensor) -> Iterator[None]:
         _VOUCHED.reset(token)
 
 
+def check_file_finite(values: Tensor, said: str) -> None:
+    """Refuse NaN or infinite entries of ``values [N, ...]`` read from a released
+    file (a damaged copy): ``said`` opens the message (the file, and what it holds)."""
+    count, row = count_nonfinite(values)
+    if count:
+        raise ValueError(f"{said} {count} NaN or infinite values (the first in row {row}); "
+                         "the file looks corrupt: delete it to re-download it")
+
+
 def check_finite(name: str, what: str, values: Optional[Tensor]) -> None:
     """Refuse NaN or infinite entries of ``values [N, ...]`` (dense or sparse),
     naming how many there are and the first row holding one: a model fed them

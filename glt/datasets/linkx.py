@@ -15,12 +15,11 @@ import numpy as np
 import scipy.sparse
 import torch
 
-from glt._checks import count_nonfinite
 from glt.datasets._cache import CacheWriter, fingerprint, load_cache
 from glt.datasets._csr import check_csr, check_ids, graph_count, write_csr
 from glt.datasets._download import fetch_file
+from glt.datasets._fields import check_file_finite, vouched_finite
 from glt.datasets._layout import check_root
-from glt.datasets._fields import vouched_finite
 from glt.datasets._matfile import read_mat
 from glt.datasets.node import NodeDataset
 from glt.datasets.planetoid import default_root
@@ -95,11 +94,7 @@ def _process(mat_path: str, writer: CacheWriter, num_classes: int, undirected: b
     x = np.asarray(feat.toarray() if scipy.sparse.issparse(feat) else feat, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"{mat_path} [node_feat]: expected [N, F], got shape {x.shape}")
-    count, row = count_nonfinite(torch.from_numpy(x))
-    if count:  # LINKX's features are 0 / 1: a damaged file
-        raise ValueError(f"{mat_path} [node_feat]: {count} NaN or infinite values (the first "
-                         f"in row {row}); the file looks corrupt: delete it and load again "
-                         "to re-download it")
+    check_file_finite(torch.from_numpy(x), f"{mat_path} [node_feat]:")  # LINKX's are 0 / 1
     years = np.asarray(data["years"], dtype=np.float64).reshape(-1)
     for what, rows in (("node_feat", x.shape[0]), ("years", years.shape[0])):
         if rows != num_nodes:

@@ -15,9 +15,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from glt._checks import count_nonfinite
 from glt._unpickle import CONTAINERS, NUMPY, SCIPY_CSR, read_pickle
 from glt.datasets._download import fetch_file
+from glt.datasets._fields import check_file_finite
 from glt.datasets._layout import check_root
 from glt.datasets.node import NodeDataset
 from glt.datasets.registry import dataset_info, list_datasets
@@ -75,10 +75,8 @@ def _read(raw_dir: str, key: str, part: str) -> Any:
     if not isinstance(obj, np.ndarray) or obj.ndim != 2:
         raise ValueError(f"expected {path} to hold a 2-D matrix, got {type(obj).__name__}")
     matrix = obj.astype(np.float32)
-    count, row = count_nonfinite(torch.from_numpy(matrix))
-    if count:  # a damaged file: NaN features, or labels that argmax would misread
-        raise ValueError(f"{path} holds {count} NaN or infinite values (the first in row "
-                         f"{row}); the file looks corrupt: delete it to re-download it")
+    # a damaged file: NaN features, or labels that argmax would misread
+    check_file_finite(torch.from_numpy(matrix), f"{path} holds")
     return matrix
 
 

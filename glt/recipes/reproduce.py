@@ -244,10 +244,10 @@ def select(parser: Parser, models: Optional[list[str]], datasets: Optional[list[
         if unknown:
             parser.error(f"argument --{flag}: no {field} named {', '.join(unknown)}; expected "
                          f"some of {', '.join(names)}")
-    in_models = [models is None or e.model.lower() in {m.lower() for m in models}
-                 for e in ENTRIES]
-    on_sets = [datasets is None or e.dataset.lower() in {d.lower() for d in datasets}
-               for e in ENTRIES]
+    wanted_models = None if models is None else {m.lower() for m in models}
+    wanted_sets = None if datasets is None else {d.lower() for d in datasets}
+    in_models = [wanted_models is None or e.model.lower() in wanted_models for e in ENTRIES]
+    on_sets = [wanted_sets is None or e.dataset.lower() in wanted_sets for e in ENTRIES]
     chosen = [e for e, m, d in zip(ENTRIES, in_models, on_sets) if m and d]
     if not chosen:  # both flags given, each matching some rows, never the same one
         theirs = [f"{e.model} on {e.dataset}" for e, m in zip(ENTRIES, in_models) if m]
